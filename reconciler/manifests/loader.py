@@ -1,0 +1,193 @@
+"""Manifests on disk → validated ``LoadedManifest`` values, or every error of the run at once.
+
+Steps: find ``*.yaml``/``*.yml`` files; read each document with line numbers
+(``yamlsrc``); validate against the strict models (``model``), turning pydantic's errors into
+``PATH:LINE: FIELD: message`` (``errors``); resolve local paths relative to the manifest, refusing
+any that leave the repository root; refuse duplicate names. Nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from reconciler.diagnostics import Diagnostic, InputError, display_path
+from reconciler.manifests.errors import diagnostics_from_validation
+from reconciler.manifests.graders import MultiGrader, PythonGrader
+from reconciler.manifests.model import Manifest, ReinforcementMethod, is_file_id
+from reconciler.manifests.yamlsrc import Located, Path_, YamlError, load_documents
+
+SUFFIXES = (".yaml", ".yml")
+MAX_MANIFEST_BYTES = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LoadedManifest:
+    """A valid manifest and where it came from; ``local_files`` maps field paths to files."""
+
+    manifest: Manifest
+    source: Path
+    line: int
+    root: Path
+    local_files: dict[str, Path] = field(default_factory=dict)
+    lines: dict[Path_, int] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    def where(self, path: Path_ = ()) -> tuple[str, int]:
+        for cut in range(len(path), -1, -1):
+            if tuple(path[:cut]) in self.lines:
+                return display_path(self.source), self.lines[tuple(path[:cut])]
+        return display_path(self.source), self.line
+
+    def python_sources(self) -> dict[str, str]:
+        """Inline code of every python grader, keyed by the grader's field path."""
+        out: dict[str, str] = {}
+        method = self.manifest.method
+        if isinstance(method, ReinforcementMethod):
+            for path, grader in _python_grader_paths(method.grader, "method.grader"):
+                if grader.source is not None:
+                    out[path] = grader.source
+                else:
+                    out[path] = self.local_files[f"{path}.source_file"].read_text(encoding="utf-8")
+        return out
+
+
+def _python_grader_paths(grader: object, prefix: str) -> Iterator[tuple[str, PythonGrader]]:
+    if isinstance(grader, PythonGrader):
+        yield prefix, grader
+    elif isinstance(grader, MultiGrader):
+        for key, inner in grader.graders.items():
+            yield from _python_grader_paths(inner, f"{prefix}.graders.{key}")
+
+
+def find_repo_root(start: Path) -> Path:
+    """Nearest ancestor holding ``.git``; without one, the working directory."""
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return Path.cwd().resolve()
+
+
+def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Diagnostic]]:
+    files: list[Path] = []
+    problems: list[Diagnostic] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file()))
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append(Diagnostic(display_path(path), 0, "", "no such file or directory"))
+    seen: set[Path] = set()
+    unique = []
+    for f in files:
+        if f.resolve() not in seen:
+            seen.add(f.resolve())
+            unique.append(f)
+    return unique, problems
+
+
+def _check_local_file(
+    raw: str, fieldpath: str, lpath: Path_, base: Path, root: Path, doc: Located, shown: str,
+    problems: list[Diagnostic],
+) -> Path | None:
+    candidate = (base / raw).resolve()  # resolve() follows symlinks, so a link out is caught too
+    line = doc.line_of(lpath)
+    if not candidate.is_relative_to(root):
+        problems.append(Diagnostic(shown, line, fieldpath,
+                                   f"path {raw!r} leaves the repository root {display_path(root)}; refused"))
+        return None
+    if not candidate.is_file():
+        problems.append(Diagnostic(shown, line, fieldpath, f"file {raw!r} not found (looked for "
+                                   f"{display_path(candidate)})"))
+        return None
+    return candidate
+
+
+def _local_files(loaded: Manifest, doc: Located, source: Path, root: Path, shown: str,
+                 problems: list[Diagnostic]) -> dict[str, Path]:
+    base = source.parent
+    wanted: list[tuple[str, Path_, str]] = []
+    for key in ("training_file", "validation_file"):
+        value = getattr(loaded, key)
+        if value is not None and not is_file_id(value):
+            wanted.append((key, (key,), value))
+    if isinstance(loaded.method, ReinforcementMethod):
+        for path, grader in _python_grader_paths(loaded.method.grader, "method.grader"):
+            src = grader.source_file
+            if src is not None:
+                lpath: Path_ = (*path.split("."), "source_file")
+                wanted.append((f"{path}.source_file", lpath, src))
+    out: dict[str, Path] = {}
+    for fieldpath, lpath, raw in wanted:
+        found = _check_local_file(raw, fieldpath, lpath, base, root, doc, shown, problems)
+        if found is not None:
+            if fieldpath.endswith("source_file"):
+                try:
+                    found.read_text(encoding="utf-8")
+                except (UnicodeDecodeError, OSError) as exc:
+                    problems.append(Diagnostic(shown, doc.line_of(lpath), fieldpath,
+                                               f"cannot read python source: {exc}"))
+                    continue
+            out[fieldpath] = found
+    return out
+
+
+def load_file(source: Path, root: Path | None = None) -> tuple[list[LoadedManifest], list[Diagnostic]]:
+    shown = display_path(source)
+    root = (root or find_repo_root(source.parent)).resolve()
+    try:
+        size = source.stat().st_size
+        if size > MAX_MANIFEST_BYTES:
+            return [], [Diagnostic(shown, 0, "", f"{size} bytes is too large for a manifest; refused")]
+        text = source.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], [Diagnostic(shown, 0, "", f"cannot read: {exc}")]
+    out: list[LoadedManifest] = []
+    problems: list[Diagnostic] = []
+    for doc in load_documents(text):
+        if isinstance(doc, YamlError):
+            fieldpath = ".".join(str(p) for p in doc.path)
+            problems.append(Diagnostic(shown, doc.line, fieldpath, doc.message))
+            continue
+        if not isinstance(doc.data, dict):
+            problems.append(Diagnostic(shown, doc.line, "", "a manifest must be a mapping of fields"))
+            continue
+        try:
+            manifest = Manifest.model_validate(doc.data)
+        except ValidationError as exc:
+            problems.extend(diagnostics_from_validation(exc, doc, shown))
+            continue
+        before = len(problems)
+        files = _local_files(manifest, doc, source, root, shown, problems)
+        if len(problems) == before:
+            out.append(LoadedManifest(manifest, source.resolve(), doc.line, root, files, doc.lines))
+    return out, problems
+
+
+def load_manifests(paths: Iterable[Path], root: Path | None = None) -> list[LoadedManifest]:
+    """Load and validate every manifest under ``paths``; raise ``InputError`` with all problems."""
+    files, problems = discover(paths)
+    loaded: list[LoadedManifest] = []
+    for source in files:
+        found, errs = load_file(source, root)
+        loaded.extend(found)
+        problems.extend(errs)
+    first: dict[str, LoadedManifest] = {}
+    for item in loaded:
+        other = first.setdefault(item.name, item)
+        if other is not item:
+            where, line = other.where(("name",))
+            shown, here = item.where(("name",))
+            problems.append(Diagnostic(shown, here, "name",
+                                       f"duplicate name {item.name!r} (also declared at {where}:{line})"))
+    if problems:
+        raise InputError(problems)
+    return loaded

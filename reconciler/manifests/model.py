@@ -1,0 +1,136 @@
+"""The manifest: one fine-tuning job as the user declares it (SPEC §1).
+
+The manifest's ``method`` is flatter than the API's (``{type, hyperparameters, grader}`` instead of
+``{type, supervised: {hyperparameters}}``); ``reconciler.identity`` turns it into the create
+request. Ranges follow shared/openai-spec/openapi-fine-tuning.yaml.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag, field_validator
+from pydantic_core import PydanticCustomError
+
+from reconciler.manifests.graders import Grader
+from reconciler.manifests.strict import Strict, auto_or_float, auto_or_int
+
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+FILE_ID = re.compile(r"^file-[A-Za-z0-9_-]+$")
+RESERVED_PREFIX = "ftctl-"
+MAX_USER_METADATA = 13  # the API allows 16 pairs; ftctl keeps 3 for its identity tags
+MAX_SEED = 2_147_483_647
+
+Auto = Literal["auto"]
+BatchSize = Annotated[Auto | int, auto_or_int(1, 256)]
+Epochs = Annotated[Auto | int, auto_or_int(1, 50)]
+LearningRate = Annotated[Auto | float, auto_or_float(0)]
+Beta = Annotated[Auto | float, auto_or_float(0, 2)]
+ComputeMultiplier = Annotated[Auto | float, auto_or_float(0.00001, 10)]
+PositiveOrAuto = Annotated[Auto | int, auto_or_int(1)]
+
+
+class SupervisedHyperparameters(Strict):
+    batch_size: BatchSize = "auto"
+    learning_rate_multiplier: LearningRate = "auto"
+    n_epochs: Epochs = "auto"
+
+
+class DpoHyperparameters(SupervisedHyperparameters):
+    beta: Beta = "auto"
+
+
+class ReinforcementHyperparameters(SupervisedHyperparameters):
+    reasoning_effort: Literal["default", "low", "medium", "high"] = "default"
+    compute_multiplier: ComputeMultiplier = "auto"
+    eval_interval: PositiveOrAuto = "auto"
+    eval_samples: PositiveOrAuto = "auto"
+
+
+class SupervisedMethod(Strict):
+    type: Literal["supervised"] = "supervised"
+    hyperparameters: SupervisedHyperparameters = SupervisedHyperparameters()
+
+
+class DpoMethod(Strict):
+    type: Literal["dpo"]
+    hyperparameters: DpoHyperparameters = DpoHyperparameters()
+
+
+class ReinforcementMethod(Strict):
+    type: Literal["reinforcement"]
+    hyperparameters: ReinforcementHyperparameters = ReinforcementHyperparameters()
+    grader: Grader
+
+
+def _method_type(value: Any) -> Any:
+    # ``type`` may be left out of ``method``: it defaults to supervised, as in the API.
+    if isinstance(value, dict):
+        return value.get("type", "supervised")
+    return getattr(value, "type", None)
+
+
+Method = Annotated[
+    Annotated[SupervisedMethod, Tag("supervised")]
+    | Annotated[DpoMethod, Tag("dpo")]
+    | Annotated[ReinforcementMethod, Tag("reinforcement")],
+    Discriminator(_method_type),
+]
+
+
+class Wandb(Strict):
+    project: Annotated[str, Field(min_length=1)]
+    name: str | None = None
+    entity: str | None = None
+    tags: list[str] | None = None
+
+
+class Integration(Strict):
+    type: Literal["wandb"]
+    wandb: Wandb
+
+
+class Manifest(Strict):
+    kind: Literal["FineTuningJob"] = "FineTuningJob"
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    model: Annotated[str, Field(min_length=1)]
+    training_file: Annotated[str, Field(min_length=1)]
+    validation_file: Annotated[str, Field(min_length=1)] | None = None
+    method: Method = SupervisedMethod()
+    suffix: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    integrations: Annotated[list[Integration], Field(max_length=5)] = Field(default_factory=list)
+    state: Literal["active", "paused", "cancelled"] = "active"
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > MAX_USER_METADATA:
+            raise PydanticCustomError(
+                "metadata_count",
+                "at most {limit} user metadata pairs (the API allows 16 and ftctl uses 3), got {count}",
+                {"limit": MAX_USER_METADATA, "count": len(value)},
+            )
+        for key, item in value.items():
+            if key.startswith(RESERVED_PREFIX):
+                raise PydanticCustomError("metadata_reserved", "key '{key}': the prefix ftctl- is reserved",
+                                          {"key": key})
+            if not 1 <= len(key) <= 64:
+                raise PydanticCustomError("metadata_key", "key '{key}': keys must be 1 to 64 characters",
+                                          {"key": key[:70]})
+            if len(item) > 512:
+                raise PydanticCustomError("metadata_value", "value of '{key}' is {n} characters; at most 512",
+                                          {"key": key, "n": len(item)})
+        return value
+
+    def to_document(self) -> dict[str, Any]:
+        """The manifest as YAML-ready data, without defaults: ``load(dump(m)) == m``."""
+        return self.model_dump(mode="json", exclude_defaults=True, exclude_none=True) | {
+            "name": self.name, "model": self.model, "training_file": self.training_file}
+
+
+def is_file_id(value: str) -> bool:
+    """``file-abc123`` names an uploaded file; anything else is a local path."""
+    return bool(FILE_ID.match(value))

@@ -1,0 +1,48 @@
+"""The base of every model that holds user input: unknown keys and loose types are errors."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, PlainValidator
+from pydantic_core import PydanticCustomError
+
+
+class Strict(BaseModel):
+    """Strict in: ``extra="forbid"`` turns a typo into an error; ``strict`` refuses "3" for 3."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def auto_or_int(low: int, high: int | None = None) -> PlainValidator:
+    """Validator for ``"auto"`` or an integer in [low, high]: one clear message, not a union's two."""
+    span = f"between {low} and {high}" if high is not None else f"of at least {low}"
+
+    def check(value: Any) -> Literal["auto"] | int:
+        if value == "auto" and isinstance(value, str):
+            return "auto"
+        if isinstance(value, int) and not isinstance(value, bool) and low <= value <= (high or value):
+            return value
+        raise PydanticCustomError("auto_or_int", f'must be "auto" or an integer {span}, got {{got}}',
+                                  {"got": repr(value)})
+
+    return PlainValidator(check, json_schema_input_type=Literal["auto"] | int)
+
+
+def auto_or_float(above: float, high: float | None = None) -> PlainValidator:
+    """``"auto"`` or a number strictly above ``above`` (and at most ``high``)."""
+    span = f"greater than {above}" + (f" and at most {high}" if high is not None else "")
+
+    def check(value: Any) -> Literal["auto"] | float:
+        if value == "auto" and isinstance(value, str):
+            return "auto"
+        if _is_number(value) and value > above and (high is None or value <= high):
+            return value  # type: ignore[no-any-return]
+        raise PydanticCustomError("auto_or_float", f'must be "auto" or a number {span}, got {{got}}',
+                                  {"got": repr(value)})
+
+    return PlainValidator(check, json_schema_input_type=Literal["auto"] | float)

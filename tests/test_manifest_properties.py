@@ -1,0 +1,117 @@
+"""Properties of the manifest loader: valid manifests round-trip, arbitrary input never crashes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reconciler.manifests.loader import load_file
+from reconciler.manifests.model import Manifest
+
+SETTINGS = settings(max_examples=150, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+names = st.from_regex(r"\A[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?\Z")
+text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=30)
+auto_int = st.one_of(st.just("auto"), st.integers(1, 50))
+auto_float = st.one_of(st.just("auto"), st.floats(0.01, 10, allow_nan=False))
+
+string_check = st.fixed_dictionaries({
+    "type": st.just("string_check"), "name": text, "input": text, "reference": text,
+    "operation": st.sampled_from(["eq", "ne", "like", "ilike"])})
+similarity = st.fixed_dictionaries({
+    "type": st.just("text_similarity"), "name": text, "input": text, "reference": text,
+    "evaluation_metric": st.sampled_from(["cosine", "bleu", "rouge_l"])})
+python = st.fixed_dictionaries({"type": st.just("python"), "name": text, "source": text},
+                               optional={"image_tag": text})
+label = st.fixed_dictionaries({
+    "type": st.just("label_model"), "name": text, "model": text,
+    "input": st.just([{"role": "user", "content": "{{item.x}}"}]),
+    "labels": st.just(["a", "b"]), "passing_labels": st.just(["a"])})
+simple = st.one_of(string_check, similarity, python)
+multi = st.dictionaries(st.from_regex(r"\A[a-z_][a-z0-9_]{0,8}\Z"), st.one_of(simple, label),
+                        min_size=1, max_size=3).map(
+    lambda graders: {"type": "multi", "name": "m", "graders": graders,
+                     "calculate_output": " + ".join(graders)})
+methods = st.one_of(
+    st.fixed_dictionaries({"type": st.just("supervised")},
+                          optional={"hyperparameters": st.fixed_dictionaries(
+                              {}, optional={"n_epochs": auto_int, "batch_size": auto_int,
+                                            "learning_rate_multiplier": auto_float})}),
+    st.fixed_dictionaries({"type": st.just("dpo")},
+                          optional={"hyperparameters": st.fixed_dictionaries(
+                              {}, optional={"beta": st.one_of(st.just("auto"), st.floats(0.01, 2)),
+                                            "n_epochs": auto_int})}),
+    st.fixed_dictionaries({"type": st.just("reinforcement"), "grader": st.one_of(simple, multi)},
+                          optional={"hyperparameters": st.fixed_dictionaries(
+                              {}, optional={"reasoning_effort": st.sampled_from(["low", "high"]),
+                                            "eval_samples": auto_int})}),
+)
+manifests = st.fixed_dictionaries(
+    {"name": names, "model": st.sampled_from(["gpt-4o-mini", "gpt-4.1-mini-2025-04-14"]),
+     "training_file": st.sampled_from(["file-abc123", "data/train.jsonl"])},
+    optional={
+        "method": methods,
+        "suffix": st.text(st.characters(codec="ascii", categories=("L", "N")), min_size=1, max_size=64),
+        "seed": st.integers(0, 2_147_483_647),
+        "metadata": st.dictionaries(st.text(min_size=1, max_size=64).filter(
+            lambda k: not k.startswith("ftctl-")), st.text(max_size=512), max_size=13),
+        "integrations": st.lists(st.fixed_dictionaries(
+            {"type": st.just("wandb"), "wandb": st.fixed_dictionaries(
+                {"project": text}, optional={"tags": st.lists(text, max_size=3)})}), max_size=5),
+        "state": st.sampled_from(["active", "paused", "cancelled"]),
+        "validation_file": st.just("file-valid1"),
+    })
+
+
+def _load_one(path: Path, doc: Any) -> Manifest:
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    loaded, problems = load_file(path, root=path.parent)
+    assert not problems, [str(p) for p in problems]
+    assert len(loaded) == 1
+    return loaded[0].manifest
+
+
+@SETTINGS
+@given(doc=manifests)
+def test_valid_manifest_survives_dump_and_load(repo: Path, doc: dict[str, Any]) -> None:
+    (repo / "data").mkdir(exist_ok=True)
+    (repo / "data" / "train.jsonl").write_text("{}\n")
+    first = _load_one(repo / "a.yaml", doc)
+    again = _load_one(repo / "b.yaml", first.to_document())
+    assert again == first
+
+
+yaml_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (st.lists(children, max_size=4)
+                      | st.dictionaries(st.text(max_size=12), children, max_size=4)),
+    max_leaves=30,
+)
+
+
+@SETTINGS
+@given(raw=st.text(max_size=400))
+def test_arbitrary_text_gives_clean_errors(repo: Path, raw: str) -> None:
+    path = repo / "fuzz.yaml"
+    path.write_text(raw, encoding="utf-8")
+    _loaded, problems = load_file(path, root=repo)  # must not raise
+    for problem in problems:
+        assert problem.file == "fuzz.yaml" and problem.message
+
+
+@SETTINGS
+@given(value=st.dictionaries(st.sampled_from(
+    ["name", "model", "training_file", "method", "metadata", "seed", "state", "suffix", "x"]),
+    yaml_values, max_size=6))
+def test_arbitrary_structures_give_model_or_errors(repo: Path, value: dict[str, Any]) -> None:
+    path = repo / "fuzz.yaml"
+    path.write_text(yaml.safe_dump(value), encoding="utf-8")
+    loaded, problems = load_file(path, root=repo)
+    assert bool(loaded) != bool(problems)
+    for problem in problems:
+        assert problem.line >= 1 and problem.message
