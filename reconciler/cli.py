@@ -33,6 +33,24 @@ def validate(paths: tuple[str, ...]) -> None:
     click.echo(f"{len(loaded)} manifest(s) in {files} file(s) valid.")
 
 
+@cli.group()
+def sandbox() -> None:
+    """The embedded OpenAI-compatible sandbox."""
+
+
+@sandbox.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8787, show_default=True, type=int)
+@click.option("--db", default=".ftctl/sandbox.db", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0.001),
+              help="Divide every job phase's duration by this factor.")
+def sandbox_serve(host: str, port: int, db: str, speed: float) -> None:
+    """Serve the sandbox API over HTTP until interrupted."""
+    from reconciler.sandbox.server import serve
+
+    serve(host, port, Path(db), speed)
+
+
 def main() -> None:
     """Entry point: every failure becomes a message and exit code, never a traceback."""
     try:

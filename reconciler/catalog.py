@@ -1,0 +1,92 @@
+"""What ftctl and its sandbox know about fine-tunable models and OpenAI's defaults.
+
+One table serves both sides: the sandbox resolves aliases and refuses unsupported methods the way
+the real API does, and ``plan`` estimates tokens and epochs with the same rules. Prices live apart,
+in a dated data file that users can override (``reconciler.datasets.pricing``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    snapshot: str
+    methods: frozenset[str]
+    context: int  # tokens per training example
+    chat: bool = True  # False: prompt/completion format
+
+
+_ALL = frozenset({"supervised", "dpo"})
+MODELS: dict[str, ModelInfo] = {
+    m.snapshot: m
+    for m in (
+        ModelInfo("gpt-4o-mini-2024-07-18", _ALL, 65_536),
+        ModelInfo("gpt-4o-2024-08-06", _ALL, 65_536),
+        ModelInfo("gpt-4.1-2025-04-14", _ALL, 65_536),
+        ModelInfo("gpt-4.1-mini-2025-04-14", _ALL, 65_536),
+        ModelInfo("gpt-4.1-nano-2025-04-14", _ALL, 65_536),
+        ModelInfo("gpt-3.5-turbo-0125", frozenset({"supervised"}), 16_385),
+        ModelInfo("o4-mini-2025-04-16", frozenset({"reinforcement"}), 65_536),
+        ModelInfo("babbage-002", frozenset({"supervised"}), 16_384, chat=False),
+        ModelInfo("davinci-002", frozenset({"supervised"}), 16_384, chat=False),
+    )
+}
+ALIASES = {
+    "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
+    "gpt-4o": "gpt-4o-2024-08-06",
+    "gpt-4.1": "gpt-4.1-2025-04-14",
+    "gpt-4.1-mini": "gpt-4.1-mini-2025-04-14",
+    "gpt-4.1-nano": "gpt-4.1-nano-2025-04-14",
+    "gpt-3.5-turbo": "gpt-3.5-turbo-0125",
+    "o4-mini": "o4-mini-2025-04-16",
+}
+
+
+def resolve_model(name: str) -> str:
+    """Alias → dated snapshot; a fine-tuned model (``ft:BASE:…``) or an unknown name is returned as is."""
+    return ALIASES.get(name, name)
+
+
+def model_info(name: str) -> ModelInfo | None:
+    """Facts about ``name``; a fine-tuned model ``ft:BASE:…`` inherits those of its base."""
+    name = resolve_model(name)
+    if name.startswith("ft:"):
+        name = resolve_model(name.split(":")[1])
+    return MODELS.get(name)
+
+
+# OpenAI's rule for n_epochs "auto": aim at 3 epochs, but at least 100 and at most 25,000
+# example-passes in all, within 1..25 epochs.
+TARGET_EPOCHS = 3
+MIN_TARGET_EXAMPLES = 100
+MAX_TARGET_EXAMPLES = 25_000
+MIN_DEFAULT_EPOCHS = 1
+MAX_DEFAULT_EPOCHS = 25
+
+
+def auto_epochs(examples: int) -> int:
+    n = TARGET_EPOCHS
+    if examples <= 0:
+        return n
+    if examples * n < MIN_TARGET_EXAMPLES:
+        n = min(MAX_DEFAULT_EPOCHS, math.ceil(MIN_TARGET_EXAMPLES / examples))
+    elif examples * n > MAX_TARGET_EXAMPLES:
+        n = max(MIN_DEFAULT_EPOCHS, MAX_TARGET_EXAMPLES // examples)
+    return n
+
+
+def auto_batch_size(examples: int) -> int:
+    """About 0.2% of the examples, within 1..256."""
+    return max(1, min(256, math.ceil(examples * 0.002)))
+
+
+AUTO_DEFAULTS: dict[str, float | int | str] = {
+    "learning_rate_multiplier": 1.8,
+    "beta": 0.1,
+    "compute_multiplier": 1.0,
+    "eval_interval": 1,
+    "eval_samples": 1,
+}

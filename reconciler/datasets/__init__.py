@@ -1,0 +1,1 @@
+"""Training data: format checks per method, hashing, token and cost estimates."""

@@ -1,0 +1,1 @@
+"""The embedded sandbox: an OpenAI-compatible fine-tuning API persisted in SQLite."""

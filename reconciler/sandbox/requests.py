@@ -1,0 +1,191 @@
+"""Validation of a create-job request the way the real API does it, and its resolution.
+
+The real API answers 400 with ``{"error": {message, type, param, code}}`` for a bad request and
+resolves what the caller left open: model aliases to snapshots, ``auto`` hyperparameters to
+numbers, a missing seed to a random one. Grader and hyperparameter shapes reuse the strict
+manifest models, which follow the same OpenAPI schemas.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from reconciler import catalog
+from reconciler.manifests.graders import Grader, MultiGrader, PythonGrader
+from reconciler.manifests.model import (
+    MAX_SEED,
+    DpoHyperparameters,
+    ReinforcementHyperparameters,
+    SupervisedHyperparameters,
+)
+
+CREATE_FIELDS = {"model", "training_file", "validation_file", "hyperparameters", "suffix", "seed",
+                 "method", "metadata", "integrations"}
+HYPER_MODELS = {"supervised": SupervisedHyperparameters, "dpo": DpoHyperparameters,
+                "reinforcement": ReinforcementHyperparameters}
+_GRADER = TypeAdapter(Grader)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None,
+                 kind: str = "invalid_request_error") -> None:
+        super().__init__(message)
+        self.status, self.message, self.param, self.code, self.kind = status, message, param, code, kind
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}}
+
+
+def _bad(message: str, param: str | None, code: str | None = "invalid_value") -> ApiError:
+    return ApiError(400, message, param, code)
+
+
+def check_metadata(value: Any, param: str = "metadata") -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _bad("Invalid type for 'metadata': expected an object.", param, "invalid_type")
+    if len(value) > 16:
+        raise _bad(f"Invalid 'metadata': too many properties. Expected an object with at most 16 "
+                   f"properties, but got an object with {len(value)} properties instead.", param)
+    for key, item in value.items():
+        if len(key) > 64:
+            raise _bad(f"Invalid 'metadata': key '{key[:70]}' is longer than 64 characters.", param)
+        if not isinstance(item, str):
+            raise _bad(f"Invalid type for 'metadata.{key}': expected a string.", param, "invalid_type")
+        if len(item) > 512:
+            raise _bad(f"Invalid 'metadata.{key}': string too long (at most 512 characters).", param)
+    return dict(value)
+
+
+def _check_integrations(value: Any) -> list[dict[str, Any]] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > 5:
+        raise _bad("'integrations' must be a list of at most 5 integrations.", "integrations")
+    for i, item in enumerate(value):
+        wandb = item.get("wandb") if isinstance(item, dict) else None
+        if not isinstance(item, dict) or item.get("type") != "wandb" or not isinstance(wandb, dict):
+            raise _bad(f"integrations[{i}]: only type 'wandb' with a 'wandb' object is supported.",
+                       f"integrations[{i}]")
+        if not isinstance(wandb.get("project"), str) or not wandb["project"]:
+            raise _bad(f"integrations[{i}].wandb.project is required.", f"integrations[{i}].wandb.project")
+    return value
+
+
+def _check_grader(grader: Any) -> dict[str, Any]:
+    try:
+        parsed = _GRADER.validate_python(grader)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise _bad(f"Invalid grader: {where}: {first['msg']}", "method.reinforcement.grader") from None
+    pythons = [parsed] if isinstance(parsed, PythonGrader) else (
+        [g for g in parsed.graders.values() if isinstance(g, PythonGrader)] if isinstance(parsed, MultiGrader)
+        else [])
+    if any(p.source is None for p in pythons):
+        raise _bad("Invalid grader: python graders need 'source'.", "method.reinforcement.grader")
+    return dict(grader)
+
+
+def _method(body: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
+    """(type, hyperparameters as sent, grader) from ``method`` or the deprecated top level."""
+    method = body.get("method")
+    legacy = body.get("hyperparameters")
+    if method is None:
+        return "supervised", dict(legacy or {}), None
+    if not isinstance(method, dict) or method.get("type") not in HYPER_MODELS:
+        raise _bad("method.type must be one of 'supervised', 'dpo', 'reinforcement'.", "method.type")
+    kind = method["type"]
+    extra = set(method) - {"type", kind}
+    if extra:
+        raise _bad(f"Unrecognized argument in method: {sorted(extra)[0]}", "method")
+    inner = method.get(kind) or {}
+    if not isinstance(inner, dict):
+        raise _bad(f"method.{kind} must be an object.", f"method.{kind}")
+    if legacy is not None and kind != "supervised":
+        raise _bad("hyperparameters may only be given at the top level for supervised jobs.", "hyperparameters")
+    hyper = dict(inner.get("hyperparameters") or legacy or {})
+    grader = inner.get("grader")
+    if kind == "reinforcement":
+        if grader is None:
+            raise _bad("method.reinforcement.grader is required.", "method.reinforcement.grader", "missing")
+        grader = _check_grader(grader)
+    return kind, hyper, grader
+
+
+def resolve_hyperparameters(kind: str, sent: dict[str, Any], examples: int) -> dict[str, Any]:
+    try:
+        parsed = HYPER_MODELS[kind].model_validate(sent)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        name = str(first["loc"][0]) if first["loc"] else "hyperparameters"
+        message = "Unrecognized hyperparameter" if first["type"] == "extra_forbidden" else first["msg"]
+        raise _bad(f"{message}: {name}", f"method.{kind}.hyperparameters.{name}") from None
+    out: dict[str, Any] = {}
+    for key, value in parsed.model_dump().items():
+        if value != "auto":
+            out[key] = value
+        elif key == "n_epochs":
+            out[key] = catalog.auto_epochs(examples)
+        elif key == "batch_size":
+            out[key] = catalog.auto_batch_size(examples)
+        else:
+            out[key] = catalog.AUTO_DEFAULTS[key]
+    return out
+
+
+def validate_create(body: Any, get_file: Any) -> dict[str, Any]:
+    """Check ``body``; return the request with model, method and seed resolved (epochs not yet)."""
+    if not isinstance(body, dict):
+        raise _bad("The request body must be a JSON object.", None, "invalid_type")
+    unknown = sorted(set(body) - CREATE_FIELDS)
+    if unknown:
+        raise _bad(f"Unrecognized request argument supplied: {unknown[0]}", unknown[0], "unknown_parameter")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise _bad("Missing required parameter: 'model'.", "model", "missing_required_parameter")
+    resolved = catalog.resolve_model(model)
+    info = catalog.model_info(resolved)
+    if info is None:
+        raise _bad(f"Model {model} is not available for fine-tuning or does not exist.", "model",
+                   "model_not_available")
+    for key in ("training_file", "validation_file"):
+        value = body.get(key)
+        if value is None and key == "validation_file":
+            continue
+        if not isinstance(value, str):
+            raise _bad(f"Missing required parameter: '{key}'.", key, "missing_required_parameter")
+        found = get_file(value)
+        if found is None:
+            raise _bad(f"invalid {key}: {value}", key, "invalid_file")
+        if found["purpose"] != "fine-tune":
+            raise _bad(f"File {value} has purpose '{found['purpose']}'; fine-tuning needs purpose 'fine-tune'.",
+                       key, "invalid_file_purpose")
+    suffix = body.get("suffix")
+    if suffix is not None and (not isinstance(suffix, str) or not 1 <= len(suffix) <= 64):
+        raise _bad("suffix must be a string of 1 to 64 characters.", "suffix")
+    seed = body.get("seed")
+    if seed is None:
+        seed = secrets.randbelow(MAX_SEED + 1)
+    elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise _bad(f"seed must be an integer between 0 and {MAX_SEED}.", "seed")
+    kind, hyper, grader = _method(body)
+    if kind not in info.methods:
+        raise _bad(f"Model {resolved} does not support the {kind} method.", "method.type", "unsupported_method")
+    return {
+        "model": resolved,
+        "training_file": body["training_file"],
+        "validation_file": body.get("validation_file"),
+        "suffix": suffix,
+        "seed": seed,
+        "metadata": check_metadata(body.get("metadata")),
+        "integrations": _check_integrations(body.get("integrations")),
+        "method_type": kind,
+        "hyperparameters_sent": hyper,
+        "grader": grader,
+        "chat": info.chat,
+    }

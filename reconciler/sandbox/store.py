@@ -1,0 +1,187 @@
+"""SQLite persistence of the sandbox: files, jobs, idempotency keys, the clock offset.
+
+File bytes live on disk beside the database (``<db>.files/``) so that large uploads stream
+instead of passing through memory. One connection guarded by a lock: the sandbox is for
+tests and demos, and serialising writes is also what makes idempotency keys race-free.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from reconciler.sandbox.lifecycle import Job
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, bytes INTEGER NOT NULL,
+    created_at INTEGER NOT NULL, filename TEXT NOT NULL, purpose TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, body TEXT NOT NULL,
+    metadata TEXT);
+CREATE TABLE IF NOT EXISTS idempotency (
+    key TEXT NOT NULL, route TEXT NOT NULL, body_hash TEXT NOT NULL, status INTEGER NOT NULL,
+    response TEXT NOT NULL, PRIMARY KEY (key, route));
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.blobs = path.with_name(path.name + ".files")
+        self.blobs.mkdir(exist_ok=True)
+        self.lock = threading.RLock()
+        self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(SCHEMA)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()
+
+    # -- clock ------------------------------------------------------------------------------
+    def now(self) -> float:
+        return time.time() + float(self.setting("clock_offset", "0"))
+
+    def advance(self, seconds: float) -> float:
+        with self.transaction():
+            offset = float(self.setting("clock_offset", "0")) + seconds
+            self.db.execute("INSERT OR REPLACE INTO settings VALUES ('clock_offset', ?)", (str(offset),))
+        return self.now()
+
+    def setting(self, key: str, default: str) -> str:
+        with self.lock:
+            row = self.db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else default
+
+    def reset(self) -> None:
+        with self.transaction():
+            for table in ("files", "jobs", "idempotency", "uploads", "settings"):
+                self.db.execute(f"DELETE FROM {table}")  # fixed table names, not input
+        shutil.rmtree(self.blobs, ignore_errors=True)
+        self.blobs.mkdir(exist_ok=True)
+
+    # -- files ------------------------------------------------------------------------------
+    def blob(self, file_id: str) -> Path:
+        return self.blobs / file_id
+
+    def add_file(self, row: dict[str, Any]) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR IGNORE INTO files (id, bytes, created_at, filename, purpose) VALUES (?,?,?,?,?)",
+                (row["id"], row["bytes"], row["created_at"], row["filename"], row["purpose"]))
+
+    def get_file(self, file_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            row = self.db.execute("SELECT id, bytes, created_at, filename, purpose FROM files WHERE id = ?",
+                                  (file_id,)).fetchone()
+        return _file(row) if row else None
+
+    def list_files(self, purpose: str | None, after: str | None, limit: int, asc: bool) -> tuple[
+            list[dict[str, Any]], bool]:
+        sql = "SELECT id, bytes, created_at, filename, purpose FROM files WHERE 1=1"
+        args: list[Any] = []
+        if purpose:
+            sql += " AND purpose = ?"
+            args.append(purpose)
+        if after:
+            sql += f" AND seq {'>' if asc else '<'} (SELECT seq FROM files WHERE id = ?)"
+            args.append(after)
+        sql += f" ORDER BY seq {'ASC' if asc else 'DESC'} LIMIT ?"
+        args.append(limit + 1)
+        with self.lock:
+            rows = self.db.execute(sql, args).fetchall()
+        return [_file(r) for r in rows[:limit]], len(rows) > limit
+
+    def delete_file(self, file_id: str) -> bool:
+        with self.transaction():
+            gone = self.db.execute("DELETE FROM files WHERE id = ?", (file_id,)).rowcount > 0
+        self.blob(file_id).unlink(missing_ok=True)
+        return gone
+
+    # -- jobs -------------------------------------------------------------------------------
+    def add_job(self, job: Job) -> None:
+        with self.transaction():
+            self.db.execute("INSERT INTO jobs (id, body, metadata) VALUES (?, ?, ?)",
+                            (job.id, _dump(job), json.dumps(job.request.get("metadata") or None)))
+
+    def save_job(self, job: Job) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE jobs SET body = ? WHERE id = ?", (_dump(job), job.id))
+
+    def get_job(self, job_id: str) -> Job | None:
+        with self.lock:
+            row = self.db.execute("SELECT body FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return Job(**json.loads(row[0])) if row else None
+
+    def list_jobs(self, after: str | None, limit: int, metadata: dict[str, str] | None,
+                  no_metadata: bool) -> tuple[list[Job], bool]:
+        sql = "SELECT body FROM jobs WHERE 1=1"
+        args: list[Any] = []
+        if after:
+            sql += " AND seq < (SELECT seq FROM jobs WHERE id = ?)"
+            args.append(after)
+        if no_metadata:
+            sql += " AND (metadata IS NULL OR metadata = 'null')"
+        for key, value in (metadata or {}).items():
+            sql += " AND json_extract(metadata, '$.' || json_quote(?)) = ?"
+            args.extend([key, value])
+        sql += " ORDER BY seq DESC LIMIT ?"
+        args.append(limit + 1)
+        with self.lock:
+            rows = self.db.execute(sql, args).fetchall()
+        return [Job(**json.loads(r[0])) for r in rows[:limit]], len(rows) > limit
+
+    # -- idempotency ------------------------------------------------------------------------
+    def idempotent(self, key: str, route: str) -> tuple[str, int, Any] | None:
+        with self.lock:
+            row = self.db.execute("SELECT body_hash, status, response FROM idempotency WHERE key=? AND route=?",
+                                  (key, route)).fetchone()
+        return (row[0], row[1], json.loads(row[2])) if row else None
+
+    def remember(self, key: str, route: str, body_hash: str, status: int, response: Any) -> None:
+        with self.transaction():
+            self.db.execute("INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?)",
+                            (key, route, body_hash, status, json.dumps(response)))
+
+    # -- uploads ----------------------------------------------------------------------------
+    def put_upload(self, upload: dict[str, Any]) -> None:
+        with self.transaction():
+            self.db.execute("INSERT OR REPLACE INTO uploads VALUES (?, ?)", (upload["id"], json.dumps(upload)))
+
+    def get_upload(self, upload_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            row = self.db.execute("SELECT body FROM uploads WHERE id = ?", (upload_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+
+def _file(row: tuple[Any, ...]) -> dict[str, Any]:
+    file_id, size, created, filename, purpose = row
+    return {"id": file_id, "object": "file", "bytes": size, "created_at": created, "filename": filename,
+            "purpose": purpose, "status": "processed"}
+
+
+def _dump(job: Job) -> str:
+    return json.dumps(job.__dict__)
