@@ -1,0 +1,95 @@
+"""Validate response bodies against shared/openai-spec/openapi-fine-tuning.yaml.
+
+The upstream file is OpenAPI 3.0-flavoured; before using a JSON Schema 2020-12 validator we
+normalise the quirks its README lists: ``nullable``, boolean ``exclusiveMinimum``, the closed
+``FineTuningJob.status`` enum (``paused`` exists in practice) and ``GraderMulti.graders`` typed as
+one grader (the API takes a mapping of name → grader).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from functools import cache
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+SPEC = ROOT.parent / "shared" / "openai-spec" / "openapi-fine-tuning.yaml"
+
+ROUTES: list[tuple[str, str, str]] = [
+    ("POST", r"/v1/files", "OpenAIFile"),
+    ("GET", r"/v1/files", "ListFilesResponse"),
+    ("GET", r"/v1/files/[^/]+", "OpenAIFile"),
+    ("DELETE", r"/v1/files/[^/]+", "DeleteFileResponse"),
+    ("POST", r"/v1/uploads", "Upload"),
+    ("POST", r"/v1/uploads/[^/]+/parts", "UploadPart"),
+    ("POST", r"/v1/uploads/[^/]+/(complete|cancel)", "Upload"),
+    ("POST", r"/v1/fine_tuning/jobs", "FineTuningJob"),
+    ("GET", r"/v1/fine_tuning/jobs", "ListPaginatedFineTuningJobsResponse"),
+    ("GET", r"/v1/fine_tuning/jobs/[^/]+", "FineTuningJob"),
+    ("POST", r"/v1/fine_tuning/jobs/[^/]+/(cancel|pause|resume)", "FineTuningJob"),
+    ("GET", r"/v1/fine_tuning/jobs/[^/]+/events", "ListFineTuningJobEventsResponse"),
+    ("GET", r"/v1/fine_tuning/jobs/[^/]+/checkpoints", "ListFineTuningJobCheckpointsResponse"),
+]
+
+ERROR_SCHEMA = {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["message", "type", "param", "code"],
+                             "properties": {"message": {"type": "string"}, "type": {"type": "string"},
+                                            "param": {"type": ["string", "null"]},
+                                            "code": {"type": ["string", "null"]}}}},
+}
+
+
+def _normalise(node: Any) -> Any:
+    if isinstance(node, dict):
+        node = {k: _normalise(v) for k, v in node.items()}
+        if node.pop("nullable", False):
+            node = {"anyOf": [node, {"type": "null"}]}
+        if node.get("exclusiveMinimum") is True:
+            node["exclusiveMinimum"] = node.pop("minimum", 0)
+        return node
+    if isinstance(node, list):
+        return [_normalise(v) for v in node]
+    return node
+
+
+def spec_available() -> bool:
+    return SPEC.is_file()
+
+
+@cache
+def _schemas() -> dict[str, Any]:
+    if not spec_available():
+        pytest.skip(f"OpenAPI file not found at {SPEC}: response shapes not checked")
+    doc = yaml.safe_load(SPEC.read_text())
+    schemas = copy.deepcopy(doc["components"]["schemas"])
+    schemas["FineTuningJob"]["properties"]["status"].pop("enum")
+    multi = schemas["GraderMulti"]["properties"]["graders"]
+    schemas["GraderMulti"]["properties"]["graders"] = {"type": "object", "additionalProperties": multi}
+    return {"components": {"schemas": _normalise(schemas)}}
+
+
+def schema_for(method: str, path: str) -> str | None:
+    for m, pattern, name in ROUTES:
+        if m == method and re.fullmatch(pattern, path):
+            return name
+    return None
+
+
+def validate_response(method: str, path: str, status: int, body: Any) -> str:
+    """Validate ``body``; return the schema name used. Raises on a mismatch."""
+    if status >= 400:
+        jsonschema.validate(body, ERROR_SCHEMA)
+        return "Error"
+    name = schema_for(method, path)
+    assert name is not None, f"no schema known for {method} {path}"
+    root = _schemas()
+    schema = {**root, "$ref": f"#/components/schemas/{name}"}
+    jsonschema.validate(body, schema, cls=jsonschema.Draft202012Validator)
+    return name

@@ -1,0 +1,326 @@
+"""The sandbox against the official ``openai`` SDK, over real HTTP to ``ftctl sandbox serve``.
+
+Every response the SDK receives is validated against the OpenAPI schemas (tests/openapi.py).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import ROOT, SandboxProcess
+from tests.openapi import validate_response
+
+TRAIN = ROOT / "manifests" / "data" / "support" / "train.jsonl"
+PREFS = ROOT / "manifests" / "data" / "ranking" / "prefs.jsonl"
+TRIAGE = ROOT / "manifests" / "data" / "triage" / "train.jsonl"
+
+
+class Recorder:
+    """Keeps every response the SDK got and checks its body against the OpenAPI schema."""
+
+    def __init__(self) -> None:
+        self.checked: list[tuple[str, str, str]] = []
+
+    def __call__(self, response: httpx.Response) -> None:
+        response.read()
+        if response.headers.get("content-type", "").startswith("application/json"):
+            name = validate_response(response.request.method, response.request.url.path, response.status_code,
+                                     response.json())
+            self.checked.append((response.request.method, response.request.url.path, name))
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def client(sandbox: SandboxProcess, recorder: Recorder) -> Iterator[openai.OpenAI]:
+    http = httpx.Client(event_hooks={"response": [recorder]}, timeout=10)
+    yield openai.OpenAI(base_url=sandbox.url, api_key="sk-sandbox", http_client=http, max_retries=0)
+    http.close()
+
+
+def upload(client: openai.OpenAI, path: Path = TRAIN) -> str:
+    with path.open("rb") as f:
+        return client.files.create(file=f, purpose="fine-tune").id
+
+
+def test_full_lifecycle_with_the_official_sdk(client: openai.OpenAI, sandbox: SandboxProcess,
+                                              recorder: Recorder) -> None:
+    file_id = upload(client)
+    assert client.files.retrieve(file_id).bytes == TRAIN.stat().st_size
+    job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=file_id, suffix="bot",
+                                         metadata={"ftctl-stack": "s1"},
+                                         method={"type": "supervised",
+                                                 "supervised": {"hyperparameters": {"n_epochs": 2}}})
+    assert job.model == "gpt-4o-mini-2024-07-18"  # alias resolved
+    assert job.status == "validating_files"
+    assert 0 <= job.seed <= 2_147_483_647  # a random seed was chosen
+    hyper = job.method.supervised.hyperparameters  # type: ignore[union-attr]
+    assert hyper.n_epochs == 2 and isinstance(hyper.batch_size, int)  # "auto" resolved to a number
+
+    sandbox.advance(15)
+    assert client.fine_tuning.jobs.retrieve(job.id).status == "running"
+    assert client.fine_tuning.jobs.pause(job.id).status == "paused"
+    sandbox.advance(10_000)
+    assert client.fine_tuning.jobs.retrieve(job.id).status == "paused"  # paused time does not count
+    assert client.fine_tuning.jobs.resume(job.id).status == "running"
+    sandbox.advance(10_000)
+
+    done = client.fine_tuning.jobs.retrieve(job.id)
+    assert done.status == "succeeded"
+    assert done.fine_tuned_model == f"ft:gpt-4o-mini-2024-07-18:sandbox:bot:{job.id[-8:]}"
+    assert done.trained_tokens and done.trained_tokens > 0
+    assert done.finished_at and done.finished_at > job.created_at
+    assert len(done.result_files) == 1
+    csv = client.files.content(done.result_files[0]).text
+    assert csv.startswith("step,train_loss,")
+    assert client.files.retrieve(done.result_files[0]).purpose == "fine-tune-results"
+
+    events = list(client.fine_tuning.jobs.list_events(job.id, limit=100))
+    messages = [e.message for e in events]
+    assert messages[0] == "The job has successfully completed"  # newest first
+    assert messages[-1].startswith("Created fine-tuning job")
+    assert "Fine-tuning job paused" in messages and "Fine-tuning job resumed" in messages
+    assert any(e.type == "metrics" and e.data and "train_loss" in e.data for e in events)
+
+    checkpoints = list(client.fine_tuning.jobs.checkpoints.list(job.id))
+    assert [c.step_number for c in checkpoints] == sorted((c.step_number for c in checkpoints), reverse=True)
+    assert 1 <= len(checkpoints) <= 3
+    assert checkpoints[0].fine_tuned_model_checkpoint.startswith(done.fine_tuned_model)
+
+    with pytest.raises(openai.BadRequestError) as info:
+        client.fine_tuning.jobs.pause(job.id)
+    assert "Cannot pause a job whose status is succeeded" in str(info.value)
+
+    assert {name for _, _, name in recorder.checked} >= {
+        "OpenAIFile", "FineTuningJob", "ListFineTuningJobEventsResponse",
+        "ListFineTuningJobCheckpointsResponse", "Error"}
+
+
+def test_pagination_and_metadata_filter(client: openai.OpenAI) -> None:
+    file_id = upload(client)
+    made = [client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=file_id,
+                                           metadata={"team": "a" if i % 2 else "b", "n": str(i)}).id
+            for i in range(5)]
+    bare = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=file_id).id
+    first = client.fine_tuning.jobs.list(limit=2)
+    assert [j.id for j in first.data] == [bare, made[4]] and first.has_more
+    everything = [j.id for j in client.fine_tuning.jobs.list(limit=2)]  # the SDK follows `after`
+    assert everything == [bare, *reversed(made)]
+    team_a = [j.id for j in client.fine_tuning.jobs.list(metadata={"team": "a"})]
+    assert team_a == [made[3], made[1]]
+    both = [j.id for j in client.fine_tuning.jobs.list(metadata={"team": "a", "n": "3"})]
+    assert both == [made[3]]
+    # metadata=null selects jobs without metadata
+    raw = client.get("/fine_tuning/jobs", cast_to=httpx.Response, options={"params": {"metadata": "null"}})
+    assert [j["id"] for j in raw.json()["data"]] == [bare]
+
+
+def test_cancel_and_illegal_transitions(client: openai.OpenAI, sandbox: SandboxProcess) -> None:
+    job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=upload(client))
+    with pytest.raises(openai.BadRequestError, match="Cannot pause a job whose status is validating_files"):
+        client.fine_tuning.jobs.pause(job.id)
+    with pytest.raises(openai.BadRequestError, match="Cannot resume"):
+        client.fine_tuning.jobs.resume(job.id)
+    assert client.fine_tuning.jobs.cancel(job.id).status == "cancelled"
+    sandbox.advance(100_000)
+    assert client.fine_tuning.jobs.retrieve(job.id).status == "cancelled"
+    with pytest.raises(openai.BadRequestError, match="Cannot cancel"):
+        client.fine_tuning.jobs.cancel(job.id)
+
+
+def test_a_file_that_does_not_fit_the_method_fails_the_job(client: openai.OpenAI, sandbox: SandboxProcess) -> None:
+    chat_file = upload(client, TRAIN)  # chat format, but DPO needs preference pairs
+    job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=chat_file,
+                                         method={"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.2}}})
+    assert job.status == "validating_files"
+    sandbox.advance(60)
+    failed = client.fine_tuning.jobs.retrieve(job.id)
+    assert failed.status == "failed"
+    assert failed.error is not None
+    assert failed.error.code == "invalid_training_file" and failed.error.param == "training_file"
+    assert "line 1" in failed.error.message and "input" in failed.error.message
+    assert failed.fine_tuned_model is None and failed.finished_at is not None
+    events = list(client.fine_tuning.jobs.list_events(job.id))
+    assert events[0].level == "error"
+
+
+def test_dpo_and_reinforcement_jobs_succeed(client: openai.OpenAI, sandbox: SandboxProcess) -> None:
+    dpo = client.fine_tuning.jobs.create(model="gpt-4.1-mini", training_file=upload(client, PREFS),
+                                         method={"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.1}}})
+    grader = {"type": "multi", "name": "m", "calculate_output": "a",
+              "graders": {"a": {"type": "string_check", "name": "a", "input": "{{sample.output_text}}",
+                                "reference": "{{item.label}}", "operation": "eq"}}}
+    rft = client.fine_tuning.jobs.create(model="o4-mini", training_file=upload(client, TRIAGE),
+                                         method={"type": "reinforcement",
+                                                 "reinforcement": {"grader": grader,
+                                                                   "hyperparameters": {"reasoning_effort": "low"}}})
+    sandbox.advance(100_000)
+    assert client.fine_tuning.jobs.retrieve(dpo.id).status == "succeeded"
+    done = client.fine_tuning.jobs.retrieve(rft.id)
+    assert done.status == "succeeded"
+    assert done.method.reinforcement.grader.graders["a"]["type"] == "string_check"  # type: ignore[union-attr,index]
+
+
+@pytest.mark.parametrize(("kwargs", "param", "fragment"), [
+    ({"model": "gpt-99"}, "model", "not available for fine-tuning"),
+    ({"suffix": "x" * 65}, "suffix", "1 to 64"),
+    ({"seed": -1}, "seed", "seed must be an integer"),
+    ({"metadata": {f"k{i}": "v" for i in range(17)}}, "metadata", "at most 16"),
+    ({"model": "o4-mini"}, "method.type", "does not support the supervised method"),
+    ({"method": {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 99}}}},
+     "method.supervised.hyperparameters.n_epochs", "between 1 and 50"),
+    ({"method": {"type": "reinforcement", "reinforcement": {}}, "model": "o4-mini"},
+     "method.reinforcement.grader", "required"),
+    ({"training_file": "file-doesnotexist"}, "training_file", "invalid training_file"),
+])
+def test_create_is_validated_like_the_real_api(client: openai.OpenAI, kwargs: dict[str, Any], param: str,
+                                               fragment: str) -> None:
+    args: dict[str, Any] = {"model": "gpt-4o-mini", "training_file": upload(client), **kwargs}
+    with pytest.raises(openai.BadRequestError) as info:
+        client.fine_tuning.jobs.create(**args)
+    body = info.value.body
+    assert isinstance(body, dict)
+    assert body["param"] == param and fragment in body["message"]
+    assert list(client.fine_tuning.jobs.list()) == []
+
+
+def test_wrong_purpose_is_refused(client: openai.OpenAI) -> None:
+    other = client.files.create(file=("notes.jsonl", io.BytesIO(b"{}\n")), purpose="batch").id
+    with pytest.raises(openai.BadRequestError, match="purpose 'fine-tune'"):
+        client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=other)
+
+
+def test_auth_and_unknown_ids(sandbox: SandboxProcess) -> None:
+    no_key = httpx.get(f"{sandbox.url}/fine_tuning/jobs")
+    assert no_key.status_code == 401
+    assert no_key.json()["error"]["type"] == "invalid_request_error"
+    azure_style = httpx.get(f"{sandbox.url}/fine_tuning/jobs", headers={"api-key": "k"})
+    assert azure_style.status_code == 200
+    client = openai.OpenAI(base_url=sandbox.url, api_key="k", max_retries=0)
+    with pytest.raises(openai.NotFoundError):
+        client.fine_tuning.jobs.retrieve("ftjob-nope")
+    with pytest.raises(openai.NotFoundError):
+        client.files.retrieve("file-nope")
+
+
+def test_files_list_delete_and_content(client: openai.OpenAI) -> None:
+    a = upload(client)
+    b = client.files.create(file=("b.jsonl", io.BytesIO(b'{"x": 1}\n')), purpose="fine-tune").id
+    assert [f.id for f in client.files.list()] == [b, a]
+    assert client.files.content(b).content == b'{"x": 1}\n'
+    assert client.files.delete(b).deleted is True
+    assert [f.id for f in client.files.list()] == [a]
+
+
+def test_uploads_api_assembles_parts(client: openai.OpenAI) -> None:
+    data = TRAIN.read_bytes()
+    half = len(data) // 2
+    up = client.uploads.create(filename="train.jsonl", purpose="fine-tune", bytes=len(data),
+                               mime_type="application/jsonl")
+    p1 = client.uploads.parts.create(up.id, data=data[:half])
+    p2 = client.uploads.parts.create(up.id, data=data[half:])
+    done = client.uploads.complete(up.id, part_ids=[p1.id, p2.id])
+    assert done.status == "completed" and done.file is not None
+    assert client.files.content(done.file.id).content == data
+
+
+def test_idempotency_key_replays_and_refuses_a_different_body(client: openai.OpenAI) -> None:
+    file_id = upload(client)
+    headers = {"Idempotency-Key": "create-1"}
+    first = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=file_id, extra_headers=headers)
+    again = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=file_id, extra_headers=headers)
+    assert again.id == first.id
+    assert len(list(client.fine_tuning.jobs.list())) == 1
+    with pytest.raises(openai.BadRequestError, match="different request body"):
+        client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=file_id, suffix="other",
+                                       extra_headers=headers)
+    assert len(list(client.fine_tuning.jobs.list())) == 1
+
+
+def _jobs(sandbox: SandboxProcess) -> list[dict[str, Any]]:
+    response = httpx.get(f"{sandbox.url}/fine_tuning/jobs", headers={"Authorization": "Bearer k"})
+    return list(response.json()["data"])
+
+
+def test_faults_500_429_and_dropped_connections(client: openai.OpenAI, sandbox: SandboxProcess) -> None:
+    file_id = upload(client)
+    sandbox.admin("PUT", "faults", {"rate": 1.0, "kinds": ["500"], "seed": 1})
+    with pytest.raises(openai.InternalServerError):
+        client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=file_id)
+    sandbox.admin("PUT", "faults", {"rate": 1.0, "kinds": ["429"], "retry_after": 7})
+    with pytest.raises(openai.RateLimitError) as info:
+        client.fine_tuning.jobs.list()
+    assert info.value.response.headers["retry-after"] == "7"
+    sandbox.admin("PUT", "faults", {"rate": 1.0, "kinds": ["drop_before"]})
+    with pytest.raises(openai.APIConnectionError):
+        client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=file_id)
+    sandbox.admin("PUT", "faults", {"rate": 0})
+    assert _jobs(sandbox) == []  # nothing was written before the drop
+    sandbox.admin("PUT", "faults", {"rate": 1.0, "kinds": ["drop_after"]})
+    with pytest.raises(openai.APIConnectionError):
+        client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=file_id)
+    sandbox.admin("PUT", "faults", {"rate": 0})
+    assert len(_jobs(sandbox)) == 1  # the write happened, the answer was lost
+    stats = sandbox.stats()
+    assert stats["POST /v1/fine_tuning/jobs"] == 3
+    assert stats["POST /v1/files"] == 1
+
+
+def test_faults_follow_the_rate_with_a_seed(sandbox: SandboxProcess) -> None:
+    sandbox.admin("PUT", "faults", {"rate": 0.3, "kinds": ["500"], "seed": 42})
+    codes = [httpx.get(f"{sandbox.url}/files", headers={"Authorization": "Bearer k"}).status_code
+             for _ in range(200)]
+    failures = codes.count(500)
+    assert 35 <= failures <= 85, failures
+    assert set(codes) == {200, 500}
+
+
+def test_state_survives_a_restart(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    first = SandboxProcess(db).start()
+    try:
+        client = openai.OpenAI(base_url=first.url, api_key="k", max_retries=0)
+        job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=upload(client),
+                                             metadata={"k": "v"})
+        first.advance(15)
+        assert client.fine_tuning.jobs.retrieve(job.id).status == "running"
+    finally:
+        first.stop()
+    second = SandboxProcess(db).start()
+    try:
+        client = openai.OpenAI(base_url=second.url, api_key="k", max_retries=0)
+        again = client.fine_tuning.jobs.retrieve(job.id)
+        assert again.status == "running"  # the clock offset persisted too
+        assert again.metadata == {"k": "v"}
+        second.advance(100_000)
+        assert client.fine_tuning.jobs.retrieve(job.id).status == "succeeded"
+    finally:
+        second.stop()
+
+
+def test_speed_divides_durations(tmp_path: Path) -> None:
+    fast = SandboxProcess(tmp_path / "f.db", speed=1000).start()
+    try:
+        client = openai.OpenAI(base_url=fast.url, api_key="k", max_retries=0)
+        job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=upload(client))
+        fast.advance(1)
+        assert client.fine_tuning.jobs.retrieve(job.id).status == "succeeded"
+    finally:
+        fast.stop()
+
+
+def test_admin_api_rejects_bad_input(sandbox: SandboxProcess) -> None:
+    bad = httpx.put(f"{sandbox.base}/sandbox/faults", json={"kinds": ["meteor"]})
+    assert bad.status_code == 400
+    assert json.loads(bad.text)["error"]["param"] == "kinds"
