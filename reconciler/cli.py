@@ -2,26 +2,59 @@
 
 from __future__ import annotations
 
+import functools
+import json
+import os
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
-from reconciler import __version__
+from reconciler import __version__, logs
+from reconciler.api.client import ApiError
 from reconciler.diagnostics import InputError
 from reconciler.manifests import load_manifests
+from reconciler.plan.planner import Options
+from reconciler.plan.render import render_json, render_markdown, render_text
 
 DEFAULT_PATHS = ("manifests",)
+EXIT_CHANGES = 2
 
 
 def _paths(paths: tuple[str, ...]) -> list[Path]:
     return [Path(p) for p in (paths or DEFAULT_PATHS)]
 
 
+def _color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by every command that talks to an API."""
+
+    @click.option("--stack", envvar="FTCTL_STACK", default="default", show_default=True,
+                  help="Stack name: ftctl only touches jobs tagged with it.")
+    @click.option("--sandbox", is_flag=True, help="Use the embedded sandbox (state in .ftctl/sandbox.db).")
+    @click.option("--api-base", metavar="URL", help="API base URL (env OPENAI_BASE_URL; default OpenAI).")
+    @functools.wraps(fn)
+    def wrapper(*args: Any, stack: str, sandbox: bool, api_base: str | None, **kwargs: Any) -> Any:
+        from reconciler.session import TargetOptions
+
+        return fn(*args, target=TargetOptions(sandbox=sandbox, api_base=api_base, stack=stack), **kwargs)
+
+    return wrapper
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ftctl")
-def cli() -> None:
+@click.option("--log-level", envvar="FTCTL_LOG", default="warning", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]), help="Log events to stderr.")
+def cli(log_level: str) -> None:
     """Declarative plan/apply for fine-tuning jobs."""
+    logs.configure(log_level)
 
 
 @cli.command()
@@ -31,6 +64,140 @@ def validate(paths: tuple[str, ...]) -> None:
     loaded = load_manifests(_paths(paths))
     files = len({m.source for m in loaded})
     click.echo(f"{len(loaded)} manifest(s) in {files} file(s) valid.")
+
+
+@cli.command("plan")
+@click.argument("paths", nargs=-1)
+@click.option("-o", "--output", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan for `apply PLANFILE`.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes.")
+@click.option("--prune", is_flag=True, help="Cancel running jobs whose manifest is gone.")
+@click.option("--replace", "replace", multiple=True, metavar="NAME", help="Create a new job for NAME anyway.")
+@target_options
+def plan_cmd(paths: tuple[str, ...], output: str, out_file: str | None, detailed_exitcode: bool, prune: bool,
+             replace: tuple[str, ...], target: Any) -> None:
+    """Show what apply would change. Sends GET requests only."""
+    from reconciler.session import connect, load_desired, make_plan
+
+    wanted = load_desired(_paths(paths))
+    _check_replace(replace, wanted)
+    with connect(target) as conn:
+        plan = make_plan(conn, wanted, target.stack, Options(prune=prune, replace=frozenset(replace)))
+    if out_file:
+        Path(out_file).write_text(render_json(plan), encoding="utf-8")
+    if output == "json":
+        click.echo(render_json(plan), nl=False)
+    elif output == "markdown":
+        click.echo(render_markdown(plan), nl=False)
+    else:
+        click.echo(render_text(plan, _color()), nl=False)
+        if out_file:
+            click.echo(f"Saved the plan to {out_file}; apply it with: ftctl apply {out_file}")
+    if detailed_exitcode and plan.has_changes:
+        sys.exit(EXIT_CHANGES)
+
+
+def _check_replace(names: tuple[str, ...], wanted: list[Any]) -> None:
+    known = {d.name for d in wanted}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise click.UsageError(f"--replace {unknown[0]}: no manifest declares that name")
+
+
+@cli.command("apply")
+@click.argument("paths", nargs=-1)
+@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@click.option("--prune", is_flag=True, help="Cancel running jobs whose manifest is gone.")
+@click.option("--replace", "replace", multiple=True, metavar="NAME", help="Create a new job for NAME anyway.")
+@click.option("--parallelism", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option("--wait", is_flag=True, help="Wait for new jobs to run when they must be paused.")
+@target_options
+def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: tuple[str, ...],
+              parallelism: int, wait: bool, target: Any) -> None:
+    """Make the live jobs match the manifests (or apply a saved plan)."""
+    from reconciler.apply.applier import Applier
+    from reconciler.session import check_fresh, connect, load_desired, load_plan_file, make_plan
+
+    saved = load_plan_file(Path(paths[0])) if len(paths) == 1 else None
+    if saved is not None and (prune or replace):
+        raise click.UsageError("--prune and --replace belong to plan; a saved plan is applied as it is")
+    wanted = None if saved is not None else load_desired(_paths(paths))
+    if wanted is not None:
+        _check_replace(replace, wanted)
+    stack = saved.stack if saved is not None else target.stack
+    if saved is not None and target.stack not in ("default", saved.stack):
+        raise click.UsageError(f"the plan is for stack {saved.stack!r}, not {target.stack!r}")
+    with connect(target) as conn:
+        if saved is not None:
+            check_fresh(conn, saved)
+            plan = saved
+        else:
+            assert wanted is not None
+            plan = make_plan(conn, wanted, stack, Options(prune=prune, replace=frozenset(replace)))
+        click.echo(render_text(plan, _color()), nl=False)
+        if not plan.has_changes:
+            return
+        _confirm(auto_approve)
+        applier = Applier(conn.reader, conn.writer, stack, parallelism=parallelism, wait=wait)
+        results = applier.apply(plan)
+    _report(results)
+
+
+def _confirm(auto_approve: bool) -> None:
+    if auto_approve:
+        return
+    if not sys.stdin.isatty():
+        raise click.UsageError("apply needs confirmation and there is no terminal to ask on; "
+                               "review the plan and re-run with --auto-approve")
+    answer = click.prompt("\nApply these changes? Only 'yes' is accepted", default="", show_default=False)
+    if answer.strip() != "yes":
+        raise click.ClickException("apply cancelled: nothing was changed")
+
+
+MARKS = {"done": "✓", "skipped": "·", "deferred": "…", "failed": "✗"}
+
+
+def _report(results: list[Any]) -> None:
+    click.echo("")
+    for r in results:
+        click.echo(f"  {MARKS[r.outcome]} {r.action:<8} {r.name}: {r.detail}")
+    counts = {k: sum(1 for r in results if r.outcome == k) for k in MARKS}
+    click.echo(f"\nApply finished: {counts['done']} done, {counts['skipped']} already done, "
+               f"{counts['deferred']} deferred, {counts['failed']} failed.")
+    if counts["failed"]:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1)
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@target_options
+def status(paths: tuple[str, ...], output: str, target: Any) -> None:
+    """The stack's managed jobs, their status and fine-tuned model."""
+    from reconciler.session import connect, status_rows
+
+    with connect(target) as conn:
+        jobs = conn.reader.stack_jobs(target.stack)
+    rows = status_rows(jobs, time.time())
+    if output == "json":
+        click.echo(json.dumps({"stack": target.stack, "jobs": rows}, indent=2))
+        return
+    if not rows:
+        click.echo(f'No managed jobs in stack "{target.stack}".')
+        return
+    header = ("NAME", "JOB ID", "STATUS", "FINE-TUNED MODEL", "AGE")
+    table = [header] + [(r["name"] or "", r["job_id"], r["status"], r["fine_tuned_model"] or "-",
+                         _age(r["age_seconds"])) for r in rows]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _age(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 @cli.group()
@@ -53,6 +220,8 @@ def sandbox_serve(host: str, port: int, db: str, speed: float) -> None:
 
 def main() -> None:
     """Entry point: every failure becomes a message and exit code, never a traceback."""
+    from reconciler.session import SetupError
+
     try:
         cli.main(prog_name="ftctl", standalone_mode=False)
     except InputError as exc:
@@ -60,6 +229,12 @@ def main() -> None:
             click.echo(str(diag), err=True)
         errors = sum(1 for d in exc.diagnostics if d.severity == "error")
         click.echo(f"{errors} error(s).", err=True)
+        sys.exit(1)
+    except SetupError as exc:
+        click.echo(f"Error: {logs.redact_text(str(exc))}", err=True)
+        sys.exit(1)
+    except ApiError as exc:
+        click.echo(f"Error: the API refused or did not answer: {logs.redact_text(str(exc))}", err=True)
         sys.exit(1)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
@@ -71,5 +246,6 @@ def main() -> None:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
     except Exception as exc:  # the last line of defence: no traceback reaches the user
-        click.echo(f"ftctl: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo(f"ftctl: internal error: {type(exc).__name__}: {logs.redact_text(str(exc))}", err=True)
         sys.exit(1)
+

@@ -1,8 +1,25 @@
 #!/usr/bin/env bash
-# The demo: what a new user sees first. Runs the project's own CLI from .venv.
+# The demo: the full loop against the embedded sandbox, as a new user would run it.
+# Its sandbox state lives in .ftctl/demo-sandbox.db and starts empty on every run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FTCTL=.venv/bin/ftctl
+export FTCTL_SANDBOX_DB=.ftctl/demo-sandbox.db
+rm -rf "$FTCTL_SANDBOX_DB" "$FTCTL_SANDBOX_DB".files "$FTCTL_SANDBOX_DB"-wal "$FTCTL_SANDBOX_DB"-shm
 
-echo "== ftctl validate manifests examples"
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "ftctl validate manifests examples"
 "$FTCTL" validate manifests examples
+
+step "ftctl plan --sandbox            # what would change: uploads and creates"
+"$FTCTL" plan --sandbox
+
+step "ftctl apply --sandbox --auto-approve"
+"$FTCTL" apply --sandbox --auto-approve
+
+step "ftctl plan --sandbox --detailed-exitcode   # nothing left to do: exit 0"
+"$FTCTL" plan --sandbox --detailed-exitcode
+
+step "ftctl status --sandbox"
+"$FTCTL" status --sandbox

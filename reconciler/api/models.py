@@ -1,0 +1,98 @@
+"""Live state as read from the API: lenient models (unknown fields ignored, status an open string)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TAG_STACK = "ftctl-stack"
+TAG_NAME = "ftctl-name"
+TAG_SPEC = "ftctl-spec"
+TAGS = (TAG_STACK, TAG_NAME, TAG_SPEC)
+
+TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+PAUSED = frozenset({"paused", "pausing"})
+
+
+class Lenient(BaseModel):
+    """Lenient out: a server may add fields or values we do not know yet."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class JobError(Lenient):
+    code: str | None = None
+    message: str | None = None
+    param: str | None = None
+
+
+class LiveJob(Lenient):
+    id: str
+    status: str
+    created_at: int = 0
+    model: str = ""
+    fine_tuned_model: str | None = None
+    finished_at: int | None = None
+    estimated_finish: int | None = None
+    training_file: str | None = None
+    validation_file: str | None = None
+    trained_tokens: int | None = None
+    error: JobError | None = None
+    metadata: dict[str, str] | None = None
+    method: dict[str, Any] | None = None
+    hyperparameters: dict[str, Any] | None = None
+    suffix: str | None = None
+    seed: int | None = None
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return self.metadata or {}
+
+    @property
+    def stack(self) -> str | None:
+        return self.tags.get(TAG_STACK)
+
+    @property
+    def name(self) -> str | None:
+        return self.tags.get(TAG_NAME)
+
+    @property
+    def spec(self) -> str | None:
+        return self.tags.get(TAG_SPEC)
+
+    @property
+    def user_metadata(self) -> dict[str, str]:
+        return {k: v for k, v in self.tags.items() if k not in TAGS}
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def paused(self) -> bool:
+        return self.status in PAUSED
+
+    def summary(self) -> dict[str, Any]:
+        hyper = (self.method or {}).get((self.method or {}).get("type", ""), {}).get("hyperparameters")
+        return {"job_id": self.id, "status": self.status, "model": self.model, "spec": self.spec,
+                "fine_tuned_model": self.fine_tuned_model, "hyperparameters": hyper or self.hyperparameters,
+                "suffix": self.suffix, "metadata": self.user_metadata}
+
+
+class LiveFile(Lenient):
+    id: str
+    filename: str = ""
+    bytes: int = 0
+    purpose: str = ""
+    created_at: int = 0
+    status: str | None = None
+
+
+class LiveState(BaseModel):
+    """What ``plan`` read: the stack's managed jobs and the uploaded fine-tune files."""
+
+    model_config = ConfigDict(frozen=True)
+
+    jobs: list[LiveJob] = Field(default_factory=list)
+    files: list[LiveFile] = Field(default_factory=list)

@@ -1,0 +1,60 @@
+"""structlog set-up. Secrets are removed by a processor, not by care at each call site."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+_SECRETS: set[str] = set()
+_SECRET_KEYS = re.compile(r"(api[-_]?key|authorization|token|secret|password)", re.IGNORECASE)
+REDACTED = "[REDACTED]"
+
+
+def add_secret(value: str | None) -> None:
+    """Register a value (an API key) that must never be logged."""
+    if value and len(value) >= 4:
+        _SECRETS.add(value)
+
+
+def redact_text(text: str) -> str:
+    for secret in _SECRETS:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: REDACTED if isinstance(k, str) and _SECRET_KEYS.search(k) else _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_scrub(v) for v in value)
+    return value
+
+
+def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    return {k: REDACTED if _SECRET_KEYS.search(k) else _scrub(v) for k, v in event.items()}
+
+
+def configure(level: str = "warning") -> None:
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso"),
+            redact,
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper(), logging.WARNING)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get(**bound: Any) -> Any:
+    return structlog.get_logger("ftctl").bind(**bound)
