@@ -1,0 +1,104 @@
+"""An in-memory fake of the API for unit tests of the applier: the Reader and Writer interfaces,
+with statuses that change only when told to and faults that can be queued per write."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+from reconciler.api.client import ApiError
+from reconciler.api.models import LiveFile, LiveJob
+
+LEGAL = {"cancel": {"validating_files", "queued", "running", "paused"}, "pause": {"running"},
+         "resume": {"paused"}}
+AFTER = {"cancel": "cancelled", "pause": "paused", "resume": "running"}
+
+
+class FakeApi:
+    def __init__(self, start_status: str = "running", progress_on_read: bool = False) -> None:
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, dict[str, Any]] = {}
+        self.ids = itertools.count(1)
+        self.clock = itertools.count(1000)
+        self.start_status = start_status
+        self.faults: list[str] = []  # consumed by writes: "500", "drop_before", "drop_after", "429"
+        self.writes: list[tuple[str, str]] = []
+        self.keys: dict[str, str] = {}
+        self.progress_on_read = progress_on_read  # time passes: each read moves a job one phase on
+
+    # -- helpers for tests -------------------------------------------------------------------
+    def add_job(self, **fields: Any) -> str:
+        job_id = fields.pop("id", f"ftjob-{next(self.ids)}")
+        self.jobs[job_id] = {"id": job_id, "status": "running", "created_at": next(self.clock), **fields}
+        return job_id
+
+    def _fault(self) -> str | None:
+        return self.faults.pop(0) if self.faults else None
+
+    def _before(self, fault: str | None) -> None:
+        if fault == "500":
+            raise ApiError(500, "server error")
+        if fault == "429":
+            raise ApiError(429, "slow down", retry_after=0)
+        if fault == "drop_before":
+            raise ApiError(0, "connection dropped")
+
+    # -- Reader ------------------------------------------------------------------------------
+    def list_jobs(self, metadata: dict[str, str] | None = None) -> list[LiveJob]:
+        wanted = metadata or {}
+        jobs = [LiveJob.model_validate(j) for j in self.jobs.values()]
+        jobs = [j for j in jobs if all(j.tags.get(k) == v for k, v in wanted.items())]
+        return sorted(jobs, key=lambda j: j.created_at, reverse=True)
+
+    def stack_jobs(self, stack: str) -> list[LiveJob]:
+        return self.list_jobs({"ftctl-stack": stack})
+
+    def get_job(self, job_id: str) -> LiveJob:
+        if job_id not in self.jobs:
+            raise ApiError(404, f"no job {job_id}")
+        job = self.jobs[job_id]
+        if self.progress_on_read:
+            job["status"] = {"validating_files": "queued", "queued": "running"}.get(job["status"], job["status"])
+        return LiveJob.model_validate(job)
+
+    def list_files(self) -> list[LiveFile]:
+        return [LiveFile.model_validate(f) for f in self.files.values()]
+
+    # -- Writer ------------------------------------------------------------------------------
+    def create_job(self, body: dict[str, Any], idempotency_key: str) -> LiveJob:
+        fault = self._fault()
+        self._before(fault)
+        self.writes.append(("create", body["metadata"].get("ftctl-name", "")))
+        if idempotency_key in self.keys:
+            job_id = self.keys[idempotency_key]
+        else:
+            job_id = self.add_job(status=self.start_status, metadata=body["metadata"], model=body["model"],
+                                  training_file=body["training_file"])
+            self.keys[idempotency_key] = job_id
+        if fault == "drop_after":
+            raise ApiError(0, "connection dropped after the write")
+        return self.get_job(job_id)
+
+    def act(self, job_id: str, action: str) -> LiveJob:
+        fault = self._fault()
+        self._before(fault)
+        job = self.jobs[job_id]
+        if job["status"] not in LEGAL[action]:
+            raise ApiError(400, f"cannot {action} a {job['status']} job")
+        self.writes.append((action, job_id))
+        job["status"] = AFTER[action]
+        if fault == "drop_after":
+            raise ApiError(0, "connection dropped after the write")
+        return self.get_job(job_id)
+
+    def upload(self, path: Path, filename: str, idempotency_key: str, progress: Any = None) -> LiveFile:
+        fault = self._fault()
+        self._before(fault)
+        file_id = f"file-{next(self.ids)}"
+        self.files[file_id] = {"id": file_id, "filename": filename, "bytes": path.stat().st_size,
+                               "purpose": "fine-tune"}
+        self.writes.append(("upload", filename))
+        if fault == "drop_after":
+            raise ApiError(0, "connection dropped after the write")
+        return LiveFile.model_validate(self.files[file_id])

@@ -1,0 +1,56 @@
+"""Table-driven planner cases: each JSON file under cases/planner/ is (desired, live) → actions.
+
+A case lists ``desired`` manifests (name, state, spec label, optional local file digest and
+metadata), ``live`` jobs and ``files`` as the API would return them, ``options`` (prune, replace)
+and the ``expect``ed actions as ``[name, action, job_id]`` in plan order; optionally ``orphans``
+(job IDs), ``failed`` and ``notes`` (names), ``then_pause`` (names), ``previous`` (name → job the
+create follows), ``request_file`` (name → training_file in the create request) and ``reason``
+(name → fragment). Adding a case is adding a file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.api.models import LiveFile, LiveJob
+from reconciler.plan.planner import Options, plan
+from tests.builders import desired_from_case
+
+CASES = sorted((Path(__file__).parent / "cases" / "planner").glob("*.json"))
+
+
+def test_every_row_of_the_table_has_a_case() -> None:
+    assert len(CASES) >= 30
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_planner_case(path: Path) -> None:
+    case: dict[str, Any] = json.loads(path.read_text())
+    desired = [desired_from_case(d) for d in case["desired"]]
+    jobs = [LiveJob.model_validate(j) for j in case["live"]]
+    files = [LiveFile.model_validate(f) for f in case.get("files", [])]
+    opts = case.get("options", {})
+    result = plan(desired, jobs, files, "default",
+                  Options(prune=opts.get("prune", False), replace=frozenset(opts.get("replace", []))))
+    assert [[a.name, a.action, a.job_id] for a in result.actions] == case["expect"], case["description"]
+    assert [o.job_id for o in result.orphans] == case.get("orphans", [])
+    assert [f.name for f in result.failed] == case.get("failed", [])
+    assert [n.name for n in result.notes] == case.get("notes", [])
+    creates = {a.name: a for a in result.actions if a.action in ("create", "replace")}
+    assert sorted(n for n, a in creates.items() if a.then_pause) == sorted(case.get("then_pause", []))
+    for name, previous in case.get("previous", {}).items():
+        assert creates[name].previous_job_id == previous
+    for name, file_id in case.get("request_file", {}).items():
+        assert creates[name].request is not None and creates[name].request["training_file"] == file_id
+    for name, fragment in case.get("reason", {}).items():
+        assert any(fragment in a.reason for a in result.actions if a.name == name)
+    for action in creates.values():  # every create carries the identity tags
+        assert action.request is not None
+        assert action.request["metadata"]["ftctl-stack"] == "default"
+        assert action.request["metadata"]["ftctl-name"] == action.name
+    assert result.summary == {k: sum(1 for a in result.actions if a.action == k)
+                              for k in ("upload", "cancel", "replace", "create", "pause", "resume")}
