@@ -45,7 +45,7 @@ def after_summary(d: Desired) -> dict[str, Any]:
     m = d.loaded.manifest
 
     def shown(value: LocalFile | str | None) -> str | None:
-        return str(value.path) if isinstance(value, LocalFile) else value
+        return display_path(value.path) if isinstance(value, LocalFile) else value
 
     return {
         "model": m.model, "method": m.method.type,
@@ -116,7 +116,7 @@ class _Builder:
             if state == "cancelled":
                 self.simple(d, "cancel", current, "state: cancelled")
             elif not same:
-                self.create(d, "the spec changed and a running job cannot be changed", current, kind="replace")
+                self.create(d, "the spec changed and a live job cannot be changed", current, kind="replace")
             elif current.paused and state == "active":
                 self.simple(d, "resume", current, "state: active")
             elif not current.paused and state == "paused":

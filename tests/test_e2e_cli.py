@@ -1,0 +1,204 @@
+"""End to end: the real ``ftctl`` CLI against ``ftctl sandbox serve`` on a loopback port."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, SandboxProcess
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "sk-e2e-0123456789-SECRET"
+MANIFEST = """\
+name: bot
+model: gpt-4o-mini
+training_file: data/train.jsonl
+method:
+  type: supervised
+  hyperparameters:
+    n_epochs: {epochs}
+suffix: e2e
+state: {state}
+metadata:
+  team: e2e
+"""
+
+
+class Workspace:
+    def __init__(self, root: Path, sandbox: SandboxProcess) -> None:
+        self.root = root
+        self.sandbox = sandbox
+        self.outputs: list[str] = []
+
+    def write(self, epochs: int = 3, state: str = "active") -> None:
+        (self.root / "manifests" / "bot.yaml").write_text(MANIFEST.format(epochs=epochs, state=state))
+
+    def ftctl(self, *args: str, key: str | None = SECRET, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY")}
+        env.update({"NO_COLOR": "1", "OPENAI_BASE_URL": self.sandbox.url, "FTCTL_LOG": "info"})
+        if key:
+            env["OPENAI_API_KEY"] = key
+        done = subprocess.run([sys.executable, "-m", "reconciler", *args], cwd=self.root, env=env, input=stdin,
+                              capture_output=True, text=True, timeout=120)
+        self.outputs += [done.stdout, done.stderr]
+        return done
+
+    def jobs(self) -> list[dict[str, object]]:
+        response = httpx.get(f"{self.sandbox.url}/fine_tuning/jobs", params={"metadata[ftctl-name]": "bot"},
+                             headers={"Authorization": "Bearer x"})
+        return list(response.json()["data"])
+
+
+@pytest.fixture
+def ws(tmp_path: Path, sandbox: SandboxProcess) -> Workspace:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "manifests" / "data").mkdir(parents=True)
+    shutil.copy(ROOT / "manifests" / "data" / "support" / "train.jsonl", tmp_path / "manifests" / "data")
+    w = Workspace(tmp_path, sandbox)
+    w.write()
+    return w
+
+
+def _gets_only(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {route: n - before.get(route, 0) for route, n in after.items() if n != before.get(route, 0)}
+
+
+def test_the_full_loop(ws: Workspace, sandbox: SandboxProcess) -> None:
+    before = sandbox.stats()
+    first = ws.ftctl("plan", "--detailed-exitcode")
+    assert first.returncode == 2, first.stderr
+    assert "↑ upload   manifests/data/train.jsonl" in first.stdout
+    assert "+ create   bot" in first.stdout
+    assert "Plan: 1 to upload, 0 to cancel, 0 to replace, 1 to create, 0 to pause, 0 to resume." in first.stdout
+    sent = _gets_only(before, sandbox.stats())
+    assert sent and all(route.startswith("GET ") for route in sent), sent  # plan changes nothing
+
+    created = ws.ftctl("apply", "--auto-approve")
+    assert created.returncode == 0, created.stdout + created.stderr
+    assert "Apply finished: 2 done, 0 already done, 0 deferred, 0 failed." in created.stdout
+    (job,) = ws.jobs()
+    assert job["metadata"] == {"team": "e2e", "ftctl-stack": "default", "ftctl-name": "bot",
+                               "ftctl-spec": job["metadata"]["ftctl-spec"]}  # type: ignore[index]
+
+    noop = ws.ftctl("plan", "--detailed-exitcode")
+    assert noop.returncode == 0 and "No changes." in noop.stdout
+
+    sandbox.advance(12)  # the job runs now
+    ws.write(epochs=4)
+    changed = ws.ftctl("plan", "--detailed-exitcode")
+    assert changed.returncode == 2
+    assert f"-/+ replace  bot ({job['id']})" in changed.stdout
+    assert "~ method.supervised.hyperparameters.n_epochs: 3 → 4" in changed.stdout
+    replaced = ws.ftctl("apply", "--auto-approve")
+    assert replaced.returncode == 0, replaced.stdout
+    jobs = ws.jobs()
+    assert [j["status"] for j in jobs] == ["validating_files", "cancelled"]
+    new_id = jobs[0]["id"]
+
+    sandbox.advance(12)
+    ws.write(epochs=4, state="paused")
+    pause = ws.ftctl("plan")
+    assert f"~ pause    bot ({new_id})" in pause.stdout
+    assert ws.ftctl("apply", "--auto-approve").returncode == 0
+    assert ws.jobs()[0]["status"] == "paused"
+
+    ws.write(epochs=4, state="active")
+    assert f"~ resume   bot ({new_id})" in ws.ftctl("plan").stdout
+    assert ws.ftctl("apply", "--auto-approve").returncode == 0
+    assert ws.jobs()[0]["status"] == "running"
+
+    (ws.root / "manifests" / "bot.yaml").unlink()
+    orphan = ws.ftctl("plan", "--detailed-exitcode")
+    assert orphan.returncode == 0
+    assert f"! bot ({new_id}, running): no manifest declares this name" in orphan.stdout
+    prune = ws.ftctl("plan", "--prune")
+    assert f"- cancel   bot ({new_id})" in prune.stdout
+    assert ws.ftctl("apply", "--prune", "--auto-approve").returncode == 0
+    assert ws.jobs()[0]["status"] == "cancelled"
+
+    status = ws.ftctl("status", "-o", "json")
+    rows = json.loads(status.stdout)["jobs"]
+    assert [r["status"] for r in rows] == ["cancelled", "cancelled"]
+    assert SECRET not in "".join(ws.outputs)
+
+
+def test_saved_plan_applies_exactly_and_refuses_when_stale(ws: Workspace, sandbox: SandboxProcess) -> None:
+    assert ws.ftctl("apply", "--auto-approve").returncode == 0
+    sandbox.advance(12)
+    ws.write(epochs=5)
+    saved = ws.ftctl("plan", "--out", "plan.json")
+    assert saved.returncode == 0 and "Saved the plan to plan.json" in saved.stdout
+    text = (ws.root / "plan.json").read_text()
+    assert SECRET not in text
+    data = json.loads(text)
+    assert data["format_version"] == 1 and data["stack"] == "default"
+    assert [a["action"] for a in data["actions"]] == ["replace"]
+    assert data["summary"]["replace"] == 1 and data["fingerprint"].startswith("sha256:")
+
+    (job,) = ws.jobs()  # someone else cancels the job after the plan was made
+    httpx.post(f"{sandbox.url}/fine_tuning/jobs/{job['id']}/cancel", headers={"Authorization": "Bearer x"})
+    stale = ws.ftctl("apply", "plan.json", "--auto-approve")
+    assert stale.returncode == 1
+    assert "stale plan" in stale.stderr
+    assert len(ws.jobs()) == 1  # nothing was created
+
+    fresh = ws.ftctl("plan", "--out", "plan2.json")
+    assert fresh.returncode == 0
+    applied = ws.ftctl("apply", "plan2.json", "--auto-approve")
+    assert applied.returncode == 0, applied.stderr
+    assert len(ws.jobs()) == 2
+    assert ws.ftctl("plan", "--detailed-exitcode").returncode == 0
+
+
+def test_apply_refuses_without_a_terminal(ws: Workspace) -> None:
+    done = ws.ftctl("apply")
+    assert done.returncode == 1
+    assert "no terminal to ask on" in done.stderr
+    assert ws.jobs() == []
+
+
+def test_apply_under_faults_never_duplicates(ws: Workspace, sandbox: SandboxProcess) -> None:
+    sandbox.admin("PUT", "faults", {"rate": 0.5, "kinds": ["500", "drop_before", "drop_after", "429"],
+                                    "seed": 3, "retry_after": 0})
+    for _ in range(6):
+        if ws.ftctl("apply", "--auto-approve").returncode == 0:
+            break
+    sandbox.admin("PUT", "faults", {"rate": 0})
+    assert len(ws.jobs()) == 1
+    uploads = httpx.get(f"{sandbox.url}/files", headers={"Authorization": "Bearer x"}).json()["data"]
+    assert len(uploads) == 1
+    assert ws.ftctl("plan", "--detailed-exitcode").returncode == 0
+
+
+def test_a_remote_target_without_a_key_explains_the_sandbox(ws: Workspace) -> None:
+    done = ws.ftctl("plan", key=None)
+    assert done.returncode == 1
+    assert "no API key" in done.stderr and "--sandbox" in done.stderr
+    plain = ws.ftctl("plan", "--api-base", "http://example.com/v1")
+    assert plain.returncode == 1 and "plain http is only allowed to loopback hosts" in plain.stderr
+
+
+def test_embedded_sandbox_loop(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    shutil.copytree(ROOT / "manifests", tmp_path / "manifests")
+    env = {**os.environ, "NO_COLOR": "1"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "reconciler", *args, "--sandbox"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    assert run("plan", "--detailed-exitcode").returncode == 2
+    applied = run("apply", "--auto-approve")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert run("plan", "--detailed-exitcode").returncode == 0
+    status = run("status")
+    assert "support-bot" in status.stdout and "ticket-triage" in status.stdout
+    assert (tmp_path / ".ftctl" / "sandbox.db").is_file()
