@@ -16,7 +16,6 @@ import click
 from reconciler import __version__, logs
 from reconciler.api.client import ApiError
 from reconciler.diagnostics import InputError
-from reconciler.manifests import load_manifests
 from reconciler.plan.planner import Options
 from reconciler.plan.render import render_json, render_markdown, render_text
 
@@ -57,13 +56,29 @@ def cli(log_level: str) -> None:
     logs.configure(log_level)
 
 
+def prices_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--prices", "prices", metavar="FILE", envvar="FTCTL_PRICES",
+                        help="Price table (JSON) instead of the built-in dated one.")(fn)
+
+
+def _warn(analysis: Any) -> None:
+    for diag in analysis.warnings:
+        click.echo(str(diag), err=True)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1)
-def validate(paths: tuple[str, ...]) -> None:
-    """Check manifests offline; exit 0 when valid, 1 when not."""
-    loaded = load_manifests(_paths(paths))
+@prices_option
+def validate(paths: tuple[str, ...], prices: str | None) -> None:
+    """Check manifests and their training data offline; exit 0 when valid, 1 when not."""
+    from reconciler.session import check_data
+
+    loaded, analysis = check_data(_paths(paths), prices)
+    _warn(analysis)
     files = len({m.source for m in loaded})
-    click.echo(f"{len(loaded)} manifest(s) in {files} file(s) valid.")
+    examples = sum(scan.report.examples for scan in analysis.scans.values())
+    click.echo(f"{len(loaded)} manifest(s) in {files} file(s) valid; {len(analysis.scans)} data file(s) "
+               f"with {examples} example(s) checked.")
 
 
 @cli.command("plan")
@@ -73,13 +88,15 @@ def validate(paths: tuple[str, ...]) -> None:
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes.")
 @click.option("--prune", is_flag=True, help="Cancel running jobs whose manifest is gone.")
 @click.option("--replace", "replace", multiple=True, metavar="NAME", help="Create a new job for NAME anyway.")
+@prices_option
 @target_options
 def plan_cmd(paths: tuple[str, ...], output: str, out_file: str | None, detailed_exitcode: bool, prune: bool,
-             replace: tuple[str, ...], target: Any) -> None:
+             replace: tuple[str, ...], prices: str | None, target: Any) -> None:
     """Show what apply would change. Sends GET requests only."""
     from reconciler.session import connect, load_desired, make_plan
 
-    wanted = load_desired(_paths(paths))
+    wanted, analysis = load_desired(_paths(paths), prices)
+    _warn(analysis)
     _check_replace(replace, wanted)
     with connect(target) as conn:
         plan = make_plan(conn, wanted, target.stack, Options(prune=prune, replace=frozenset(replace)))
@@ -111,9 +128,10 @@ def _check_replace(names: tuple[str, ...], wanted: list[Any]) -> None:
 @click.option("--replace", "replace", multiple=True, metavar="NAME", help="Create a new job for NAME anyway.")
 @click.option("--parallelism", default=4, show_default=True, type=click.IntRange(1, 64))
 @click.option("--wait", is_flag=True, help="Wait for new jobs to run when they must be paused.")
+@prices_option
 @target_options
 def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: tuple[str, ...],
-              parallelism: int, wait: bool, target: Any) -> None:
+              parallelism: int, wait: bool, prices: str | None, target: Any) -> None:
     """Make the live jobs match the manifests (or apply a saved plan)."""
     from reconciler.apply.applier import Applier
     from reconciler.session import check_fresh, connect, load_desired, load_plan_file, make_plan
@@ -121,8 +139,10 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
     saved = load_plan_file(Path(paths[0])) if len(paths) == 1 else None
     if saved is not None and (prune or replace):
         raise click.UsageError("--prune and --replace belong to plan; a saved plan is applied as it is")
-    wanted = None if saved is not None else load_desired(_paths(paths))
-    if wanted is not None:
+    wanted = None
+    if saved is None:
+        wanted, analysis = load_desired(_paths(paths), prices)
+        _warn(analysis)
         _check_replace(replace, wanted)
     stack = saved.stack if saved is not None else target.stack
     if saved is not None and target.stack not in ("default", saved.stack):

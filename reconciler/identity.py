@@ -46,6 +46,8 @@ class LocalFile:
     path: Path
     sha256: str
     bytes: int
+    examples: int | None = None
+    tokens: int | None = None
 
     @property
     def filename(self) -> str:
@@ -59,6 +61,7 @@ class Desired:
     loaded: LoadedManifest
     spec: str
     files: dict[str, LocalFile | str] = field(default_factory=dict)  # field → local file or file-ID
+    estimate: dict[str, Any] | None = None  # examples, tokens, epochs, cost (reconciler.datasets)
 
     @property
     def name(self) -> str:
@@ -119,8 +122,10 @@ def spec_hash(canon: dict[str, Any]) -> str:
     return f"{SPEC_VERSION}-{hashlib.sha256(text.encode()).hexdigest()[:32]}"
 
 
-def desired(loaded: LoadedManifest, hashes: dict[Path, str] | None = None) -> Desired:
-    """``hashes`` caches file digests so that a file shared by several manifests is read once."""
+def desired(loaded: LoadedManifest, hashes: dict[Path, str] | None = None,
+            counts: dict[Path, tuple[int, int]] | None = None, estimate: dict[str, Any] | None = None) -> Desired:
+    """``hashes`` caches file digests so that a file shared by several manifests is read once;
+    ``counts`` gives (examples, tokens) of checked files, for the plan's upload steps."""
     cache = hashes if hashes is not None else {}
     files: dict[str, LocalFile | str] = {}
     for key in ("training_file", "validation_file"):
@@ -133,8 +138,9 @@ def desired(loaded: LoadedManifest, hashes: dict[Path, str] | None = None) -> De
             path = loaded.local_files[key]
             if path not in cache:
                 cache[path] = sha256_file(path)
-            files[key] = LocalFile(path, cache[path], path.stat().st_size)
-    return Desired(loaded, spec_hash(canonical(loaded, files)), files)
+            examples, tokens = (counts or {}).get(path, (None, None))
+            files[key] = LocalFile(path, cache[path], path.stat().st_size, examples, tokens)
+    return Desired(loaded, spec_hash(canonical(loaded, files)), files, estimate)
 
 
 def tags(stack: str, name: str, spec: str) -> dict[str, str]:

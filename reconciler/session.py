@@ -18,8 +18,12 @@ from urllib.parse import urlsplit
 from reconciler import logs
 from reconciler.api.client import Reader, Target, Transport, Writer, check_base_url
 from reconciler.api.models import LiveFile, LiveJob
+from reconciler.datasets.check import Analysis, analyse
+from reconciler.datasets.pricing import load_prices
+from reconciler.datasets.tokens import exact_counter
+from reconciler.diagnostics import InputError
 from reconciler.identity import Desired, desired, sha256_file
-from reconciler.manifests import load_manifests
+from reconciler.manifests import LoadedManifest, load_manifests
 from reconciler.plan.model import FORMAT_VERSION, Plan, fingerprint
 from reconciler.plan.planner import Options, plan
 
@@ -97,9 +101,25 @@ def connect(opts: TargetOptions) -> Iterator[Connection]:
         transport.close()
 
 
-def load_desired(paths: list[Path]) -> list[Desired]:
-    hashes: dict[Path, str] = {}
-    return [desired(m, hashes) for m in load_manifests(paths)]
+def check_data(paths: list[Path], prices_path: str | None = None) -> tuple[list[LoadedManifest], Analysis]:
+    """Load manifests and check their training data; raise ``InputError`` with every problem."""
+    loaded = load_manifests(paths)
+    try:
+        prices = load_prices(prices_path)
+    except (OSError, ValueError) as exc:
+        raise SetupError(f"cannot read the price table: {exc}") from None
+    analysis = analyse(loaded, prices, exact_counter())
+    if analysis.errors:
+        raise InputError(analysis.diagnostics)
+    return loaded, analysis
+
+
+def load_desired(paths: list[Path], prices_path: str | None = None) -> tuple[list[Desired], Analysis]:
+    loaded, analysis = check_data(paths, prices_path)
+    hashes = {path: scan.sha256 for path, scan in analysis.scans.items()}
+    counts = {path: (scan.report.examples, scan.report.tokens) for path, scan in analysis.scans.items()}
+    estimates = {name: e.to_dict() for name, e in analysis.estimates.items()}
+    return [desired(m, hashes, counts, estimates.get(m.name)) for m in loaded], analysis
 
 
 def read_live(reader: Reader, stack: str) -> tuple[list[LiveJob], list[LiveFile]]:

@@ -11,8 +11,11 @@ def test_registered_secret_is_redacted_everywhere(capsys: pytest.CaptureFixture[
     secret = "sk-live-abcdef123456"
     logs.add_secret(secret)
     logs.configure("info")
-    logs.get(name="bot", job_id="ftjob-1", action="create").info(
-        "step", detail=f"sent key {secret}", nested={"headers": {"x": secret}}, api_key="anything")
+    try:
+        logs.get(name="bot", job_id="ftjob-1", action="create").info(
+            "step", detail=f"sent key {secret}", nested={"headers": {"x": secret}}, api_key="anything")
+    finally:
+        logs.configure("warning")
     err = capsys.readouterr().err
     assert secret not in err
     assert "[REDACTED]" in err

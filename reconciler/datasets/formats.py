@@ -17,10 +17,11 @@ Formats (OpenAI's fine-tuning guide):
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 MIN_EXAMPLES = 10
 MAX_LISTED = 20
@@ -43,9 +44,9 @@ class Report:
     error_count: int = 0
     warnings: list[Problem] = field(default_factory=list)
     warning_count: int = 0
-    chars: int = 0  # characters of message text, for the token estimate
-    longest: int = 0  # characters of the longest example
-    common_keys: set[str] | None = None  # top-level keys present in every example
+    chars: int = 0  # characters of message text
+    tokens: int = 0  # exact when a tokenizer was given, else estimated from characters
+    longest: int = 0  # tokens of the longest example
 
     def error(self, line: int, message: str) -> None:
         self.error_count += 1
@@ -70,20 +71,33 @@ def format_for(method: str, chat_model: bool = True) -> str:
     return "chat" if chat_model else "completion"
 
 
-def _text_len(content: Any) -> int:
+def _text(content: Any) -> str:
     if isinstance(content, str):
-        return len(content)
+        return content
     if isinstance(content, list):
-        return sum(len(part.get("text", "")) for part in content if isinstance(part, dict))
-    return 0
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return ""
 
 
-def _check_messages(messages: Any, where: str, report: Report, line: int) -> tuple[int, set[str]] | None:
-    """Check a message list; return (text length, roles seen) or None after reporting an error."""
+Counter = Callable[[str], int]
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters a token for English text: the usual rule when no tokenizer is at hand."""
+    return (len(text) + 3) // 4
+
+
+# OpenAI's chat accounting: a few tokens of framing per message and for the reply.
+TOKENS_PER_MESSAGE = 3
+TOKENS_PER_REPLY = 3
+
+
+def _check_messages(messages: Any, where: str, report: Report, line: int) -> tuple[str, set[str]] | None:
+    """Check a message list; return (its text, roles seen) or None after reporting an error."""
     if not isinstance(messages, list) or not messages:
         report.error(line, f"{where} must be a non-empty list of messages")
         return None
-    size, roles = 0, set()
+    texts, roles = [], set()
     for i, msg in enumerate(messages):
         if not isinstance(msg, dict):
             report.error(line, f"{where}[{i}] must be an object")
@@ -108,12 +122,12 @@ def _check_messages(messages: Any, where: str, report: Report, line: int) -> tup
                 report.error(line, f"{where}[{i}].weight must be 0 or 1")
                 return None
         roles.add(role)
-        size += _text_len(content)
-    return size, roles
+        texts.append(_text(content))
+    return "\n".join(texts), roles
 
 
-def _check_example(obj: Any, fmt: str, report: Report, line: int) -> int | None:
-    """Check one example; return its text length, or None when it has an error."""
+def _check_example(obj: Any, fmt: str, report: Report, line: int) -> tuple[str, int] | None:
+    """Check one example; return (its text, message count), or None when it has an error."""
     if not isinstance(obj, dict):
         report.error(line, "each line must be a JSON object")
         return None
@@ -121,7 +135,7 @@ def _check_example(obj: Any, fmt: str, report: Report, line: int) -> int | None:
         if not isinstance(obj.get("prompt"), str) or not isinstance(obj.get("completion"), str):
             report.error(line, 'completion format needs string "prompt" and "completion"')
             return None
-        return len(obj["prompt"]) + len(obj["completion"])
+        return obj["prompt"] + obj["completion"], 0
     if fmt == "preference":
         inp = obj.get("input")
         if not isinstance(inp, dict) or "messages" not in inp:
@@ -130,7 +144,7 @@ def _check_example(obj: Any, fmt: str, report: Report, line: int) -> int | None:
         checked = _check_messages(inp["messages"], "input.messages", report, line)
         if checked is None:
             return None
-        size = checked[0]
+        text, count = checked[0], len(inp["messages"])
         for key in ("preferred_output", "non_preferred_output"):
             out = obj.get(key)
             if not isinstance(out, list) or len(out) != 1:
@@ -142,12 +156,13 @@ def _check_example(obj: Any, fmt: str, report: Report, line: int) -> int | None:
             if got[1] != {"assistant"}:
                 report.error(line, f"{key} must be an assistant message")
                 return None
-            size += got[0]
-        return size
+            text += "\n" + got[0]
+            count += 1
+        return text, count
     checked = _check_messages(obj.get("messages"), "messages", report, line)
     if checked is None:
         return None
-    size, roles = checked
+    text, roles = checked
     if fmt == "chat":
         if "assistant" not in roles:
             report.error(line, "no assistant message: nothing to learn from this example")
@@ -157,30 +172,43 @@ def _check_example(obj: Any, fmt: str, report: Report, line: int) -> int | None:
     elif fmt == "reinforcement" and obj["messages"][-1].get("role") != "user":
         report.error(line, "the last message must be a user message (the model answers it)")
         return None
-    return size
+    return text, len(obj["messages"])
 
 
-def check_lines(lines: Iterable[bytes], fmt: str, context_tokens: int | None = None) -> Report:
-    """Check JSONL ``lines`` (bytes, as read from a binary file) against ``fmt``."""
+def check_lines(lines: Iterable[bytes], fmt: str, context_tokens: int | None = None,
+                required: dict[str, str] | None = None, count: Counter | None = None) -> Report:
+    """Check JSONL ``lines`` (bytes, as read from a binary file) against ``fmt``.
+
+    ``required`` maps top-level fields every example must have to why (``{{item.label}}`` in the
+    grader); ``count`` is an exact tokenizer, without which tokens are estimated.
+    """
     report = Report(fmt)
+    needed = required or {}
+    tokens_of = count or estimate_tokens
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         try:
-            obj = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
             report.error(number, f"not valid JSON: {exc}")
             continue
-        size = _check_example(obj, fmt, report, number)
-        if size is None:
+        checked = _check_example(obj, fmt, report, number)
+        if checked is None:
             continue
+        missing = [key for key in needed if key not in obj]
+        if missing:
+            report.error(number, "; ".join(f"no field {key!r} (the grader reads {needed[key]})" for key in missing))
+            continue
+        text, messages = checked
+        tokens = tokens_of(text) + TOKENS_PER_MESSAGE * messages + (TOKENS_PER_REPLY if messages else 0)
         report.examples += 1
-        report.chars += size
-        report.longest = max(report.longest, size)
-        keys = set(obj)
-        report.common_keys = keys if report.common_keys is None else report.common_keys & keys
-        if context_tokens is not None and size // 4 > context_tokens:
-            report.warn(number, f"about {size // 4} tokens, over the model's {context_tokens}: truncated")
+        report.chars += len(text)
+        report.tokens += tokens
+        if tokens > report.longest:
+            report.longest = tokens
+        if context_tokens is not None and tokens > context_tokens:
+            report.warn(number, f"{tokens} tokens, over the model's limit of {context_tokens}: it will be truncated")
     if report.examples < MIN_EXAMPLES and report.error_count == 0:
         report.error(0, f"{report.examples} example(s); at least {MIN_EXAMPLES} are required")
     return report
@@ -195,7 +223,3 @@ def first_error(report: Report) -> str:
         return ""
     p = report.errors[0]
     return f"line {p.line}: {p.message}" if p.line else p.message
-
-
-def dumps_example(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False).encode() + b"\n"

@@ -35,6 +35,8 @@ class UploadFile(BaseModel):
     sha256: str
     bytes: int
     filename: str
+    examples: int | None = None
+    tokens: int | None = None
 
 
 class Action(BaseModel):

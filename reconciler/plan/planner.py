@@ -53,6 +53,7 @@ def after_summary(d: Desired) -> dict[str, Any]:
         "training_file": shown(d.files.get("training_file")),
         "validation_file": shown(d.files.get("validation_file")),
         "suffix": m.suffix, "seed": m.seed, "state": m.state, "spec": d.spec, "metadata": dict(m.metadata),
+        "estimate": d.estimate,
     }
 
 
@@ -184,5 +185,5 @@ def _uploads(actions: list[Action], desired: list[Desired], uploaded: dict[str, 
                 out[value.sha256] = Action(
                     name=d.name, action="upload", reason=f"{value.path.name} is not uploaded yet",
                     file=UploadFile(path=display_path(value.path), sha256=value.sha256, bytes=value.bytes,
-                                    filename=value.filename))
+                                    filename=value.filename, examples=value.examples, tokens=value.tokens))
     return list(out.values())

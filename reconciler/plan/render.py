@@ -38,8 +38,46 @@ def summary_line(plan: Plan) -> str:
 
 def _subject(a: Action) -> str:
     if a.action == "upload" and a.file is not None:
-        return f"{a.file.path} ({human_bytes(a.file.bytes)}) for {a.name}"
+        f = a.file
+        known = f.examples is not None and f.tokens is not None
+        counts = f", {f.examples} examples, ≈{f.tokens:,} tokens" if known else ""
+        return f"{f.path} ({human_bytes(f.bytes)}{counts}) for {a.name}"
     return f"{a.name} ({a.job_id})" if a.job_id else a.name
+
+
+def money(amount: float, currency: str) -> str:
+    text = f"{amount:,.4f}" if amount < 1 else f"{amount:,.2f}"
+    return f"${text}" if currency == "USD" else f"{text} {currency}"
+
+
+def estimate_line(est: dict[str, Any]) -> str:
+    tokens = f"{est['tokens']:,} tokens" if est["exact"] else f"≈{est['tokens']:,} tokens (estimated)"
+    line = (f"{est['examples']} examples, {tokens} × {est['epochs']} epochs = "
+            f"{est['trained_tokens']:,} trained tokens")
+    if est.get("cost") is not None:
+        line += f", ≈{money(est['cost'], est['currency'])}"
+    elif est.get("hourly") is not None:
+        line += f", billed by training time at {money(est['hourly'], est['currency'])}/hour"
+    else:
+        line += ", no price known for this model"
+    return line
+
+
+def total_cost(plan: Plan) -> str | None:
+    estimates = [a.after["estimate"] for a in plan.actions
+                 if a.action in ("create", "replace") and a.after and a.after.get("estimate")]
+    if not estimates:
+        return None
+    priced = [e for e in estimates if e.get("cost") is not None]
+    total = sum(e["cost"] for e in priced)
+    tokens = sum(e["trained_tokens"] for e in estimates)
+    text = f"Estimated training: {tokens:,} trained tokens"
+    if priced:
+        text += f", ≈{money(total, priced[0]['currency'])}"
+    unpriced = len(estimates) - len(priced)
+    if unpriced:
+        text += f" (+{unpriced} job(s) billed otherwise or without a known price)"
+    return text + f"; prices as of {estimates[0]['prices_as_of']}."
 
 
 def _details(a: Action) -> list[str]:
@@ -51,6 +89,8 @@ def _details(a: Action) -> list[str]:
         if a.after.get("suffix"):
             parts.append(f"suffix={a.after['suffix']}")
         lines.append("        " + " ".join(parts))
+        if a.after.get("estimate"):
+            lines.append("        " + estimate_line(a.after["estimate"]))
         if a.then_pause:
             lines.append("        then pause once it runs (state: paused)")
     for change in a.changes:
@@ -77,6 +117,9 @@ def render_text(plan: Plan, color: bool = False) -> str:
                 job = f" ({n.job_id}, {n.status})" if n.job_id else ""
                 out.append(f"  ! {n.name}{job}: {n.message}")
             out.append("")
+    cost = total_cost(plan)
+    if cost:
+        out.append(cost)
     out.append(style(summary_line(plan), bold=True))
     return "\n".join(out) + "\n"
 
@@ -91,8 +134,13 @@ def render_markdown(plan: Plan) -> str:
     else:
         out.append("**No changes.** The live jobs match the manifests.")
     out.append("")
+    cost = total_cost(plan)
+    if cost:
+        out += [cost, ""]
     for a in plan.actions:
         body = [f"**Reason:** {a.reason}", ""]
+        if a.after and a.after.get("estimate"):
+            body += [f"**Estimate:** {estimate_line(a.after['estimate'])}", ""]
         if a.changes:
             body += ["| field | before | after |", "|---|---|---|"]
             body += [f"| `{c.path}` | `{_value(c.before)}` | `{_value(c.after)}` |" for c in a.changes]

@@ -273,7 +273,7 @@ class Sandbox:
         size = self.store.get_file(req["training_file"])["bytes"]  # type: ignore[index]
         steps = max(1, -(-train.examples // int(hyper["batch_size"]))) * int(hyper["n_epochs"])
         job = Job(id=new_id("ftjob-"), created_at=self.store.now(), request=request, examples=train.examples,
-                  tokens_per_epoch=train.chars // 4 + 8 * train.examples,
+                  tokens_per_epoch=train.tokens,
                   t_validate=(3 + size / 5_000_000) / self.speed, t_queue=5 / self.speed,
                   t_run=max(30, 2 * steps) / self.speed, failure=failure)
         self.store.add_job(job)

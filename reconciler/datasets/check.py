@@ -1,0 +1,146 @@
+"""Training data of a set of manifests: format problems as diagnostics, and what each job will cost.
+
+Runs offline, before anything is uploaded or created: ``validate`` and ``plan`` both call it. Each
+distinct local file is read once per format (one pass hashes and checks it); the sha256 is handed
+on to the spec hash so that nothing is read twice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler import catalog
+from reconciler.datasets.formats import MAX_LISTED, Counter, format_for
+from reconciler.datasets.pricing import Prices
+from reconciler.datasets.scan import Scan, scan_file
+from reconciler.diagnostics import Diagnostic, display_path
+from reconciler.manifests.loader import LoadedManifest
+from reconciler.manifests.model import ReinforcementMethod
+
+ITEM_FIELD = re.compile(r"\{\{\s*item\.([A-Za-z0-9_]+)")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a job will train on and cost; ``exact`` tells whether tokens were counted or estimated."""
+
+    examples: int
+    tokens: int
+    exact: bool
+    epochs: int
+    trained_tokens: int
+    cost: float | None
+    hourly: float | None
+    currency: str
+    prices_as_of: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Analysis:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    scans: dict[Path, Scan] = field(default_factory=dict)
+    estimates: dict[str, Estimate] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+
+def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, f"{path}.{i}")
+
+
+def grader_fields(loaded: LoadedManifest) -> dict[str, str]:
+    """Top-level fields the grader reads as ``{{item.FIELD}}`` → where (for the message)."""
+    method = loaded.manifest.method
+    if not isinstance(method, ReinforcementMethod):
+        return {}
+    found: dict[str, str] = {}
+    for where, text in _strings(method.grader.model_dump(exclude_none=True), "method.grader"):
+        for name in ITEM_FIELD.findall(text):
+            found.setdefault(name, f"{{{{item.{name}}}}} in {where}")
+    return found
+
+
+class _Checker:
+    def __init__(self, prices: Prices, count: Counter | None) -> None:
+        self.prices, self.count = prices, count
+        self.analysis = Analysis()
+        self.by_key: dict[tuple[Path, str, tuple[str, ...]], Scan] = {}
+        self.reported: set[tuple[Path, str, tuple[str, ...]]] = set()
+
+    def scan(self, path: Path, fmt: str, context: int | None, required: dict[str, str]) -> tuple[Scan, bool]:
+        key = (path, fmt, tuple(sorted(required)))
+        first = key not in self.by_key
+        if first:
+            self.by_key[key] = scan_file(path, fmt, context, required, self.count)
+            self.analysis.scans.setdefault(path, self.by_key[key])
+        return self.by_key[key], first
+
+    def report_file(self, scan: Scan) -> None:
+        shown, report = display_path(scan.path), scan.report
+        for p in report.errors:
+            self.analysis.diagnostics.append(Diagnostic(shown, p.line, "", p.message))
+        if report.error_count > MAX_LISTED:
+            self.analysis.diagnostics.append(Diagnostic(
+                shown, 0, "", f"and {report.error_count - MAX_LISTED} more error(s) in this file"))
+        for p in report.warnings:
+            self.analysis.diagnostics.append(Diagnostic(shown, p.line, "", p.message, "warning"))
+        if report.warning_count > MAX_LISTED:
+            self.analysis.diagnostics.append(Diagnostic(
+                shown, 0, "", f"and {report.warning_count - MAX_LISTED} more warning(s) in this file", "warning"))
+
+    def manifest(self, loaded: LoadedManifest) -> None:
+        m = loaded.manifest
+        info = catalog.model_info(m.model)
+        fmt = format_for(m.method.type, info.chat if info else True)
+        required = grader_fields(loaded)
+        for key in ("training_file", "validation_file"):
+            path = loaded.local_files.get(key)
+            if path is None:
+                continue
+            scan, first = self.scan(path, fmt, info.context if info else None, required)
+            if first:
+                self.report_file(scan)
+            if not scan.report.ok:
+                shown, line = loaded.where((key,))
+                self.analysis.diagnostics.append(Diagnostic(
+                    shown, line, key, f"{display_path(path)} does not fit the {fmt} format of a {m.method.type} job "
+                    f"({scan.report.error_count} error(s) listed above)"))
+            elif key == "training_file":
+                self.analysis.estimates[m.name] = self.estimate(loaded, scan)
+
+    def estimate(self, loaded: LoadedManifest, scan: Scan) -> Estimate:
+        m = loaded.manifest
+        report = scan.report
+        epochs = m.method.hyperparameters.n_epochs
+        n = epochs if isinstance(epochs, int) else catalog.auto_epochs(report.examples)
+        trained = report.tokens * n
+        return Estimate(report.examples, report.tokens, self.count is not None, n, trained,
+                        self.prices.training_cost(m.model, trained), self.prices.hourly(m.model),
+                        self.prices.currency, self.prices.as_of)
+
+
+def analyse(loaded: list[LoadedManifest], prices: Prices, count: Counter | None = None) -> Analysis:
+    checker = _Checker(prices, count)
+    for item in loaded:
+        checker.manifest(item)
+    return checker.analysis
