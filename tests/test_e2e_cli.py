@@ -202,3 +202,34 @@ def test_embedded_sandbox_loop(tmp_path: Path) -> None:
     status = run("status")
     assert "support-bot" in status.stdout and "ticket-triage" in status.stdout
     assert (tmp_path / ".ftctl" / "sandbox.db").is_file()
+
+
+def _uploads(sandbox: SandboxProcess) -> list[dict[str, object]]:
+    return list(httpx.get(f"{sandbox.url}/files", headers={"Authorization": "Bearer x"}).json()["data"])
+
+
+def test_each_file_is_uploaded_once_from_any_machine(ws: Workspace, sandbox: SandboxProcess,
+                                                     tmp_path_factory: pytest.TempPathFactory) -> None:
+    assert ws.ftctl("apply", "--auto-approve").returncode == 0
+    assert len(_uploads(sandbox)) == 1
+    ws.write(epochs=7)  # a new job, same training file
+    again = ws.ftctl("apply", "--auto-approve")
+    assert again.returncode == 0 and "↑ upload" not in again.stdout
+    assert len(_uploads(sandbox)) == 1
+
+    other = Workspace(tmp_path_factory.mktemp("second-machine"), sandbox)  # a fresh clone elsewhere
+    shutil.copytree(ws.root / "manifests", other.root / "manifests")
+    (other.root / ".git").mkdir()
+    planned = other.ftctl("plan", "--detailed-exitcode")
+    assert planned.returncode == 0, planned.stdout  # nothing to upload, nothing to create
+    assert len(_uploads(sandbox)) == 1
+
+
+def test_bad_training_data_stops_plan_before_any_request(ws: Workspace, sandbox: SandboxProcess) -> None:
+    (ws.root / "manifests" / "data" / "train.jsonl").write_text('{"messages": []}\n' * 12)
+    before = sandbox.stats()
+    done = ws.ftctl("plan")
+    assert done.returncode == 1
+    assert "manifests/data/train.jsonl:1: messages must be a non-empty list of messages" in done.stderr
+    assert "manifests/bot.yaml:3: training_file: manifests/data/train.jsonl does not fit the chat format" in done.stderr
+    assert sandbox.stats() == before

@@ -1,0 +1,160 @@
+"""Training-data checks: one bad file per rule, the grader cross-check, limits, memory."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reconciler.datasets.check import analyse, grader_fields
+from reconciler.datasets.formats import MAX_LISTED, check_bytes, check_lines
+from reconciler.datasets.pricing import load_prices
+from reconciler.datasets.scan import scan_file
+from reconciler.diagnostics import InputError
+from reconciler.manifests import load_manifests
+from reconciler.session import check_data
+from tests.conftest import ROOT
+
+CASES = Path(__file__).parent / "cases" / "datasets"
+EXPECTED: dict[str, list[str]] = json.loads((CASES / "expected.json").read_text())
+GRADER_NEEDS = {"label": "{{item.label}} in method.grader.reference"}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_bad_file(name: str) -> None:
+    fmt = name.split("--")[0]
+    scan = scan_file(CASES / f"{name}.jsonl", fmt, required=GRADER_NEEDS if fmt == "reinforcement" else None)
+    got = [f"{p.line}: {p.message}" for p in scan.report.errors]
+    got += [f"warning {p.line}: {p.message}" for p in scan.report.warnings]
+    assert len(got) == len(EXPECTED[name]), got
+    for want, have in zip(EXPECTED[name], got, strict=True):
+        assert have.startswith(want), (want, have)
+
+
+def test_every_case_file_has_an_expectation() -> None:
+    assert sorted(p.stem for p in CASES.glob("*.jsonl")) == sorted(EXPECTED)
+
+
+def test_errors_are_listed_up_to_a_limit_with_a_count_of_the_rest(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": []}\n' * 25)
+    report = scan_file(bad, "chat").report
+    assert report.error_count == 25 and len(report.errors) == MAX_LISTED
+
+
+def test_long_example_is_a_warning() -> None:
+    line = json.dumps({"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "x" * 400},
+                                    {"role": "assistant", "content": "a"}]}).encode()
+    report = check_lines([line] * 10, "chat", context_tokens=50)
+    assert report.ok and report.warning_count == 10
+    assert "over the model's limit of 50" in report.warnings[0].message
+
+
+def test_exact_counter_is_used_when_given() -> None:
+    line = json.dumps({"messages": [{"role": "system", "content": "abc"}, {"role": "user", "content": "de"},
+                                    {"role": "assistant", "content": "f"}]}).encode()
+    exact = check_lines([line] * 10, "chat", count=len)  # one token a character, say
+    # per example: text "abc\nde\nf" (8 characters) + 3 per message + 3 for the reply
+    assert exact.tokens == 10 * (8 + 3 * 3 + 3)
+
+
+def test_sha256_of_scan_matches_the_bytes(tmp_path: Path) -> None:
+    import hashlib
+
+    f = tmp_path / "t.jsonl"
+    shutil.copy(ROOT / "manifests" / "data" / "support" / "train.jsonl", f)
+    assert scan_file(f, "chat").sha256 == hashlib.sha256(f.read_bytes()).hexdigest()
+
+
+def test_sandbox_and_cli_share_one_checker() -> None:
+    report = check_bytes((ROOT / "manifests" / "data" / "support" / "train.jsonl").read_bytes(), "preference")
+    assert not report.ok and 'preference format needs "input"' in report.errors[0].message
+
+
+MANIFEST = """\
+name: rft
+model: o4-mini
+training_file: data/train.jsonl
+validation_file: data/valid.jsonl
+method:
+  type: reinforcement
+  grader:
+    type: multi
+    name: m
+    calculate_output: "a + b"
+    graders:
+      a: {{type: string_check, name: a, input: "{{{{sample.output_text}}}}", reference: "{{{{item.label}}}}", operation: eq}}
+      b: {{type: text_similarity, name: b, input: "{{{{sample.output_text}}}}", reference: "{{{{ item.{field} }}}}",
+          evaluation_metric: bleu}}
+"""
+
+
+def _rft_workspace(repo: Path, field: str) -> Path:
+    (repo / "data").mkdir()
+    line = {"messages": [{"role": "user", "content": "q"}], "label": "x", "answer": "y"}
+    (repo / "data" / "train.jsonl").write_text((json.dumps(line) + "\n") * 12)
+    del line["answer"]
+    (repo / "data" / "valid.jsonl").write_text((json.dumps(line) + "\n") * 10)
+    (repo / "rft.yaml").write_text(MANIFEST.format(field=field))
+    return repo / "rft.yaml"
+
+
+def test_grader_fields_are_found_in_nested_graders(repo: Path) -> None:
+    (loaded,) = load_manifests([_rft_workspace(repo, "answer")])
+    assert set(grader_fields(loaded)) == {"label", "answer"}
+
+
+def test_grader_field_missing_from_a_file_names_file_line_and_template(repo: Path) -> None:
+    _rft_workspace(repo, "answer")
+    with pytest.raises(InputError) as info:
+        check_data([repo / "rft.yaml"])
+    got = [str(d) for d in info.value.diagnostics]
+    assert got[0].startswith("data/valid.jsonl:1: no field 'answer' (the grader reads {{item.answer}} in "
+                             "method.grader.graders.b.reference)")
+    assert "rft.yaml:4: validation_file: data/valid.jsonl does not fit the reinforcement format" in got[-1]
+    assert not any(g.startswith("data/train.jsonl") for g in got)  # train has the field
+
+
+def test_estimate_uses_epochs_and_the_price_table(repo: Path) -> None:
+    (repo / "data").mkdir()
+    line = {"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "q" * 40},
+                         {"role": "assistant", "content": "a" * 40}]}
+    (repo / "data" / "t.jsonl").write_text((json.dumps(line) + "\n") * 20)
+    (repo / "a.yaml").write_text("name: a\nmodel: gpt-4o-mini\ntraining_file: data/t.jsonl\n")
+    (repo / "b.yaml").write_text("name: b\nmodel: gpt-4o-mini\ntraining_file: data/t.jsonl\n"
+                                 "method: {hyperparameters: {n_epochs: 2}}\n")
+    prices = repo / "prices.json"
+    prices.write_text(json.dumps({"as_of": "2030-01-01", "currency": "USD",
+                                  "training_per_million_tokens": {"gpt-4o-mini-2024-07-18": 1000.0}}))
+    analysis = analyse(load_manifests([repo / "a.yaml", repo / "b.yaml"]), load_prices(str(prices)))
+    a, b = analysis.estimates["a"], analysis.estimates["b"]
+    per_example = 1 + 10 + 10 + 3 * 3 + 3  # s, 40 q, 40 a at 4 characters a token, framing
+    assert a.tokens == b.tokens == 20 * per_example and not a.exact
+    assert a.epochs == 5  # auto: at least 100 example-passes over 20 examples
+    assert b.epochs == 2
+    assert b.trained_tokens == 2 * b.tokens
+    assert b.cost == pytest.approx(b.trained_tokens / 1_000_000 * 1000.0)
+    assert a.prices_as_of == "2030-01-01"
+    assert len(analysis.scans) == 1  # the shared file was read once
+
+
+def test_memory_does_not_grow_with_file_size(tmp_path: Path) -> None:
+    line = (json.dumps({"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "q" * 200},
+                                     {"role": "assistant", "content": "a" * 300}]}) + "\n").encode()
+    small, big = tmp_path / "small.jsonl", tmp_path / "big.jsonl"
+    small.write_bytes(line * 2_000)  # about 1 MB
+    big.write_bytes(line * 120_000)  # about 70 MB
+    code = ("import resource, sys; from pathlib import Path; from reconciler.datasets.scan import scan_file; "
+            "r = scan_file(Path(sys.argv[1]), 'chat').report; assert r.ok, r.errors; "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+
+    def peak_kb(path: Path) -> int:
+        return int(subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                                  check=True).stdout)
+
+    grown_mb = (peak_kb(big) - peak_kb(small)) / 1024
+    assert grown_mb < 20, f"peak memory grew by {grown_mb:.1f} MB for a 70x larger file"
