@@ -54,8 +54,8 @@ def generate(path: Path, megabytes: int) -> None:
     target = megabytes * 1_000_000
     if path.exists() and path.stat().st_size >= target:
         return
-    words = ("account billing password reset settings export invoice team member subscription "
-             "language project file restore slack limit security two factor refund webhook").split()
+    words = ["account", "billing", "password", "reset", "settings", "export", "invoice", "team", "member",
+             "subscription", "language", "project", "file", "restore", "slack", "limit", "security", "refund"]
     lines = []
     for i in range(997):
         user = " ".join(words[(i * 7 + k) % len(words)] for k in range(20 + i % 30))

@@ -87,7 +87,8 @@ method:
     name: m
     calculate_output: "a + b"
     graders:
-      a: {{type: string_check, name: a, input: "{{{{sample.output_text}}}}", reference: "{{{{item.label}}}}", operation: eq}}
+      a: {{type: string_check, name: a, input: "{{{{sample.output_text}}}}", reference: "{{{{item.label}}}}",
+          operation: eq}}
       b: {{type: text_similarity, name: b, input: "{{{{sample.output_text}}}}", reference: "{{{{ item.{field} }}}}",
           evaluation_metric: bleu}}
 """
