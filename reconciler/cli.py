@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -158,9 +159,35 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
         if not plan.has_changes:
             return
         _confirm(auto_approve)
-        applier = Applier(conn.reader, conn.writer, stack, parallelism=parallelism, wait=wait)
-        results = applier.apply(plan)
+        with _upload_progress(plan) as progress:
+            applier = Applier(conn.reader, conn.writer, stack, parallelism=parallelism, wait=wait, progress=progress)
+            results = applier.apply(plan)
     _report(results)
+
+
+PROGRESS_MIN_BYTES = 4 * 1024 * 1024
+
+
+@contextlib.contextmanager
+def _upload_progress(plan: Any) -> Iterator[Callable[[str, int], None] | None]:
+    """A progress bar per upload of more than a few MB, on a terminal only."""
+    big = [a.file for a in plan.actions if a.file is not None and a.file.bytes >= PROGRESS_MIN_BYTES]
+    if not big or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    console = Console(stderr=True, no_color="NO_COLOR" in os.environ)
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  console=console) as bars:
+        tasks = {f.path: bars.add_task(f"upload {f.path}", total=f.bytes) for f in big}
+
+        def advance(path: str, n: int) -> None:
+            if path in tasks:
+                bars.advance(tasks[path], n)
+
+        yield advance
 
 
 def _confirm(auto_approve: bool) -> None:

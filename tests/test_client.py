@@ -1,0 +1,118 @@
+"""The API client: Azure's missing metadata filter, key headers, retries of GETs only, big uploads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.api import client as api_client
+from reconciler.api.client import ApiError, Reader, Target, Transport, Writer, check_base_url
+from reconciler.session import SetupError, remote_target
+from tests.conftest import SandboxProcess
+
+JOBS = [
+    {"id": "ftjob-3", "status": "running", "created_at": 3, "metadata": {"ftctl-stack": "s", "ftctl-name": "a"}},
+    {"id": "ftjob-2", "status": "running", "created_at": 2, "metadata": {"ftctl-stack": "other"}},
+    {"id": "ftjob-1", "status": "succeeded", "created_at": 1, "metadata": None},
+]
+
+
+def _server(seen: list[httpx.Request], reject_metadata: bool = False) -> httpx.MockTransport:
+    """A stand-in for a server without a metadata filter (Azure OpenAI v1): pages of one job."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if reject_metadata and any(k.startswith("metadata[") for k in request.url.params):
+            return httpx.Response(400, json={"error": {"message": "Unknown parameter: metadata", "type": "x",
+                                                       "param": "metadata", "code": None}})
+        after = request.url.params.get("after")
+        start = 0 if after is None else [j["id"] for j in JOBS].index(after) + 1
+        return httpx.Response(200, json={"object": "list", "data": JOBS[start:start + 1],
+                                         "has_more": start + 1 < len(JOBS)})
+
+    return httpx.MockTransport(handle)
+
+
+def _reader(target: Target, transport: httpx.MockTransport) -> Reader:
+    http = httpx.Client(base_url=target.base_url + "/", transport=transport, headers=target.headers())
+    return Reader(Transport(target, http, sleep=lambda s: None))
+
+
+def test_azure_target_lists_everything_and_filters_locally() -> None:
+    seen: list[httpx.Request] = []
+    target = Target("https://res.openai.azure.com/openai/v1", "azure-key", azure=True)
+    jobs = _reader(target, _server(seen)).stack_jobs("s")
+    assert [j.id for j in jobs] == ["ftjob-3"]
+    assert len(seen) == 3  # followed `after` through every page
+    assert all(r.headers["api-key"] == "azure-key" and "authorization" not in r.headers for r in seen)
+    assert not any(k.startswith("metadata[") for r in seen for k in r.url.params)
+
+
+def test_a_server_that_refuses_the_filter_falls_back_to_listing() -> None:
+    seen: list[httpx.Request] = []
+    target = Target("https://compatible.example/v1", "k")
+    jobs = _reader(target, _server(seen, reject_metadata=True)).stack_jobs("s")
+    assert [j.id for j in jobs] == ["ftjob-3"]
+    assert "metadata[ftctl-stack]" in seen[0].url.params  # tried the filter first
+    assert seen[0].headers["authorization"] == "Bearer k"
+
+
+def test_gets_are_retried_and_writes_are_not() -> None:
+    calls: list[str] = []
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        if len(calls) < 3:
+            return httpx.Response(503, json={"error": {"message": "busy"}})
+        return httpx.Response(200, json={"id": "ftjob-1", "status": "running"})
+
+    target = Target("https://api.example/v1", "k")
+    http = httpx.Client(base_url=target.base_url + "/", transport=httpx.MockTransport(flaky))
+    transport = Transport(target, http, sleep=lambda s: None)
+    assert Reader(transport).get_job("ftjob-1").status == "running"
+    assert calls == ["GET", "GET", "GET"]
+    calls.clear()
+    with pytest.raises(ApiError) as info:
+        Writer(transport).act("ftjob-1", "cancel")
+    assert calls == ["POST"] and info.value.ambiguous
+
+
+def test_target_selection_from_environment() -> None:
+    azure = remote_target("https://res.openai.azure.com/openai/v1", {"AZURE_OPENAI_API_KEY": "az-key-123"})
+    assert azure.azure and azure.headers() == {"api-key": "az-key-123"}
+    openai = remote_target(None, {"OPENAI_API_KEY": "sk-key-456", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
+    assert not openai.azure and openai.base_url == "http://127.0.0.1:9/v1"
+    assert "az-key-123" not in repr(azure) and "sk-key-456" not in repr(openai)
+    with pytest.raises(SetupError, match="--sandbox"):
+        remote_target(None, {})
+    assert check_base_url("http://10.1.2.3/v1") is not None
+    assert check_base_url("http://localhost:8787/v1") is None
+
+
+def test_big_files_go_through_the_uploads_api_in_parts(sandbox: SandboxProcess, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(api_client, "SIMPLE_UPLOAD_LIMIT", 1000)  # stand-ins for 512 MB and 64 MB
+    monkeypatch.setattr(api_client, "PART_SIZE", 400)
+    data = tmp_path / "big.jsonl"
+    data.write_bytes(b"".join(b'{"n": %d}\n' % i for i in range(300)))
+    progress: list[int] = []
+    target = Target(sandbox.url, "k")
+    uploaded = Writer(Transport(target)).upload(data, "ftctl-x-big.jsonl", "key-1", progress.append)
+    assert uploaded.bytes == data.stat().st_size and uploaded.filename == "ftctl-x-big.jsonl"
+    parts = -(-data.stat().st_size // 400)
+    assert sandbox.stats()["POST /v1/uploads/{upload_id}/parts"] == parts
+    assert sum(progress) == data.stat().st_size
+    content = httpx.get(f"{sandbox.url}/files/{uploaded.id}/content", headers={"Authorization": "Bearer k"})
+    assert content.content == data.read_bytes()
+
+
+def test_small_upload_reports_progress(sandbox: SandboxProcess, tmp_path: Path) -> None:
+    data = tmp_path / "small.jsonl"
+    data.write_bytes(b"{}\n" * 1000)
+    progress: list[Any] = []
+    Writer(Transport(Target(sandbox.url, "k"))).upload(data, "small.jsonl", "key-2", progress.append)
+    assert sum(progress) == data.stat().st_size
+    assert "POST /v1/uploads" not in sandbox.stats()
