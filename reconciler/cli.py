@@ -221,11 +221,19 @@ def _report(results: list[Any]) -> None:
 @target_options
 def status(paths: tuple[str, ...], output: str, target: Any) -> None:
     """The stack's managed jobs, their status and fine-tuned model."""
+    from reconciler.manifests import load_manifests
     from reconciler.session import connect, status_rows
 
+    declared: list[str] = []
+    if paths or Path(DEFAULT_PATHS[0]).is_dir():
+        try:
+            declared = [m.name for m in load_manifests(_paths(paths))]
+        except InputError:
+            if paths:
+                raise  # named explicitly: their errors matter; the default folder is only a hint
     with connect(target) as conn:
         jobs = conn.reader.stack_jobs(target.stack)
-    rows = status_rows(jobs, time.time())
+    rows = status_rows(jobs, time.time(), declared)
     if output == "json":
         click.echo(json.dumps({"stack": target.stack, "jobs": rows}, indent=2))
         return
@@ -233,8 +241,8 @@ def status(paths: tuple[str, ...], output: str, target: Any) -> None:
         click.echo(f'No managed jobs in stack "{target.stack}".')
         return
     header = ("NAME", "JOB ID", "STATUS", "FINE-TUNED MODEL", "AGE")
-    table = [header] + [(r["name"] or "", r["job_id"], r["status"], r["fine_tuned_model"] or "-",
-                         _age(r["age_seconds"])) for r in rows]
+    table = [header] + [(r["name"] or "", r["job_id"] or "-", r["status"], r["fine_tuned_model"] or "-",
+                         _age(r["age_seconds"]) if r["age_seconds"] is not None else "-") for r in rows]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     for row in table:
         click.echo("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

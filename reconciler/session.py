@@ -160,11 +160,18 @@ def check_fresh(conn: Connection, saved: Plan) -> None:
                 raise StalePlan(f"stale plan: {action.file.path} changed since this plan was made; run plan again")
 
 
-def status_rows(jobs: list[LiveJob], now: float) -> list[dict[str, Any]]:
-    rows = []
-    for job in sorted(jobs, key=lambda j: (j.name or "", -j.created_at)):
+def status_rows(jobs: list[LiveJob], now: float, declared: list[str] | None = None) -> list[dict[str, Any]]:
+    """One row per managed job, newest first per name; declared names without a job get a row too."""
+    rows: list[dict[str, Any]] = []
+    for job in jobs:
         rows.append({"name": job.name, "job_id": job.id, "status": job.status,
                      "fine_tuned_model": job.fine_tuned_model, "created_at": job.created_at,
                      "age_seconds": max(0, int(now - job.created_at)), "spec": job.spec,
-                     "error": job.error.message if job.error else None})
-    return rows
+                     "error": job.error.message if job.error else None,
+                     "declared": job.name in declared if declared is not None else None})
+    have = {job.name for job in jobs}
+    for name in declared or []:
+        if name not in have:
+            rows.append({"name": name, "job_id": None, "status": "not created", "fine_tuned_model": None,
+                         "created_at": None, "age_seconds": None, "spec": None, "error": None, "declared": True})
+    return sorted(rows, key=lambda r: (r["name"] or "", -(r["created_at"] or 0)))

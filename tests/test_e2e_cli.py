@@ -233,3 +233,15 @@ def test_bad_training_data_stops_plan_before_any_request(ws: Workspace, sandbox:
     assert "manifests/data/train.jsonl:1: messages must be a non-empty list of messages" in done.stderr
     assert "manifests/bot.yaml:3: training_file: manifests/data/train.jsonl does not fit the chat format" in done.stderr
     assert sandbox.stats() == before
+
+
+def test_concurrent_applies_create_one_job(ws: Workspace) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY")}
+    env.update({"NO_COLOR": "1", "OPENAI_BASE_URL": ws.sandbox.url, "OPENAI_API_KEY": SECRET})
+    runs = [subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve"], cwd=ws.root, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    for run in runs:
+        run.communicate(timeout=120)
+    assert len(ws.jobs()) == 1
+    assert len(_uploads(ws.sandbox)) == 1
+    assert ws.ftctl("plan", "--detailed-exitcode").returncode == 0
