@@ -380,3 +380,14 @@ def test_admin_api_rejects_bad_input(sandbox: SandboxProcess) -> None:
     bad = httpx.put(f"{sandbox.base}/sandbox/faults", json={"kinds": ["meteor"]})
     assert bad.status_code == 400
     assert json.loads(bad.text)["error"]["param"] == "kinds"
+
+
+def test_a_reinforcement_file_without_the_graders_fields_fails(client: openai.OpenAI, sandbox: SandboxProcess) -> None:
+    grader = {"type": "string_check", "name": "a", "input": "{{sample.output_text}}",
+              "reference": "{{item.answer}}", "operation": "eq"}  # triage data has "label", not "answer"
+    job = client.fine_tuning.jobs.create(model="o4-mini", training_file=upload(client, TRIAGE),
+                                         method={"type": "reinforcement", "reinforcement": {"grader": grader}})
+    sandbox.advance(60)
+    failed = client.fine_tuning.jobs.retrieve(job.id)
+    assert failed.status == "failed" and failed.error is not None
+    assert "no field 'answer'" in failed.error.message

@@ -68,16 +68,20 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
             yield from _strings(item, f"{path}.{i}")
 
 
-def grader_fields(loaded: LoadedManifest) -> dict[str, str]:
-    """Top-level fields the grader reads as ``{{item.FIELD}}`` → where (for the message)."""
-    method = loaded.manifest.method
-    if not isinstance(method, ReinforcementMethod):
-        return {}
+def item_fields(grader: dict[str, Any], prefix: str = "method.grader") -> dict[str, str]:
+    """Top-level fields a grader reads as ``{{item.FIELD}}`` → where it reads them (for messages)."""
     found: dict[str, str] = {}
-    for where, text in _strings(method.grader.model_dump(exclude_none=True), "method.grader"):
+    for where, text in _strings(grader, prefix):
         for name in ITEM_FIELD.findall(text):
             found.setdefault(name, f"{{{{item.{name}}}}} in {where}")
     return found
+
+
+def grader_fields(loaded: LoadedManifest) -> dict[str, str]:
+    method = loaded.manifest.method
+    if not isinstance(method, ReinforcementMethod):
+        return {}
+    return item_fields(method.grader.model_dump(exclude_none=True))
 
 
 class _Checker:

@@ -28,12 +28,13 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reconciler.datasets.check import item_fields
 from reconciler.datasets.formats import check_lines, first_error, format_for
 from reconciler.sandbox.lifecycle import LEGAL, Job
 from reconciler.sandbox.requests import ApiError, resolve_hyperparameters, validate_create
 from reconciler.sandbox.store import Store
 
-LOOPBACK = ("127.", "::1", "localhost", "testclient")
+LOOPBACK = ("127.", "::1")
 PURPOSES = {"assistants", "batch", "fine-tune", "vision", "user_data", "evals"}
 MAX_PART = 64 * 1024 * 1024
 MAX_UPLOAD = 8 * 1024 * 1024 * 1024
@@ -251,12 +252,13 @@ class Sandbox:
     def _create(self, body: Any) -> dict[str, Any]:
         req = validate_create(body, self.store.get_file)
         fmt = format_for(req["method_type"], req["chat"])
+        needed = item_fields(req["grader"], "grader") if req["grader"] else None
         failure = None
         reports = {}
         for key in ("training_file", "validation_file"):
             if req[key] is not None:
                 with self.store.blob(req[key]).open("rb") as f:
-                    reports[key] = check_lines(f, fmt)
+                    reports[key] = check_lines(f, fmt, required=needed)
         for key, report in reports.items():
             if not report.ok and failure is None:
                 kind = key.split("_")[0]
