@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reconciler import catalog
-from reconciler.api.models import TAG_NAME, TAG_SPEC, TAG_STACK
+from reconciler.api.models import TAG_NAME, TAG_SPEC, TAG_STACK, LiveFile
 from reconciler.manifests.graders import MultiGrader, PythonGrader
 from reconciler.manifests.loader import LoadedManifest
 from reconciler.manifests.model import ReinforcementMethod, is_file_id
@@ -36,9 +38,31 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+_UPLOAD_NAME = re.compile(r"^ftctl-([0-9a-f]{64})-(.*)$")
+
+
 def upload_filename(sha256: str, path: Path) -> str:
     """The name a local file is uploaded under: its content hash makes it findable from any machine."""
     return f"ftctl-{sha256}-{path.name}"
+
+
+def parse_upload_name(filename: str) -> tuple[str, str] | None:
+    """(sha256, original name) of a file ftctl uploaded, or None for any other file."""
+    match = _UPLOAD_NAME.match(filename)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def find_uploaded(files: Iterable[LiveFile], sha256: str, size: int) -> LiveFile | None:
+    """An uploaded copy of the bytes with this digest: same sha256 in its name and the same size.
+
+    The name alone is not trusted: a copy of another size is not these bytes. (The API does not let
+    fine-tune files be downloaded, so the size is the check that can be made.)
+    """
+    for f in files:
+        parsed = parse_upload_name(f.filename)
+        if parsed and parsed[0] == sha256 and f.bytes == size and f.purpose == "fine-tune" and f.status != "error":
+            return f
+    return None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from typing import Any
 from reconciler import logs
 from reconciler.api.client import ApiError, Reader, Writer, backoff
 from reconciler.api.models import TAG_NAME, TAG_SPEC, TAG_STACK, LiveJob
+from reconciler.identity import find_uploaded
 from reconciler.plan.model import Action, Plan
 
 ATTEMPTS = 4
@@ -98,14 +99,14 @@ class Applier:
         f = action.file
         log = logs.get(name=action.name, action="upload", file=f.path)
         path = Path(f.path)
-        key = "ftctl-upload-" + f.sha256[:40]
+        key = "ftctl-upload-" + hashlib.sha256(f"{f.filename}|{f.bytes}".encode()).hexdigest()[:40]
         progress = self.progress
         report = (lambda n: progress(f.path, n)) if progress else None
         for attempt in range(ATTEMPTS):
-            existing = self._find_upload(f.filename, f.bytes)
-            if existing:
+            existing = find_uploaded(self.reader.list_files(), f.sha256, f.bytes)
+            if existing is not None:
                 return StepResult(action.name, "upload", "skipped" if attempt == 0 else "done",
-                                  f"{f.path} already uploaded as {existing}", existing)
+                                  f"{f.path} already uploaded as {existing.id}", existing.id)
             try:
                 uploaded = self.writer.upload(path, f.filename, key, report)
                 log.info("upload.done", file_id=uploaded.id)
@@ -118,12 +119,6 @@ class Applier:
             except OSError as exc:
                 return StepResult(action.name, "upload", "failed", f"{f.path}: {exc}")
         raise AssertionError("unreachable")
-
-    def _find_upload(self, filename: str, size: int) -> str | None:
-        for f in self.reader.list_files():
-            if f.filename == filename and f.bytes == size and f.status != "error":
-                return f.id
-        return None
 
     # -- creates ----------------------------------------------------------------------------
     def _find_created(self, action: Action) -> LiveJob | None:

@@ -16,18 +16,16 @@ from deepdiff import DeepDiff
 
 from reconciler import catalog
 from reconciler.api.models import LiveFile, LiveJob
-from reconciler.identity import Desired, LocalFile, method_body
+from reconciler.identity import Desired, LocalFile, method_body, parse_upload_name
 from reconciler.plan.model import Change
-
-_UPLOAD_NAME = re.compile(r"^ftctl-([0-9a-f]{64})-(.*)$")
 
 
 def _file_essence(file_id: str | None, files: dict[str, LiveFile]) -> str | None:
     if file_id is None:
         return None
     live = files.get(file_id)
-    match = _UPLOAD_NAME.match(live.filename) if live else None
-    return f"{match.group(2)} (sha256 {match.group(1)[:12]})" if match else file_id
+    parsed = parse_upload_name(live.filename) if live else None
+    return f"{parsed[1]} (sha256 {parsed[0][:12]})" if parsed else file_id
 
 
 def _desired_file(value: LocalFile | str | None) -> str | None:

@@ -30,7 +30,7 @@ from typing import Any
 
 from reconciler.api.models import LiveFile, LiveJob
 from reconciler.diagnostics import display_path
-from reconciler.identity import Desired, LocalFile, create_body
+from reconciler.identity import Desired, LocalFile, create_body, find_uploaded
 from reconciler.plan.diff import changes
 from reconciler.plan.model import Action, Notice, Plan, UploadFile, fingerprint
 
@@ -57,19 +57,20 @@ def after_summary(d: Desired) -> dict[str, Any]:
     }
 
 
-def _match_uploads(desired: Iterable[Desired], files: list[LiveFile]) -> dict[str, str]:
-    """sha256 → uploaded file ID, for local files already uploaded with identical name and size."""
-    by_name = {(f.filename, f.bytes): f.id for f in files if f.purpose == "fine-tune" and f.status != "error"}
-    found: dict[str, str] = {}
+def _match_uploads(desired: Iterable[Desired], files: list[LiveFile]) -> dict[str, LiveFile]:
+    """sha256 → the uploaded copy of each local file that is already uploaded."""
+    found: dict[str, LiveFile] = {}
     for d in desired:
         for value in d.files.values():
-            if isinstance(value, LocalFile) and (value.filename, value.bytes) in by_name:
-                found[value.sha256] = by_name[(value.filename, value.bytes)]
+            if isinstance(value, LocalFile) and value.sha256 not in found:
+                live = find_uploaded(files, value.sha256, value.bytes)
+                if live is not None:
+                    found[value.sha256] = live
     return found
 
 
 class _Builder:
-    def __init__(self, stack: str, files: list[LiveFile], uploaded: dict[str, str], options: Options) -> None:
+    def __init__(self, stack: str, files: list[LiveFile], uploaded: dict[str, LiveFile], options: Options) -> None:
         self.stack = stack
         self.files = files
         self.uploaded = uploaded
@@ -79,7 +80,7 @@ class _Builder:
         self.notes: list[Notice] = []
 
     def create(self, d: Desired, reason: str, previous: LiveJob | None, kind: str = "create") -> None:
-        placeholders = {v.sha256: self.uploaded.get(v.sha256, f"sha256:{v.sha256}")
+        placeholders = {v.sha256: self.uploaded[v.sha256].id if v.sha256 in self.uploaded else f"sha256:{v.sha256}"
                         for v in d.files.values() if isinstance(v, LocalFile)}
         self.actions.append(Action(
             name=d.name, action=kind, reason=reason,
@@ -167,13 +168,12 @@ def plan(desired: list[Desired], live_jobs: list[LiveJob], live_files: list[Live
                 duplicates.append(Action(name=name, action="cancel", job_id=job.id, before=job.summary(),
                                          reason="orphan: no manifest declares it (--prune)"))
     uploads = _uploads(b.actions, desired, uploaded)
-    used = sorted({f"{v.filename}:{uploaded[v.sha256]}" for d in desired for v in d.files.values()
-                   if isinstance(v, LocalFile) and v.sha256 in uploaded})
+    used = sorted({f"{live.filename}:{live.id}" for live in uploaded.values()})
     return Plan(stack=stack, target=target, actions=[*uploads, *duplicates, *b.actions], orphans=orphans,
                 failed=b.failed, notes=b.notes, relied_uploads=used, fingerprint=fingerprint(managed, used))
 
 
-def _uploads(actions: list[Action], desired: list[Desired], uploaded: dict[str, str]) -> list[Action]:
+def _uploads(actions: list[Action], desired: list[Desired], uploaded: dict[str, LiveFile]) -> list[Action]:
     """One upload per distinct local file that a create needs and that is not uploaded yet."""
     needed = {a.name for a in actions if a.action in ("create", "replace")}
     out: dict[str, Action] = {}
