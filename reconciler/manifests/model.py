@@ -127,8 +127,7 @@ class Manifest(Strict):
 
     def to_document(self) -> dict[str, Any]:
         """The manifest as YAML-ready data, without defaults: ``load(dump(m)) == m``."""
-        return self.model_dump(mode="json", exclude_defaults=True, exclude_none=True) | {
-            "name": self.name, "model": self.model, "training_file": self.training_file}
+        return self.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
 
 
 def is_file_id(value: str) -> bool:

@@ -143,7 +143,9 @@ def plan(desired: list[Desired], live_jobs: list[LiveJob], live_files: list[Live
     options = options or Options()
     managed = [j for j in live_jobs if j.stack == stack and j.name]
     by_name: dict[str, list[LiveJob]] = {}
-    for job in sorted(managed, key=lambda j: (j.created_at, j.id), reverse=True):
+    # created_at has one-second resolution: within a second the API's own order (newest first) decides,
+    # which a stable sort keeps.
+    for job in sorted(managed, key=lambda j: j.created_at, reverse=True):
         by_name.setdefault(job.name or "", []).append(job)
     uploaded = _match_uploads(desired, live_files)
     b = _Builder(stack, live_files, uploaded, options)
