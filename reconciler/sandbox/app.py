@@ -1,7 +1,7 @@
 """The sandbox's HTTP API: OpenAI's ``/v1/files``, ``/v1/uploads`` and ``/v1/fine_tuning/jobs``.
 
-Shapes follow shared/openai-spec/openapi-fine-tuning.yaml. Around the Starlette app sit two plain
-ASGIApp layers: ``Instruments`` counts requests per route and injects faults (5xx, 429 with
+Shapes follow shared/openai-spec/openapi-fine-tuning.yaml. Around the Starlette app sits a plain
+ASGI layer (``instruments``) that counts requests per route and injects faults (5xx, 429 with
 Retry-After, a connection dropped before or after the write, latency), so that clients can be
 tested against the failures they will meet. Admin routes under ``/sandbox`` (loopback only, no
 key) move the clock, read the counters, set faults and reset the state.
@@ -9,7 +9,6 @@ key) move the clock, read the counters, set faults and reset the state.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import random
@@ -26,15 +25,15 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from reconciler.datasets.check import item_fields
 from reconciler.datasets.formats import check_lines, first_error, format_for
+from reconciler.sandbox.instruments import Instruments, error
 from reconciler.sandbox.lifecycle import LEGAL, Job
 from reconciler.sandbox.requests import ApiError, resolve_hyperparameters, validate_create
 from reconciler.sandbox.store import Store
 
-LOOPBACK = ("127.", "::1")
 PURPOSES = {"assistants", "batch", "fine-tune", "vision", "user_data", "evals"}
 MAX_PART = 64 * 1024 * 1024
 MAX_UPLOAD = 8 * 1024 * 1024 * 1024
@@ -43,11 +42,6 @@ _ALNUM = string.ascii_letters + string.digits
 
 def new_id(prefix: str, n: int = 24) -> str:
     return prefix + "".join(secrets.choice(_ALNUM) for _ in range(n))
-
-
-def error(status: int, message: str, param: str | None = None, code: str | None = None,
-          kind: str = "invalid_request_error", headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(ApiError(status, message, param, code, kind).body(), status, headers=headers)
 
 
 def _int_param(request: Request, name: str, default: int, high: int) -> int:
@@ -427,80 +421,6 @@ def _page(request: Request, items: list[dict[str, Any]], default: int, first_las
         body["first_id"] = page[0]["id"] if page else None
         body["last_id"] = page[-1]["id"] if page else None
     return JSONResponse(body)
-
-
-def _route_template(path: str) -> str:
-    names = {"ftjob-": "{job_id}", "file-": "{file_id}", "upload_": "{upload_id}"}
-    return re.sub(r"/(ftjob-|file-|upload_)[A-Za-z0-9_-]+", lambda m: "/" + names[m.group(1)], path)
-
-
-class Instruments:
-    """Outermost ASGIApp layer: counts requests, checks keys, injects faults and latency."""
-
-    def __init__(self, sandbox: Sandbox, app: ASGIApp) -> None:
-        self.sandbox = sandbox
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope["path"]
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        if path.startswith("/sandbox"):
-            client = (scope.get("client") or ("",))[0] or ""
-            if not client.startswith(LOOPBACK):
-                await _respond(send, error(403, "The sandbox admin API is only served to loopback clients."))
-                return
-            await self.app(scope, receive, send)
-            return
-        self.sandbox.stats[f"{scope['method']} {_route_template(path)}"] += 1
-        if path.startswith("/v1") and not _has_key(headers):
-            await _respond(send, error(401, "You didn't provide an API key. You need to provide your API key in an "
-                                       "Authorization header using Bearer auth (i.e. Authorization: Bearer "
-                                       "YOUR_KEY), or as the api-key header.", None, None))
-            return
-        latency = self.sandbox.faults["latency_ms"]
-        if latency:
-            await asyncio.sleep(latency / 1000)
-        fault = self.sandbox.pick_fault() if path.startswith("/v1") else None
-        if fault == "500":
-            await _respond(send, error(500, "The server had an error while processing your request.",
-                                       kind="server_error"))
-        elif fault == "429":
-            await _respond(send, error(429, "Rate limit reached for requests.", kind="requests",
-                                       code="rate_limit_exceeded",
-                                       headers={"Retry-After": str(self.sandbox.faults["retry_after"])}))
-        elif fault == "drop_before":
-            _drop(send)
-        elif fault == "drop_after":
-            async def swallow(message: Message) -> None:
-                return None
-
-            await self.app(scope, receive, swallow)  # the write happens; the answer never arrives
-            _drop(send)
-        else:
-            await self.app(scope, receive, send)
-
-
-def _has_key(headers: dict[str, str]) -> bool:
-    auth = headers.get("authorization", "")
-    return bool(auth.lower().startswith("bearer ") and auth[7:].strip()) or bool(headers.get("api-key"))
-
-
-def _drop(send: Send) -> None:
-    """Close the TCP connection without an answer (uvicorn exposes its transport on ``send``)."""
-    transport = getattr(getattr(send, "__self__", None), "transport", None)
-    if transport is None:
-        raise ConnectionAbortedError("sandbox fault: connection dropped")
-    transport.abort()
-
-
-async def _respond(send: Send, response: Response) -> None:
-    async def no_receive() -> Message:
-        return {"type": "http.disconnect"}
-
-    await response({"type": "http", "method": "GET", "path": "/", "headers": []}, no_receive, send)
 
 
 def create_app(store: Store, speed: float = 1.0) -> tuple[Sandbox, ASGIApp]:
