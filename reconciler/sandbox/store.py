@@ -101,19 +101,9 @@ class Store:
 
     def list_files(self, purpose: str | None, after: str | None, limit: int, asc: bool) -> tuple[
             list[dict[str, Any]], bool]:
-        sql = "SELECT id, bytes, created_at, filename, purpose FROM files WHERE 1=1"
-        args: list[Any] = []
-        if purpose:
-            sql += " AND purpose = ?"
-            args.append(purpose)
-        if after:
-            sql += f" AND seq {'>' if asc else '<'} (SELECT seq FROM files WHERE id = ?)"
-            args.append(after)
-        sql += f" ORDER BY seq {'ASC' if asc else 'DESC'} LIMIT ?"
-        args.append(limit + 1)
-        with self.lock:
-            rows = self.db.execute(sql, args).fetchall()
-        return [_file(r) for r in rows[:limit]], len(rows) > limit
+        where, args = (["purpose = ?"], [purpose]) if purpose else ([], [])
+        rows, more = self._page("files", "id, bytes, created_at, filename, purpose", where, args, after, limit, asc)
+        return [_file(r) for r in rows], more
 
     def delete_file(self, file_id: str) -> bool:
         with self.transaction():
@@ -138,21 +128,25 @@ class Store:
 
     def list_jobs(self, after: str | None, limit: int, metadata: dict[str, str] | None,
                   no_metadata: bool) -> tuple[list[Job], bool]:
-        sql = "SELECT body FROM jobs WHERE 1=1"
+        where: list[str] = ["(metadata IS NULL OR metadata = 'null')"] if no_metadata else []
         args: list[Any] = []
-        if after:
-            sql += " AND seq < (SELECT seq FROM jobs WHERE id = ?)"
-            args.append(after)
-        if no_metadata:
-            sql += " AND (metadata IS NULL OR metadata = 'null')"
         for key, value in (metadata or {}).items():
-            sql += " AND json_extract(metadata, '$.' || json_quote(?)) = ?"
+            where.append("json_extract(metadata, '$.' || json_quote(?)) = ?")
             args.extend([key, value])
-        sql += " ORDER BY seq DESC LIMIT ?"
-        args.append(limit + 1)
+        rows, more = self._page("jobs", "body", where, args, after, limit, asc=False)
+        return [Job(**json.loads(r[0])) for r in rows], more
+
+    def _page(self, table: str, columns: str, where: list[str], args: list[Any], after: str | None, limit: int,
+              asc: bool) -> tuple[list[tuple[Any, ...]], bool]:
+        """One page in creation order (``seq``), after the row with ID ``after``; and whether more follow."""
+        if after:
+            where = [*where, f"seq {'>' if asc else '<'} (SELECT seq FROM {table} WHERE id = ?)"]
+            args = [*args, after]
+        sql = f"SELECT {columns} FROM {table}" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += f" ORDER BY seq {'ASC' if asc else 'DESC'} LIMIT ?"
         with self.lock:
-            rows = self.db.execute(sql, args).fetchall()
-        return [Job(**json.loads(r[0])) for r in rows[:limit]], len(rows) > limit
+            rows = self.db.execute(sql, [*args, limit + 1]).fetchall()
+        return rows[:limit], len(rows) > limit
 
     # -- idempotency ------------------------------------------------------------------------
     def idempotent(self, key: str, route: str) -> tuple[str, int, Any] | None:
