@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.datasets.check import analyse, grader_fields
-from reconciler.datasets.formats import MAX_LISTED, check_bytes, check_lines
+from reconciler.datasets.formats import MAX_LISTED, check_lines
 from reconciler.datasets.pricing import load_prices
 from reconciler.datasets.scan import scan_file
 from reconciler.diagnostics import InputError
@@ -71,7 +71,8 @@ def test_sha256_of_scan_matches_the_bytes(tmp_path: Path) -> None:
 
 
 def test_sandbox_and_cli_share_one_checker() -> None:
-    report = check_bytes((ROOT / "manifests" / "data" / "support" / "train.jsonl").read_bytes(), "preference")
+    lines = (ROOT / "manifests" / "data" / "support" / "train.jsonl").read_bytes().splitlines()
+    report = check_lines(lines, "preference")
     assert not report.ok and 'preference format needs "input"' in report.errors[0].message
 
 

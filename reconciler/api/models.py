@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 TAG_STACK = "ftctl-stack"
 TAG_NAME = "ftctl-name"
@@ -87,12 +87,3 @@ class LiveFile(Lenient):
     purpose: str = ""
     created_at: int = 0
     status: str | None = None
-
-
-class LiveState(BaseModel):
-    """What ``plan`` read: the stack's managed jobs and the uploaded fine-tune files."""
-
-    model_config = ConfigDict(frozen=True)
-
-    jobs: list[LiveJob] = Field(default_factory=list)
-    files: list[LiveFile] = Field(default_factory=list)

@@ -44,7 +44,6 @@ class Report:
     error_count: int = 0
     warnings: list[Problem] = field(default_factory=list)
     warning_count: int = 0
-    chars: int = 0  # characters of message text
     tokens: int = 0  # exact when a tokenizer was given, else estimated from characters
     longest: int = 0  # tokens of the longest example
 
@@ -203,7 +202,6 @@ def check_lines(lines: Iterable[bytes], fmt: str, context_tokens: int | None = N
         text, messages = checked
         tokens = tokens_of(text) + TOKENS_PER_MESSAGE * messages + (TOKENS_PER_REPLY if messages else 0)
         report.examples += 1
-        report.chars += len(text)
         report.tokens += tokens
         if tokens > report.longest:
             report.longest = tokens
@@ -212,10 +210,6 @@ def check_lines(lines: Iterable[bytes], fmt: str, context_tokens: int | None = N
     if report.examples < MIN_EXAMPLES and report.error_count == 0:
         report.error(0, f"{report.examples} example(s); at least {MIN_EXAMPLES} are required")
     return report
-
-
-def check_bytes(data: bytes, fmt: str) -> Report:
-    return check_lines(data.splitlines(), fmt)
 
 
 def first_error(report: Report) -> str:
