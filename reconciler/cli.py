@@ -297,6 +297,9 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(1 if exc.exit_code == 2 else exc.exit_code)
+    except OSError as exc:  # a file that cannot be read or written, a port that cannot be bound
+        click.echo(f"Error: {logs.redact_text(str(exc))}", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
