@@ -117,7 +117,7 @@ def method_body(loaded: LoadedManifest, drop_auto: bool) -> dict[str, Any]:
         hyper = {k: v for k, v in hyper.items() if v != "auto" and not (k == "reasoning_effort" and v == "default")}
     inner: dict[str, Any] = {"hyperparameters": hyper}
     if isinstance(method, ReinforcementMethod):
-        inner["grader"] = _grader_with_sources(method.grader, loaded.python_sources(), "method.grader")
+        inner["grader"] = _grader_with_sources(method.grader, loaded.python_sources, "method.grader")
     return {"type": method.type, method.type: inner}
 
 

@@ -34,6 +34,8 @@ class LoadedManifest:
     root: Path
     local_files: dict[str, Path] = field(default_factory=dict)
     lines: dict[Path_, int] = field(default_factory=dict, repr=False, compare=False)
+    python_sources: dict[str, str] = field(default_factory=dict)
+    """Code of every python grader (inline or read from ``source_file`` at load), by grader path."""
 
     @property
     def name(self) -> str:
@@ -45,17 +47,6 @@ class LoadedManifest:
                 return display_path(self.source), self.lines[tuple(path[:cut])]
         return display_path(self.source), self.line
 
-    def python_sources(self) -> dict[str, str]:
-        """Inline code of every python grader, keyed by the grader's field path."""
-        out: dict[str, str] = {}
-        method = self.manifest.method
-        if isinstance(method, ReinforcementMethod):
-            for path, grader in _python_grader_paths(method.grader, "method.grader"):
-                if grader.source is not None:
-                    out[path] = grader.source
-                else:
-                    out[path] = self.local_files[f"{path}.source_file"].read_text(encoding="utf-8")
-        return out
 
 
 def _python_grader_paths(grader: object, prefix: str) -> Iterator[tuple[str, PythonGrader]]:
@@ -112,8 +103,10 @@ def _check_local_file(
 
 
 def _local_files(loaded: Manifest, doc: Located, source: Path, root: Path, shown: str,
-                 problems: list[Diagnostic]) -> dict[str, Path]:
+                 problems: list[Diagnostic]) -> tuple[dict[str, Path], dict[str, str]]:
+    """Resolved local files by field path, and the code of every python grader by grader path."""
     base = source.parent
+    sources: dict[str, str] = {}
     wanted: list[tuple[str, Path_, str]] = []
     for key in ("training_file", "validation_file"):
         value = getattr(loaded, key)
@@ -125,19 +118,21 @@ def _local_files(loaded: Manifest, doc: Located, source: Path, root: Path, shown
             if src is not None:
                 lpath: Path_ = (*path.split("."), "source_file")
                 wanted.append((f"{path}.source_file", lpath, src))
+            elif grader.source is not None:
+                sources[path] = grader.source
     out: dict[str, Path] = {}
     for fieldpath, lpath, raw in wanted:
         found = _check_local_file(raw, fieldpath, lpath, base, root, doc, shown, problems)
         if found is not None:
             if fieldpath.endswith("source_file"):
                 try:
-                    found.read_text(encoding="utf-8")
+                    sources[fieldpath.removesuffix(".source_file")] = found.read_text(encoding="utf-8")
                 except (UnicodeDecodeError, OSError) as exc:
                     problems.append(Diagnostic(shown, doc.line_of(lpath), fieldpath,
                                                f"cannot read python source: {exc}"))
                     continue
             out[fieldpath] = found
-    return out
+    return out, sources
 
 
 def load_file(source: Path, root: Path | None = None) -> tuple[list[LoadedManifest], list[Diagnostic]]:
@@ -166,9 +161,9 @@ def load_file(source: Path, root: Path | None = None) -> tuple[list[LoadedManife
             problems.extend(diagnostics_from_validation(exc, doc, shown))
             continue
         before = len(problems)
-        files = _local_files(manifest, doc, source, root, shown, problems)
+        files, sources = _local_files(manifest, doc, source, root, shown, problems)
         if len(problems) == before:
-            out.append(LoadedManifest(manifest, source.resolve(), doc.line, root, files, doc.lines))
+            out.append(LoadedManifest(manifest, source.resolve(), doc.line, root, files, doc.lines, sources))
     return out, problems
 
 
