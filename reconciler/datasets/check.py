@@ -89,7 +89,6 @@ class _Checker:
         self.prices, self.count = prices, count
         self.analysis = Analysis()
         self.by_key: dict[tuple[Path, str, tuple[str, ...]], Scan] = {}
-        self.reported: set[tuple[Path, str, tuple[str, ...]]] = set()
 
     def scan(self, path: Path, fmt: str, context: int | None, required: dict[str, str]) -> tuple[Scan, bool]:
         key = (path, fmt, tuple(sorted(required)))
