@@ -27,15 +27,11 @@ from reconciler.manifests.loader import LoadedManifest
 from reconciler.manifests.model import ReinforcementMethod, is_file_id
 
 SPEC_VERSION = "v1"
-CHUNK = 4 * 1024 * 1024
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 _UPLOAD_NAME = re.compile(r"^ftctl-([0-9a-f]{64})-(.*)$")
