@@ -22,9 +22,10 @@ demo: $(VENV)/.installed-base
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check reconciler tests bench
+	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.installed-test
-	$(BIN)/mypy reconciler
+	$(BIN)/mypy reconciler tests bench
 
 unit: $(VENV)/.installed-test
 	$(BIN)/python -m pytest

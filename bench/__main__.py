@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 GOAL_MBPS = 100.0
 GOAL_PEAK_MB = 150.0
@@ -89,7 +90,7 @@ def main() -> int:
                         help="skip the load-everything baseline above this size (MB)")
     args = parser.parse_args()
     out = Path(args.out)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for size in (int(s) for s in args.sizes.split(",")):
         path = out / f"chat-{size}MB.jsonl"
         began = time.perf_counter()

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import os
+import shlex
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from reconciler import __version__, logs
-from reconciler.api.client import ApiError
+from reconciler.api.errors import ApiError
 from reconciler.diagnostics import InputError
-from reconciler.plan.planner import Options
-from reconciler.plan.render import render_json, render_markdown, render_text
+
+if TYPE_CHECKING:
+    from reconciler.apply.applier import StepResult
+    from reconciler.plan.model import Plan
+    from reconciler.session.settings import Settings
 
 DEFAULT_PATHS = ("manifests",)
 EXIT_CHANGES = 2
@@ -32,18 +37,42 @@ def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Options shared by every command that talks to an API."""
+def _settings(stack: str | None = None, sandbox: bool = False, api_base: str | None = None,
+              prices: str | None = None) -> Settings:
+    """The one place that reads the environment: flags > environment > defaults."""
+    from reconciler.session.settings import build
 
-    @click.option("--stack", envvar="FTCTL_STACK", default="default", show_default=True,
-                  help="Stack name: ftctl only touches jobs tagged with it.")
-    @click.option("--sandbox", is_flag=True, help="Use the embedded sandbox (state in .ftctl/sandbox.db).")
+    return build(os.environ, Path.cwd(), stack=stack, sandbox=sandbox, api_base=api_base, prices=prices)
+
+
+def usage_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Contradicting options found below the CLI are shown as usage errors, with the banner."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from reconciler.session.settings import UsageProblem
+
+        try:
+            return fn(*args, **kwargs)
+        except UsageProblem as exc:
+            raise click.UsageError(str(exc)) from None
+
+    return wrapper
+
+
+def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by every command that talks to an API; the command receives ``settings``."""
+
+    @click.option("--stack", metavar="NAME", help="Stack name (env FTCTL_STACK; default 'default'): ftctl only "
+                  "touches jobs tagged with it.")
+    @click.option("--sandbox", is_flag=True, help="Use the embedded sandbox (state in .ftctl/sandbox.db at the "
+                  "project root).")
     @click.option("--api-base", metavar="URL", help="API base URL (env OPENAI_BASE_URL; default OpenAI).")
     @functools.wraps(fn)
-    def wrapper(*args: Any, stack: str, sandbox: bool, api_base: str | None, **kwargs: Any) -> Any:
-        from reconciler.session import TargetOptions
-
-        return fn(*args, target=TargetOptions(sandbox=sandbox, api_base=api_base, stack=stack), **kwargs)
+    @usage_errors
+    def wrapper(*args: Any, stack: str | None, sandbox: bool, api_base: str | None, **kwargs: Any) -> Any:
+        prices = kwargs.pop("prices", None)
+        return fn(*args, settings=_settings(stack, sandbox, api_base, prices), **kwargs)
 
     return wrapper
 
@@ -58,8 +87,8 @@ def cli(log_level: str) -> None:
 
 
 def prices_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--prices", "prices", metavar="FILE", envvar="FTCTL_PRICES",
-                        help="Price table (JSON) instead of the built-in dated one.")(fn)
+    return click.option("--prices", "prices", metavar="FILE",
+                        help="Price table (JSON) instead of the built-in dated one (env FTCTL_PRICES).")(fn)
 
 
 def _warn(analysis: Any) -> None:
@@ -70,16 +99,32 @@ def _warn(analysis: Any) -> None:
 @cli.command()
 @click.argument("paths", nargs=-1)
 @prices_option
+@usage_errors
 def validate(paths: tuple[str, ...], prices: str | None) -> None:
     """Check manifests and their training data offline; exit 0 when valid, 1 when not."""
-    from reconciler.session import check_data
+    from reconciler.plan.render.values import plural
+    from reconciler.session.desired import check_data
 
-    loaded, analysis = check_data(_paths(paths), prices)
+    loaded, analysis = check_data(_paths(paths), _settings(prices=prices))
     _warn(analysis)
     files = len({m.source for m in loaded})
     examples = sum(scan.report.examples for scan in analysis.scans.values())
-    click.echo(f"{len(loaded)} manifest(s) in {files} file(s) valid; {len(analysis.scans)} data file(s) "
-               f"with {examples} example(s) checked.")
+    click.echo(f"{plural(len(loaded), 'manifest')} in {plural(files, 'file')} valid; "
+               f"{plural(len(analysis.scans), 'data file')} with {plural(examples, 'example')} checked.")
+
+
+def _plan(paths: tuple[str, ...], settings: Settings, prune: bool, replace: tuple[str, ...], conn: Any) -> Plan:
+    from reconciler.plan.planner import Options
+    from reconciler.session.desired import load_desired
+    from reconciler.session.planning import make_plan
+
+    wanted, analysis = load_desired(_paths(paths), settings)
+    _warn(analysis)
+    known = {d.name for d in wanted}
+    unknown = [n for n in replace if n not in known]
+    if unknown:
+        raise click.UsageError(f"--replace {unknown[0]}: no manifest declares that name")
+    return make_plan(conn.reader, wanted, settings.stack, Options(prune=prune, replace=frozenset(replace)), conn.info)
 
 
 @cli.command("plan")
@@ -92,34 +137,53 @@ def validate(paths: tuple[str, ...], prices: str | None) -> None:
 @prices_option
 @target_options
 def plan_cmd(paths: tuple[str, ...], output: str, out_file: str | None, detailed_exitcode: bool, prune: bool,
-             replace: tuple[str, ...], prices: str | None, target: Any) -> None:
+             replace: tuple[str, ...], settings: Settings) -> None:
     """Show what apply would change. Sends GET requests only."""
-    from reconciler.session import connect, load_desired, make_plan
+    from reconciler.plan.render import render_json, render_markdown, render_text
+    from reconciler.session.saved import write_plan
+    from reconciler.session.target import connect
 
-    wanted, analysis = load_desired(_paths(paths), prices)
-    _warn(analysis)
-    _check_replace(replace, wanted)
-    with connect(target) as conn:
-        plan = make_plan(conn, wanted, target.stack, Options(prune=prune, replace=frozenset(replace)))
+    with connect(settings) as conn:
+        plan = _plan(paths, settings, prune, replace, conn)
     if out_file:
-        Path(out_file).write_text(render_json(plan), encoding="utf-8")
+        write_plan(plan, Path(out_file))
     if output == "json":
         click.echo(render_json(plan), nl=False)
     elif output == "markdown":
         click.echo(render_markdown(plan), nl=False)
     else:
         click.echo(render_text(plan, _color()), nl=False)
-        if out_file:
-            click.echo(f"Saved the plan to {out_file}; apply it with: ftctl apply {out_file}")
+    if out_file:
+        # The plan names its target and apply PLANFILE asks nothing: this command works as printed.
+        click.echo(f"Saved the plan to {out_file}; apply it with: ftctl apply {shlex.quote(out_file)}",
+                   err=output != "text")
     if detailed_exitcode and plan.has_changes:
         sys.exit(EXIT_CHANGES)
 
 
-def _check_replace(names: tuple[str, ...], wanted: list[Any]) -> None:
-    known = {d.name for d in wanted}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise click.UsageError(f"--replace {unknown[0]}: no manifest declares that name")
+def _saved_plan(paths: tuple[str, ...]) -> Plan | None:
+    from reconciler.session.saved import is_plan_file, read_plan
+
+    plan_files = [p for p in paths if is_plan_file(Path(p))]
+    if not plan_files:
+        return None
+    if len(paths) > 1:
+        raise click.UsageError(f"{plan_files[0]} is a saved plan: apply it alone, without other paths")
+    return read_plan(Path(plan_files[0]))
+
+
+def _target_of(saved: Plan, settings: Settings) -> Settings:
+    """The settings to apply ``saved`` with: its own target and stack; refuse others given as flags."""
+    from reconciler.session.target import target_info
+
+    assert saved.target is not None
+    if settings.target_from_flags and target_info(settings) != saved.target:
+        raise click.UsageError(f"the plan was made for {saved.target.label}, not {target_info(settings).label}; "
+                               "a saved plan is applied to its own target: leave out --sandbox/--api-base")
+    if settings.stack_from == "flag" and settings.stack != saved.stack:
+        raise click.UsageError(f"the plan is for stack {saved.stack!r}, not {settings.stack!r}")
+    db = settings.root / saved.target.sandbox_db if saved.target.sandbox_db is not None else None
+    return dataclasses.replace(settings.with_target(db is not None, saved.target.api_base, db), stack=saved.stack)
 
 
 @cli.command("apply")
@@ -132,35 +196,32 @@ def _check_replace(names: tuple[str, ...], wanted: list[Any]) -> None:
 @prices_option
 @target_options
 def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: tuple[str, ...],
-              parallelism: int, wait: bool, prices: str | None, target: Any) -> None:
-    """Make the live jobs match the manifests (or apply a saved plan)."""
+              parallelism: int, wait: bool, settings: Settings) -> None:
+    """Make the live jobs match the manifests, or apply a saved plan (PLANFILE) exactly."""
     from reconciler.apply.applier import Applier
-    from reconciler.session import check_fresh, connect, load_desired, load_plan_file, make_plan
+    from reconciler.plan.render import render_text
+    from reconciler.session.saved import check_fresh
+    from reconciler.session.target import connect
 
-    saved = load_plan_file(Path(paths[0])) if len(paths) == 1 else None
-    if saved is not None and (prune or replace):
-        raise click.UsageError("--prune and --replace belong to plan; a saved plan is applied as it is")
-    wanted = None
-    if saved is None:
-        wanted, analysis = load_desired(_paths(paths), prices)
-        _warn(analysis)
-        _check_replace(replace, wanted)
-    stack = saved.stack if saved is not None else target.stack
-    if saved is not None and target.stack not in ("default", saved.stack):
-        raise click.UsageError(f"the plan is for stack {saved.stack!r}, not {target.stack!r}")
-    with connect(target) as conn:
+    saved = _saved_plan(paths)
+    if saved is not None:
+        if prune or replace:
+            raise click.UsageError("--prune and --replace belong to plan; a saved plan is applied as it is")
+        settings = _target_of(saved, settings)
+    with connect(settings) as conn:
         if saved is not None:
-            check_fresh(conn, saved)
+            check_fresh(saved, conn.reader, settings.root)
             plan = saved
         else:
-            assert wanted is not None
-            plan = make_plan(conn, wanted, stack, Options(prune=prune, replace=frozenset(replace)))
+            plan = _plan(paths, settings, prune, replace, conn)
         click.echo(render_text(plan, _color()), nl=False)
         if not plan.has_changes:
             return
-        _confirm(auto_approve)
+        if saved is None:
+            _confirm(auto_approve)  # a saved plan was reviewed already: it asks nothing
         with _upload_progress(plan) as progress:
-            applier = Applier(conn.reader, conn.writer, stack, parallelism=parallelism, wait=wait, progress=progress)
+            applier = Applier(conn.step_reader, conn.writer, settings.root, parallelism=parallelism, wait=wait,
+                              progress=progress)
             results = applier.apply(plan)
     _report(results)
 
@@ -169,9 +230,11 @@ PROGRESS_MIN_BYTES = 4 * 1024 * 1024
 
 
 @contextlib.contextmanager
-def _upload_progress(plan: Any) -> Iterator[Callable[[str, int], None] | None]:
+def _upload_progress(plan: Plan) -> Iterator[Callable[[str, int], None] | None]:
     """A progress bar per upload of more than a few MB, on a terminal only."""
-    big = [a.file for a in plan.actions if a.file is not None and a.file.bytes >= PROGRESS_MIN_BYTES]
+    from reconciler.plan.model import UploadAction
+
+    big = [a.file for a in plan.actions if isinstance(a, UploadAction) and a.file.bytes >= PROGRESS_MIN_BYTES]
     if not big or not sys.stderr.isatty():
         yield None
         return
@@ -204,7 +267,7 @@ def _confirm(auto_approve: bool) -> None:
 MARKS = {"done": "✓", "skipped": "·", "deferred": "…", "failed": "✗"}
 
 
-def _report(results: list[Any]) -> None:
+def _report(results: list[StepResult]) -> None:
     click.echo("")
     for r in results:
         click.echo(f"  {MARKS[r.outcome]} {r.action:<8} {r.name}: {r.detail}")
@@ -219,10 +282,11 @@ def _report(results: list[Any]) -> None:
 @click.argument("paths", nargs=-1)
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @target_options
-def status(paths: tuple[str, ...], output: str, target: Any) -> None:
+def status(paths: tuple[str, ...], output: str, settings: Settings) -> None:
     """The stack's managed jobs, their status and fine-tuned model."""
     from reconciler.manifests import load_manifests
-    from reconciler.session import connect, status_rows
+    from reconciler.session.planning import status_rows
+    from reconciler.session.target import connect
 
     declared: list[str] = []
     if paths or Path(DEFAULT_PATHS[0]).is_dir():
@@ -231,14 +295,14 @@ def status(paths: tuple[str, ...], output: str, target: Any) -> None:
         except InputError:
             if paths:
                 raise  # named explicitly: their errors matter; the default folder is only a hint
-    with connect(target) as conn:
-        jobs = conn.reader.stack_jobs(target.stack)
+    with connect(settings) as conn:
+        jobs = conn.reader.stack_jobs(settings.stack)
     rows = status_rows(jobs, time.time(), declared)
     if output == "json":
-        click.echo(json.dumps({"stack": target.stack, "jobs": rows}, indent=2))
+        click.echo(json.dumps({"stack": settings.stack, "jobs": rows}, indent=2))
         return
     if not rows:
-        click.echo(f'No managed jobs in stack "{target.stack}".')
+        click.echo(f'No managed jobs in stack "{settings.stack}".')
         return
     header = ("NAME", "JOB ID", "STATUS", "FINE-TUNED MODEL", "AGE")
     table = [header] + [(r["name"] or "", r["job_id"] or "-", r["status"], r["fine_tuned_model"] or "-",
@@ -275,7 +339,7 @@ def sandbox_serve(host: str, port: int, db: str, speed: float) -> None:
 
 def main() -> None:
     """Entry point: every failure becomes a message and exit code, never a traceback."""
-    from reconciler.session import SetupError
+    from reconciler.session.settings import SetupError
 
     try:
         cli.main(prog_name="ftctl", standalone_mode=False)
@@ -303,7 +367,8 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
-    except Exception as exc:  # the last line of defence: no traceback reaches the user
+    except Exception as exc:  # the last line of defence: no traceback reaches the user (but --log-level debug)
+        logs.get().debug("internal_error", exc_info=True)
         click.echo(f"ftctl: internal error: {type(exc).__name__}: {logs.redact_text(str(exc))}", err=True)
         sys.exit(1)
 

@@ -11,7 +11,9 @@ from typing import Any
 import structlog
 
 _SECRETS: set[str] = set()
-_SECRET_KEYS = re.compile(r"(api[-_]?key|authorization|token|secret|password)", re.IGNORECASE)
+_SECRET_KEYS = re.compile(r"(?:^|[-_])(?:api[-_]?key|authorization|secret|password|token)$", re.IGNORECASE)
+"""Keys whose value is a secret: ``api_key``, ``authorization``, ``access_token``… but not ``tokens`` or
+``trained_tokens`` (counts), nor ``idempotency_key`` (not a secret, and useful in logs)."""
 REDACTED = "[REDACTED]"
 
 
@@ -47,6 +49,7 @@ def configure(level: str = "warning") -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso"),
+            structlog.processors.format_exc_info,  # a traceback becomes text before redaction sees it
             redact,
             structlog.dev.ConsoleRenderer(colors=False),
         ],

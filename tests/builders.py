@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from reconciler.identity import Desired, LocalFile
-from reconciler.manifests.loader import LoadedManifest
-from reconciler.manifests.model import Manifest
+from reconciler.identity import CreateRequest, Desired, FileRef, LocalFile, MethodSpec, spec_hash
 
 
-def make_desired(name: str, state: str = "active", spec: str = "A", local_file: str | None = None,
-                 metadata: dict[str, str] | None = None, n_epochs: int | str = "auto") -> Desired:
-    training = "data/train.jsonl" if local_file else "file-train"
-    manifest = Manifest.model_validate({
-        "name": name, "model": "gpt-4o-mini", "training_file": training, "state": state,
-        "metadata": metadata or {}, "method": {"type": "supervised", "hyperparameters": {"n_epochs": n_epochs}}})
-    source = Path(f"/repo/manifests/{name}.yaml")
-    files: dict[str, LocalFile | str] = {}
-    local: dict[str, Path] = {}
+def make_request(local_file: str | None = None, metadata: dict[str, str] | None = None,
+                 n_epochs: int | str = "auto", **fields: Any) -> CreateRequest:
     if local_file:
-        path = Path("/repo/manifests/data/train.jsonl")
-        files["training_file"] = LocalFile(path, local_file * (64 // len(local_file)), 100)
-        local["training_file"] = path
+        sha = (local_file * 64)[:64]
+        ref = FileRef(sha256=sha, path="manifests/data/train.jsonl", bytes=100)
     else:
-        files["training_file"] = training
-    return Desired(LoadedManifest(manifest, source, 1, Path("/repo"), local), spec, files)
+        ref = FileRef(file_id="file-train")
+    method = MethodSpec(type="supervised", hyperparameters={
+        "batch_size": "auto", "learning_rate_multiplier": "auto", "n_epochs": n_epochs})
+    return CreateRequest(model="gpt-4o-mini", training_file=ref, method=method, metadata=metadata or {}, **fields)
+
+
+def make_desired(name: str, state: str = "active", spec: str | None = "A", local_file: str | None = None,
+                 metadata: dict[str, str] | None = None, n_epochs: int | str = "auto",
+                 request: CreateRequest | None = None) -> Desired:
+    """A desired job; ``spec=None`` computes the real spec hash of its request."""
+    request = request or make_request(local_file, metadata, n_epochs)
+    files = tuple(LocalFile(path=ref.path or "", sha256=ref.sha256 or "", bytes=ref.bytes or 0, used_by=(name,))
+                  for ref in request.local_files())
+    return Desired(name=name, state=state, request=request, spec=spec or spec_hash(request.hashed()),
+                   source=f"manifests/{name}.yaml:1", files=files)
 
 
 def desired_from_case(item: dict[str, Any]) -> Desired:

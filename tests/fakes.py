@@ -1,18 +1,36 @@
-"""An in-memory fake of the API for unit tests of the applier: the Reader and Writer interfaces,
-with statuses that change only when told to and faults that can be queued per write."""
+"""An in-memory fake of the API for unit tests: the ``ApiReader`` and ``ApiWriter`` interfaces,
+with statuses that change only when told to, faults that can be queued per write, and jobs that
+come back the way the real API returns them (model aliases resolved, ``auto`` resolved to numbers,
+a seed picked when none was sent, no ``suffix`` field)."""
 
 from __future__ import annotations
 
+import copy
 import itertools
 from pathlib import Path
 from typing import Any
 
-from reconciler.api.client import ApiError
+from reconciler import catalog
+from reconciler.api.errors import ApiError
 from reconciler.api.models import LiveFile, LiveJob
+from reconciler.api.ports import Progress
 
 LEGAL = {"cancel": {"validating_files", "queued", "running", "paused"}, "pause": {"running"},
          "resume": {"paused"}}
 AFTER = {"cancel": "cancelled", "pause": "paused", "resume": "running"}
+RESOLVED: dict[str, Any] = {"n_epochs": 3, "batch_size": 1, "learning_rate_multiplier": 1.8, "beta": 0.1,
+                            "compute_multiplier": 1.0, "eval_interval": 1, "eval_samples": 1,
+                            "reasoning_effort": "medium"}
+
+
+def resolve_method(method: dict[str, Any]) -> dict[str, Any]:
+    method = copy.deepcopy(method)
+    kind = method["type"]
+    hyper = method.setdefault(kind, {}).setdefault("hyperparameters", {})
+    for key, value in list(hyper.items()):
+        if value in ("auto", "default"):
+            hyper[key] = RESOLVED[key]
+    return method
 
 
 class FakeApi:
@@ -29,7 +47,7 @@ class FakeApi:
 
     # -- helpers for tests -------------------------------------------------------------------
     def add_job(self, **fields: Any) -> str:
-        job_id = fields.pop("id", f"ftjob-{next(self.ids)}")
+        job_id = str(fields.pop("id", f"ftjob-{next(self.ids)}"))
         self.jobs[job_id] = {"id": job_id, "status": "running", "created_at": next(self.clock), **fields}
         return job_id
 
@@ -44,7 +62,7 @@ class FakeApi:
         if fault == "drop_before":
             raise ApiError(0, "connection dropped")
 
-    # -- Reader ------------------------------------------------------------------------------
+    # -- ApiReader ---------------------------------------------------------------------------
     def list_jobs(self, metadata: dict[str, str] | None = None) -> list[LiveJob]:
         wanted = metadata or {}
         jobs = [LiveJob.model_validate(j) for j in self.jobs.values()]
@@ -65,7 +83,7 @@ class FakeApi:
     def list_files(self) -> list[LiveFile]:
         return [LiveFile.model_validate(f) for f in self.files.values()]
 
-    # -- Writer ------------------------------------------------------------------------------
+    # -- ApiWriter ---------------------------------------------------------------------------
     def create_job(self, body: dict[str, Any], idempotency_key: str) -> LiveJob:
         fault = self._fault()
         self._before(fault)
@@ -73,8 +91,12 @@ class FakeApi:
         if idempotency_key in self.keys:
             job_id = self.keys[idempotency_key]
         else:
-            job_id = self.add_job(status=self.start_status, metadata=body["metadata"], model=body["model"],
-                                  training_file=body["training_file"])
+            method = resolve_method(body["method"])
+            job_id = self.add_job(
+                status=self.start_status, metadata=body["metadata"], model=catalog.resolve_model(body["model"]),
+                training_file=body["training_file"], validation_file=body.get("validation_file"), method=method,
+                hyperparameters=method[method["type"]]["hyperparameters"] if method["type"] == "supervised" else None,
+                seed=body.get("seed", 4242), integrations=body.get("integrations") or [])
             self.keys[idempotency_key] = job_id
         if fault == "drop_after":
             raise ApiError(0, "connection dropped after the write")
@@ -92,7 +114,7 @@ class FakeApi:
             raise ApiError(0, "connection dropped after the write")
         return self.get_job(job_id)
 
-    def upload(self, path: Path, filename: str, idempotency_key: str, progress: Any = None) -> LiveFile:
+    def upload(self, path: Path, filename: str, idempotency_key: str, progress: Progress | None = None) -> LiveFile:
         fault = self._fault()
         self._before(fault)
         file_id = f"file-{next(self.ids)}"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.api.client import ApiError
+from reconciler.api.errors import ApiError
 from reconciler.api.models import LiveJob
 from reconciler.apply.applier import Applier, idempotency_key
 from reconciler.identity import Desired
@@ -16,10 +16,14 @@ from tests.builders import make_desired
 from tests.fakes import FakeApi
 
 
-def run(api: FakeApi, desired: list[Desired], **kw: object) -> list[tuple[str, str, str]]:
-    p = plan(desired, api.stack_jobs("default"), api.list_files(), "default", Options(**kw))  # type: ignore[arg-type]
-    applier = Applier(api, api, "default", sleep=lambda s: None)  # type: ignore[arg-type]
-    return [(r.name, r.action, r.outcome) for r in applier.apply(p)]
+def applier(api: FakeApi, root: Path = Path("/nonexistent")) -> Applier:
+    return Applier(api, api, root, sleep=lambda s: None)
+
+
+def run(api: FakeApi, desired: list[Desired], root: Path = Path("/nonexistent"), prune: bool = False,
+        replace: frozenset[str] = frozenset()) -> list[tuple[str, str, str]]:
+    p = plan(desired, api.stack_jobs("default"), api.list_files(), "default", Options(prune, replace))
+    return [(r.name, r.action, r.outcome) for r in applier(api, root).apply(p)]
 
 
 def names(api: FakeApi, name: str) -> list[str]:
@@ -57,7 +61,7 @@ def test_stale_action_is_skipped_after_reread() -> None:
     job = api.add_job(metadata={"ftctl-stack": "default", "ftctl-name": "bot", "ftctl-spec": "A"})
     p = plan([make_desired("bot", state="cancelled")], api.stack_jobs("default"), [], "default")
     api.jobs[job]["status"] = "cancelled"  # someone else cancelled it after the plan
-    results = Applier(api, api, "default", sleep=lambda s: None).apply(p)  # type: ignore[arg-type]
+    results = applier(api).apply(p)
     assert [(r.action, r.outcome) for r in results] == [("cancel", "skipped")]
     assert not [w for w in api.writes if w[0] == "cancel"]
 
@@ -91,12 +95,11 @@ def test_a_failure_does_not_stop_independent_actions() -> None:
 
 
 def test_uploads_come_first_and_feed_the_create(tmp_path: Path) -> None:
-    data = tmp_path / "train.jsonl"
+    data = tmp_path / "manifests" / "data" / "train.jsonl"  # the path make_desired gives, under the root
+    data.parent.mkdir(parents=True)
     data.write_bytes(b"x" * 100)
     api = FakeApi()
-    d = make_desired("bot", local_file="ab")
-    object.__setattr__(d.files["training_file"], "path", data)
-    results = run(api, [d])
+    results = run(api, [make_desired("bot", local_file="ab")], root=tmp_path)
     assert [r[1] for r in results] == ["upload", "create"]
     (job,) = api.list_jobs()
     assert job.training_file in api.files
@@ -107,3 +110,38 @@ def test_idempotency_key_depends_on_identity_and_generation() -> None:
     assert base == idempotency_key("s", "n", "v1-a", None)
     assert len({base, idempotency_key("s2", "n", "v1-a", None), idempotency_key("s", "n2", "v1-a", None),
                 idempotency_key("s", "n", "v1-b", None), idempotency_key("s", "n", "v1-a", "ftjob-1")}) == 5
+
+
+class CrashesOnA(FakeApi):
+    def act(self, job_id: str, action: str) -> LiveJob:
+        if self.jobs[job_id]["metadata"]["ftctl-name"] == "a":
+            raise RuntimeError("a bug in a step")
+        return super().act(job_id, action)
+
+
+def test_an_unexpected_exception_fails_its_step_and_keeps_the_others() -> None:
+    api = CrashesOnA()
+    for name in ("a", "b"):
+        api.add_job(metadata={"ftctl-stack": "default", "ftctl-name": name, "ftctl-spec": "A"})
+    p = plan([make_desired("a", state="cancelled"), make_desired("b", state="cancelled")],
+             api.stack_jobs("default"), [], "default")
+    results = {r.name: r for r in applier(api).apply(p)}
+    assert results["a"].outcome == "failed" and "internal error: RuntimeError: a bug in a step" in results["a"].detail
+    assert results["b"].outcome == "done"
+    assert [w[0] for w in api.writes] == ["cancel"]
+
+
+def test_a_lost_create_answer_is_retried_as_one_step_without_nested_retries() -> None:
+    """Each attempt of a create step is: look the job up, then POST. Reads inside are not retried
+    on their own, so a fault costs one attempt of the step, never attempts × attempts."""
+    api = FakeApi()
+    api.faults = ["500", "500", "500"]
+    results = run(api, [make_desired("bot")])
+    assert results == [("bot", "create", "done")]
+    assert len(names(api, "bot")) == 1
+
+    api = FakeApi()
+    api.faults = ["500"] * 4  # as many faults as the policy has attempts: the step fails, nothing doubled
+    results = run(api, [make_desired("bot")])
+    assert results == [("bot", "create", "failed")]
+    assert names(api, "bot") == []

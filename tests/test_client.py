@@ -9,9 +9,14 @@ import httpx
 import pytest
 
 from reconciler.api import client as api_client
-from reconciler.api.client import ApiError, Reader, Target, Transport, Writer, check_base_url
-from reconciler.session import SetupError, remote_target
+from reconciler.api.client import Reader, Target, Transport, Writer, check_base_url
+from reconciler.api.errors import ApiError
+from reconciler.api.retry import RetryPolicy
+from reconciler.session.settings import SetupError, build
+from reconciler.session.target import remote_target
 from tests.conftest import SandboxProcess
+
+NO_WAIT = RetryPolicy(sleep=lambda s: None)
 
 JOBS = [
     {"id": "ftjob-3", "status": "running", "created_at": 3, "metadata": {"ftctl-stack": "s", "ftctl-name": "a"}},
@@ -38,7 +43,7 @@ def _server(seen: list[httpx.Request], reject_metadata: bool = False) -> httpx.M
 
 def _reader(target: Target, transport: httpx.MockTransport) -> Reader:
     http = httpx.Client(base_url=target.base_url + "/", transport=transport, headers=target.headers())
-    return Reader(Transport(target, http, sleep=lambda s: None))
+    return Reader(Transport(target, http), retry=NO_WAIT)
 
 
 def test_azure_target_lists_everything_and_filters_locally() -> None:
@@ -71,8 +76,8 @@ def test_gets_are_retried_and_writes_are_not() -> None:
 
     target = Target("https://api.example/v1", "k")
     http = httpx.Client(base_url=target.base_url + "/", transport=httpx.MockTransport(flaky))
-    transport = Transport(target, http, sleep=lambda s: None)
-    assert Reader(transport).get_job("ftjob-1").status == "running"
+    transport = Transport(target, http)
+    assert Reader(transport, retry=NO_WAIT).get_job("ftjob-1").status == "running"
     assert calls == ["GET", "GET", "GET"]
     calls.clear()
     with pytest.raises(ApiError) as info:
@@ -80,14 +85,17 @@ def test_gets_are_retried_and_writes_are_not() -> None:
     assert calls == ["POST"] and info.value.ambiguous
 
 
-def test_target_selection_from_environment() -> None:
-    azure = remote_target("https://res.openai.azure.com/openai/v1", {"AZURE_OPENAI_API_KEY": "az-key-123"})
+def test_target_selection_from_environment(tmp_path: Path) -> None:
+    def target(api_base: str | None, env: dict[str, str]) -> Target:
+        return remote_target(build(env, tmp_path, api_base=api_base))
+
+    azure = target("https://res.openai.azure.com/openai/v1", {"AZURE_OPENAI_API_KEY": "az-key-123"})
     assert azure.azure and azure.headers() == {"api-key": "az-key-123"}
-    openai = remote_target(None, {"OPENAI_API_KEY": "sk-key-456", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
+    openai = target(None, {"OPENAI_API_KEY": "sk-key-456", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
     assert not openai.azure and openai.base_url == "http://127.0.0.1:9/v1"
     assert "az-key-123" not in repr(azure) and "sk-key-456" not in repr(openai)
     with pytest.raises(SetupError, match="--sandbox"):
-        remote_target(None, {})
+        target(None, {})
     assert check_base_url("http://10.1.2.3/v1") is not None
     assert check_base_url("http://localhost:8787/v1") is None
 

@@ -16,7 +16,8 @@ from reconciler.datasets.pricing import load_prices
 from reconciler.datasets.scan import scan_file
 from reconciler.diagnostics import InputError
 from reconciler.manifests import load_manifests
-from reconciler.session import check_data
+from reconciler.session.desired import check_data
+from reconciler.session.settings import build
 from tests.conftest import ROOT
 
 CASES = Path(__file__).parent / "cases" / "datasets"
@@ -113,7 +114,7 @@ def test_grader_fields_are_found_in_nested_graders(repo: Path) -> None:
 def test_grader_field_missing_from_a_file_names_file_line_and_template(repo: Path) -> None:
     _rft_workspace(repo, "answer")
     with pytest.raises(InputError) as info:
-        check_data([repo / "rft.yaml"])
+        check_data([repo / "rft.yaml"], build({"FTCTL_TOKENS": "estimate"}, repo))
     got = [str(d) for d in info.value.diagnostics]
     assert got[0].startswith("data/valid.jsonl:1: no field 'answer' (the grader reads {{item.answer}} in "
                              "method.grader.graders.b.reference)")
@@ -132,7 +133,7 @@ def test_estimate_uses_epochs_and_the_price_table(repo: Path) -> None:
     prices = repo / "prices.json"
     prices.write_text(json.dumps({"as_of": "2030-01-01", "currency": "USD",
                                   "training_per_million_tokens": {"gpt-4o-mini-2024-07-18": 1000.0}}))
-    analysis = analyse(load_manifests([repo / "a.yaml", repo / "b.yaml"]), load_prices(str(prices)))
+    analysis = analyse(load_manifests([repo / "a.yaml", repo / "b.yaml"]), load_prices(prices))
     a, b = analysis.estimates["a"], analysis.estimates["b"]
     per_example = 1 + 10 + 10 + 3 * 3 + 3  # s, 40 q, 40 a at 4 characters a token, framing
     assert a.tokens == b.tokens == 20 * per_example and not a.exact

@@ -96,7 +96,7 @@ def test_the_full_loop(ws: Workspace, sandbox: SandboxProcess) -> None:
     changed = ws.ftctl("plan", "--detailed-exitcode")
     assert changed.returncode == 2
     assert f"-/+ replace  bot ({job['id']})" in changed.stdout
-    assert "~ method.supervised.hyperparameters.n_epochs: 3 → 4" in changed.stdout
+    assert "~ method.hyperparameters.n_epochs: 3 → 4" in changed.stdout
     replaced = ws.ftctl("apply", "--auto-approve")
     assert replaced.returncode == 0, replaced.stdout
     jobs = ws.jobs()
@@ -116,6 +116,10 @@ def test_the_full_loop(ws: Workspace, sandbox: SandboxProcess) -> None:
     assert ws.jobs()[0]["status"] == "running"
 
     (ws.root / "manifests" / "bot.yaml").unlink()
+    refused = ws.ftctl("plan", "--prune")  # no manifest at all: pruning would cancel the whole stack
+    assert refused.returncode == 1 and "--prune with no manifest in the given paths" in refused.stderr
+    (ws.root / "manifests" / "keep.yaml").write_text(
+        "name: keep\nmodel: gpt-4o-mini\ntraining_file: data/train.jsonl\nstate: cancelled\n")
     orphan = ws.ftctl("plan", "--detailed-exitcode")
     assert orphan.returncode == 0
     assert f"! bot ({new_id}, running): no manifest declares this name" in orphan.stdout
@@ -126,7 +130,8 @@ def test_the_full_loop(ws: Workspace, sandbox: SandboxProcess) -> None:
 
     status = ws.ftctl("status", "-o", "json")
     rows = json.loads(status.stdout)["jobs"]
-    assert [r["status"] for r in rows] == ["cancelled", "cancelled"]
+    assert [(r["name"], r["status"]) for r in rows] == [("bot", "cancelled"), ("bot", "cancelled"),
+                                                        ("keep", "not created")]
     assert SECRET not in "".join(ws.outputs)
 
 
@@ -139,7 +144,7 @@ def test_saved_plan_applies_exactly_and_refuses_when_stale(ws: Workspace, sandbo
     text = (ws.root / "plan.json").read_text()
     assert SECRET not in text
     data = json.loads(text)
-    assert data["format_version"] == 1 and data["stack"] == "default"
+    assert data["format_version"] == 2 and data["stack"] == "default"
     assert [a["action"] for a in data["actions"]] == ["replace"]
     assert data["summary"]["replace"] == 1 and data["fingerprint"].startswith("sha256:")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.identity import Desired, create_body, desired
+from reconciler.identity import Desired, build, tags
 from reconciler.manifests import load_manifests
 
 CASES = Path(__file__).parent / "cases" / "identity"
@@ -21,7 +21,7 @@ PINNED = {
 
 def _load(root: Path, name: str) -> Desired:
     (loaded,) = load_manifests([root / f"{name}.yaml"], root=root)
-    return desired(loaded)
+    return build(loaded, root)
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_python_grader_source_file_is_part_of_the_spec(copy: Path) -> None:
 
 def test_create_body_carries_tags_and_inlines_python_source() -> None:
     d = _load(CASES, "rft")
-    body = create_body(d, "prod", {d.files["training_file"].sha256: "file-up"})  # type: ignore[union-attr]
+    body = d.request.body(tags("prod", d.name, d.spec), {d.request.training_file.sha256 or "": "file-up"})
     assert body["training_file"] == "file-up"
     assert body["metadata"] == {"ftctl-stack": "prod", "ftctl-name": "rft", "ftctl-spec": d.spec}
     grader = body["method"]["reinforcement"]["grader"]["graders"]["a"]

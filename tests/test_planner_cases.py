@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 from reconciler.api.models import LiveFile, LiveJob
+from reconciler.identity import tags
+from reconciler.plan.model import CreateAction, ReplaceAction
 from reconciler.plan.planner import Options, plan
 from tests.builders import desired_from_case
 
@@ -40,17 +42,19 @@ def test_planner_case(path: Path) -> None:
     assert [o.job_id for o in result.orphans] == case.get("orphans", [])
     assert [f.name for f in result.failed] == case.get("failed", [])
     assert [n.name for n in result.notes] == case.get("notes", [])
-    creates = {a.name: a for a in result.actions if a.action in ("create", "replace")}
+    creates = {a.name: a for a in result.actions if isinstance(a, CreateAction | ReplaceAction)}
     assert sorted(n for n, a in creates.items() if a.then_pause) == sorted(case.get("then_pause", []))
     for name, previous in case.get("previous", {}).items():
         assert creates[name].previous_job_id == previous
+    bodies = {}
+    for name, action in creates.items():  # the body apply would send; files not yet uploaded as placeholders
+        pending = {ref.sha256 or "": f"upload-of-{ref.sha256}" for ref in action.after.local_files()}
+        bodies[name] = action.after.body(tags("default", name, action.spec), {**pending, **action.file_ids})
+        assert bodies[name]["metadata"]["ftctl-stack"] == "default"  # every create carries the identity tags
+        assert bodies[name]["metadata"]["ftctl-name"] == name
     for name, file_id in case.get("request_file", {}).items():
-        assert creates[name].request is not None and creates[name].request["training_file"] == file_id
+        assert bodies[name]["training_file"] == file_id
     for name, fragment in case.get("reason", {}).items():
         assert any(fragment in a.reason for a in result.actions if a.name == name)
-    for action in creates.values():  # every create carries the identity tags
-        assert action.request is not None
-        assert action.request["metadata"]["ftctl-stack"] == "default"
-        assert action.request["metadata"]["ftctl-name"] == action.name
     assert result.summary == {k: sum(1 for a in result.actions if a.action == k)
                               for k in ("upload", "cancel", "replace", "create", "pause", "resume")}

@@ -7,6 +7,8 @@ so a job that must be paused can be once it runs; without ``--wait`` such a paus
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -41,7 +43,7 @@ def test_apply_converges(wanted: dict[str, tuple[str, str]], live: list[tuple[st
     options = Options(prune=prune)
     api.faults = list(injected)
     first = plan(desired, api.stack_jobs("default"), api.list_files(), "default", options)
-    results = Applier(api, api, "default", wait=True, sleep=lambda s: None).apply(first)  # type: ignore[arg-type]
+    results = Applier(api, api, Path("/nonexistent"), wait=True, sleep=lambda s: None).apply(first)
     assert all(r.outcome != "failed" for r in results), results
     again = plan(desired, api.stack_jobs("default"), api.list_files(), "default", options)
     assert again.actions == [], [(a.name, a.action, a.reason) for a in again.actions]

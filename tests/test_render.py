@@ -1,45 +1,90 @@
-"""Renderers of one Plan, compared as exact text."""
+"""Renderers of one Plan, compared as exact text.
+
+Live jobs come from the in-memory fake, created from an older manifest's request the way the API
+returns them (resolved values), so the field diffs shown here are the planner's real ones.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 
 from reconciler.api.models import LiveJob
-from reconciler.plan.model import Plan
+from reconciler.identity import CreateRequest, Desired, MethodSpec, tags
+from reconciler.plan.model import Plan, TargetInfo
 from reconciler.plan.planner import plan
 from reconciler.plan.render import render_json, render_markdown, render_text
-from tests.builders import make_desired
+from tests.builders import make_desired, make_request
+from tests.fakes import FakeApi
 
-TAGS = {"ftctl-stack": "default", "ftctl-spec": "v1-old"}
+SANDBOX = TargetInfo(provider="sandbox", sandbox_db=".ftctl/sandbox.db")
+SOURCE = "def grade(sample, item):\n    return 1.0\n"
+NEW_SOURCE = ("def grade(sample, item):\n    # exact answers only\n"
+              "    return 1.0 if sample['output_text'] == item['label'] else 0.0\n")
+
+
+def live(api: FakeApi, d: Desired, status: str = "running") -> LiveJob:
+    """A job created from ``d`` by the fake API, as the API returns it."""
+    job = api.create_job(d.request.body(tags("default", d.name, d.spec), {}), f"key-{d.name}-{d.spec}")
+    api.jobs[job.id]["status"] = status
+    return api.get_job(job.id)
+
+
+def rft(source: str = SOURCE, **fields: object) -> CreateRequest:
+    grader = {"type": "multi", "name": "triage", "calculate_output": "0.5 * exact + 0.5 * py", "graders": {
+        "exact": {"type": "string_check", "name": "exact", "input": "{{sample.output_text}}",
+                  "reference": "{{item.label}}", "operation": "eq"},
+        "py": {"type": "python", "name": "py", "source": source}}}
+    return make_request().model_copy(update={
+        "model": "o4-mini", "method": MethodSpec(type="reinforcement", hyperparameters={
+            "n_epochs": 2, "reasoning_effort": "medium", "eval_interval": "auto"}, grader=grader), **fields})
 
 
 def _plan() -> Plan:
-    live = [
-        LiveJob.model_validate({"id": "ftjob-old", "status": "running", "created_at": 1,
-                                "model": "gpt-4o-mini-2024-07-18", "training_file": "file-train",
-                                "metadata": {**TAGS, "ftctl-name": "bot"},
-                                "method": {"type": "supervised", "supervised": {"hyperparameters": {
-                                    "n_epochs": 3, "batch_size": 1, "learning_rate_multiplier": 1.8}}}}),
-        LiveJob.model_validate({"id": "ftjob-gone", "status": "running", "created_at": 2,
-                                "metadata": {**TAGS, "ftctl-name": "gone"}}),
-    ]
-    desired = [make_desired("bot", spec="v1-new", n_epochs=4), make_desired("fresh", state="paused")]
-    return plan(desired, live, [], "default", target="the sandbox")
+    api = FakeApi()
+    old = live(api, make_desired("bot", spec=None, n_epochs=3))
+    gone = live(api, make_desired("gone", spec=None))
+    desired = [make_desired("bot", spec=None, n_epochs=4), make_desired("fresh", state="paused", spec=None)]
+    return plan(desired, [gone, old], [], "default").model_copy(update={"target": SANDBOX})
+
+
+def _create_plan() -> Plan:
+    wandb = [{"type": "wandb", "wandb": {"project": "triage-ft", "entity": "acme", "tags": ["v3", "nightly"]}}]
+    request = rft(suffix="triage-v2", seed=7, integrations=wandb, metadata={"team": "support"})
+    return plan([make_desired("triage", request=request, spec=None)], [], [], "default")
+
+
+def _grader_change_plan() -> Plan:
+    api = FakeApi()
+    old = live(api, make_desired("triage", request=rft(), spec=None))
+    return plan([make_desired("triage", request=rft(NEW_SOURCE), spec=None)], [old], [], "default")
+
+
+def _failed_plan() -> Plan:
+    api = FakeApi()
+    d = make_desired("bot", spec=None)
+    failed = live(api, d, status="failed")
+    api.jobs[failed.id]["error"] = {"code": "invalid_training_file", "param": "training_file",
+                                    "message": "The job failed due to an invalid training file | line 3"}
+    return plan([d], [api.get_job(failed.id)], [], "default")
 
 
 def test_text() -> None:
     assert render_text(_plan()) == """\
-ftctl plan for stack "default" on the sandbox
+ftctl plan for stack "default" on the embedded sandbox (.ftctl/sandbox.db)
 
-  -/+ replace  bot (ftjob-old)  # the spec changed and a live job cannot be changed
-        model=gpt-4o-mini method=supervised n_epochs=4
-        ~ method.supervised.hyperparameters.n_epochs: 3 → 4
+  -/+ replace  bot (ftjob-1)  # the spec changed and a live job cannot be changed
+        ~ method.hyperparameters.n_epochs: 3 → 4
     + create   fresh  # no job exists yet
-        model=gpt-4o-mini method=supervised
+        model: gpt-4o-mini
+        training_file: file-train
+        method:
+          type: supervised
+          hyperparameters: {batch_size: auto, learning_rate_multiplier: auto, n_epochs: auto}
         then pause once it runs (state: paused)
 
 Orphans (no manifest):
-  ! gone (ftjob-gone, running): no manifest declares this name
+  ! gone (ftjob-2, running): no manifest declares this name
 
 Plan: 0 to upload, 0 to cancel, 1 to replace, 1 to create, 0 to pause, 0 to resume.
 """
@@ -50,22 +95,163 @@ def test_text_has_colour_only_when_asked() -> None:
     assert "\x1b[" in render_text(_plan(), color=True)
 
 
-def test_markdown_puts_the_summary_first_and_details_in_collapsibles() -> None:
+def test_a_create_shows_the_whole_request_with_grader_tree_and_integrations() -> None:
+    assert render_text(_create_plan()) == """\
+ftctl plan for stack "default"
+
+    + create   triage  # no job exists yet
+        model: o4-mini
+        training_file: file-train
+        method:
+          type: reinforcement
+          hyperparameters: {n_epochs: 2, reasoning_effort: medium, eval_interval: auto}
+          grader:
+            type: multi
+            name: triage
+            calculate_output: 0.5 * exact + 0.5 * py
+            graders:
+              exact:
+                type: string_check
+                name: exact
+                input: '{{sample.output_text}}'
+                reference: '{{item.label}}'
+                operation: eq
+              py:
+                type: python
+                name: py
+                source: |
+                  def grade(sample, item):
+                      return 1.0
+        suffix: triage-v2
+        seed: 7
+        integrations:
+        - type: wandb
+          wandb:
+            project: triage-ft
+            entity: acme
+            tags: [v3, nightly]
+        metadata: {team: support}
+
+Plan: 0 to upload, 0 to cancel, 0 to replace, 1 to create, 0 to pause, 0 to resume.
+"""
+
+
+def test_a_grader_source_change_is_a_unified_diff_in_text() -> None:
+    assert render_text(_grader_change_plan()) == """\
+ftctl plan for stack "default"
+
+  -/+ replace  triage (ftjob-1)  # the spec changed and a live job cannot be changed
+        ~ method.grader.graders.py.source:
+            --- before
+            +++ after
+            @@ -1,2 +1,3 @@
+             def grade(sample, item):
+            -    return 1.0
+            +    # exact answers only
+            +    return 1.0 if sample['output_text'] == item['label'] else 0.0
+
+Plan: 0 to upload, 0 to cancel, 1 to replace, 0 to create, 0 to pause, 0 to resume.
+"""
+
+
+def test_a_grader_source_change_is_a_fenced_diff_in_markdown_outside_any_table() -> None:
+    md = render_markdown(_grader_change_plan())
+    changes = md[md.index("**Changes**"):md.index("**Request**")]
+    assert changes == """\
+**Changes**
+
+`method.grader.graders.py.source`:
+
+```diff
+--- before
++++ after
+@@ -1,2 +1,3 @@
+ def grade(sample, item):
+-    return 1.0
++    # exact answers only
++    return 1.0 if sample['output_text'] == item['label'] else 0.0
+```
+
+"""
+    assert_well_formed(md)
+
+
+def assert_well_formed(md: str) -> None:
+    """Every table row has the header's cell count, and no table row is inside a fence or vice versa."""
+    fence = None
+    columns = None
+    for line in md.splitlines():
+        opener = re.match(r"^(`{3,})", line)
+        if opener and (fence is None or opener.group(1) == fence):
+            fence = None if fence else opener.group(1)
+            continue
+        if fence:
+            continue
+        if line.startswith("|"):
+            cells = len(re.split(r"(?<!\\)\|", line)) - 2
+            columns = columns or cells
+            assert cells == columns, line
+        else:
+            columns = None
+    assert fence is None, "an unclosed code fence"
+    assert md.count("<details>") == md.count("</details>")
+
+
+def test_markdown_summary_first_and_details_in_collapsibles() -> None:
     md = render_markdown(_plan())
     lines = md.splitlines()
     assert lines[0] == "### ftctl plan — stack `default`"
     assert lines[2:5] == ["| upload | cancel | replace | create | pause | resume |", "|---|---|---|---|---|---|",
                           "| 0 | 0 | 1 | 1 | 0 | 0 |"]
-    assert "<details><summary><code>-/+</code> <b>replace</b> bot (ftjob-old)</summary>" in lines
-    assert "| `method.supervised.hyperparameters.n_epochs` | `3` | `4` |" in lines
+    assert "<details><summary><code>-/+</code> <b>replace</b> bot (ftjob-1)</summary>" in lines
+    assert "| `method.hyperparameters.n_epochs` | `3` | `4` |" in lines
     assert md.count("<details>") == 2 and md.count("</details>") == 2
-    assert "- `gone` (ftjob-gone, running): no manifest declares this name" in lines
+    assert "- `gone` (ftjob-2, running): no manifest declares this name" in lines
+    assert_well_formed(md)
+
+
+def test_markdown_cells_escape_pipes_and_backticks() -> None:
+    api = FakeApi()
+    old = live(api, make_desired("bot", spec=None, request=make_request(suffix="a|b")))
+    api.jobs[old.id]["suffix"] = "a|b"  # a server that echoes the suffix
+    new = make_desired("bot", spec=None, request=make_request(suffix="c`d|e"))
+    md = render_markdown(plan([new], [api.get_job(old.id)], [], "default"))
+    assert "| `suffix` | `a\\|b` | ``c`d\\|e`` |" in md.splitlines()
+    assert_well_formed(md)
+
+
+def test_a_plan_with_a_failed_job_never_says_match() -> None:
+    p = _failed_plan()
+    assert render_text(p) == """\
+ftctl plan for stack "default"
+
+Failed jobs (not retried):
+  ! bot (ftjob-1, failed): The job failed due to an invalid training file | line 3 (retry with --replace bot)
+
+No changes to apply, but 1 job failed (listed above): the live jobs do not match the manifests.
+"""
+    assert render_markdown(p) == """\
+### ftctl plan — stack `default`
+
+**Failed jobs**
+- `bot` (ftjob-1, failed): The job failed due to an invalid training file | line 3 (retry with --replace bot)
+
+**No changes to apply, but 1 job failed (listed above): the live jobs do not match the manifests.**
+"""
+    data = json.loads(render_json(p))
+    assert data["failed"] == [{"name": "bot", "job_id": "ftjob-1", "status": "failed", "message": (
+        "The job failed due to an invalid training file | line 3 (retry with --replace bot)")}]
+    assert data["actions"] == []
 
 
 def test_json_has_the_contract_fields() -> None:
     data = json.loads(render_json(_plan()))
-    assert {"format_version", "stack", "actions", "orphans", "failed", "summary", "fingerprint"} <= set(data)
+    assert {"format_version", "stack", "target", "actions", "orphans", "failed", "summary", "fingerprint",
+            "local_files", "checksum"} <= set(data)
     replace = data["actions"][0]
-    assert {"name", "action", "reason", "job_id", "before", "after"} <= set(replace)
-    assert replace["before"]["job_id"] == "ftjob-old" and replace["after"]["spec"] == "v1-new"
+    assert {"name", "action", "reason", "job_id", "before", "after", "changes"} <= set(replace)
+    assert replace["before"]["job_id"] == "ftjob-1" and replace["after"]["method"]["hyperparameters"]["n_epochs"] == 4
+    assert replace["changes"] == [{"path": ["method", "hyperparameters", "n_epochs"], "before": 3, "after": 4,
+                                   "note": None}]
     assert data["summary"] == {"upload": 0, "cancel": 0, "replace": 1, "create": 1, "pause": 0, "resume": 0}
+    assert Plan.from_json(data) == _plan()

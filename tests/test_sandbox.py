@@ -50,7 +50,8 @@ def recorder() -> Recorder:
 @pytest.fixture
 def client(sandbox: SandboxProcess, recorder: Recorder) -> Iterator[openai.OpenAI]:
     http = httpx.Client(event_hooks={"response": [recorder]}, timeout=10)
-    yield openai.OpenAI(base_url=sandbox.url, api_key="sk-sandbox", http_client=http, max_retries=0)
+    yield openai.OpenAI(base_url=sandbox.url, api_key="sk-sandbox", max_retries=0,
+                        http_client=http)  # type: ignore[arg-type]  # the SDK's stubs name its own httpx fork
     http.close()
 
 
@@ -70,14 +71,15 @@ def test_full_lifecycle_with_the_official_sdk(client: openai.OpenAI, sandbox: Sa
     assert job.model == "gpt-4o-mini-2024-07-18"  # alias resolved
     assert job.status == "validating_files"
     assert 0 <= job.seed <= 2_147_483_647  # a random seed was chosen
-    hyper = job.method.supervised.hyperparameters  # type: ignore[union-attr]
-    assert hyper.n_epochs == 2 and isinstance(hyper.batch_size, int)  # "auto" resolved to a number
+    assert job.method is not None and job.method.supervised is not None
+    hyper = job.method.supervised.hyperparameters  # "auto" resolved to a number below
+    assert hyper is not None and hyper.n_epochs == 2 and isinstance(hyper.batch_size, int)
 
     sandbox.advance(15)
     assert client.fine_tuning.jobs.retrieve(job.id).status == "running"
-    assert client.fine_tuning.jobs.pause(job.id).status == "paused"
+    assert str(client.fine_tuning.jobs.pause(job.id).status) == "paused"  # not in the SDK's status enum
     sandbox.advance(10_000)
-    assert client.fine_tuning.jobs.retrieve(job.id).status == "paused"  # paused time does not count
+    assert str(client.fine_tuning.jobs.retrieve(job.id).status) == "paused"  # paused time does not count
     assert client.fine_tuning.jobs.resume(job.id).status == "running"
     sandbox.advance(10_000)
 
@@ -96,7 +98,7 @@ def test_full_lifecycle_with_the_official_sdk(client: openai.OpenAI, sandbox: Sa
     assert messages[0] == "The job has successfully completed"  # newest first
     assert messages[-1].startswith("Created fine-tuning job")
     assert "Fine-tuning job paused" in messages and "Fine-tuning job resumed" in messages
-    assert any(e.type == "metrics" and e.data and "train_loss" in e.data for e in events)
+    assert any(e.type == "metrics" and isinstance(e.data, dict) and "train_loss" in e.data for e in events)
 
     checkpoints = list(client.fine_tuning.jobs.checkpoints.list(job.id))
     assert [c.step_number for c in checkpoints] == sorted((c.step_number for c in checkpoints), reverse=True)
@@ -191,10 +193,9 @@ def test_dpo_and_reinforcement_jobs_succeed(client: openai.OpenAI, sandbox: Sand
     grader = {"type": "multi", "name": "m", "calculate_output": "a",
               "graders": {"a": {"type": "string_check", "name": "a", "input": "{{sample.output_text}}",
                                 "reference": "{{item.label}}", "operation": "eq"}}}
-    rft = client.fine_tuning.jobs.create(model="o4-mini", training_file=upload(client, TRIAGE),
-                                         method={"type": "reinforcement",
-                                                 "reinforcement": {"grader": grader,
-                                                                   "hyperparameters": {"reasoning_effort": "low"}}})
+    method: Any = {"type": "reinforcement",
+                   "reinforcement": {"grader": grader, "hyperparameters": {"reasoning_effort": "low"}}}
+    rft = client.fine_tuning.jobs.create(model="o4-mini", training_file=upload(client, TRIAGE), method=method)
     sandbox.advance(100_000)
     assert client.fine_tuning.jobs.retrieve(dpo.id).status == "succeeded"
     done = client.fine_tuning.jobs.retrieve(rft.id)
@@ -270,24 +271,26 @@ def test_uploads_api_assembles_parts(client: openai.OpenAI, recorder: Recorder) 
 def test_admin_api_is_for_loopback_clients_only(tmp_path: Path) -> None:
     import asyncio
 
+    from starlette.types import Message
+
     from reconciler.sandbox.app import create_app
     from reconciler.sandbox.store import Store
 
     _, app = create_app(Store(tmp_path / "s.db"))
     sent: list[dict[str, Any]] = []
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
+    async def send(message: Message) -> None:
+        sent.append(dict(message))
 
     for client_host, expected in (("192.0.2.7", 403), ("127.0.0.1", 200)):
         sent.clear()
         scope = {"type": "http", "method": "GET", "path": "/sandbox/stats", "headers": [], "query_string": b"",
                  "client": (client_host, 40000), "server": ("127.0.0.1", 8787), "scheme": "http",
                  "root_path": "", "http_version": "1.1", "raw_path": b"/sandbox/stats"}
-        asyncio.run(app(scope, receive, send))
+        asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]  # Starlette's app is typed loosely
         assert sent[0]["status"] == expected, client_host
 
 
@@ -385,8 +388,8 @@ def test_admin_api_rejects_bad_input(sandbox: SandboxProcess) -> None:
 def test_a_reinforcement_file_without_the_graders_fields_fails(client: openai.OpenAI, sandbox: SandboxProcess) -> None:
     grader = {"type": "string_check", "name": "a", "input": "{{sample.output_text}}",
               "reference": "{{item.answer}}", "operation": "eq"}  # triage data has "label", not "answer"
-    job = client.fine_tuning.jobs.create(model="o4-mini", training_file=upload(client, TRIAGE),
-                                         method={"type": "reinforcement", "reinforcement": {"grader": grader}})
+    method: Any = {"type": "reinforcement", "reinforcement": {"grader": grader}}
+    job = client.fine_tuning.jobs.create(model="o4-mini", training_file=upload(client, TRIAGE), method=method)
     sandbox.advance(60)
     failed = client.fine_tuning.jobs.retrieve(job.id)
     assert failed.status == "failed" and failed.error is not None

@@ -1,14 +1,14 @@
-"""HTTP access to an OpenAI-compatible API, split into a reader and a writer.
+"""HTTP access to an OpenAI-compatible API: ``Reader`` and ``Writer`` (see ``ports``).
 
 ``Reader`` only sends GETs: it is all that ``plan`` and ``status`` receive. ``Writer`` sends the
-POSTs that ``apply`` needs. GETs are retried on 429/5xx/connection errors (they are safe to
-repeat); writes are retried only by their callers, who know how to check first whether the write
-already happened (see ``reconciler.apply.steps``).
+POSTs that ``apply`` needs. A reader retries each GET under its ``RetryPolicy`` (a GET is safe to
+repeat); the applier gives its readers ``NO_RETRY`` because it retries whole steps instead. Writes
+are never retried here: their callers know how to check first whether the write already happened
+(``reconciler.apply``).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,38 +17,16 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from reconciler.api.errors import ApiError, retry_after
 from reconciler.api.models import TAG_STACK, LiveFile, LiveJob
+from reconciler.api.ports import Progress
+from reconciler.api.retry import RetryPolicy
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 UPLOAD_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
-GET_ATTEMPTS = 5
-MAX_RETRY_AFTER = 30.0
 SIMPLE_UPLOAD_LIMIT = 512 * 1024 * 1024
 PART_SIZE = 64 * 1024 * 1024
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
-
-
-class ApiError(Exception):
-    """An answer the API gave (status >= 400) or the lack of one (status 0)."""
-
-    def __init__(self, status: int, message: str, code: str | None = None, param: str | None = None,
-                 retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.code, self.param = status, message, code, param
-        self.retry_after = retry_after
-
-    @property
-    def ambiguous(self) -> bool:
-        """True when the request may or may not have been carried out."""
-        return self.status == 0 or self.status >= 500 or self.status == 408
-
-    @property
-    def retryable(self) -> bool:
-        return self.ambiguous or self.status == 429
-
-    def __str__(self) -> str:
-        where = f" (param {self.param})" if self.param else ""
-        return f"HTTP {self.status}: {self.message}{where}" if self.status else self.message
 
 
 @dataclass(frozen=True)
@@ -77,33 +55,20 @@ def check_base_url(url: str) -> str | None:
 def _error_from(response: httpx.Response) -> ApiError:
     try:
         body = response.json().get("error") or {}
-    except ValueError:
+    except (ValueError, AttributeError):
         body = {}
     if not isinstance(body, dict):
         body = {"message": str(body)}
-    retry_after = None
-    if "retry-after" in response.headers:
-        try:
-            retry_after = float(response.headers["retry-after"])
-        except ValueError:
-            retry_after = None
     message = body.get("message") or response.reason_phrase or "request failed"
-    return ApiError(response.status_code, str(message), body.get("code"), body.get("param"), retry_after)
-
-
-def backoff(attempt: int, error: ApiError | None = None) -> float:
-    if error is not None and error.retry_after is not None:
-        return min(float(error.retry_after), MAX_RETRY_AFTER)
-    return min(0.25 * 2.0**attempt, 8.0)
+    return ApiError(response.status_code, str(message), body.get("code"), body.get("param"),
+                    retry_after(response.headers))
 
 
 class Transport:
-    def __init__(self, target: Target, client: httpx.Client | None = None,
-                 sleep: Any = time.sleep) -> None:
+    def __init__(self, target: Target, client: httpx.Client | None = None) -> None:
         self.target = target
         self.http = client or httpx.Client(base_url=target.base_url.rstrip("/") + "/", timeout=TIMEOUT,
                                            headers={**target.headers(), "User-Agent": "ftctl"})
-        self.sleep = sleep
 
     def close(self) -> None:
         self.http.close()
@@ -120,28 +85,24 @@ class Transport:
             raise _error_from(response)
         return response.json()
 
-    def get(self, path: str, params: Any = None) -> Any:
-        for attempt in range(GET_ATTEMPTS):
-            try:
-                return self.once("GET", path, params=params)
-            except ApiError as exc:
-                if not exc.retryable or attempt == GET_ATTEMPTS - 1:
-                    raise
-                self.sleep(backoff(attempt, exc))
-        raise AssertionError("unreachable")
 
 
 class Reader:
-    """Read-only access: the only API that ``plan`` and ``status`` get."""
+    """Read-only access: the only API that ``plan`` and ``status`` get. Every GET is retried under
+    ``retry``."""
 
-    def __init__(self, transport: Transport, metadata_filter: bool = True) -> None:
+    def __init__(self, transport: Transport, retry: RetryPolicy | None = None, metadata_filter: bool = True) -> None:
         self.transport = transport
+        self.retry = retry or RetryPolicy()
         self.metadata_filter = metadata_filter and not transport.target.azure
+
+    def _get(self, path: str, params: Any = None) -> Any:
+        return self.retry.run(lambda _: self.transport.once("GET", path, params=params))
 
     def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         after: str | None = None
         while True:
-            page = self.transport.get(path, params={**params, **({"after": after} if after else {})})
+            page = self._get(path, params={**params, **({"after": after} if after else {})})
             data = page.get("data") or []
             yield from data
             if not page.get("has_more") or not data:
@@ -172,7 +133,7 @@ class Reader:
         return self.list_jobs({TAG_STACK: stack})
 
     def get_job(self, job_id: str) -> LiveJob:
-        return LiveJob.model_validate(self.transport.get(f"fine_tuning/jobs/{job_id}"))
+        return LiveJob.model_validate(self._get(f"fine_tuning/jobs/{job_id}"))
 
     def list_files(self) -> list[LiveFile]:
         raw = self._pages("files", {"purpose": "fine-tune"})
@@ -195,7 +156,7 @@ class Writer:
         return LiveJob.model_validate(self.transport.once("POST", f"fine_tuning/jobs/{job_id}/{action}"))
 
     def upload(self, path: Path, filename: str, idempotency_key: str,
-               progress: Any = None) -> LiveFile:
+               progress: Progress | None = None) -> LiveFile:
         size = path.stat().st_size
         if size > SIMPLE_UPLOAD_LIMIT:
             return self._upload_parts(path, filename, size, idempotency_key, progress)
@@ -206,7 +167,7 @@ class Writer:
                                        headers={"Idempotency-Key": idempotency_key})
         return LiveFile.model_validate(data)
 
-    def _upload_parts(self, path: Path, filename: str, size: int, key: str, progress: Any) -> LiveFile:
+    def _upload_parts(self, path: Path, filename: str, size: int, key: str, progress: Progress | None) -> LiveFile:
         upload = self.transport.once("POST", "uploads", json={
             "filename": filename, "purpose": "fine-tune", "bytes": size, "mime_type": "application/jsonl"},
             headers={"Idempotency-Key": key})
@@ -225,7 +186,7 @@ class Writer:
 class _Progress:
     """A file wrapper that reports bytes read, for a progress bar."""
 
-    def __init__(self, f: BinaryIO, report: Any) -> None:
+    def __init__(self, f: BinaryIO, report: Progress) -> None:
         self.f, self.report = f, report
 
     def read(self, n: int = -1) -> bytes:

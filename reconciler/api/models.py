@@ -44,6 +44,7 @@ class LiveJob(Lenient):
     hyperparameters: dict[str, Any] | None = None
     suffix: str | None = None
     seed: int | None = None
+    integrations: list[dict[str, Any]] | None = None
 
     @property
     def tags(self) -> dict[str, str]:
@@ -72,12 +73,6 @@ class LiveJob(Lenient):
     @property
     def paused(self) -> bool:
         return self.status in PAUSED
-
-    def summary(self) -> dict[str, Any]:
-        hyper = (self.method or {}).get((self.method or {}).get("type", ""), {}).get("hyperparameters")
-        return {"job_id": self.id, "status": self.status, "model": self.model, "spec": self.spec,
-                "fine_tuned_model": self.fine_tuned_model, "hyperparameters": hyper or self.hyperparameters,
-                "suffix": self.suffix, "metadata": self.user_metadata}
 
 
 class LiveFile(Lenient):

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 from reconciler import catalog
 from reconciler.datasets.formats import MAX_LISTED, Counter, format_for
@@ -24,9 +26,10 @@ from reconciler.manifests.model import ReinforcementMethod
 ITEM_FIELD = re.compile(r"\{\{\s*item\.([A-Za-z0-9_]+)")
 
 
-@dataclass(frozen=True)
-class Estimate:
+class Estimate(BaseModel):
     """What a job will train on and cost; ``exact`` tells whether tokens were counted or estimated."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     examples: int
     tokens: int
@@ -37,9 +40,6 @@ class Estimate:
     hourly: float | None
     currency: str
     prices_as_of: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -137,9 +137,10 @@ class _Checker:
         epochs = m.method.hyperparameters.n_epochs
         n = epochs if isinstance(epochs, int) else catalog.auto_epochs(report.examples)
         trained = report.tokens * n
-        return Estimate(report.examples, report.tokens, self.count is not None, n, trained,
-                        self.prices.training_cost(m.model, trained), self.prices.hourly(m.model),
-                        self.prices.currency, self.prices.as_of)
+        return Estimate(examples=report.examples, tokens=report.tokens, exact=self.count is not None, epochs=n,
+                        trained_tokens=trained, cost=self.prices.training_cost(m.model, trained),
+                        hourly=self.prices.hourly(m.model), currency=self.prices.currency,
+                        prices_as_of=self.prices.as_of)
 
 
 def analyse(loaded: list[LoadedManifest], prices: Prices, count: Counter | None = None) -> Analysis:

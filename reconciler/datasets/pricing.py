@@ -1,12 +1,12 @@
 """Training prices from a dated table kept as data (``reconciler/data/prices.json``).
 
-Users override it with ``--prices FILE`` or ``FTCTL_PRICES``: same shape, their own numbers.
+Users override it with ``--prices FILE`` or ``FTCTL_PRICES`` (resolved by the CLI's settings): same
+shape, their own numbers.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -38,10 +38,9 @@ def _base(model: str) -> str:
     return catalog.resolve_model(model.split(":")[1]) if model.startswith("ft:") else model
 
 
-def load_prices(path: str | None = None) -> Prices:
-    path = path or os.environ.get("FTCTL_PRICES")
-    if path:
-        text, origin = Path(path).read_text(encoding="utf-8"), path
+def load_prices(path: Path | None = None) -> Prices:
+    if path is not None:
+        text, origin = path.read_text(encoding="utf-8"), str(path)
     else:
         text = resources.files("reconciler").joinpath("data/prices.json").read_text(encoding="utf-8")
         origin = "built-in table"

@@ -1,15 +1,15 @@
 """Exact token counts with tiktoken when its encoding is on this machine, else none (estimate).
 
 tiktoken downloads encodings on first use; ftctl must work offline, so it only loads an encoding
-that is already in tiktoken's cache (``TIKTOKEN_CACHE_DIR``, ``DATA_GYM_CACHE_DIR`` or the temp
-folder) and never triggers a download.
+that is already in tiktoken's cache folder (the CLI's settings find it as tiktoken does:
+``TIKTOKEN_CACHE_DIR``, ``DATA_GYM_CACHE_DIR`` or the temp folder) and never triggers a download.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -19,16 +19,17 @@ ENCODING = "o200k_base"
 _BLOB = f"https://openaipublic.blob.core.windows.net/encodings/{ENCODING}.tiktoken"
 
 
-def _cached_encoding_file() -> Path:
-    folder = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR") or str(
-        Path(tempfile.gettempdir()) / "data-gym-cache")
-    return Path(folder) / hashlib.sha1(_BLOB.encode()).hexdigest()
+def cache_folder(env: Mapping[str, str]) -> Path:
+    """Where tiktoken keeps its encodings, read from ``env`` the way tiktoken reads it."""
+    return Path(env.get("TIKTOKEN_CACHE_DIR") or env.get("DATA_GYM_CACHE_DIR")
+                or Path(tempfile.gettempdir()) / "data-gym-cache")
 
 
 @cache
-def exact_counter() -> Counter | None:
-    """A function text → token count, or None when no encoding can be loaded offline."""
-    if os.environ.get("FTCTL_TOKENS") == "estimate" or not _cached_encoding_file().is_file():
+def exact_counter(folder: Path | None) -> Counter | None:
+    """A function text → token count, or None when no encoding can be loaded offline from ``folder``
+    (None: estimate, do not even try)."""
+    if folder is None or not (folder / hashlib.sha1(_BLOB.encode()).hexdigest()).is_file():
         return None
     try:
         import tiktoken

@@ -64,6 +64,11 @@ class ReinforcementMethod(Strict):
     grader: Grader
 
 
+HYPERPARAMETERS: dict[str, type[SupervisedHyperparameters]] = {
+    "supervised": SupervisedHyperparameters, "dpo": DpoHyperparameters, "reinforcement": ReinforcementHyperparameters}
+"""The hyperparameter model of each method type."""
+
+
 def _method_type(value: Any) -> Any:
     # ``type`` may be left out of ``method``: it defaults to supervised, as in the API.
     if isinstance(value, dict):

@@ -1,96 +1,252 @@
-"""What changed between a live job and its manifest, for the reviewer of a replace.
+"""What changed between a live job and its manifest, field by field, for the reviewer.
 
-The decision to replace is made on the spec hash alone; this module only explains it. Both sides
-are first reduced to their "essence": fields the user can set, in comparable form. The API reports
-resolved values (``auto`` → 3, an alias → a snapshot, a random seed), so a field the manifest
-leaves to the service is not compared; uploaded files are compared by the sha256 in their
-ftctl upload name.
+The decision to create or replace is made on the spec hash alone; this module explains it. The API
+reports resolved values (``auto`` → 3, an alias → its snapshot, a seed it picked) and not always
+every field (OpenAI's job object has no suffix). So the request the live job was created from is
+*reconstructed*: each hashed field takes the value the job reports, and where that value may stand
+for something else (a number the service chose for ``auto``, a seed it picked, a field it does not
+report) each reading is tried in turn. The reading whose hash equals the job's ``ftctl-spec`` tag
+is the old request, and its difference from the new one is exact, field by field.
+
+When no reading matches (a field the API does not report has changed), the fields that can be
+compared are diffed and the unreported ones are listed as such: a bare spec hash is never the
+only line. Diffs come from deepdiff's tree view, with its path lists (never parsed from strings).
 """
 
 from __future__ import annotations
 
-import re
+import itertools
+from collections.abc import Iterator
 from typing import Any
 
 from deepdiff import DeepDiff
+from deepdiff.helper import NotPresent
 
-from reconciler import catalog
-from reconciler.api.models import LiveFile, LiveJob
-from reconciler.identity import Desired, LocalFile, method_body, parse_upload_name
+from reconciler.api.models import LiveJob
+from reconciler.identity import Desired, FileRef, UploadIndex, parse_upload_name, spec_hash
+from reconciler.identity.request import NOT_CHOSEN, review_view
+from reconciler.manifests.model import HYPERPARAMETERS
 from reconciler.plan.model import Change
 
+MAX_READINGS = 4096
 
-def _file_essence(file_id: str | None, files: dict[str, LiveFile]) -> str | None:
-    if file_id is None:
+
+class _Absent:
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Any = _Absent()
+"""A value left out of the canonical request (a hyperparameter left to the service)."""
+UNREPORTED = "not reported by the API"
+FILE_FIELDS = ("training_file", "validation_file")
+Path_ = tuple[str | int, ...]
+Key = tuple[str, ...]
+"""A field of the canonical request (mappings only, no list indexes)."""
+
+
+def _strip(value: Any) -> Any:
+    """Drop None values from mappings, recursively: the manifest side never holds them."""
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+def _numbers(value: Any) -> list[Any]:
+    """A reported number in each form it may have been sent in (2 and 2.0 hash differently)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return [value]
+    if isinstance(value, float) and value.is_integer():
+        return [value, int(value)]
+    return [value, float(value)] if isinstance(value, int) else [value]
+
+
+def _unique(values: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for v in values:
+        if not any(v is o or (type(v) is type(o) and v == o) for o in out):
+            out.append(v)
+    return out
+
+
+class _Readings:
+    """The candidate values of each hashed field of the old request, live values first."""
+
+    def __init__(self, job: LiveJob, new: dict[str, Any], uploads: UploadIndex) -> None:
+        self.job, self.new, self.uploads = job, new, uploads
+        self.options: list[tuple[Key, list[Any]]] = []
+        self.unreported: list[Key] = []
+        reported = job.model_fields_set
+        self.add(("model",), [job.model] if job.model else [new["model"]], reported=bool(job.model))
+        self.add(("training_file",), self.file(job.training_file), reported=job.training_file is not None)
+        if "validation_file" in reported:
+            self.add(("validation_file",), self.file(job.validation_file))
+        else:
+            self.add(("validation_file",), [new["validation_file"]], reported=False)
+        self.method()
+        if "suffix" in reported:
+            self.add(("suffix",), [job.suffix])
+        elif job.fine_tuned_model and job.fine_tuned_model.count(":") >= 4:
+            self.add(("suffix",), [job.fine_tuned_model.split(":")[3] or None])
+        else:
+            self.add(("suffix",), _unique([new["suffix"], None]), reported=False)
+        if "seed" in reported and job.seed is not None:
+            self.add(("seed",), [job.seed, None])  # None: the service picked this seed
+        else:
+            self.add(("seed",), [new["seed"]], reported=False)
+        if "integrations" in reported:
+            self.add(("integrations",), [_strip(job.integrations) or None])
+        else:
+            self.add(("integrations",), [new["integrations"]], reported=False)
+
+    def add(self, path: Key, values: list[Any], reported: bool = True) -> None:
+        self.options.append((path, values))
+        if not reported:
+            self.unreported.append(path)
+
+    def file(self, file_id: str | None) -> list[Any]:
+        if file_id is None:
+            return [None]
+        live = self.uploads.by_id.get(file_id)
+        parsed = parse_upload_name(live.filename) if live is not None else None
+        return [{"sha256": parsed[0]}, {"file_id": file_id}] if parsed else [{"file_id": file_id}]
+
+    def method(self) -> None:
+        raw = dict(self.job.method or {"type": "supervised"})
+        kind = str(raw.get("type") or "supervised")
+        found = raw.get(kind)
+        inner: dict[str, Any] = found if isinstance(found, dict) else {}
+        hyper = dict(inner.get("hyperparameters") or (self.job.hyperparameters if kind == "supervised" else None) or {})
+        self.add(("method", "type"), [kind])
+        new_method = self.new["method"]
+        wanted = new_method[kind].get("hyperparameters", {}) if new_method["type"] == kind else {}
+        model = HYPERPARAMETERS.get(kind)
+        for key in sorted(model.model_fields if model is not None else hyper):
+            path: Key = ("method", kind, "hyperparameters", key)
+            live = hyper.get(key)
+            if key not in hyper:
+                self.add(path, _unique([wanted.get(key, ABSENT), ABSENT]), reported=False)
+            elif live is None or (isinstance(live, str) and live in NOT_CHOSEN):
+                self.add(path, [ABSENT])
+            else:  # a value, chosen by the manifest or by the service for "auto"
+                first = [wanted[key]] if key in wanted and wanted[key] == live else []
+                self.add(path, _unique([*first, *_numbers(live), ABSENT]))
+        if kind == "reinforcement":
+            grader = inner.get("grader")
+            if grader is not None:
+                self.add(("method", kind, "grader"), [_strip(grader)])
+            else:
+                same = new_method["type"] == kind
+                self.add(("method", kind, "grader"), [new_method[kind].get("grader") if same else None],
+                         reported=False)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        paths = [p for p, _ in self.options]
+        for combo in itertools.islice(itertools.product(*(v for _, v in self.options)), MAX_READINGS):
+            yield build(paths, combo)
+
+
+def build(paths: list[Key], values: tuple[Any, ...] | list[Any]) -> dict[str, Any]:
+    """A canonical request from (path, value) pairs; ABSENT values are left out."""
+    out: dict[str, Any] = {}
+    for path, value in zip(paths, values, strict=True):
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        if value is not ABSENT:
+            node[path[-1]] = value
+    method = out["method"]
+    method.setdefault(method["type"], {}).setdefault("hyperparameters", {})
+    return out
+
+
+def reconstruct(job: LiveJob, new: dict[str, Any], uploads: UploadIndex) -> tuple[dict[str, Any] | None, _Readings]:
+    """The canonical request ``job`` was created from, if one reading of its fields hashes to its tag."""
+    readings = _Readings(job, new, uploads)
+    for candidate in readings:
+        if spec_hash(candidate) == job.spec:
+            return candidate, readings
+    return None, readings
+
+
+def changes(job: LiveJob, desired: Desired, uploads: UploadIndex) -> list[Change]:
+    new = desired.request.hashed()
+    old, readings = reconstruct(job, new, uploads)
+    notes: dict[Path_, str] = {}
+    if old is None:
+        old = _comparable(readings, new)
+        for path in readings.unreported:
+            if _get(new, path) not in (ABSENT, None):
+                notes[_review_path(path)] = UNREPORTED
+    out = _diff(review_view(old), review_view(new), desired, uploads)
+    listed = {c.path for c in out}
+    for where, note in sorted(notes.items(), key=lambda item: str(item[0])):
+        if where not in listed:
+            after = _shown(where, _get(review_view(new), where), desired, uploads)
+            out.append(Change(path=where, before=None, after=after, note=note))
+    if not out:
+        out.append(Change(path=("spec",), before=job.spec, after=desired.spec,
+                          note="no field the API reports differs; the change is in one it does not report"))
+    return sorted(out, key=lambda c: c.dotted)
+
+
+def _comparable(readings: _Readings, new: dict[str, Any]) -> dict[str, Any]:
+    """The live job as far as it can be compared: a field that is unreported, or that has a reading
+    equal to the manifest's value, takes the manifest's value (no difference is claimed for it)."""
+    paths, values = [], []
+    for path, options in readings.options:
+        want = _get(new, path)
+        unknown = path in readings.unreported or any(o is want or (o is not ABSENT and o == want) for o in options)
+        paths.append(path)
+        values.append(want if unknown else options[0])
+    return build(paths, values)
+
+
+def _get(data: Any, path: Path_) -> Any:
+    for part in path:
+        if not isinstance(data, dict) or part not in data:
+            return ABSENT
+        data = data[part]
+    return data
+
+
+def _review_path(path: Path_) -> Path_:
+    """A canonical path in the review shape: ``method.T.hyperparameters`` → ``method.hyperparameters``."""
+    return (path[0], *path[2:]) if len(path) > 2 and path[0] == "method" else path
+
+
+def _diff(old: dict[str, Any], new: dict[str, Any], desired: Desired, uploads: UploadIndex) -> list[Change]:
+    tree = DeepDiff(old, new, view="tree", ignore_numeric_type_changes=True)
+    out: dict[Path_, Change] = {}
+    for report in tree.values():
+        for level in report:
+            path: Path_ = tuple(level.path(output_format="list"))
+            if path and path[0] in FILE_FIELDS:
+                path = path[:1]  # a file is one value: its bytes or its ID
+                before, after = _get(old, path), _get(new, path)
+            else:
+                before, after = level.t1, level.t2
+            out.setdefault(path, Change(path=path, before=_shown(path, before, desired, uploads),
+                                        after=_shown(path, after, desired, uploads)))
+    return list(out.values())
+
+
+def _shown(path: Path_, value: Any, desired: Desired, uploads: UploadIndex) -> Any:
+    """A value as the reviewer reads it: files by name, size and digest; ``auto`` for a value left out."""
+    if value is ABSENT or isinstance(value, NotPresent):
+        if len(path) >= 3 and path[:2] == ("method", "hyperparameters"):
+            return "default" if path[-1] == "reasoning_effort" else "auto"
         return None
-    live = files.get(file_id)
-    parsed = parse_upload_name(live.filename) if live else None
-    return f"{parsed[1]} (sha256 {parsed[0][:12]})" if parsed else file_id
-
-
-def _desired_file(value: LocalFile | str | None) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return f"{value.path.name} (sha256 {value.sha256[:12]})"
-
-
-def essence(d: Desired) -> dict[str, Any]:
-    m = d.loaded.manifest
-    method = method_body(d.loaded, drop_auto=True)
-    out: dict[str, Any] = {
-        "model": catalog.resolve_model(m.model),
-        "method": method,
-        "training_file": _desired_file(d.files.get("training_file")),
-        "validation_file": _desired_file(d.files.get("validation_file")),
-        "suffix": m.suffix,
-        "integrations": [i.model_dump(exclude_none=True) for i in m.integrations] or None,
-    }
-    if m.seed is not None:
-        out["seed"] = m.seed
-    return out
-
-
-def live_essence(job: LiveJob, files: dict[str, LiveFile], like: dict[str, Any]) -> dict[str, Any]:
-    """The live job in the shape of ``like`` (a desired essence), resolved values trimmed to it."""
-    method = dict(job.method or {"type": "supervised"})
-    kind = method.get("type", "supervised")
-    inner = dict(method.get(kind) or {})
-    wanted = like["method"].get(like["method"]["type"], {}).get("hyperparameters", {})
-    live_hyper = dict(inner.get("hyperparameters") or job.hyperparameters or {})
-    inner["hyperparameters"] = {k: v for k, v in live_hyper.items() if k in wanted}
-    out: dict[str, Any] = {
-        "model": job.model,
-        "method": {"type": kind, kind: inner},
-        "training_file": _file_essence(job.training_file, files),
-        "validation_file": _file_essence(job.validation_file, files),
-        # Not every server echoes these (OpenAI's job object has no suffix): the hash decides.
-        "suffix": job.suffix if job.suffix is not None else like["suffix"],
-        "integrations": like["integrations"],
-    }
-    if "seed" in like:
-        out["seed"] = job.seed
-    return out
-
-
-def _path(deepdiff_path: str) -> str:
-    parts = re.findall(r"\['([^']*)'\]|\[(\d+)\]", deepdiff_path)
-    return ".".join(key or idx for key, idx in parts)
-
-
-def changes(job: LiveJob, d: Desired, files: list[LiveFile]) -> list[Change]:
-    after = essence(d)
-    before = live_essence(job, {f.id: f for f in files}, after)
-    diff = DeepDiff(before, after, verbose_level=2, ignore_numeric_type_changes=True)
-    out: list[Change] = []
-    for kind, entries in diff.items():
-        for where, value in dict(entries).items():
-            path = _path(where)
-            if kind == "values_changed" or kind == "type_changes":
-                out.append(Change(path=path, before=value.get("old_value"), after=value.get("new_value")))
-            elif "added" in kind:
-                out.append(Change(path=path, before=None, after=value))
-            elif "removed" in kind:
-                out.append(Change(path=path, before=value, after=None))
-    if not out and job.spec != d.spec:
-        out.append(Change(path="spec", before=job.spec, after=d.spec))
-    return sorted(out, key=lambda c: c.path)
+    if path and path[0] in FILE_FIELDS and isinstance(value, dict):
+        if "file_id" in value:
+            return value["file_id"]
+        ref = next((f for f in desired.request.local_files() if f.sha256 == value["sha256"]), None)
+        if ref is not None:
+            return ref.display()
+        live = next(iter(uploads.by_sha.get(value["sha256"], [])), None)
+        parsed = parse_upload_name(live.filename) if live is not None else None
+        return FileRef(sha256=value["sha256"], path=parsed[1] if parsed else None,
+                       bytes=live.bytes if live is not None else None).display()
+    return value

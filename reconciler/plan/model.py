@@ -1,79 +1,227 @@
 """The ``Plan``: what the planner decided, what renderers show and what the applier executes.
 
-A plan is plain data (JSON-serialisable) so that ``plan --out FILE`` and ``apply FILE`` pass the
-very same object, and so that ``apply`` can tell whether the live state it was computed from has
-changed since (``fingerprint``).
+Actions form a discriminated union (on ``action``): upload, create, replace, cancel, pause, resume.
+Renderers and the applier dispatch on the type. A plan is plain data: ``plan --out FILE`` writes
+``to_json()`` and ``apply FILE`` reads it back with ``from_json``, which refuses any file whose
+``checksum`` does not match its content, so what was reviewed is what is applied (SPEC §6). The
+plan also records the live facts it relied on and the sha256 of every local file it relied on, so
+that ``apply`` can tell, and say, what changed since.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reconciler.api.models import TERMINAL, LiveJob
+from reconciler.api.models import TERMINAL, LiveFile, LiveJob
+from reconciler.datasets.check import Estimate
+from reconciler.identity import CreateRequest, LocalFile
 
-FORMAT_VERSION = 1
-ActionKind = Literal["create", "replace", "cancel", "pause", "resume", "upload"]
+FORMAT_VERSION = 2
+ActionKind = Literal["upload", "cancel", "replace", "create", "pause", "resume"]
 ORDER: tuple[ActionKind, ...] = ("upload", "cancel", "replace", "create", "pause", "resume")
 
 
-class Change(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    path: str
+
+class Change(Frozen):
+    """One field that differs: ``(path, before, after)``; ``note`` qualifies an uncertain side."""
+
+    path: tuple[str | int, ...]
     before: Any = None
     after: Any = None
+    note: str | None = None
+
+    @property
+    def dotted(self) -> str:
+        out = ""
+        for part in self.path:
+            out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+        return out
+
+    @property
+    def multiline(self) -> bool:
+        return any(isinstance(v, str) and "\n" in v for v in (self.before, self.after))
 
 
-class UploadFile(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class JobSummary(Frozen):
+    job_id: str
+    status: str
+    model: str = ""
+    spec: str | None = None
+    created_at: int = 0
+    fine_tuned_model: str | None = None
+    error: str | None = None
 
-    path: str
-    sha256: str
-    bytes: int
-    filename: str
-    examples: int | None = None
-    tokens: int | None = None
-
-
-class Action(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    action: ActionKind
-    reason: str
-    job_id: str | None = None
-    before: dict[str, Any] | None = None
-    after: dict[str, Any] | None = None
-    changes: list[Change] = Field(default_factory=list)
-    request: dict[str, Any] | None = None  # create/replace: the body, local files as "sha256:HEX"
-    then_pause: bool = False  # create/replace with state: paused
-    file: UploadFile | None = None  # upload
-    previous_job_id: str | None = None  # create: the job this one follows (idempotency generation)
+    @classmethod
+    def of(cls, job: LiveJob) -> JobSummary:
+        return cls(job_id=job.id, status=job.status, model=job.model, spec=job.spec, created_at=job.created_at,
+                   fine_tuned_model=job.fine_tuned_model, error=job.error.message if job.error else None)
 
 
-class Notice(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class Notice(Frozen):
     name: str
     job_id: str | None = None
     status: str | None = None
     message: str
 
 
-class Plan(BaseModel):
+class _Step(Frozen):
+    name: str
+    reason: str
+
+
+class UploadAction(_Step):
+    action: Literal["upload"] = "upload"
+    job_id: None = None
+    file: LocalFile
+    used_by: list[str] = Field(default_factory=list)
+
+
+class _Creation(_Step):
+    """A new job: the whole request, and the job it follows if any (history, or the one replaced)."""
+
+    spec: str
+    state: Literal["active", "paused"] = "active"
+    after: CreateRequest
+    before: JobSummary | None = None
+    changes: list[Change] = Field(default_factory=list)
+    estimate: Estimate | None = None
+    file_ids: dict[str, str] = Field(default_factory=dict)
+    """sha256 → ID of each local file already uploaded when the plan was made."""
+
+    @property
+    def then_pause(self) -> bool:
+        return self.state == "paused"
+
+    @property
+    def previous_job_id(self) -> str | None:
+        return self.before.job_id if self.before is not None else None
+
+
+class CreateAction(_Creation):
+    action: Literal["create"] = "create"
+    job_id: None = None
+
+
+class ReplaceAction(_Creation):
+    """Cancel ``job_id`` (a live job with another spec), then create."""
+
+    action: Literal["replace"] = "replace"
+    job_id: str
+    before: JobSummary
+
+
+class _JobStep(_Step):
+    job_id: str
+    before: JobSummary
+
+
+class CancelAction(_JobStep):
+    action: Literal["cancel"] = "cancel"
+
+
+class PauseAction(_JobStep):
+    action: Literal["pause"] = "pause"
+
+
+class ResumeAction(_JobStep):
+    action: Literal["resume"] = "resume"
+
+
+Action = Annotated[UploadAction | CreateAction | ReplaceAction | CancelAction | PauseAction | ResumeAction,
+                   Field(discriminator="action")]
+Creation = CreateAction | ReplaceAction
+
+
+class TargetInfo(Frozen):
+    """Where a plan was made for: a saved plan is applied there and nowhere else (SPEC §6)."""
+
+    provider: str
+    api_base: str | None = None
+    sandbox_db: str | None = None
+    """The embedded sandbox's database, relative to the project root."""
+
+    @property
+    def label(self) -> str:
+        return f"the embedded sandbox ({self.sandbox_db})" if self.sandbox_db is not None else str(self.api_base)
+
+
+def status_class(status: str) -> str:
+    """Statuses that make no difference to a plan fold together, so progress is not "drift"."""
+    if status in TERMINAL or status in ("paused", "pausing"):
+        return status
+    return "in-progress"
+
+
+class JobFact(Frozen):
+    job_id: str
+    name: str
+    spec: str | None
+    status: str
+    """The status class (``status_class``): what the plan depends on."""
+
+
+class UploadFact(Frozen):
+    file_id: str
+    filename: str
+    bytes: int
+
+
+class LiveFacts(Frozen):
+    """The live state a plan relied on: the stack's managed jobs and the uploads it reuses."""
+
+    jobs: list[JobFact] = Field(default_factory=list)
+    uploads: list[UploadFact] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, managed: list[LiveJob], uploads: list[LiveFile]) -> LiveFacts:
+        jobs = [JobFact(job_id=j.id, name=j.name or "", spec=j.spec, status=status_class(j.status)) for j in managed]
+        files = [UploadFact(file_id=f.id, filename=f.filename, bytes=f.bytes) for f in uploads]
+        return cls(jobs=sorted(jobs, key=lambda f: f.job_id), uploads=sorted(files, key=lambda f: f.file_id))
+
+    def fingerprint(self) -> str:
+        return "sha256:" + hashlib.sha256(_canonical(self.model_dump(mode="json")).encode()).hexdigest()
+
+    def differences(self, now: LiveFacts) -> list[str]:
+        """What changed from these facts to ``now``, in words (empty when nothing did)."""
+        out: list[str] = []
+        then_jobs, now_jobs = {j.job_id: j for j in self.jobs}, {j.job_id: j for j in now.jobs}
+        for job_id, job in then_jobs.items():
+            later = now_jobs.get(job_id)
+            if later is None:
+                out.append(f"job {job_id} ({job.name}) is gone")
+            elif later != job:
+                out.append(f"job {job_id} ({job.name}) is now {later.status} (was {job.status})")
+        out += [f"a new job {j.job_id} ({j.name}) appeared" for i, j in now_jobs.items() if i not in then_jobs]
+        present = {f.file_id: f for f in now.uploads}
+        out += [f"the uploaded file {f.file_id} ({f.filename}) is gone" for f in self.uploads
+                if present.get(f.file_id) != f]
+        return out
+
+
+class PlanOptions(Frozen):
+    prune: bool = False
+    replace: list[str] = Field(default_factory=list)
+
+
+class Plan(Frozen):
     format_version: int = FORMAT_VERSION
     stack: str
-    target: str = ""
+    target: TargetInfo | None = None
+    options: PlanOptions = PlanOptions()
     actions: list[Action] = Field(default_factory=list)
     orphans: list[Notice] = Field(default_factory=list)
     failed: list[Notice] = Field(default_factory=list)
     notes: list[Notice] = Field(default_factory=list)
-    relied_uploads: list[str] = Field(default_factory=list)  # "filename:file-ID" the creates reuse
-    fingerprint: str = ""
+    live: LiveFacts = LiveFacts()
+    local_files: list[LocalFile] = Field(default_factory=list)
+    """Every local file the plan relies on, uploaded already or not, with its sha256."""
 
     @property
     def summary(self) -> dict[str, int]:
@@ -89,23 +237,23 @@ class Plan(BaseModel):
     def to_json(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
         data["summary"] = self.summary
+        data["fingerprint"] = self.live.fingerprint()
+        data["checksum"] = checksum(data)
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Plan:
-        data = {k: v for k, v in data.items() if k != "summary"}
-        return cls.model_validate(data)
+        """The plan in ``data``; ``ValueError`` when its checksum does not match (edited or damaged)."""
+        if data.get("checksum") != checksum(data):
+            raise ValueError("its checksum does not match its content (edited by hand, or damaged)")
+        return cls.model_validate({k: v for k, v in data.items() if k not in ("summary", "fingerprint", "checksum")})
 
 
-def status_class(status: str) -> str:
-    """Statuses that make no difference to a plan fold together, so progress is not "drift"."""
-    if status in TERMINAL or status in ("paused", "pausing"):
-        return status
-    return "in-progress"
+def _canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def fingerprint(jobs: list[LiveJob], uploaded: list[str]) -> str:
-    """A digest of the live facts a plan depends on: managed jobs and the uploads it relies on."""
-    facts = sorted((j.id, j.name or "", j.spec or "", status_class(j.status)) for j in jobs)
-    text = json.dumps({"jobs": facts, "files": sorted(uploaded)}, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+def checksum(data: dict[str, Any]) -> str:
+    """A digest of everything in a JSON plan but the checksum itself."""
+    body = {k: v for k, v in data.items() if k != "checksum"}
+    return "sha256:" + hashlib.sha256(_canonical(body).encode()).hexdigest()

@@ -24,15 +24,26 @@ name no manifest declares are orphans: listed, and with ``prune`` cancelled when
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal, cast
 
 from reconciler.api.models import LiveFile, LiveJob
-from reconciler.diagnostics import display_path
-from reconciler.identity import Desired, LocalFile, create_body, find_uploaded
+from reconciler.identity import Desired, LocalFile, UploadIndex
 from reconciler.plan.diff import changes
-from reconciler.plan.model import Action, Notice, Plan, UploadFile, fingerprint
+from reconciler.plan.model import (
+    Action,
+    CancelAction,
+    CreateAction,
+    JobSummary,
+    LiveFacts,
+    Notice,
+    PauseAction,
+    Plan,
+    PlanOptions,
+    ReplaceAction,
+    ResumeAction,
+    UploadAction,
+)
 
 
 @dataclass(frozen=True)
@@ -41,89 +52,64 @@ class Options:
     replace: frozenset[str] = field(default_factory=frozenset)
 
 
-def after_summary(d: Desired) -> dict[str, Any]:
-    m = d.loaded.manifest
-
-    def shown(value: LocalFile | str | None) -> str | None:
-        return display_path(value.path) if isinstance(value, LocalFile) else value
-
-    return {
-        "model": m.model, "method": m.method.type,
-        "hyperparameters": m.method.hyperparameters.model_dump(),
-        "training_file": shown(d.files.get("training_file")),
-        "validation_file": shown(d.files.get("validation_file")),
-        "suffix": m.suffix, "seed": m.seed, "state": m.state, "spec": d.spec, "metadata": dict(m.metadata),
-        "estimate": d.estimate,
-    }
-
-
-def _match_uploads(desired: Iterable[Desired], files: list[LiveFile]) -> dict[str, LiveFile]:
-    """sha256 → the uploaded copy of each local file that is already uploaded."""
-    found: dict[str, LiveFile] = {}
-    for d in desired:
-        for value in d.files.values():
-            if isinstance(value, LocalFile) and value.sha256 not in found:
-                live = find_uploaded(files, value.sha256, value.bytes)
-                if live is not None:
-                    found[value.sha256] = live
-    return found
-
-
 class _Builder:
-    def __init__(self, stack: str, files: list[LiveFile], uploaded: dict[str, LiveFile], options: Options) -> None:
-        self.stack = stack
-        self.files = files
-        self.uploaded = uploaded
+    def __init__(self, uploads: UploadIndex, options: Options) -> None:
+        self.uploads = uploads
         self.options = options
         self.actions: list[Action] = []
         self.failed: list[Notice] = []
         self.notes: list[Notice] = []
+        self.relied: dict[str, LiveFile] = {}
 
-    def create(self, d: Desired, reason: str, previous: LiveJob | None, kind: str = "create") -> None:
-        placeholders = {v.sha256: self.uploaded[v.sha256].id if v.sha256 in self.uploaded else f"sha256:{v.sha256}"
-                        for v in d.files.values() if isinstance(v, LocalFile)}
-        self.actions.append(Action(
-            name=d.name, action=kind, reason=reason,
-            job_id=previous.id if previous is not None and kind == "replace" else None,
-            before=previous.summary() if previous is not None else None,
-            after=after_summary(d),
-            changes=changes(previous, d, self.files) if previous is not None and previous.spec != d.spec else [],
-            request=create_body(d, self.stack, placeholders),
-            then_pause=d.state == "paused",
-            previous_job_id=previous.id if previous is not None else None,
-        ))
-
-    def simple(self, d: Desired, kind: str, job: LiveJob, reason: str) -> None:
-        self.actions.append(Action(name=d.name, action=kind, reason=reason, job_id=job.id,
-                                   before=job.summary(), after=after_summary(d)))
+    def create(self, d: Desired, reason: str, previous: LiveJob | None, replace: bool = False) -> None:
+        file_ids: dict[str, str] = {}
+        for ref in d.request.local_files():
+            sha = ref.sha256 or ""
+            live = self.uploads.find(sha, ref.bytes or 0)
+            if live is not None:
+                file_ids[sha] = live.id
+                self.relied[live.id] = live
+        diff = changes(previous, d, self.uploads) if previous is not None and previous.spec != d.spec else []
+        state = cast(Literal["active", "paused"], d.state)
+        if replace and previous is not None:
+            self.actions.append(ReplaceAction(
+                name=d.name, reason=reason, spec=d.spec, state=state, after=d.request, job_id=previous.id,
+                before=JobSummary.of(previous), changes=diff, estimate=d.estimate, file_ids=file_ids))
+        else:
+            self.actions.append(CreateAction(
+                name=d.name, reason=reason, spec=d.spec, state=state, after=d.request,
+                before=JobSummary.of(previous) if previous is not None else None, changes=diff, estimate=d.estimate,
+                file_ids=file_ids))
 
     def decide(self, d: Desired, current: LiveJob | None) -> None:
         state = d.state
         if d.name in self.options.replace and state != "cancelled":
-            if current is not None and not current.terminal:
-                self.create(d, "--replace asked for a new job", current, kind="replace")
-            else:
-                self.create(d, "--replace asked for a new job", current)
+            live = current is not None and not current.terminal
+            self.create(d, "--replace asked for a new job", current, replace=live)
             return
         if current is None:
             if state != "cancelled":
                 self.create(d, "no job exists yet", None)
             return
         same = current.spec == d.spec
-        if current.metadata is not None and current.user_metadata != dict(d.loaded.manifest.metadata) and same:
+        if current.metadata is not None and current.user_metadata != dict(d.request.metadata) and same:
             self.notes.append(Notice(name=d.name, job_id=current.id, status=current.status, message=(
                 "user metadata differs from the live job and cannot be updated in place; "
                 "it applies to the next job created (use --replace to recreate now)")))
+        before = JobSummary.of(current)
         if not current.terminal:
             if state == "cancelled":
-                self.simple(d, "cancel", current, "state: cancelled")
+                self.actions.append(CancelAction(name=d.name, reason="state: cancelled", job_id=current.id,
+                                                 before=before))
             elif not same:
-                self.create(d, "the spec changed and a live job cannot be changed", current, kind="replace")
+                self.create(d, "the spec changed and a live job cannot be changed", current, replace=True)
             elif current.paused and state == "active":
-                self.simple(d, "resume", current, "state: active")
+                self.actions.append(ResumeAction(name=d.name, reason="state: active", job_id=current.id,
+                                                 before=before))
             elif not current.paused and state == "paused":
                 waiting = "" if current.status == "running" else f" (once running; now {current.status})"
-                self.simple(d, "pause", current, "state: paused" + waiting)
+                self.actions.append(PauseAction(name=d.name, reason="state: paused" + waiting, job_id=current.id,
+                                                before=before))
             return
         if state == "cancelled" or (current.status == "succeeded" and same):
             return
@@ -138,26 +124,24 @@ class _Builder:
 
 
 def plan(desired: list[Desired], live_jobs: list[LiveJob], live_files: list[LiveFile], stack: str,
-         options: Options | None = None, target: str = "") -> Plan:
+         options: Options | None = None) -> Plan:
     """Compare desired manifests with the stack's live jobs; no side effects."""
     options = options or Options()
-    managed = [j for j in live_jobs if j.stack == stack and j.name]
+    managed = managed_jobs(live_jobs, stack)
     by_name: dict[str, list[LiveJob]] = {}
     # created_at has one-second resolution: within a second the API's own order (newest first) decides,
     # which a stable sort keeps.
     for job in sorted(managed, key=lambda j: j.created_at, reverse=True):
         by_name.setdefault(job.name or "", []).append(job)
-    uploaded = _match_uploads(desired, live_files)
-    b = _Builder(stack, live_files, uploaded, options)
-    duplicates: list[Action] = []
+    b = _Builder(UploadIndex(live_files), options)
+    cancels: list[Action] = []
     for d in sorted(desired, key=lambda x: x.name):
         jobs = by_name.get(d.name, [])
-        current = jobs[0] if jobs else None
-        b.decide(d, current)
+        b.decide(d, jobs[0] if jobs else None)
         for older in jobs[1:]:
             if not older.terminal:
-                duplicates.append(Action(name=d.name, action="cancel", job_id=older.id, before=older.summary(),
-                                         reason=f"duplicate: an older job of {d.name} (newest is {jobs[0].id})"))
+                cancels.append(CancelAction(name=d.name, job_id=older.id, before=JobSummary.of(older),
+                                            reason=f"duplicate: an older job of {d.name} (newest is {jobs[0].id})"))
     names = {d.name for d in desired}
     orphans: list[Notice] = []
     for name, jobs in sorted(by_name.items()):
@@ -167,25 +151,46 @@ def plan(desired: list[Desired], live_jobs: list[LiveJob], live_files: list[Live
             orphans.append(Notice(name=name, job_id=job.id, status=job.status,
                                   message="no manifest declares this name"))
             if options.prune and not job.terminal:
-                duplicates.append(Action(name=name, action="cancel", job_id=job.id, before=job.summary(),
-                                         reason="orphan: no manifest declares it (--prune)"))
-    uploads = _uploads(b.actions, desired, uploaded)
-    used = sorted({f"{live.filename}:{live.id}" for live in uploaded.values()})
-    return Plan(stack=stack, target=target, actions=[*uploads, *duplicates, *b.actions], orphans=orphans,
-                failed=b.failed, notes=b.notes, relied_uploads=used, fingerprint=fingerprint(managed, used))
+                cancels.append(CancelAction(name=name, job_id=job.id, before=JobSummary.of(job),
+                                            reason="orphan: no manifest declares it (--prune)"))
+    return Plan(stack=stack, options=PlanOptions(prune=options.prune, replace=sorted(options.replace)),
+                actions=[*_uploads(b.actions, desired), *cancels, *b.actions], orphans=orphans, failed=b.failed,
+                notes=b.notes, live=LiveFacts.of(managed, list(b.relied.values())), local_files=_relied(desired))
 
 
-def _uploads(actions: list[Action], desired: list[Desired], uploaded: dict[str, LiveFile]) -> list[Action]:
-    """One upload per distinct local file that a create needs and that is not uploaded yet."""
-    needed = {a.name for a in actions if a.action in ("create", "replace")}
-    out: dict[str, Action] = {}
+def managed_jobs(live_jobs: list[LiveJob], stack: str) -> list[LiveJob]:
+    """The jobs ftctl manages in ``stack``: tagged with it and with a name."""
+    return [j for j in live_jobs if j.stack == stack and j.name]
+
+
+def _relied(desired: list[Desired]) -> list[LocalFile]:
+    """Every local file of every manifest, once, with all the manifests that use it."""
+    merged: dict[tuple[str, str], LocalFile] = {}
     for d in desired:
-        if d.name not in needed:
+        for f in d.files:
+            key = (f.path, f.role)
+            if key in merged:
+                users = tuple(sorted({*merged[key].used_by, *f.used_by}))
+                merged[key] = merged[key].model_copy(update={"used_by": users})
+            else:
+                merged[key] = f
+    return [merged[k] for k in sorted(merged)]
+
+
+def _uploads(actions: list[Action], desired: list[Desired]) -> list[UploadAction]:
+    """One upload per distinct local file that a create needs and that is not uploaded yet."""
+    wanted = {a.name: a for a in actions if isinstance(a, CreateAction | ReplaceAction)}
+    out: dict[str, tuple[LocalFile, list[str]]] = {}
+    for d in desired:
+        action = wanted.get(d.name)
+        if action is None:
             continue
-        for value in d.files.values():
-            if isinstance(value, LocalFile) and value.sha256 not in uploaded and value.sha256 not in out:
-                out[value.sha256] = Action(
-                    name=d.name, action="upload", reason=f"{value.path.name} is not uploaded yet",
-                    file=UploadFile(path=display_path(value.path), sha256=value.sha256, bytes=value.bytes,
-                                    filename=value.filename, examples=value.examples, tokens=value.tokens))
-    return list(out.values())
+        for ref in action.after.local_files():
+            sha = ref.sha256 or ""
+            if sha in action.file_ids:
+                continue
+            local = d.data_file(sha)
+            if local is not None:
+                out.setdefault(sha, (local, []))[1].append(d.name)
+    return [UploadAction(name=names[0], reason=f"{local.path.rsplit('/', 1)[-1]} is not uploaded yet", file=local,
+                         used_by=names) for local, names in out.values()]

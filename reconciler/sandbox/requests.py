@@ -15,17 +15,11 @@ from pydantic import TypeAdapter, ValidationError
 
 from reconciler import catalog
 from reconciler.manifests.graders import Grader, MultiGrader, PythonGrader
-from reconciler.manifests.model import (
-    MAX_SEED,
-    DpoHyperparameters,
-    ReinforcementHyperparameters,
-    SupervisedHyperparameters,
-)
+from reconciler.manifests.model import HYPERPARAMETERS, MAX_SEED
 
 CREATE_FIELDS = {"model", "training_file", "validation_file", "hyperparameters", "suffix", "seed",
                  "method", "metadata", "integrations"}
-HYPER_MODELS = {"supervised": SupervisedHyperparameters, "dpo": DpoHyperparameters,
-                "reinforcement": ReinforcementHyperparameters}
+HYPER_MODELS = HYPERPARAMETERS
 _GRADER = TypeAdapter(Grader)
 
 

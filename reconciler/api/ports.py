@@ -1,0 +1,42 @@
+"""The two interfaces to a fine-tuning API: what may read and what may write.
+
+``plan`` and ``status`` receive an ``ApiReader`` only, so they cannot change anything; ``apply``
+also gets an ``ApiWriter``. The HTTP client implements both, and so does the in-memory fake of the
+unit tests. Each write is one attempt: the caller, who knows how to check whether a write already
+happened, decides about retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from reconciler.api.models import LiveFile, LiveJob
+
+Progress = Callable[[int], None]
+
+
+class ApiReader(Protocol):
+    def list_jobs(self, metadata: dict[str, str] | None = None) -> list[LiveJob]:
+        """Jobs whose metadata holds every pair of ``metadata``, newest first."""
+        ...
+
+    def stack_jobs(self, stack: str) -> list[LiveJob]: ...
+
+    def get_job(self, job_id: str) -> LiveJob: ...
+
+    def list_files(self) -> list[LiveFile]:
+        """Files with purpose ``fine-tune``."""
+        ...
+
+
+class ApiWriter(Protocol):
+    def create_job(self, body: dict[str, Any], idempotency_key: str) -> LiveJob: ...
+
+    def act(self, job_id: str, action: str) -> LiveJob:
+        """``cancel``, ``pause`` or ``resume`` a job."""
+        ...
+
+    def upload(self, path: Path, filename: str, idempotency_key: str, progress: Progress | None = None) -> LiveFile:
+        ...

@@ -1,0 +1,90 @@
+"""``Desired``: one manifest as the planner compares it — name, state, request, spec hash — plus
+the local files it relies on and its estimate.
+
+Paths are relative to the project root (``reconciler.project``), so a plan made from one
+directory means the same files from any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from reconciler.datasets.check import Estimate
+from reconciler.identity.request import CreateRequest, FileRef, Frozen, from_manifest
+from reconciler.identity.spec import spec_hash
+from reconciler.identity.uploads import sha256_file, upload_filename
+from reconciler.manifests.loader import LoadedManifest
+from reconciler.project import relative
+
+
+class LocalFile(Frozen):
+    """A local file a plan relies on; a plan is stale once its bytes differ (SPEC §6)."""
+
+    path: str
+    sha256: str
+    bytes: int
+    role: Literal["data", "grader"] = "data"
+    examples: int | None = None
+    tokens: int | None = None
+    used_by: tuple[str, ...] = ()
+    """The manifests that rely on the file."""
+
+    @property
+    def filename(self) -> str:
+        return upload_filename(self.sha256, self.path)
+
+
+@dataclass(frozen=True)
+class Desired:
+    name: str
+    state: str
+    request: CreateRequest
+    spec: str
+    source: str = ""
+    """Where the manifest is, as ``path:line`` relative to the project root."""
+    files: tuple[LocalFile, ...] = ()
+    estimate: Estimate | None = None
+
+    def data_file(self, sha256: str) -> LocalFile | None:
+        return next((f for f in self.files if f.role == "data" and f.sha256 == sha256), None)
+
+
+@dataclass(frozen=True)
+class Digest:
+    """What a scan of a local file found: its digest and size, and examples and tokens if checked."""
+
+    sha256: str
+    bytes: int
+    examples: int | None = None
+    tokens: int | None = None
+
+
+def build(loaded: LoadedManifest, root: Path, digests: Mapping[Path, Digest] | None = None,
+          estimate: Estimate | None = None) -> Desired:
+    """The ``Desired`` of one loaded manifest. ``digests`` reuses the sha256 of files already read
+    (by the data checks); any other local file is hashed here."""
+    known = dict(digests or {})
+
+    def digest(path: Path) -> Digest:
+        if path not in known:
+            known[path] = Digest(sha256_file(path), path.stat().st_size)
+        return known[path]
+
+    refs: dict[str, FileRef] = {}
+    files: list[LocalFile] = []
+    for key, path in sorted(loaded.local_files.items()):
+        d, shown = digest(path), relative(path, root)
+        if key in ("training_file", "validation_file"):
+            refs[key] = FileRef(sha256=d.sha256, path=shown, bytes=d.bytes)
+            files.append(LocalFile(path=shown, sha256=d.sha256, bytes=d.bytes, examples=d.examples, tokens=d.tokens,
+                                   used_by=(loaded.name,)))
+        else:  # a python grader's source_file
+            files.append(LocalFile(path=shown, sha256=d.sha256, bytes=d.bytes, role="grader", used_by=(loaded.name,)))
+    request = from_manifest(loaded, refs)
+    unique = {(f.path, f.role): f for f in files}
+    return Desired(name=loaded.name, state=loaded.manifest.state, request=request, spec=spec_hash(request.hashed()),
+                   source=f"{relative(loaded.source, root)}:{loaded.line}", files=tuple(unique.values()),
+                   estimate=estimate)

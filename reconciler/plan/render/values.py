@@ -1,0 +1,139 @@
+"""How values of a plan read, shared by the text and markdown renderers (which consume one ``Plan``).
+
+A create shows its whole request as YAML (the manifest's shape, files by name, size and digest);
+a field change is one line, or a unified diff when either side spans several lines.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any
+
+import yaml
+
+from reconciler.datasets.check import Estimate
+from reconciler.identity.request import human_bytes
+from reconciler.plan.model import ORDER, Action, Change, Plan, UploadAction
+
+SYMBOLS = {"upload": "↑", "create": "+", "replace": "-/+", "cancel": "-", "pause": "~", "resume": "~"}
+VERBS = {"upload": "to upload", "create": "to create", "replace": "to replace", "cancel": "to cancel",
+         "pause": "to pause", "resume": "to resume"}
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def value(v: Any) -> str:
+    """One value on one line."""
+    if v is None:
+        return "(none)"
+    return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+
+
+def change_value(change: Change, side: str) -> str:
+    v = change.before if side == "before" else change.after
+    if side == "before" and change.note is not None and v is None:
+        return f"({change.note})"
+    return value(v)
+
+
+def unified(change: Change) -> list[str]:
+    """A multi-line change as a unified diff, without trailing newlines."""
+    def text(v: Any) -> str:
+        return "" if v is None else v if isinstance(v, str) else value(v)
+
+    lines = difflib.unified_diff(text(change.before).splitlines(), text(change.after).splitlines(), "before", "after",
+                                 lineterm="")
+    return list(lines)
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+def _flat(data: Any) -> bool:
+    items = data.values() if isinstance(data, dict) else data
+    return all(not isinstance(v, dict | list) and not (isinstance(v, str) and "\n" in v) for v in items)
+
+
+def _collection(dumper: yaml.SafeDumper, data: Any) -> yaml.Node:
+    """Flow style (``{a: 1, b: 2}``) for a short collection of scalars, block style otherwise."""
+    flow = _flat(data) and len(json.dumps(data, ensure_ascii=False)) <= 80
+    if isinstance(data, dict):
+        return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=flow)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+_Dumper.add_representer(str, _str)
+_Dumper.add_representer(dict, _collection)
+_Dumper.add_representer(list, _collection)
+
+
+def request_yaml(tree: dict[str, Any]) -> list[str]:
+    """A request's display tree as YAML lines: flow style for short flat collections, ``|`` for code."""
+    text = yaml.dump(tree, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
+    return text.rstrip("\n").split("\n")
+
+
+def money(amount: float, currency: str) -> str:
+    text = f"{amount:,.4f}" if amount < 1 else f"{amount:,.2f}"
+    return f"${text}" if currency == "USD" else f"{text} {currency}"
+
+
+def estimate_line(est: Estimate) -> str:
+    tokens = f"{est.tokens:,} tokens" if est.exact else f"≈{est.tokens:,} tokens (estimated)"
+    line = (f"{plural(est.examples, 'example')}, {tokens} × {plural(est.epochs, 'epoch')} = "
+            f"{est.trained_tokens:,} trained tokens")
+    if est.cost is not None:
+        line += f", ≈{money(est.cost, est.currency)}"
+    elif est.hourly is not None:
+        line += f", billed by training time at {money(est.hourly, est.currency)}/hour"
+    else:
+        line += ", no price known for this model"
+    return line
+
+
+def total_cost(plan: Plan) -> str | None:
+    estimates = [a.estimate for a in plan.actions if a.action in ("create", "replace") and a.estimate is not None]
+    if not estimates:
+        return None
+    priced = [e for e in estimates if e.cost is not None]
+    total = sum(e.cost or 0.0 for e in priced)
+    text = f"Estimated training: {sum(e.trained_tokens for e in estimates):,} trained tokens"
+    if priced:
+        text += f", ≈{money(total, priced[0].currency)}"
+    unpriced = len(estimates) - len(priced)
+    if unpriced:
+        text += f" (+{plural(unpriced, 'job')} billed otherwise or without a known price)"
+    return text + f"; prices as of {estimates[0].prices_as_of}."
+
+
+def subject(a: Action) -> str:
+    if isinstance(a, UploadAction):
+        f = a.file
+        counts = ""
+        if f.examples is not None and f.tokens is not None:
+            counts = f", {plural(f.examples, 'example')}, ≈{f.tokens:,} tokens"
+        return f"{f.path} ({human_bytes(f.bytes)}{counts}) for {', '.join(a.used_by or [a.name])}"
+    return f"{a.name} ({a.job_id})" if a.job_id else a.name
+
+
+def summary_line(plan: Plan) -> str:
+    failed = len(plan.failed)
+    if not plan.has_changes:
+        if failed:
+            return (f"No changes to apply, but {plural(failed, 'job')} failed (listed above): "
+                    "the live jobs do not match the manifests.")
+        return "No changes. The live jobs match the manifests."
+    counts = plan.summary
+    line = "Plan: " + ", ".join(f"{counts[k]} {VERBS[k]}" for k in ORDER) + "."
+    if failed:
+        line += f" {plural(failed, 'failed job')} not retried (listed above)."
+    return line

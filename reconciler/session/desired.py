@@ -1,0 +1,34 @@
+"""Desired state: manifests loaded and validated, their training data checked, each turned into a
+``Desired`` (request, spec hash, local files, estimate). Offline; nothing here sends a request."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reconciler.datasets.check import Analysis, analyse
+from reconciler.datasets.pricing import load_prices
+from reconciler.datasets.tokens import exact_counter
+from reconciler.diagnostics import InputError
+from reconciler.identity import Desired, Digest, build
+from reconciler.manifests import LoadedManifest, load_manifests
+from reconciler.session.settings import Settings, SetupError
+
+
+def check_data(paths: list[Path], settings: Settings) -> tuple[list[LoadedManifest], Analysis]:
+    """Load manifests and check their training data; raise ``InputError`` with every problem."""
+    loaded = load_manifests(paths)
+    try:
+        prices = load_prices(settings.prices)
+    except (OSError, ValueError) as exc:
+        raise SetupError(f"cannot read the price table: {exc}") from None
+    analysis = analyse(loaded, prices, exact_counter(settings.token_cache))
+    if analysis.errors:
+        raise InputError(analysis.diagnostics)
+    return loaded, analysis
+
+
+def load_desired(paths: list[Path], settings: Settings) -> tuple[list[Desired], Analysis]:
+    loaded, analysis = check_data(paths, settings)
+    digests = {path: Digest(scan.sha256, scan.bytes, scan.report.examples, scan.report.tokens)
+               for path, scan in analysis.scans.items()}
+    return [build(m, settings.root, digests, analysis.estimates.get(m.name)) for m in loaded], analysis

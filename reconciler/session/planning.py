@@ -1,0 +1,38 @@
+"""Reading live state and planning against it; the rows of ``status``. ``make_plan`` gets only a
+reader: planning cannot change anything remote."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.api.models import LiveJob
+from reconciler.api.ports import ApiReader
+from reconciler.identity import Desired
+from reconciler.plan.model import Plan, TargetInfo
+from reconciler.plan.planner import Options, plan
+from reconciler.session.settings import UsageProblem
+
+
+def make_plan(reader: ApiReader, wanted: list[Desired], stack: str, options: Options, target: TargetInfo) -> Plan:
+    if options.prune and not wanted:
+        raise UsageProblem(f"--prune with no manifest in the given paths would cancel every job of stack "
+                           f"{stack!r}; refused (check the paths, or cancel jobs by declaring state: cancelled)")
+    jobs, files = reader.stack_jobs(stack), reader.list_files()
+    return plan(wanted, jobs, files, stack, options).model_copy(update={"target": target})
+
+
+def status_rows(jobs: list[LiveJob], now: float, declared: list[str] | None = None) -> list[dict[str, Any]]:
+    """One row per managed job, newest first per name; declared names without a job get a row too."""
+    rows: list[dict[str, Any]] = []
+    for job in jobs:
+        rows.append({"name": job.name, "job_id": job.id, "status": job.status,
+                     "fine_tuned_model": job.fine_tuned_model, "created_at": job.created_at,
+                     "age_seconds": max(0, int(now - job.created_at)), "spec": job.spec,
+                     "error": job.error.message if job.error else None,
+                     "declared": job.name in declared if declared is not None else None})
+    have = {job.name for job in jobs}
+    for name in declared or []:
+        if name not in have:
+            rows.append({"name": name, "job_id": None, "status": "not created", "fine_tuned_model": None,
+                         "created_at": None, "age_seconds": None, "spec": None, "error": None, "declared": True})
+    return sorted(rows, key=lambda r: (r["name"] or "", -(r["created_at"] or 0)))

@@ -1,0 +1,110 @@
+"""One ``Settings`` object, built by the CLI from flags, environment and defaults, passed down.
+
+Precedence is flag > environment > default (SPEC §4). Nothing below the CLI reads ``os.environ``:
+what ftctl depends on is visible in one place, tests pass their own environment, and a bad value of
+an ``FTCTL_*`` variable is one clear error naming the variable. Each value remembers where it came
+from, so that ``apply PLANFILE`` can refuse a target given on the command line that is not the
+plan's, while ignoring what the environment would pick.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+from reconciler.datasets.tokens import cache_folder
+from reconciler.manifests.model import NAME_PATTERN
+from reconciler.project import find_root
+
+Source = Literal["flag", "env", "default", "plan"]
+DEFAULT_API_BASE = "https://api.openai.com/v1"
+DEFAULT_STACK = "default"
+SANDBOX_DB = ".ftctl/sandbox.db"
+
+
+class SetupError(Exception):
+    """A problem with options or environment, explained to the user (exit 1)."""
+
+
+class UsageProblem(SetupError):
+    """Options that contradict each other: shown as a usage error."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path
+    stack: str = DEFAULT_STACK
+    stack_from: Source = "default"
+    sandbox: bool = False
+    api_base: str = DEFAULT_API_BASE
+    api_base_from: Source = "default"
+    sandbox_db: Path = Path(SANDBOX_DB)
+    sandbox_speed: float = 1.0
+    prices: Path | None = None
+    token_cache: Path | None = None
+    """tiktoken's cache folder, or None to estimate tokens (``FTCTL_TOKENS=estimate``)."""
+    openai_key: str | None = field(default=None, repr=False)
+    azure_key: str | None = field(default=None, repr=False)
+
+    @property
+    def target_from_flags(self) -> bool:
+        return self.sandbox or self.api_base_from == "flag"
+
+    def with_target(self, sandbox: bool, api_base: str | None, sandbox_db: Path | None) -> Settings:
+        return replace(self, sandbox=sandbox, api_base=api_base or self.api_base, api_base_from="plan",
+                       sandbox_db=sandbox_db or self.sandbox_db)
+
+
+def _stack(value: str, where: str) -> str:
+    if not re.match(NAME_PATTERN, value):
+        raise SetupError(f"{where}={value!r} is not a valid stack name: use 1-63 lowercase letters, digits and "
+                         "'-', starting and ending with a letter or digit")
+    return value
+
+
+def _speed(value: str) -> float:
+    try:
+        speed = float(value)
+    except ValueError:
+        speed = 0.0
+    if not speed > 0 or speed == float("inf"):
+        raise SetupError(f"FTCTL_SANDBOX_SPEED={value!r} must be a number greater than 0")
+    return speed
+
+
+def build(env: Mapping[str, str], cwd: Path, *, stack: str | None = None, sandbox: bool = False,
+          api_base: str | None = None, prices: str | None = None) -> Settings:
+    """Settings from command-line values (None when not given) and the environment ``env``."""
+    root = find_root(cwd)
+    if sandbox and api_base:
+        raise UsageProblem("--sandbox and --api-base choose two different targets; give one of them")
+    stack_from: Source
+    base_from: Source
+    if stack is not None:
+        chosen_stack, stack_from = _stack(stack, "--stack"), "flag"
+    elif env.get("FTCTL_STACK") is not None:
+        chosen_stack, stack_from = _stack(env["FTCTL_STACK"], "FTCTL_STACK"), "env"
+    else:
+        chosen_stack, stack_from = DEFAULT_STACK, "default"
+    if api_base:
+        base, base_from = api_base, "flag"
+    elif env.get("OPENAI_BASE_URL"):
+        base, base_from = env["OPENAI_BASE_URL"], "env"
+    else:
+        base, base_from = DEFAULT_API_BASE, "default"
+    tokens = env.get("FTCTL_TOKENS", "auto")
+    if tokens not in ("auto", "estimate"):
+        raise SetupError(f"FTCTL_TOKENS={tokens!r} must be 'auto' (count exactly when tiktoken's encoding is "
+                         "cached) or 'estimate'")
+    db = env.get("FTCTL_SANDBOX_DB") or SANDBOX_DB
+    prices_path = prices or env.get("FTCTL_PRICES") or None
+    return Settings(
+        root=root, stack=chosen_stack, stack_from=stack_from, sandbox=sandbox, api_base=base,
+        api_base_from=base_from, sandbox_db=root / db if not Path(db).is_absolute() else Path(db),
+        sandbox_speed=_speed(env["FTCTL_SANDBOX_SPEED"]) if env.get("FTCTL_SANDBOX_SPEED") else 1.0,
+        prices=Path(prices_path) if prices_path else None,
+        token_cache=cache_folder(env) if tokens == "auto" else None,
+        openai_key=env.get("OPENAI_API_KEY") or None, azure_key=env.get("AZURE_OPENAI_API_KEY") or None)

@@ -1,0 +1,91 @@
+"""Target selection: the embedded sandbox or a remote API, and the connection to it.
+
+A remote target needs a key from the environment; without one ftctl explains ``--sandbox`` and
+never falls back to it silently. A ``Connection`` hands out a retrying reader (for plan and
+status), a reader that does not retry and a writer (for the applier, which retries whole steps).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from reconciler import logs
+from reconciler.api.client import Reader, Target, Transport, Writer, check_base_url
+from reconciler.api.retry import NO_RETRY
+from reconciler.plan.model import TargetInfo
+from reconciler.project import relative
+from reconciler.session.settings import Settings, SetupError
+
+AZURE_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com")
+
+
+def provider_of(api_base: str) -> str:
+    host = urlsplit(api_base).hostname or ""
+    if host.endswith(AZURE_HOSTS):
+        return "azure"
+    return "openai" if host == "api.openai.com" else "compatible"
+
+
+def target_info(settings: Settings) -> TargetInfo:
+    if settings.sandbox:
+        return TargetInfo(provider="sandbox", sandbox_db=relative(settings.sandbox_db, settings.root))
+    return TargetInfo(provider=provider_of(settings.api_base), api_base=settings.api_base)
+
+
+def remote_target(settings: Settings) -> Target:
+    base = settings.api_base
+    problem = check_base_url(base)
+    if problem:
+        raise SetupError(problem)
+    azure_key, openai_key = settings.azure_key, settings.openai_key
+    if azure_key and (provider_of(base) == "azure" or not openai_key):
+        target = Target(base, azure_key, azure=True, label=base)
+    elif openai_key:
+        target = Target(base, openai_key, label=base)
+    else:
+        raise SetupError(
+            f"no API key for {base}: set OPENAI_API_KEY (or AZURE_OPENAI_API_KEY for Azure OpenAI), "
+            "or use --sandbox to run against the embedded sandbox (no key, no network needed)")
+    logs.add_secret(target.key)
+    return target
+
+
+@dataclass
+class Connection:
+    info: TargetInfo
+    transport: Transport
+
+    @property
+    def reader(self) -> Reader:
+        return Reader(self.transport)
+
+    @property
+    def step_reader(self) -> Reader:
+        return Reader(self.transport, retry=NO_RETRY)
+
+    @property
+    def writer(self) -> Writer:
+        return Writer(self.transport)
+
+
+@contextlib.contextmanager
+def connect(settings: Settings) -> Iterator[Connection]:
+    info = target_info(settings)
+    if settings.sandbox:
+        from reconciler.sandbox.server import running
+
+        with running(settings.sandbox_db, settings.sandbox_speed) as (url, _):
+            transport = Transport(Target(url, "sandbox", label=info.label))
+            try:
+                yield Connection(info, transport)
+            finally:
+                transport.close()
+        return
+    transport = Transport(remote_target(settings))
+    try:
+        yield Connection(info, transport)
+    finally:
+        transport.close()
