@@ -174,14 +174,16 @@ def _saved_plan(paths: tuple[str, ...]) -> Plan | None:
 
 def _target_of(saved: Plan, settings: Settings) -> Settings:
     """The settings to apply ``saved`` with: its own target and stack; refuse others given as flags."""
+    from reconciler.session.settings import SetupError
     from reconciler.session.target import target_info
 
     assert saved.target is not None
     if settings.target_from_flags and target_info(settings) != saved.target:
-        raise click.UsageError(f"the plan was made for {saved.target.label}, not {target_info(settings).label}; "
-                               "a saved plan is applied to its own target: leave out --sandbox/--api-base")
+        raise SetupError(f"the plan was made for {saved.target.label}, not {target_info(settings).label}; "
+                         "a saved plan is applied to its own target: leave out --sandbox/--api-base")
     if settings.stack_from == "flag" and settings.stack != saved.stack:
-        raise click.UsageError(f"the plan is for stack {saved.stack!r}, not {settings.stack!r}")
+        raise SetupError(f"the plan is for stack {saved.stack!r}, not {settings.stack!r}; "
+                         "a saved plan is applied to its own stack: leave out --stack")
     db = settings.root / saved.target.sandbox_db if saved.target.sandbox_db is not None else None
     return dataclasses.replace(settings.with_target(db is not None, saved.target.api_base, db), stack=saved.stack)
 

@@ -1,14 +1,18 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+
+if TYPE_CHECKING:
+    from tests.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,6 +50,8 @@ class SandboxProcess:
         if self.proc is not None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+            if self.proc.stdout is not None:
+                self.proc.stdout.close()
             self.proc = None
 
     @property
@@ -76,3 +82,18 @@ def sandbox(sandbox_module: SandboxProcess) -> SandboxProcess:
     """A running sandbox server, reset to empty for each test."""
     sandbox_module.admin("POST", "reset")
     return sandbox_module
+
+
+@pytest.fixture
+def ws(tmp_path: Path, sandbox: SandboxProcess) -> Workspace:
+    """A project with one manifest (bot) and its training data, next to a running sandbox."""
+    from tests.workspace import Workspace
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "manifests" / "data").mkdir(parents=True)
+    shutil.copy(ROOT / "manifests" / "data" / "support" / "train.jsonl", tmp_path / "manifests" / "data")
+    w = Workspace(tmp_path, sandbox)
+    w.write()
+    return w
+
+

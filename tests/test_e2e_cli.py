@@ -13,59 +13,9 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, SandboxProcess
+from tests.workspace import SECRET, Workspace, uploads
 
 pytestmark = pytest.mark.e2e
-
-SECRET = "sk-e2e-0123456789-SECRET"
-MANIFEST = """\
-name: bot
-model: gpt-4o-mini
-training_file: data/train.jsonl
-method:
-  type: supervised
-  hyperparameters:
-    n_epochs: {epochs}
-suffix: e2e
-state: {state}
-metadata:
-  team: e2e
-"""
-
-
-class Workspace:
-    def __init__(self, root: Path, sandbox: SandboxProcess) -> None:
-        self.root = root
-        self.sandbox = sandbox
-        self.outputs: list[str] = []
-
-    def write(self, epochs: int = 3, state: str = "active") -> None:
-        (self.root / "manifests" / "bot.yaml").write_text(MANIFEST.format(epochs=epochs, state=state))
-
-    def ftctl(self, *args: str, key: str | None = SECRET, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY")}
-        env.update({"NO_COLOR": "1", "OPENAI_BASE_URL": self.sandbox.url, "FTCTL_LOG": "info"})
-        if key:
-            env["OPENAI_API_KEY"] = key
-        done = subprocess.run([sys.executable, "-m", "reconciler", *args], cwd=self.root, env=env, input=stdin,
-                              capture_output=True, text=True, timeout=120)
-        self.outputs += [done.stdout, done.stderr]
-        return done
-
-    def jobs(self) -> list[dict[str, object]]:
-        response = httpx.get(f"{self.sandbox.url}/fine_tuning/jobs", params={"metadata[ftctl-name]": "bot"},
-                             headers={"Authorization": "Bearer x"})
-        return list(response.json()["data"])
-
-
-@pytest.fixture
-def ws(tmp_path: Path, sandbox: SandboxProcess) -> Workspace:
-    (tmp_path / ".git").mkdir()
-    (tmp_path / "manifests" / "data").mkdir(parents=True)
-    shutil.copy(ROOT / "manifests" / "data" / "support" / "train.jsonl", tmp_path / "manifests" / "data")
-    w = Workspace(tmp_path, sandbox)
-    w.write()
-    return w
-
 
 def _gets_only(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {route: n - before.get(route, 0) for route, n in after.items() if n != before.get(route, 0)}
@@ -209,25 +159,21 @@ def test_embedded_sandbox_loop(tmp_path: Path) -> None:
     assert (tmp_path / ".ftctl" / "sandbox.db").is_file()
 
 
-def _uploads(sandbox: SandboxProcess) -> list[dict[str, object]]:
-    return list(httpx.get(f"{sandbox.url}/files", headers={"Authorization": "Bearer x"}).json()["data"])
-
-
 def test_each_file_is_uploaded_once_from_any_machine(ws: Workspace, sandbox: SandboxProcess,
                                                      tmp_path_factory: pytest.TempPathFactory) -> None:
     assert ws.ftctl("apply", "--auto-approve").returncode == 0
-    assert len(_uploads(sandbox)) == 1
+    assert len(uploads(sandbox)) == 1
     ws.write(epochs=7)  # a new job, same training file
     again = ws.ftctl("apply", "--auto-approve")
     assert again.returncode == 0 and "↑ upload" not in again.stdout
-    assert len(_uploads(sandbox)) == 1
+    assert len(uploads(sandbox)) == 1
 
     other = Workspace(tmp_path_factory.mktemp("second-machine"), sandbox)  # a fresh clone elsewhere
     shutil.copytree(ws.root / "manifests", other.root / "manifests")
     (other.root / ".git").mkdir()
     planned = other.ftctl("plan", "--detailed-exitcode")
     assert planned.returncode == 0, planned.stdout  # nothing to upload, nothing to create
-    assert len(_uploads(sandbox)) == 1
+    assert len(uploads(sandbox)) == 1
 
 
 def test_bad_training_data_stops_plan_before_any_request(ws: Workspace, sandbox: SandboxProcess) -> None:
@@ -248,5 +194,5 @@ def test_concurrent_applies_create_one_job(ws: Workspace) -> None:
     for run in runs:
         run.communicate(timeout=120)
     assert len(ws.jobs()) == 1
-    assert len(_uploads(ws.sandbox)) == 1
+    assert len(uploads(ws.sandbox)) == 1
     assert ws.ftctl("plan", "--detailed-exitcode").returncode == 0

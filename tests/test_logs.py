@@ -21,3 +21,38 @@ def test_registered_secret_is_redacted_everywhere(capsys: pytest.CaptureFixture[
     assert "[REDACTED]" in err
     assert "name=bot" in err and "job_id=ftjob-1" in err and "action=create" in err
     assert logs.redact_text(f"Bearer {secret}") == "Bearer [REDACTED]"
+
+
+def test_counts_named_like_tokens_are_not_secrets(capsys: pytest.CaptureFixture[str]) -> None:
+    logs.configure("info")
+    try:
+        logs.get().info("estimate", tokens=563, trained_tokens=1689, access_token="abc", idempotency_key="ftctl-k")
+    finally:
+        logs.configure("warning")
+    err = capsys.readouterr().err
+    assert "tokens=563" in err and "trained_tokens=1689" in err and "idempotency_key=ftctl-k" in err
+    assert "abc" not in err
+
+
+def test_an_internal_error_shows_its_traceback_only_at_debug(monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from reconciler import cli
+    from reconciler.session import desired
+
+    secret = "sk-in-a-traceback-0987654321"
+    logs.add_secret(secret)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError(f"a bug near {secret}")
+
+    monkeypatch.setattr(desired, "check_data", broken)
+    for level, traceback in (("warning", False), ("debug", True)):
+        monkeypatch.setattr("sys.argv", ["ftctl", "--log-level", level, "validate"])
+        with pytest.raises(SystemExit) as done:
+            cli.main()
+        assert done.value.code == 1
+        err = capsys.readouterr().err
+        assert "ftctl: internal error: RuntimeError: a bug near [REDACTED]" in err
+        assert ("Traceback (most recent call last)" in err) is traceback
+        assert secret not in err
+    logs.configure("warning")

@@ -29,7 +29,7 @@ def upload_filename(sha256: str, path: str) -> str:
 
 def parse_upload_name(filename: str) -> tuple[str, str] | None:
     """(sha256, original name) of a file ftctl uploaded, or None for any other file."""
-    match = _UPLOAD_NAME.match(filename)
+    match = _UPLOAD_NAME.match(filename) if filename.startswith("ftctl-") else None
     return (match.group(1), match.group(2)) if match else None
 
 

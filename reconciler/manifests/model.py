@@ -14,7 +14,7 @@ from pydantic import Discriminator, Field, Tag, field_validator
 from pydantic_core import PydanticCustomError
 
 from reconciler.manifests.graders import Grader
-from reconciler.manifests.strict import Strict, auto_or_float, auto_or_int
+from reconciler.manifests.strict import AS_WRITTEN, Strict, auto_or_float, auto_or_int
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 FILE_ID = re.compile(r"^file-[A-Za-z0-9_-]+$")
@@ -25,9 +25,9 @@ MAX_SEED = 2_147_483_647
 Auto = Literal["auto"]
 BatchSize = Annotated[Auto | int, auto_or_int(1, 256)]
 Epochs = Annotated[Auto | int, auto_or_int(1, 50)]
-LearningRate = Annotated[Auto | float, auto_or_float(0)]
-Beta = Annotated[Auto | float, auto_or_float(0, 2)]
-ComputeMultiplier = Annotated[Auto | float, auto_or_float(0.00001, 10)]
+LearningRate = Annotated[Auto | float, auto_or_float(0), AS_WRITTEN]
+Beta = Annotated[Auto | float, auto_or_float(0, 2), AS_WRITTEN]
+ComputeMultiplier = Annotated[Auto | float, auto_or_float(0.00001, 10), AS_WRITTEN]
 PositiveOrAuto = Annotated[Auto | int, auto_or_int(1)]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, PlainValidator
+from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator
 from pydantic_core import PydanticCustomError
 
 
@@ -31,6 +31,11 @@ def auto_or_int(low: int, high: int | None = None) -> PlainValidator:
                                   {"got": repr(value)})
 
     return PlainValidator(check, json_schema_input_type=Literal["auto"] | int)
+
+
+AS_WRITTEN = PlainSerializer(lambda value: value, return_type=Any)
+"""Serialise a checked value as it was written: ``2`` stays the integer the spec hash has always seen
+(a float field given an int would otherwise warn on every dump)."""
 
 
 def auto_or_float(above: float, high: float | None = None) -> PlainValidator:

@@ -80,9 +80,10 @@ class _Readings:
         self.unreported: list[Key] = []
         reported = job.model_fields_set
         self.add(("model",), [job.model] if job.model else [new["model"]], reported=bool(job.model))
-        self.add(("training_file",), self.file(job.training_file), reported=job.training_file is not None)
+        self.add(("training_file",), self.file(job.training_file, new["training_file"]),
+                 reported=job.training_file is not None)
         if "validation_file" in reported:
-            self.add(("validation_file",), self.file(job.validation_file))
+            self.add(("validation_file",), self.file(job.validation_file, new["validation_file"]))
         else:
             self.add(("validation_file",), [new["validation_file"]], reported=False)
         self.method()
@@ -92,8 +93,8 @@ class _Readings:
             self.add(("suffix",), [job.fine_tuned_model.split(":")[3] or None])
         else:
             self.add(("suffix",), _unique([new["suffix"], None]), reported=False)
-        if "seed" in reported and job.seed is not None:
-            self.add(("seed",), [job.seed, None])  # None: the service picked this seed
+        if "seed" in reported and job.seed is not None:  # None: the service picked this seed
+            self.add(("seed",), [job.seed, None] if new["seed"] is not None else [None, job.seed])
         else:
             self.add(("seed",), [new["seed"]], reported=False)
         if "integrations" in reported:
@@ -106,11 +107,13 @@ class _Readings:
         if not reported:
             self.unreported.append(path)
 
-    def file(self, file_id: str | None) -> list[Any]:
+    def file(self, file_id: str | None, new: Any) -> list[Any]:
         if file_id is None:
             return [None]
         live = self.uploads.by_id.get(file_id)
-        parsed = parse_upload_name(live.filename) if live is not None else None
+        if live is None:  # deleted since (or never listed): its bytes cannot be known; they may be the same
+            return _unique([new, {"file_id": file_id}])
+        parsed = parse_upload_name(live.filename)
         return [{"sha256": parsed[0]}, {"file_id": file_id}] if parsed else [{"file_id": file_id}]
 
     def method(self) -> None:
@@ -130,9 +133,12 @@ class _Readings:
                 self.add(path, _unique([wanted.get(key, ABSENT), ABSENT]), reported=False)
             elif live is None or (isinstance(live, str) and live in NOT_CHOSEN):
                 self.add(path, [ABSENT])
-            else:  # a value, chosen by the manifest or by the service for "auto"
-                first = [wanted[key]] if key in wanted and wanted[key] == live else []
-                self.add(path, _unique([*first, *_numbers(live), ABSENT]))
+            else:  # a value, chosen by the manifest or by the service for "auto": the manifest's way first
+                if key in wanted:
+                    first = [wanted[key]] if wanted[key] == live else []
+                    self.add(path, _unique([*first, *_numbers(live), ABSENT]))
+                else:
+                    self.add(path, _unique([ABSENT, *_numbers(live)]))
         if kind == "reinforcement":
             grader = inner.get("grader")
             if grader is not None:
@@ -217,8 +223,24 @@ def _review_path(path: Path_) -> Path_:
     return (path[0], *path[2:]) if len(path) > 2 and path[0] == "method" else path
 
 
+def _differing(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both mappings without the entries they share, at every level (deepdiff is slow on big inputs)."""
+    a, b = {}, {}
+    for key in {**old, **new}:
+        x, y = old.get(key, ABSENT), new.get(key, ABSENT)
+        if x == y:
+            continue
+        if isinstance(x, dict) and isinstance(y, dict) and key not in FILE_FIELDS:
+            x, y = _differing(x, y)
+        if x is not ABSENT:
+            a[key] = x
+        if y is not ABSENT:
+            b[key] = y
+    return a, b
+
+
 def _diff(old: dict[str, Any], new: dict[str, Any], desired: Desired, uploads: UploadIndex) -> list[Change]:
-    tree = DeepDiff(old, new, view="tree", ignore_numeric_type_changes=True)
+    tree = DeepDiff(*_differing(old, new), view="tree", ignore_numeric_type_changes=True)
     out: dict[Path_, Change] = {}
     for report in tree.values():
         for level in report:

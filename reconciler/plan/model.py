@@ -181,9 +181,12 @@ class LiveFacts(Frozen):
 
     @classmethod
     def of(cls, managed: list[LiveJob], uploads: list[LiveFile]) -> LiveFacts:
-        jobs = [JobFact(job_id=j.id, name=j.name or "", spec=j.spec, status=status_class(j.status)) for j in managed]
-        files = [UploadFact(file_id=f.id, filename=f.filename, bytes=f.bytes) for f in uploads]
-        return cls(jobs=sorted(jobs, key=lambda f: f.job_id), uploads=sorted(files, key=lambda f: f.file_id))
+        # model_construct: the values come from validated models already (thousands of jobs per plan)
+        jobs = [JobFact.model_construct(job_id=j.id, name=j.name or "", spec=j.spec, status=status_class(j.status))
+                for j in managed]
+        files = [UploadFact.model_construct(file_id=f.id, filename=f.filename, bytes=f.bytes) for f in uploads]
+        return cls.model_construct(jobs=sorted(jobs, key=lambda f: f.job_id),
+                                   uploads=sorted(files, key=lambda f: f.file_id))
 
     def fingerprint(self) -> str:
         return "sha256:" + hashlib.sha256(_canonical(self.model_dump(mode="json")).encode()).hexdigest()

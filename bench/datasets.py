@@ -1,0 +1,122 @@
+"""Validation + hashing throughput and peak memory on generated chat JSONL files.
+
+For each size (default 100 MB and 1 GB) a chat-format file is generated once under bench/out/,
+then two ways of checking it are run, each in a fresh child process so that its peak RSS is its
+own:
+
+* ``streaming``: ftctl's ``scan_file`` — one pass, sha256 and the format check together;
+* ``baseline``: load everything, then check — read the whole file, parse every line into a list,
+  then run the same per-example check and hash the bytes.
+
+Goal (issue 5): streaming ≥ 100 MB/s, and peak memory under 150 MB at 1 GB.
+Usage: python -m bench datasets [--sizes 100,1000] [--out bench/out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+GOAL_MBPS = 100.0
+GOAL_PEAK_MB = 150.0
+
+CHILD = r"""
+import hashlib, json, resource, sys, time
+from pathlib import Path
+mode, path = sys.argv[1], Path(sys.argv[2])
+start = time.perf_counter()
+if mode == "streaming":
+    from reconciler.datasets.scan import scan_file
+    scan = scan_file(path, "chat")
+    examples, errors, digest = scan.report.examples, scan.report.error_count, scan.sha256
+else:
+    import orjson
+    from reconciler.datasets.formats import Report, _check_example
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    rows = [orjson.loads(line) for line in data.splitlines() if line.strip()]
+    report = Report("chat")
+    examples = sum(1 for i, row in enumerate(rows, 1) if _check_example(row, "chat", report, i) is not None)
+    errors = report.error_count
+seconds = time.perf_counter() - start
+peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"seconds": seconds, "peak_mb": peak_kb / 1024, "examples": examples, "errors": errors,
+                  "sha256": digest}))
+"""
+
+
+def generate(path: Path, megabytes: int) -> None:
+    """A chat JSONL file of about ``megabytes`` MB, written once and reused."""
+    target = megabytes * 1_000_000
+    if path.exists() and path.stat().st_size >= target:
+        return
+    words = ["account", "billing", "password", "reset", "settings", "export", "invoice", "team", "member",
+             "subscription", "language", "project", "file", "restore", "slack", "limit", "security", "refund"]
+    lines = []
+    for i in range(997):
+        user = " ".join(words[(i * 7 + k) % len(words)] for k in range(20 + i % 30))
+        answer = " ".join(words[(i * 11 + k) % len(words)] for k in range(40 + i % 60))
+        lines.append(json.dumps({"messages": [
+            {"role": "system", "content": "You are Acme's concise support assistant."},
+            {"role": "user", "content": f"Ticket {i}: {user}?"},
+            {"role": "assistant", "content": answer, "weight": 1}]}).encode() + b"\n")
+    block = b"".join(lines)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with path.open("wb") as f:
+        while written < target:
+            f.write(block)
+            written += len(block)
+
+
+def measure(mode: str, path: Path) -> dict[str, float]:
+    done = subprocess.run([sys.executable, "-c", CHILD, mode, str(path)], capture_output=True, text=True,
+                          check=True)
+    result: dict[str, float] = json.loads(done.stdout)
+    result["mb_per_s"] = path.stat().st_size / 1_000_000 / result["seconds"]
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench datasets", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="100,1000", help="file sizes in MB, comma-separated")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "out"))
+    parser.add_argument("--skip-baseline-over", type=int, default=2000,
+                        help="skip the load-everything baseline above this size (MB)")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    rows: list[dict[str, Any]] = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        path = out / f"chat-{size}MB.jsonl"
+        began = time.perf_counter()
+        generate(path, size)
+        print(f"generated {path} ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - began:.1f}s",
+              flush=True)
+        for mode in ("streaming", "baseline"):
+            if mode == "baseline" and size > args.skip_baseline_over:
+                continue
+            r = measure(mode, path)
+            rows.append({"size_mb": size, "mode": mode, **r})
+            print(f"  {mode:<9} {r['mb_per_s']:7.1f} MB/s  peak {r['peak_mb']:8.1f} MB  "
+                  f"{int(r['examples'])} examples  {r['seconds']:.2f}s", flush=True)
+        path_results = [r for r in rows if r["size_mb"] == size]
+        assert len({r["sha256"] for r in path_results}) == 1, "both modes must hash the same bytes"
+    (out / "datasets.json").write_text(json.dumps(rows, indent=2))
+    streaming = [r for r in rows if r["mode"] == "streaming"]
+    slowest = min(r["mb_per_s"] for r in streaming)
+    biggest = max(streaming, key=lambda r: r["size_mb"])
+    ok = slowest >= GOAL_MBPS and biggest["peak_mb"] < GOAL_PEAK_MB
+    print(f"\nstreaming: slowest {slowest:.1f} MB/s (goal ≥ {GOAL_MBPS:.0f}); peak {biggest['peak_mb']:.1f} MB at "
+          f"{biggest['size_mb']} MB (goal < {GOAL_PEAK_MB:.0f}) → {'goals met' if ok else 'GOALS NOT MET'}")
+    print(f"results: {out / 'datasets.json'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""Saved plans are a contract (SPEC §6), end to end: the real CLI against real sandbox servers.
+
+What was reviewed is what ``apply PLANFILE`` does, or it does nothing: it goes to the plan's own
+target, refuses when a file or job it relied on changed, refuses a file that is not exactly what
+``plan --out`` wrote, works from any directory of the project, and asks no question.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import SandboxProcess
+from tests.workspace import Workspace, uploads
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def other(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
+    server = SandboxProcess(tmp_path_factory.mktemp("other") / "sandbox.db").start()
+    yield server
+    server.stop()
+
+
+def _saved(ws: Workspace, *args: str, out: str = "plan.json") -> subprocess.CompletedProcess[str]:
+    done = ws.ftctl("plan", "--out", out, *args)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def _one_line_refusal(done: subprocess.CompletedProcess[str], fragment: str) -> None:
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and fragment in lines[0], done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_printed_hint_works_as_printed_and_asks_nothing(ws: Workspace, sandbox: SandboxProcess) -> None:
+    done = _saved(ws)
+    hint = done.stdout.strip().splitlines()[-1]
+    assert hint == "Saved the plan to plan.json; apply it with: ftctl apply plan.json"
+    command = shlex.split(hint.split("apply it with: ")[1])
+    # As a user would type it: no --api-base, no --auto-approve, no terminal; OPENAI_BASE_URL unset.
+    env = {k: v for k, v in ws.env().items() if k != "OPENAI_BASE_URL"}
+    applied = subprocess.run([sys.executable, "-m", "reconciler", *command[1:]], cwd=ws.root, env=env,
+                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "Apply finished: 2 done" in applied.stdout
+    assert len(ws.jobs()) == 1
+
+
+def test_a_plan_for_the_embedded_sandbox_is_applied_there(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "m.yaml").write_text("name: bot\nmodel: gpt-4o-mini\ntraining_file: file-x\nstate: cancelled\n")
+    env = {"PATH": "/usr/bin:/bin", "NO_COLOR": "1", "HOME": str(tmp_path)}
+
+    def run(*args: str, cwd: Path = tmp_path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "reconciler", *args], cwd=cwd, env=env, capture_output=True,
+                              text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+    made = run("plan", "m.yaml", "--sandbox", "--out", "p.json")
+    assert made.returncode == 0, made.stderr
+    target = json.loads((tmp_path / "p.json").read_text())["target"]
+    assert target == {"provider": "sandbox", "api_base": None, "sandbox_db": ".ftctl/sandbox.db"}
+    assert run("apply", "../p.json", cwd=tmp_path / "sub").returncode == 0  # no key needed, no --sandbox
+    refused = run("apply", "p.json", "--api-base", "http://127.0.0.1:9/v1")
+    _one_line_refusal(refused, "the plan was made for the embedded sandbox (.ftctl/sandbox.db)")
+
+
+def test_a_plan_is_refused_against_another_target(ws: Workspace, sandbox: SandboxProcess,
+                                                  other: SandboxProcess) -> None:
+    _saved(ws)
+    refused = ws.ftctl("apply", "plan.json", "--api-base", other.url)
+    assert refused.returncode == 1
+    assert f"the plan was made for {sandbox.url}, not {other.url}" in refused.stderr
+    assert ws.jobs(other) == [] and ws.jobs(sandbox) == [] and uploads(other) == []
+    # The environment's base URL does not move a saved plan either: it goes where it was made for.
+    env_elsewhere = subprocess.run([sys.executable, "-m", "reconciler", "apply", "plan.json"], cwd=ws.root,
+                                   env={**ws.env(), "OPENAI_BASE_URL": other.url}, capture_output=True, text=True,
+                                   timeout=120)
+    assert env_elsewhere.returncode == 0, env_elsewhere.stderr
+    assert len(ws.jobs(sandbox)) == 1 and ws.jobs(other) == []
+
+
+def test_a_plan_is_stale_when_an_uploaded_file_changed(ws: Workspace, sandbox: SandboxProcess) -> None:
+    assert ws.ftctl("apply", "--auto-approve").returncode == 0
+    sandbox.advance(12)
+    ws.write(epochs=5)
+    _saved(ws)  # a replace that reuses the uploaded file
+    data = ws.root / "manifests" / "data" / "train.jsonl"
+    data.write_bytes(data.read_bytes() + data.read_bytes().splitlines(keepends=True)[0])
+    refused = ws.ftctl("apply", "plan.json")
+    _one_line_refusal(refused, "stale plan: manifests/data/train.jsonl (used by bot) changed since the plan was made")
+    assert len(ws.jobs()) == 1  # nothing was cancelled or created
+    assert ws.jobs()[0]["status"] == "running"
+
+
+def test_a_plan_is_stale_when_a_job_it_relied_on_changed(ws: Workspace, sandbox: SandboxProcess) -> None:
+    assert ws.ftctl("apply", "--auto-approve").returncode == 0
+    sandbox.advance(12)
+    ws.write(epochs=5)
+    _saved(ws)
+    (job,) = ws.jobs()  # someone else cancels it after the plan was made
+    httpx.post(f"{sandbox.url}/fine_tuning/jobs/{job['id']}/cancel", headers={"Authorization": "Bearer x"})
+    refused = ws.ftctl("apply", "plan.json")
+    _one_line_refusal(refused, f"stale plan: job {job['id']} (bot) is now cancelled (was in-progress)")
+    assert len(ws.jobs()) == 1
+
+
+@pytest.mark.parametrize(("damage", "fragment"), [
+    ("edit", "plan.json: refused: its checksum does not match its content (edited by hand, or damaged)"),
+    ("truncate", "plan.json: not an ftctl plan file (not JSON: truncated, or another kind of file)"),
+    ("foreign", "plan.json: not an ftctl plan file (no format_version)"),
+    ("binary", "plan.json: not an ftctl plan file (not JSON: truncated, or another kind of file)"),
+])
+def test_an_edited_truncated_or_foreign_file_is_refused_in_one_line(ws: Workspace, damage: str,
+                                                                     fragment: str) -> None:
+    _saved(ws)
+    path = ws.root / "plan.json"
+    text = path.read_text()
+    if damage == "edit":  # the reviewed plan said 3 epochs; someone makes it 50
+        data = json.loads(text)
+        create = next(a for a in data["actions"] if a["action"] == "create")
+        create["after"]["method"]["hyperparameters"]["n_epochs"] = 50
+        path.write_text(json.dumps(data, indent=2))
+    elif damage == "truncate":
+        path.write_text(text[: len(text) // 2])
+    elif damage == "foreign":
+        path.write_text(json.dumps({"name": "bot", "model": "gpt-4o-mini"}))
+    else:
+        path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    refused = ws.ftctl("apply", "plan.json")
+    _one_line_refusal(refused, fragment)
+    assert ws.jobs() == [] and uploads(ws.sandbox) == []
+
+
+def test_a_plan_applies_from_a_subdirectory(ws: Workspace) -> None:
+    (ws.root / "manifests" / "deep" / "er").mkdir(parents=True)
+    _saved(ws)
+    applied = ws.ftctl("apply", "../../../plan.json", cwd=ws.root / "manifests" / "deep" / "er")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "↑ upload   manifests/data/train.jsonl" in applied.stdout  # paths relative to the project root
+    assert len(ws.jobs()) == 1 and len(uploads(ws.sandbox)) == 1
+
+
+def test_a_saved_plan_is_applied_alone(ws: Workspace) -> None:
+    _saved(ws)
+    mixed = ws.ftctl("apply", "plan.json", "manifests")
+    assert mixed.returncode == 1 and "plan.json is a saved plan: apply it alone" in mixed.stderr
+    flags = ws.ftctl("apply", "plan.json", "--prune")
+    assert flags.returncode == 1 and "--prune and --replace belong to plan" in flags.stderr
+    stack = ws.ftctl("apply", "plan.json", "--stack", "other")
+    assert stack.returncode == 1 and "the plan is for stack 'default', not 'other'" in stack.stderr
+    assert ws.jobs() == []

@@ -1,0 +1,62 @@
+"""Settings: flag > environment > default, one clear error per bad value, the project root."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reconciler.session.settings import DEFAULT_API_BASE, SetupError, UsageProblem, build
+
+
+def test_precedence_flag_over_environment_over_default(tmp_path: Path) -> None:
+    env = {"FTCTL_STACK": "from-env", "OPENAI_BASE_URL": "https://env.example/v1"}
+    assert build({}, tmp_path).stack == "default" and build({}, tmp_path).api_base == DEFAULT_API_BASE
+    s = build(env, tmp_path)
+    assert (s.stack, s.stack_from, s.api_base, s.api_base_from) == ("from-env", "env", "https://env.example/v1", "env")
+    s = build(env, tmp_path, stack="from-flag", api_base="https://flag.example/v1")
+    assert (s.stack, s.stack_from, s.api_base, s.api_base_from) == ("from-flag", "flag", "https://flag.example/v1",
+                                                                    "flag")
+
+
+@pytest.mark.parametrize(("env", "flags", "message"), [
+    ({"FTCTL_STACK": "Prod Stack"}, {}, "FTCTL_STACK='Prod Stack' is not a valid stack name"),
+    ({}, {"stack": ""}, "--stack='' is not a valid stack name"),
+    ({}, {"stack": "x" * 64}, "is not a valid stack name"),
+    ({"FTCTL_SANDBOX_SPEED": "fast"}, {}, "FTCTL_SANDBOX_SPEED='fast' must be a number greater than 0"),
+    ({"FTCTL_SANDBOX_SPEED": "-1"}, {}, "FTCTL_SANDBOX_SPEED='-1' must be a number greater than 0"),
+    ({"FTCTL_TOKENS": "exact"}, {}, "FTCTL_TOKENS='exact' must be 'auto'"),
+])
+def test_bad_values_are_one_clear_error(tmp_path: Path, env: dict[str, str], flags: dict[str, str],
+                                        message: str) -> None:
+    with pytest.raises(SetupError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        build(env, tmp_path, **flags)  # type: ignore[arg-type]
+
+
+def test_sandbox_and_api_base_together_are_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageProblem, match="--sandbox and --api-base"):
+        build({}, tmp_path, sandbox=True, api_base="https://x.example/v1")
+
+
+def test_the_project_root_is_the_config_directory_else_git_else_here(tmp_path: Path) -> None:
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    assert build({}, deep).root == deep.resolve()
+    (tmp_path / ".git").mkdir()
+    assert build({}, deep).root == tmp_path.resolve()
+    (tmp_path / "a" / "ftctl.yaml").write_text("")
+    assert build({}, deep).root == (tmp_path / "a").resolve()
+    assert build({}, deep).sandbox_db == (tmp_path / "a" / ".ftctl" / "sandbox.db").resolve()
+
+
+def test_a_bad_variable_is_reported_by_the_cli_without_a_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "FTCTL_STACK": "Bad Stack", "NO_COLOR": "1"}
+    done = subprocess.run([sys.executable, "-m", "reconciler", "plan", "--sandbox"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "Error: FTCTL_STACK='Bad Stack' is not a valid stack name: use 1-63 lowercase letters, digits and '-', "
+        "starting and ending with a letter or digit"]
