@@ -154,10 +154,12 @@ class Applier:
         return None
 
     def _create(self, action: CreateAction | ReplaceAction, uploaded: dict[str, str]) -> StepResult:
+        before = ""
         if isinstance(action, ReplaceAction):
             cancelled = self._cancel(action.name, action.job_id, "replace")
             if cancelled.outcome == "failed":
                 return cancelled
+            before = f"{cancelled.detail}; "
         ids = {**action.file_ids, **uploaded}
         missing = [ref.path or "" for ref in action.after.local_files() if ref.sha256 not in ids]
         if missing:
@@ -174,6 +176,7 @@ class Applier:
             return job, "done", f"created {job.id}"
 
         job, outcome, detail = self.retry.run(attempt, self._retry(action.name, action.action))
+        detail = before + detail
         logs.get(name=action.name, action=action.action, idempotency_key=key).info("create.done", job_id=job.id)
         if action.then_pause:
             paused = self._pause(action.name, job.id, action.action)
