@@ -79,11 +79,13 @@ def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ftctl")
-@click.option("--log-level", envvar="FTCTL_LOG", default="warning", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]), help="Log events to stderr.")
-def cli(log_level: str) -> None:
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              help="Log events to stderr (env FTCTL_LOG; default warning).")
+def cli(log_level: str | None) -> None:
     """Declarative plan/apply for fine-tuning jobs."""
-    logs.configure(log_level)
+    from reconciler.session.settings import log_level as chosen
+
+    logs.configure(chosen(log_level, os.environ))
 
 
 def prices_option(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 FTCTL=.venv/bin/ftctl
 export FTCTL_SANDBOX_DB=.ftctl/demo-sandbox.db
-rm -rf "$FTCTL_SANDBOX_DB" "$FTCTL_SANDBOX_DB".files "$FTCTL_SANDBOX_DB"-wal "$FTCTL_SANDBOX_DB"-shm
+PLAN=.ftctl/demo-plan.json
+rm -rf "$FTCTL_SANDBOX_DB" "$FTCTL_SANDBOX_DB".files "$FTCTL_SANDBOX_DB"-wal "$FTCTL_SANDBOX_DB"-shm "$PLAN"
 
 if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
 step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
@@ -13,11 +14,11 @@ step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 step "ftctl validate manifests examples"
 "$FTCTL" validate manifests examples
 
-step "ftctl plan --sandbox            # what would change: uploads and creates"
-"$FTCTL" plan --sandbox
+step "ftctl plan --sandbox --out $PLAN   # what would change, saved for review"
+"$FTCTL" plan --sandbox --out "$PLAN"
 
-step "ftctl apply --sandbox --auto-approve"
-"$FTCTL" apply --sandbox --auto-approve
+step "ftctl apply $PLAN   # exactly the reviewed plan, on the target it names; asks nothing"
+"$FTCTL" apply "$PLAN"
 
 step "ftctl plan --sandbox --detailed-exitcode   # nothing left to do: exit 0"
 "$FTCTL" plan --sandbox --detailed-exitcode

@@ -60,3 +60,13 @@ def test_a_bad_variable_is_reported_by_the_cli_without_a_traceback(tmp_path: Pat
     assert done.stderr.strip().splitlines() == [
         "Error: FTCTL_STACK='Bad Stack' is not a valid stack name: use 1-63 lowercase letters, digits and '-', "
         "starting and ending with a letter or digit"]
+
+
+def test_log_level_flag_over_environment_and_a_bad_value_names_the_variable() -> None:
+    from reconciler.session.settings import log_level
+
+    assert log_level(None, {}) == "warning"
+    assert log_level(None, {"FTCTL_LOG": "INFO"}) == "info"
+    assert log_level("debug", {"FTCTL_LOG": "error"}) == "debug"
+    with pytest.raises(SetupError, match="FTCTL_LOG='loud' must be one of debug, info, warning, error"):
+        log_level(None, {"FTCTL_LOG": "loud"})

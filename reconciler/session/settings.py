@@ -58,6 +58,19 @@ class Settings:
                        sandbox_db=sandbox_db or self.sandbox_db)
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def log_level(flag: str | None, env: Mapping[str, str]) -> str:
+    """``--log-level``, else ``FTCTL_LOG``, else warning."""
+    if flag is not None:
+        return flag
+    value = env.get("FTCTL_LOG") or "warning"
+    if value.lower() not in LOG_LEVELS:
+        raise SetupError(f"FTCTL_LOG={value!r} must be one of {', '.join(LOG_LEVELS)}")
+    return value.lower()
+
+
 def _stack(value: str, where: str) -> str:
     if not re.match(NAME_PATTERN, value):
         raise SetupError(f"{where}={value!r} is not a valid stack name: use 1-63 lowercase letters, digits and "
