@@ -8,7 +8,9 @@ in a dated data file that users can override (``reconciler.datasets.pricing``).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,16 @@ ALIASES = {
     "gpt-3.5-turbo": "gpt-3.5-turbo-0125",
     "o4-mini": "o4-mini-2025-04-16",
 }
+
+
+HASH_ALIASES_V1: Mapping[str, str] = MappingProxyType(dict(ALIASES))
+"""The aliases the v1 spec hash resolves, frozen. An alias added to ``ALIASES`` later must not
+change the hash of a manifest that already uses that name: its job would be replaced on upgrade."""
+
+
+def hash_model(name: str) -> str:
+    """The model as the v1 spec hash has it: a v1 alias resolved, any other name as written."""
+    return HASH_ALIASES_V1.get(name, name)
 
 
 def resolve_model(name: str) -> str:

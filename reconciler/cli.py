@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import json
 import os
-import shlex
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -142,9 +140,11 @@ def plan_cmd(paths: tuple[str, ...], output: str, out_file: str | None, detailed
              replace: tuple[str, ...], settings: Settings) -> None:
     """Show what apply would change. Sends GET requests only."""
     from reconciler.plan.render import render_json, render_markdown, render_text
-    from reconciler.session.saved import write_plan
+    from reconciler.session.saved import apply_hint, check_out_name, write_plan
     from reconciler.session.target import connect
 
+    if out_file:
+        check_out_name(Path(out_file))
     with connect(settings) as conn:
         plan = _plan(paths, settings, prune, replace, conn)
     if out_file:
@@ -156,8 +156,7 @@ def plan_cmd(paths: tuple[str, ...], output: str, out_file: str | None, detailed
     else:
         click.echo(render_text(plan, _color()), nl=False)
     if out_file:
-        # The plan names its target and apply PLANFILE asks nothing: this command works as printed.
-        click.echo(f"Saved the plan to {out_file}; apply it with: ftctl apply {shlex.quote(out_file)}",
+        click.echo(f"Saved the plan to {out_file}; apply it with: {apply_hint(out_file, settings)}",
                    err=output != "text")
     if detailed_exitcode and plan.has_changes:
         sys.exit(EXIT_CHANGES)
@@ -174,22 +173,6 @@ def _saved_plan(paths: tuple[str, ...]) -> Plan | None:
     return read_plan(Path(plan_files[0]))
 
 
-def _target_of(saved: Plan, settings: Settings) -> Settings:
-    """The settings to apply ``saved`` with: its own target and stack; refuse others given as flags."""
-    from reconciler.session.settings import SetupError
-    from reconciler.session.target import target_info
-
-    assert saved.target is not None
-    if settings.target_from_flags and target_info(settings) != saved.target:
-        raise SetupError(f"the plan was made for {saved.target.label}, not {target_info(settings).label}; "
-                         "a saved plan is applied to its own target: leave out --sandbox/--api-base")
-    if settings.stack_from == "flag" and settings.stack != saved.stack:
-        raise SetupError(f"the plan is for stack {saved.stack!r}, not {settings.stack!r}; "
-                         "a saved plan is applied to its own stack: leave out --stack")
-    db = settings.root / saved.target.sandbox_db if saved.target.sandbox_db is not None else None
-    return dataclasses.replace(settings.with_target(db is not None, saved.target.api_base, db), stack=saved.stack)
-
-
 @cli.command("apply")
 @click.argument("paths", nargs=-1)
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
@@ -204,14 +187,14 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
     """Make the live jobs match the manifests, or apply a saved plan (PLANFILE) exactly."""
     from reconciler.apply.applier import Applier
     from reconciler.plan.render import render_text
-    from reconciler.session.saved import check_fresh
+    from reconciler.session.saved import check_fresh, target_of
     from reconciler.session.target import connect
 
     saved = _saved_plan(paths)
     if saved is not None:
         if prune or replace:
             raise click.UsageError("--prune and --replace belong to plan; a saved plan is applied as it is")
-        settings = _target_of(saved, settings)
+        settings = target_of(saved, settings)
     with connect(settings) as conn:
         if saved is not None:
             check_fresh(saved, conn.reader, settings.root)

@@ -8,15 +8,17 @@ from reconciler.identity import CreateRequest, Desired, FileRef, LocalFile, Meth
 
 
 def make_request(local_file: str | None = None, metadata: dict[str, str] | None = None,
-                 n_epochs: int | str = "auto", **fields: Any) -> CreateRequest:
+                 n_epochs: int | str = "auto", size: int = 100, **fields: Any) -> CreateRequest:
+    """``local_file``: a local training file whose sha256 is that text repeated (or a real digest)."""
     if local_file:
         sha = (local_file * 64)[:64]
-        ref = FileRef(sha256=sha, path="manifests/data/train.jsonl", bytes=100)
+        ref = FileRef(sha256=sha, path="manifests/data/train.jsonl", bytes=size)
     else:
         ref = FileRef(file_id="file-train")
     method = MethodSpec(type="supervised", hyperparameters={
         "batch_size": "auto", "learning_rate_multiplier": "auto", "n_epochs": n_epochs})
-    return CreateRequest(model="gpt-4o-mini", training_file=ref, method=method, metadata=metadata or {}, **fields)
+    fields.setdefault("model", "gpt-4o-mini")
+    return CreateRequest(training_file=ref, method=method, metadata=metadata or {}, **fields)
 
 
 def make_desired(name: str, state: str = "active", spec: str | None = "A", local_file: str | None = None,

@@ -6,6 +6,7 @@ a seed picked when none was sent, no ``suffix`` field)."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from reconciler import catalog
 from reconciler.api.errors import ApiError
 from reconciler.api.models import LiveFile, LiveJob
 from reconciler.api.ports import Progress
+from reconciler.api.upload import ContentChanged
 
 LEGAL = {"cancel": {"validating_files", "queued", "running", "paused"}, "pause": {"running"},
          "resume": {"paused"}}
@@ -114,9 +116,12 @@ class FakeApi:
             raise ApiError(0, "connection dropped after the write")
         return self.get_job(job_id)
 
-    def upload(self, path: Path, filename: str, idempotency_key: str, progress: Progress | None = None) -> LiveFile:
+    def upload(self, path: Path, filename: str, idempotency_key: str, sha256: str,
+               progress: Progress | None = None) -> LiveFile:
         fault = self._fault()
         self._before(fault)
+        if hashlib.sha256(path.read_bytes()).hexdigest() != sha256:
+            raise ContentChanged(f"{path} changed after the plan was made")
         file_id = f"file-{next(self.ids)}"
         self.files[file_id] = {"id": file_id, "filename": filename, "bytes": path.stat().st_size,
                                "purpose": "fine-tune"}

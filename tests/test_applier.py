@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from reconciler.api.models import LiveJob
 from reconciler.apply.applier import Applier, idempotency_key
 from reconciler.identity import Desired
 from reconciler.plan.planner import Options, plan
-from tests.builders import make_desired
+from tests.builders import make_desired, make_request
 from tests.fakes import FakeApi
 
 
@@ -94,15 +95,48 @@ def test_a_failure_does_not_stop_independent_actions() -> None:
     assert names(api, "b") and not names(api, "a")
 
 
+def _data(root: Path, content: bytes = b"x" * 100) -> Desired:
+    """A desired job whose training file is written under ``root`` at the path make_request gives."""
+    data = root / "manifests" / "data" / "train.jsonl"
+    data.parent.mkdir(parents=True, exist_ok=True)
+    data.write_bytes(content)
+    return make_desired("bot", spec=None, request=make_request(hashlib.sha256(content).hexdigest(),
+                                                                size=len(content)))
+
+
 def test_uploads_come_first_and_feed_the_create(tmp_path: Path) -> None:
-    data = tmp_path / "manifests" / "data" / "train.jsonl"  # the path make_desired gives, under the root
-    data.parent.mkdir(parents=True)
-    data.write_bytes(b"x" * 100)
     api = FakeApi()
-    results = run(api, [make_desired("bot", local_file="ab")], root=tmp_path)
+    results = run(api, [_data(tmp_path)], root=tmp_path)
     assert [r[1] for r in results] == ["upload", "create"]
     (job,) = api.list_jobs()
     assert job.training_file in api.files
+
+
+def test_a_replace_whose_upload_failed_leaves_the_live_job_running(tmp_path: Path) -> None:
+    api = FakeApi()
+    old = api.add_job(metadata={"ftctl-stack": "default", "ftctl-name": "bot", "ftctl-spec": "OLD"})
+    d = _data(tmp_path)
+    (tmp_path / "manifests" / "data" / "train.jsonl").write_bytes(b"y" * 100)  # edited after the plan
+    results = run(api, [d], root=tmp_path)
+    assert [(a, o) for _, a, o in results] == [("upload", "failed"), ("replace", "failed")]
+    assert api.jobs[old]["status"] == "running" and api.files == {}
+    assert not [w for w in api.writes if w[0] in ("cancel", "create")]
+
+
+class PauseFails(FakeApi):
+    def act(self, job_id: str, action: str) -> LiveJob:
+        if action == "pause":
+            raise ApiError(403, "pausing is not allowed")
+        return super().act(job_id, action)
+
+
+def test_a_created_job_whose_pause_fails_is_reported_with_its_id() -> None:
+    api = PauseFails()
+    p = plan([make_desired("bot", state="paused")], [], [], "default")
+    (result,) = applier(api).apply(p)
+    (job,) = api.list_jobs()
+    assert (result.outcome, result.job_id) == ("failed", job.id)
+    assert result.detail == f"created {job.id}; pausing it failed: HTTP 403: pausing is not allowed"
 
 
 def test_idempotency_key_depends_on_identity_and_generation() -> None:

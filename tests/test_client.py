@@ -8,10 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.api import client as api_client
+from reconciler.api import upload as api_upload
 from reconciler.api.client import Reader, Target, Transport, Writer, check_base_url
 from reconciler.api.errors import ApiError
 from reconciler.api.retry import RetryPolicy
+from reconciler.api.upload import ContentChanged
+from reconciler.identity import sha256_file
 from reconciler.session.settings import SetupError, build
 from reconciler.session.target import remote_target
 from tests.conftest import SandboxProcess
@@ -102,13 +104,13 @@ def test_target_selection_from_environment(tmp_path: Path) -> None:
 
 def test_big_files_go_through_the_uploads_api_in_parts(sandbox: SandboxProcess, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(api_client, "SIMPLE_UPLOAD_LIMIT", 1000)  # stand-ins for 512 MB and 64 MB
-    monkeypatch.setattr(api_client, "PART_SIZE", 400)
+    monkeypatch.setattr(api_upload, "SIMPLE_UPLOAD_LIMIT", 1000)  # stand-ins for 512 MB and 64 MB
+    monkeypatch.setattr(api_upload, "PART_SIZE", 400)
     data = tmp_path / "big.jsonl"
     data.write_bytes(b"".join(b'{"n": %d}\n' % i for i in range(300)))
     progress: list[int] = []
     target = Target(sandbox.url, "k")
-    uploaded = Writer(Transport(target)).upload(data, "ftctl-x-big.jsonl", "key-1", progress.append)
+    uploaded = Writer(Transport(target)).upload(data, "ftctl-x-big.jsonl", "key-1", sha256_file(data), progress.append)
     assert uploaded.bytes == data.stat().st_size and uploaded.filename == "ftctl-x-big.jsonl"
     parts = -(-data.stat().st_size // 400)
     assert sandbox.stats()["POST /v1/uploads/{upload_id}/parts"] == parts
@@ -121,6 +123,22 @@ def test_small_upload_reports_progress(sandbox: SandboxProcess, tmp_path: Path) 
     data = tmp_path / "small.jsonl"
     data.write_bytes(b"{}\n" * 1000)
     progress: list[Any] = []
-    Writer(Transport(Target(sandbox.url, "k"))).upload(data, "small.jsonl", "key-2", progress.append)
+    Writer(Transport(Target(sandbox.url, "k"))).upload(data, "small.jsonl", "key-2", sha256_file(data), progress.append)
     assert sum(progress) == data.stat().st_size
     assert "POST /v1/uploads" not in sandbox.stats()
+
+
+@pytest.mark.parametrize("big", [False, True])
+def test_an_upload_whose_bytes_are_not_the_planned_ones_is_deleted(sandbox: SandboxProcess, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch, big: bool) -> None:
+    if big:
+        monkeypatch.setattr(api_upload, "SIMPLE_UPLOAD_LIMIT", 1000)
+        monkeypatch.setattr(api_upload, "PART_SIZE", 400)
+    data = tmp_path / "train.jsonl"
+    data.write_bytes(b'{"n": 1}\n' * 300)
+    planned = sha256_file(data)
+    data.write_bytes(b'{"n": 2}\n' * 300)  # edited after the plan, same size
+    with pytest.raises(ContentChanged, match="changed after the plan was made"):
+        Writer(Transport(Target(sandbox.url, "k"))).upload(data, f"ftctl-{planned}-train.jsonl", "key-3", planned)
+    files = httpx.get(f"{sandbox.url}/files", headers={"Authorization": "Bearer k"}).json()["data"]
+    assert files == []

@@ -43,18 +43,37 @@ def _one_line_refusal(done: subprocess.CompletedProcess[str], fragment: str) -> 
     assert "Traceback" not in done.stderr
 
 
-def test_the_printed_hint_works_as_printed_and_asks_nothing(ws: Workspace, sandbox: SandboxProcess) -> None:
-    done = _saved(ws)
+def _run_hint(ws: Workspace, done: subprocess.CompletedProcess[str], env: dict[str, str]) -> str:
+    """Run the command printed after ``plan --out`` exactly as printed: no terminal, nothing added."""
     hint = done.stdout.strip().splitlines()[-1]
-    assert hint == "Saved the plan to plan.json; apply it with: ftctl apply plan.json"
     command = shlex.split(hint.split("apply it with: ")[1])
-    # As a user would type it: no --api-base, no --auto-approve, no terminal; OPENAI_BASE_URL unset.
-    env = {k: v for k, v in ws.env().items() if k != "OPENAI_BASE_URL"}
+    assert command[:2] == ["ftctl", "apply"]
     applied = subprocess.run([sys.executable, "-m", "reconciler", *command[1:]], cwd=ws.root, env=env,
                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert "Apply finished: 2 done" in applied.stdout
     assert len(ws.jobs()) == 1
+    return hint
+
+
+def test_the_printed_hint_works_as_printed_and_asks_nothing(ws: Workspace) -> None:
+    hint = _run_hint(ws, _saved(ws), ws.env())  # the base URL came from OPENAI_BASE_URL, as in CI
+    assert hint == "Saved the plan to plan.json; apply it with: ftctl apply plan.json"
+
+
+def test_the_hint_repeats_a_base_url_given_as_a_flag(ws: Workspace, sandbox: SandboxProcess) -> None:
+    env = {k: v for k, v in ws.env().items() if k != "OPENAI_BASE_URL"}
+    made = subprocess.run([sys.executable, "-m", "reconciler", "plan", "--out", "plan.json", "--api-base",
+                           sandbox.url], cwd=ws.root, env=env, capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    hint = _run_hint(ws, made, env)
+    assert hint == f"Saved the plan to plan.json; apply it with: ftctl apply plan.json --api-base {sandbox.url}"
+
+
+def test_a_plan_is_never_saved_under_a_manifest_name(ws: Workspace) -> None:
+    refused = ws.ftctl("plan", "--out", "plan.yaml")
+    _one_line_refusal(refused, "--out plan.yaml: a saved plan must not end in .yaml")
+    assert not (ws.root / "plan.yaml").exists()
 
 
 def test_a_plan_for_the_embedded_sandbox_is_applied_there(tmp_path: Path) -> None:
@@ -73,22 +92,22 @@ def test_a_plan_for_the_embedded_sandbox_is_applied_there(tmp_path: Path) -> Non
     assert target == {"provider": "sandbox", "api_base": None, "sandbox_db": ".ftctl/sandbox.db"}
     assert run("apply", "../p.json", cwd=tmp_path / "sub").returncode == 0  # no key needed, no --sandbox
     refused = run("apply", "p.json", "--api-base", "http://127.0.0.1:9/v1")
-    _one_line_refusal(refused, "the plan was made for the embedded sandbox (.ftctl/sandbox.db)")
+    _one_line_refusal(refused, "the plan was made for the embedded sandbox (.ftctl/sandbox.db), not "
+                               "http://127.0.0.1:9/v1")
 
 
 def test_a_plan_is_refused_against_another_target(ws: Workspace, sandbox: SandboxProcess,
                                                   other: SandboxProcess) -> None:
     _saved(ws)
     refused = ws.ftctl("apply", "plan.json", "--api-base", other.url)
-    assert refused.returncode == 1
-    assert f"the plan was made for {sandbox.url}, not {other.url}" in refused.stderr
-    assert ws.jobs(other) == [] and ws.jobs(sandbox) == [] and uploads(other) == []
-    # The environment's base URL does not move a saved plan either: it goes where it was made for.
+    _one_line_refusal(refused, f"the plan was made for {sandbox.url}, but this run targets {other.url} (--api-base)")
+    # Nor does the environment move it: the key goes only where this run points, and that is elsewhere.
     env_elsewhere = subprocess.run([sys.executable, "-m", "reconciler", "apply", "plan.json"], cwd=ws.root,
                                    env={**ws.env(), "OPENAI_BASE_URL": other.url}, capture_output=True, text=True,
                                    timeout=120)
-    assert env_elsewhere.returncode == 0, env_elsewhere.stderr
-    assert len(ws.jobs(sandbox)) == 1 and ws.jobs(other) == []
+    _one_line_refusal(env_elsewhere, "ftctl sends your API key only to the target you choose: apply it with "
+                                     f"--api-base {sandbox.url}")
+    assert ws.jobs(other) == [] and ws.jobs(sandbox) == [] and uploads(other) == [] and uploads(sandbox) == []
 
 
 def test_a_plan_is_stale_when_an_uploaded_file_changed(ws: Workspace, sandbox: SandboxProcess) -> None:

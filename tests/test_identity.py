@@ -85,3 +85,14 @@ def test_create_body_carries_tags_and_inlines_python_source() -> None:
     assert body["metadata"] == {"ftctl-stack": "prod", "ftctl-name": "rft", "ftctl-spec": d.spec}
     grader = body["method"]["reinforcement"]["grader"]["graders"]["a"]
     assert grader["source"] == "def grade(sample, item):\n    return 1.0\n" and "source_file" not in grader
+
+
+def test_the_aliases_the_hash_resolves_are_frozen() -> None:
+    """Adding an alias to the catalog must not change the hash of a manifest already using that name."""
+    from reconciler import catalog
+
+    assert dict(catalog.HASH_ALIASES_V1) == {
+        "gpt-4o-mini": "gpt-4o-mini-2024-07-18", "gpt-4o": "gpt-4o-2024-08-06", "gpt-4.1": "gpt-4.1-2025-04-14",
+        "gpt-4.1-mini": "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano": "gpt-4.1-nano-2025-04-14",
+        "gpt-3.5-turbo": "gpt-3.5-turbo-0125", "o4-mini": "o4-mini-2025-04-16"}
+    assert catalog.hash_model("gpt-5-mini") == "gpt-5-mini"  # unknown to v1: as written, whatever ALIASES says

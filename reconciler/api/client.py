@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -21,11 +21,9 @@ from reconciler.api.errors import ApiError, retry_after
 from reconciler.api.models import TAG_STACK, LiveFile, LiveJob
 from reconciler.api.ports import Progress
 from reconciler.api.retry import RetryPolicy
+from reconciler.api.upload import send_file
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-UPLOAD_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
-SIMPLE_UPLOAD_LIMIT = 512 * 1024 * 1024
-PART_SIZE = 64 * 1024 * 1024
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
@@ -155,44 +153,12 @@ class Writer:
         """``cancel``, ``pause`` or ``resume`` a job."""
         return LiveJob.model_validate(self.transport.once("POST", f"fine_tuning/jobs/{job_id}/{action}"))
 
-    def upload(self, path: Path, filename: str, idempotency_key: str,
+    def upload(self, path: Path, filename: str, idempotency_key: str, sha256: str,
                progress: Progress | None = None) -> LiveFile:
-        size = path.stat().st_size
-        if size > SIMPLE_UPLOAD_LIMIT:
-            return self._upload_parts(path, filename, size, idempotency_key, progress)
-        with path.open("rb") as f:
-            stream: BinaryIO = _Progress(f, progress) if progress else f  # type: ignore[assignment]
-            data = self.transport.once("POST", "files", files={"file": (filename, stream)},
-                                       data={"purpose": "fine-tune"}, timeout=UPLOAD_TIMEOUT,
-                                       headers={"Idempotency-Key": idempotency_key})
-        return LiveFile.model_validate(data)
+        """Upload ``path``; the bytes sent must hash to ``sha256`` (the digest in ``filename``), or the
+        upload is deleted and ``ContentChanged`` raised: a file edited after planning never hides
+        behind the digest of its old bytes."""
+        return send_file(self.transport, path, filename, idempotency_key, sha256, progress)
 
-    def _upload_parts(self, path: Path, filename: str, size: int, key: str, progress: Progress | None) -> LiveFile:
-        upload = self.transport.once("POST", "uploads", json={
-            "filename": filename, "purpose": "fine-tune", "bytes": size, "mime_type": "application/jsonl"},
-            headers={"Idempotency-Key": key})
-        part_ids = []
-        with path.open("rb") as f:
-            while chunk := f.read(PART_SIZE):
-                part = self.transport.once("POST", f"uploads/{upload['id']}/parts",
-                                           files={"data": ("part", chunk)}, timeout=UPLOAD_TIMEOUT)
-                part_ids.append(part["id"])
-                if progress:
-                    progress(len(chunk))
-        done = self.transport.once("POST", f"uploads/{upload['id']}/complete", json={"part_ids": part_ids})
-        return LiveFile.model_validate(done["file"])
-
-
-class _Progress:
-    """A file wrapper that reports bytes read, for a progress bar."""
-
-    def __init__(self, f: BinaryIO, report: Progress) -> None:
-        self.f, self.report = f, report
-
-    def read(self, n: int = -1) -> bytes:
-        chunk = self.f.read(n)
-        self.report(len(chunk))
-        return chunk
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.f, name)
+    def delete_file(self, file_id: str) -> None:
+        self.transport.once("DELETE", f"files/{file_id}")

@@ -38,5 +38,8 @@ class ApiWriter(Protocol):
         """``cancel``, ``pause`` or ``resume`` a job."""
         ...
 
-    def upload(self, path: Path, filename: str, idempotency_key: str, progress: Progress | None = None) -> LiveFile:
+    def upload(self, path: Path, filename: str, idempotency_key: str, sha256: str,
+               progress: Progress | None = None) -> LiveFile:
+        """Upload ``path``; raise ``ContentChanged`` (and leave no upload) unless its bytes hash to
+        ``sha256``."""
         ...

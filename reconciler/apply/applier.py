@@ -21,12 +21,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import assert_never
 
 from reconciler import logs
 from reconciler.api.errors import ApiError
 from reconciler.api.models import TAG_NAME, TAG_SPEC, TAG_STACK, LiveJob
 from reconciler.api.ports import ApiReader, ApiWriter
 from reconciler.api.retry import RetryPolicy
+from reconciler.api.upload import ContentChanged
 from reconciler.identity import UploadIndex, tags
 from reconciler.plan.model import (
     Action,
@@ -111,7 +113,9 @@ class Applier:
                     result = self._pause(action.name, action.job_id, "pause")
                 case ResumeAction():
                     result = self._resume(action)
-        except (ApiError, StepFailed, OSError) as exc:
+                case _:
+                    assert_never(action)
+        except (ApiError, StepFailed, ContentChanged, OSError) as exc:
             result = StepResult(action.name, action.action, "failed", logs.redact_text(str(exc)),
                                 action.job_id)
         except Exception as exc:  # a bug must not lose the report of the other steps
@@ -138,7 +142,7 @@ class Applier:
             if existing is not None:
                 return StepResult(action.name, "upload", "skipped" if n == 0 else "done",
                                   f"{f.path} already uploaded as {existing.id}", existing.id)
-            uploaded = self.writer.upload(path, f.filename, upload_key(f.filename, f.bytes), report)
+            uploaded = self.writer.upload(path, f.filename, upload_key(f.filename, f.bytes), f.sha256, report)
             return StepResult(action.name, "upload", "done", f"{f.path} → {uploaded.id}", uploaded.id)
 
         return self.retry.run(attempt, self._retry(action.name, "upload"))
@@ -154,18 +158,18 @@ class Applier:
         return None
 
     def _create(self, action: CreateAction | ReplaceAction, uploaded: dict[str, str]) -> StepResult:
-        before = ""
-        if isinstance(action, ReplaceAction):
-            cancelled = self._cancel(action.name, action.job_id, "replace")
-            if cancelled.outcome == "failed":
-                return cancelled
-            before = f"{cancelled.detail}; "
+        # Everything that can fail here is checked before a replace cancels the live job.
         ids = {**action.file_ids, **uploaded}
         missing = [ref.path or "" for ref in action.after.local_files() if ref.sha256 not in ids]
         if missing:
-            raise StepFailed(f"{', '.join(missing)} was not uploaded (see the upload step above)")
+            raise StepFailed(f"{', '.join(missing)} was not uploaded (see the upload step above); "
+                             "nothing was changed for this job")
         body = action.after.body(tags(self.stack, action.name, action.spec), ids)
         key = idempotency_key(self.stack, action.name, action.spec, action.previous_job_id)
+        before = ""
+        if isinstance(action, ReplaceAction):
+            cancelled = self._cancel(action.name, action.job_id, "replace")
+            before = f"{cancelled.detail}; "
 
         def attempt(n: int) -> tuple[LiveJob, str, str]:
             found = self._find_created(action)
@@ -175,11 +179,19 @@ class Applier:
             job = self.writer.create_job(body, key)
             return job, "done", f"created {job.id}"
 
-        job, outcome, detail = self.retry.run(attempt, self._retry(action.name, action.action))
+        try:
+            job, outcome, detail = self.retry.run(attempt, self._retry(action.name, action.action))
+        except ApiError as exc:
+            if not before:
+                raise
+            raise StepFailed(f"{before}the new job was not created: {exc} (apply again to create it)") from None
         detail = before + detail
         logs.get(name=action.name, action=action.action, idempotency_key=key).info("create.done", job_id=job.id)
         if action.then_pause:
-            paused = self._pause(action.name, job.id, action.action)
+            try:
+                paused = self._pause(action.name, job.id, action.action)
+            except ApiError as exc:  # the job exists: report it, with what went wrong after
+                return StepResult(action.name, action.action, "failed", f"{detail}; pausing it failed: {exc}", job.id)
             detail = f"{detail}; {paused.detail}"
             if paused.outcome in ("failed", "deferred"):
                 outcome = paused.outcome

@@ -88,7 +88,7 @@ class CreateRequest(Frozen):
         if self.method.grader is not None:
             inner["grader"] = self.method.grader
         return {
-            "model": catalog.resolve_model(self.model),
+            "model": catalog.hash_model(self.model),
             "training_file": self.training_file.identity(),
             "validation_file": self.validation_file.identity() if self.validation_file else None,
             "method": {"type": self.method.type, self.method.type: inner},

@@ -16,6 +16,7 @@ only line. Diffs come from deepdiff's tree view, with its path lists (never pars
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,6 +40,7 @@ class _Absent:
 ABSENT: Any = _Absent()
 """A value left out of the canonical request (a hyperparameter left to the service)."""
 UNREPORTED = "not reported by the API"
+UNLISTED = "its upload is no longer listed"
 FILE_FIELDS = ("training_file", "validation_file")
 Path_ = tuple[str | int, ...]
 Key = tuple[str, ...]
@@ -77,44 +79,45 @@ class _Readings:
     def __init__(self, job: LiveJob, new: dict[str, Any], uploads: UploadIndex) -> None:
         self.job, self.new, self.uploads = job, new, uploads
         self.options: list[tuple[Key, list[Any]]] = []
-        self.unreported: list[Key] = []
+        self.unknown: dict[Key, str] = {}
+        """Fields whose old value cannot be read off the job, and why."""
         reported = job.model_fields_set
-        self.add(("model",), [job.model] if job.model else [new["model"]], reported=bool(job.model))
-        self.add(("training_file",), self.file(job.training_file, new["training_file"]),
-                 reported=job.training_file is not None)
-        if "validation_file" in reported:
-            self.add(("validation_file",), self.file(job.validation_file, new["validation_file"]))
-        else:
-            self.add(("validation_file",), [new["validation_file"]], reported=False)
+        # The API reports a snapshot; the hash has the name as written when the catalog does not know it.
+        self.add(("model",), _unique([job.model, new["model"]]) if job.model else [new["model"]],
+                 None if job.model else UNREPORTED)
+        self.file(("training_file",), job.training_file, new["training_file"], "training_file" in reported)
+        self.file(("validation_file",), job.validation_file, new["validation_file"], "validation_file" in reported)
         self.method()
         if "suffix" in reported:
             self.add(("suffix",), [job.suffix])
         elif job.fine_tuned_model and job.fine_tuned_model.count(":") >= 4:
             self.add(("suffix",), [job.fine_tuned_model.split(":")[3] or None])
         else:
-            self.add(("suffix",), _unique([new["suffix"], None]), reported=False)
+            self.add(("suffix",), _unique([new["suffix"], None]), UNREPORTED)
         if "seed" in reported and job.seed is not None:  # None: the service picked this seed
             self.add(("seed",), [job.seed, None] if new["seed"] is not None else [None, job.seed])
         else:
-            self.add(("seed",), [new["seed"]], reported=False)
+            self.add(("seed",), [new["seed"]], UNREPORTED)
         if "integrations" in reported:
             self.add(("integrations",), [_strip(job.integrations) or None])
         else:
-            self.add(("integrations",), [new["integrations"]], reported=False)
+            self.add(("integrations",), [new["integrations"]], UNREPORTED)
 
-    def add(self, path: Key, values: list[Any], reported: bool = True) -> None:
+    def add(self, path: Key, values: list[Any], unknown: str | None = None) -> None:
         self.options.append((path, values))
-        if not reported:
-            self.unreported.append(path)
+        if unknown is not None:
+            self.unknown[path] = unknown
 
-    def file(self, file_id: str | None, new: Any) -> list[Any]:
-        if file_id is None:
-            return [None]
-        live = self.uploads.by_id.get(file_id)
-        if live is None:  # deleted since (or never listed): its bytes cannot be known; they may be the same
-            return _unique([new, {"file_id": file_id}])
-        parsed = parse_upload_name(live.filename)
-        return [{"sha256": parsed[0]}, {"file_id": file_id}] if parsed else [{"file_id": file_id}]
+    def file(self, path: Key, file_id: str | None, new: Any, reported: bool) -> None:
+        if not reported:
+            self.add(path, [new], UNREPORTED)
+        elif file_id is None or new == {"file_id": file_id}:  # the same ID as the manifest: known
+            self.add(path, [None if file_id is None else new])
+        elif (live := self.uploads.by_id.get(file_id)) is None:  # deleted since: its bytes cannot be known
+            self.add(path, _unique([new, {"file_id": file_id}]), UNLISTED)
+        else:
+            parsed = parse_upload_name(live.filename)
+            self.add(path, [{"sha256": parsed[0]}, {"file_id": file_id}] if parsed else [{"file_id": file_id}])
 
     def method(self) -> None:
         raw = dict(self.job.method or {"type": "supervised"})
@@ -130,7 +133,7 @@ class _Readings:
             path: Key = ("method", kind, "hyperparameters", key)
             live = hyper.get(key)
             if key not in hyper:
-                self.add(path, _unique([wanted.get(key, ABSENT), ABSENT]), reported=False)
+                self.add(path, _unique([wanted.get(key, ABSENT), ABSENT]), UNREPORTED)
             elif live is None or (isinstance(live, str) and live in NOT_CHOSEN):
                 self.add(path, [ABSENT])
             else:  # a value, chosen by the manifest or by the service for "auto": the manifest's way first
@@ -146,7 +149,7 @@ class _Readings:
             else:
                 same = new_method["type"] == kind
                 self.add(("method", kind, "grader"), [new_method[kind].get("grader") if same else None],
-                         reported=False)
+                         UNREPORTED)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         paths = [p for p, _ in self.options]
@@ -181,11 +184,10 @@ def changes(job: LiveJob, desired: Desired, uploads: UploadIndex) -> list[Change
     new = desired.request.hashed()
     old, readings = reconstruct(job, new, uploads)
     notes: dict[Path_, str] = {}
-    if old is None:
+    if old is None:  # a field that cannot be read off the job changed: list every such field
         old = _comparable(readings, new)
-        for path in readings.unreported:
-            if _get(new, path) not in (ABSENT, None):
-                notes[_review_path(path)] = UNREPORTED
+        notes = {_review_path(path): why for path, why in readings.unknown.items()
+                 if not (path[0] == "method" and _get(new, path) is ABSENT)}
     out = _diff(review_view(old), review_view(new), desired, uploads)
     listed = {c.path for c in out}
     for where, note in sorted(notes.items(), key=lambda item: str(item[0])):
@@ -204,7 +206,7 @@ def _comparable(readings: _Readings, new: dict[str, Any]) -> dict[str, Any]:
     paths, values = [], []
     for path, options in readings.options:
         want = _get(new, path)
-        unknown = path in readings.unreported or any(o is want or (o is not ABSENT and o == want) for o in options)
+        unknown = path in readings.unknown or any(o is want or (o is not ABSENT and o == want) for o in options)
         paths.append(path)
         values.append(want if unknown else options[0])
     return build(paths, values)
@@ -228,7 +230,7 @@ def _differing(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, Any]
     a, b = {}, {}
     for key in {**old, **new}:
         x, y = old.get(key, ABSENT), new.get(key, ABSENT)
-        if x == y:
+        if _same(x, y):
             continue
         if isinstance(x, dict) and isinstance(y, dict) and key not in FILE_FIELDS:
             x, y = _differing(x, y)
@@ -239,8 +241,15 @@ def _differing(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, Any]
     return a, b
 
 
+def _same(x: Any, y: Any) -> bool:
+    """Equal as the hash sees them: 2 and 2.0 differ (they hash differently), key order does not."""
+    if x is ABSENT or y is ABSENT:
+        return x is y
+    return bool(json.dumps(x, sort_keys=True) == json.dumps(y, sort_keys=True))
+
+
 def _diff(old: dict[str, Any], new: dict[str, Any], desired: Desired, uploads: UploadIndex) -> list[Change]:
-    tree = DeepDiff(*_differing(old, new), view="tree", ignore_numeric_type_changes=True)
+    tree = DeepDiff(*_differing(old, new), view="tree")
     out: dict[Path_, Change] = {}
     for report in tree.values():
         for level in report:

@@ -12,7 +12,9 @@ plan file can recompute it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shlex
 from pathlib import Path
 
 from reconciler.api.ports import ApiReader
@@ -22,7 +24,8 @@ from reconciler.plan.model import FORMAT_VERSION, LiveFacts, Plan
 from reconciler.plan.planner import managed_jobs
 from reconciler.plan.render import render_json
 from reconciler.project import absolute
-from reconciler.session.settings import SetupError
+from reconciler.session.settings import Settings, SetupError
+from reconciler.session.target import target_info
 
 MAX_PLAN_BYTES = 64 * 1024 * 1024
 
@@ -38,6 +41,49 @@ class StalePlan(SetupError):
 def is_plan_file(path: Path) -> bool:
     """A single file argument of ``apply`` that is not YAML is a saved plan (manifests are YAML)."""
     return path.is_file() and path.suffix not in SUFFIXES
+
+
+def check_out_name(path: Path) -> None:
+    if path.suffix in SUFFIXES:
+        raise SetupError(f"--out {path}: a saved plan must not end in {path.suffix}: manifests are YAML files, and a "
+                         "plan must never be read as one (use plan.json)")
+
+
+def apply_hint(out: str, settings: Settings) -> str:
+    """The command that applies a saved plan, as it works when typed: the plan names its target and
+    asks nothing; a base URL given as a flag is repeated, since the key only goes where a run chooses."""
+    command = f"ftctl apply {shlex.quote(out)}"
+    if not settings.sandbox and settings.api_base_from == "flag":
+        command += f" --api-base {shlex.quote(settings.api_base)}"
+    return command
+
+
+def target_of(saved: Plan, settings: Settings) -> Settings:
+    """The settings that apply ``saved``: its own target and stack, or a refusal.
+
+    A remote plan is applied only where this run's own choice of base URL (flag, environment or
+    default) points: the API key is sent to the target the user chose, never to one a plan file
+    names. The embedded sandbox needs no key: its plan is applied to its own database.
+    """
+    assert saved.target is not None
+    chosen = target_info(settings)
+    plan_target = saved.target
+    if plan_target.sandbox_db is not None:
+        if settings.target_from_flags and chosen != plan_target:
+            raise SetupError(f"the plan was made for {plan_target.label}, not {chosen.label}; a saved plan is "
+                             "applied to its own target: leave out --api-base")
+        db = settings.root / plan_target.sandbox_db
+        settings = settings.with_target(True, None, db)
+    elif settings.sandbox or settings.api_base.rstrip("/") != (plan_target.api_base or "").rstrip("/"):
+        source = {"flag": "--api-base", "env": "OPENAI_BASE_URL", "default": "the default"}.get(
+            settings.api_base_from, settings.api_base_from)
+        raise SetupError(f"the plan was made for {plan_target.label}, but this run targets {chosen.label} "
+                         f"({source}); ftctl sends your API key only to the target you choose: apply it with "
+                         f"--api-base {plan_target.api_base} (or OPENAI_BASE_URL set to it)")
+    if settings.stack_from == "flag" and settings.stack != saved.stack:
+        raise SetupError(f"the plan is for stack {saved.stack!r}, not {settings.stack!r}; "
+                         "a saved plan is applied to its own stack: leave out --stack")
+    return dataclasses.replace(settings, stack=saved.stack)
 
 
 def write_plan(plan: Plan, path: Path) -> None:

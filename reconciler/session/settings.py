@@ -72,7 +72,7 @@ def log_level(flag: str | None, env: Mapping[str, str]) -> str:
 
 
 def _stack(value: str, where: str) -> str:
-    if not re.match(NAME_PATTERN, value):
+    if not re.fullmatch(NAME_PATTERN, value):
         raise SetupError(f"{where}={value!r} is not a valid stack name: use 1-63 lowercase letters, digits and "
                          "'-', starting and ending with a letter or digit")
     return value

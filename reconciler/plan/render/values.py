@@ -33,9 +33,12 @@ def value(v: Any) -> str:
 
 
 def change_value(change: Change, side: str) -> str:
+    """One side of a change; its note goes with the side it qualifies (an unknown before, else after)."""
     v = change.before if side == "before" else change.after
-    if side == "before" and change.note is not None and v is None:
-        return f"({change.note})"
+    if change.note is not None and change.before is None:
+        return f"({change.note})" if side == "before" else value(v)
+    if change.note is not None and side == "after":
+        return f"{value(v)} ({change.note})"
     return value(v)
 
 
