@@ -120,6 +120,8 @@ def _plan(paths: tuple[str, ...], settings: Settings, prune: bool, replace: tupl
 
     wanted, analysis = load_desired(_paths(paths), settings)
     _warn(analysis)
+    if not wanted:
+        click.echo(f"warning: no manifest found in {', '.join(map(str, _paths(paths)))}", err=True)
     known = {d.name for d in wanted}
     unknown = [n for n in replace if n not in known]
     if unknown:
@@ -187,7 +189,7 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
     """Make the live jobs match the manifests, or apply a saved plan (PLANFILE) exactly."""
     from reconciler.apply.applier import Applier
     from reconciler.plan.render import render_text
-    from reconciler.session.saved import check_fresh, target_of
+    from reconciler.session.saved import check_fresh, check_target, target_of
     from reconciler.session.target import connect
 
     saved = _saved_plan(paths)
@@ -197,6 +199,7 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
         settings = target_of(saved, settings)
     with connect(settings) as conn:
         if saved is not None:
+            check_target(saved, conn.info)
             check_fresh(saved, conn.reader, settings.root)
             plan = saved
         else:

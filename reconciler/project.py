@@ -14,23 +14,28 @@ from pathlib import Path, PurePosixPath
 CONFIG_NAME = "ftctl.yaml"
 
 
-def find_root(start: Path | None = None) -> Path:
+def find_root(start: Path | None = None, here: Path | None = None) -> Path:
+    """The project root seen from ``start``; ``here`` (default: the current directory) is the
+    directory ftctl was started in, the root when no marker is found."""
     start = (start or Path.cwd()).resolve()
     chain = (start, *start.parents)
     for marker in (CONFIG_NAME, ".git"):
         for candidate in chain:
             if (candidate / marker).exists():
                 return candidate
-    return start
+    return (here or Path.cwd()).resolve()
 
 
 def relative(path: Path, root: Path) -> str:
-    """``path`` as a POSIX path relative to ``root``; absolute when it lies outside the root."""
-    resolved = path.resolve()
-    try:
-        return PurePosixPath(resolved.relative_to(root.resolve())).as_posix()
-    except ValueError:
-        return resolved.as_posix()
+    """``path`` as a POSIX path relative to ``root`` (as written where it can be: a symlink stays a
+    symlink), else resolved; absolute when it lies outside the root."""
+    base = root.resolve()
+    for candidate in (Path(os.path.abspath(path)), path.resolve()):
+        try:
+            return PurePosixPath(candidate.relative_to(base)).as_posix()
+        except ValueError:
+            continue
+    return path.resolve().as_posix()
 
 
 def absolute(path: str, root: Path) -> Path:

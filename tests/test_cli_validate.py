@@ -39,7 +39,7 @@ def test_escaping_path_is_refused(repo: Path) -> None:
     (repo / "bot.yaml").write_text("name: bot\nmodel: gpt-4o-mini\ntraining_file: ../../etc/passwd\n")
     done = ftctl("validate", "bot.yaml", cwd=repo)
     assert done.returncode == 1
-    assert "bot.yaml:3: training_file: path '../../etc/passwd' leaves the repository root" in done.stderr
+    assert "bot.yaml:3: training_file: path '../../etc/passwd' leaves the project root" in done.stderr
 
 
 def test_symlink_out_of_the_repository_is_refused(repo: Path) -> None:
@@ -49,7 +49,7 @@ def test_symlink_out_of_the_repository_is_refused(repo: Path) -> None:
     (repo / "bot.yaml").write_text("name: bot\nmodel: gpt-4o-mini\ntraining_file: link.jsonl\n")
     done = ftctl("validate", "bot.yaml", cwd=repo)
     assert done.returncode == 1
-    assert "bot.yaml:3: training_file: path 'link.jsonl' leaves the repository root" in done.stderr
+    assert "bot.yaml:3: training_file: path 'link.jsonl' leaves the project root" in done.stderr
 
 
 def test_missing_path_is_an_error_not_a_traceback(repo: Path) -> None:
@@ -63,3 +63,16 @@ def test_unknown_option_exits_1_with_usage(repo: Path) -> None:
     done = ftctl("validate", "--bogus", cwd=repo)
     assert done.returncode == 1
     assert "No such option '--bogus'" in done.stderr
+
+
+def test_hidden_folders_virtual_environments_and_the_config_are_not_manifests(repo: Path) -> None:
+    for folder in (".github/workflows", ".venv/lib", "venv", "node_modules/x"):
+        (repo / folder).mkdir(parents=True)
+        (repo / folder / "stray.yaml").write_text("on: push\n")
+    (repo / "ftctl.yaml").write_text("stack: prod\n")
+    (repo / "data").mkdir()
+    (repo / "data" / "t.jsonl").write_text("")
+    (repo / "m.yaml").write_text("name: bot\nmodel: gpt-4o-mini\ntraining_file: file-abc\n")
+    done = ftctl("validate", ".", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("1 manifest in 1 file valid")

@@ -95,3 +95,12 @@ def test_when_every_field_is_reported_and_none_differs_the_spec_line_says_why() 
     assert isinstance(action, ReplaceAction)
     assert _lines(action.changes) == [("spec", "v1-unmatchable", d.spec,
                                        "no field the API reports differs; the change is in one it does not report")]
+
+
+def test_several_values_set_where_the_service_chose_are_one_line_each() -> None:
+    old = make_request()  # everything auto
+    new = old.model_copy(update={"method": old.method.model_copy(update={"hyperparameters": {
+        "batch_size": 3, "learning_rate_multiplier": 2, "n_epochs": "auto"}})})
+    assert _lines(_changes(FakeApi(), old, new)) == [
+        ("method.hyperparameters.batch_size", "auto", 3, None),
+        ("method.hyperparameters.learning_rate_multiplier", "auto", 2, None)]

@@ -89,11 +89,18 @@ def test_a_plan_for_the_embedded_sandbox_is_applied_there(tmp_path: Path) -> Non
     made = run("plan", "m.yaml", "--sandbox", "--out", "p.json")
     assert made.returncode == 0, made.stderr
     target = json.loads((tmp_path / "p.json").read_text())["target"]
-    assert target == {"provider": "sandbox", "api_base": None, "sandbox_db": ".ftctl/sandbox.db"}
+    assert target["provider"] == "sandbox" and target["sandbox_db"] == ".ftctl/sandbox.db"
+    assert target["sandbox_id"].startswith("sbx-")  # the database's own identity
     assert run("apply", "../p.json", cwd=tmp_path / "sub").returncode == 0  # no key needed, no --sandbox
     refused = run("apply", "p.json", "--api-base", "http://127.0.0.1:9/v1")
     _one_line_refusal(refused, "the plan was made for the embedded sandbox (.ftctl/sandbox.db), not "
                                "http://127.0.0.1:9/v1")
+    other = tmp_path / "sub" / "other-project"  # another project, with a sandbox of its own
+    (other / ".git").mkdir(parents=True)
+    assert run("plan", "../../m.yaml", "--sandbox", cwd=other).returncode == 0
+    elsewhere = run("apply", "../../p.json", cwd=other)
+    _one_line_refusal(elsewhere, "the plan was made for another embedded sandbox than the embedded sandbox "
+                                 "(.ftctl/sandbox.db) (another project, or a sandbox reset since)")
 
 
 def test_a_plan_is_refused_against_another_target(ws: Workspace, sandbox: SandboxProcess,
@@ -131,7 +138,7 @@ def test_a_plan_is_stale_when_a_job_it_relied_on_changed(ws: Workspace, sandbox:
     (job,) = ws.jobs()  # someone else cancels it after the plan was made
     httpx.post(f"{sandbox.url}/fine_tuning/jobs/{job['id']}/cancel", headers={"Authorization": "Bearer x"})
     refused = ws.ftctl("apply", "plan.json")
-    _one_line_refusal(refused, f"stale plan: job {job['id']} (bot) is now cancelled (was in-progress)")
+    _one_line_refusal(refused, f"stale plan: job {job['id']} (bot) is now cancelled (was in progress)")
     assert len(ws.jobs()) == 1
 
 
@@ -179,4 +186,18 @@ def test_a_saved_plan_is_applied_alone(ws: Workspace) -> None:
     assert flags.returncode == 1 and "--prune and --replace belong to plan" in flags.stderr
     stack = ws.ftctl("apply", "plan.json", "--stack", "other")
     assert stack.returncode == 1 and "the plan is for stack 'default', not 'other'" in stack.stderr
+    assert ws.jobs() == []
+
+
+def test_retargeting_a_symlinked_data_file_makes_a_plan_stale(ws: Workspace) -> None:
+    data = ws.root / "manifests" / "data"
+    (data / "alt.jsonl").write_bytes((data / "train.jsonl").read_bytes() * 2)
+    (data / "link.jsonl").symlink_to("train.jsonl")
+    manifest = ws.root / "manifests" / "bot.yaml"
+    manifest.write_text(manifest.read_text().replace("data/train.jsonl", "data/link.jsonl"))
+    _saved(ws)
+    (data / "link.jsonl").unlink()
+    (data / "link.jsonl").symlink_to("alt.jsonl")
+    refused = ws.ftctl("apply", "plan.json")
+    _one_line_refusal(refused, "stale plan: manifests/data/link.jsonl (used by bot) changed since the plan was made")
     assert ws.jobs() == []

@@ -255,3 +255,41 @@ def test_json_has_the_contract_fields() -> None:
                                    "note": None}]
     assert data["summary"] == {"upload": 0, "cancel": 0, "replace": 1, "create": 1, "pause": 0, "resume": 0}
     assert Plan.from_json(data) == _plan()
+
+
+def test_a_change_of_the_final_newline_alone_still_shows() -> None:
+    api = FakeApi()
+    old = live(api, make_desired("triage", request=rft(SOURCE), spec=None))
+    p = plan([make_desired("triage", request=rft(SOURCE.rstrip("\n")), spec=None)], [old], [], "default")
+    assert render_text(p).splitlines()[3:10] == [
+        "        ~ method.grader.graders.py.source:",
+        "            --- before",
+        "            +++ after",
+        "            @@ -1,2 +1,2 @@",
+        "             def grade(sample, item):",
+        "            -    return 1.0",
+        "            +    return 1.0"]
+    assert render_text(p).splitlines()[10] == "            \\ No newline at end of file"
+
+
+def test_spaces_that_would_not_show_are_quoted_and_user_tags_of_a_new_job_show() -> None:
+    api = FakeApi()
+    old = live(api, make_desired("bot", spec=None, request=make_request(suffix="v1", metadata={"team": "a"})),
+               status="succeeded")
+    new = make_desired("bot", spec=None, request=make_request(suffix="v1 ", metadata={"team": "b"}))
+    lines = render_text(plan([new], [old], [], "default")).splitlines()
+    assert '        ~ metadata: {"team": "a"} → {"team": "b"} (user tags, not part of the spec)' in lines
+    assert '        ~ suffix: (not reported by the API) → "v1 "' in lines
+
+
+def test_finished_orphans_are_counted_and_live_ones_listed() -> None:
+    api = FakeApi()
+    jobs = [live(api, make_desired(f"old-{i}", spec=None), status="succeeded") for i in range(3)]
+    jobs.append(live(api, make_desired("runs", spec=None)))
+    text = render_text(plan([make_desired("kept", state="cancelled", spec=None)], jobs, [], "default"))
+    assert text.splitlines()[2:] == [
+        "Orphans (no manifest):",
+        "  ! runs (ftjob-4, running): no manifest declares this name",
+        "  ! and 3 finished jobs of names no manifest declares (history; ftctl status lists them)",
+        "",
+        "No changes to apply, but 1 live job no manifest declares (listed above; plan --prune would cancel them)."]

@@ -70,3 +70,15 @@ def test_log_level_flag_over_environment_and_a_bad_value_names_the_variable() ->
     assert log_level("debug", {"FTCTL_LOG": "error"}) == "debug"
     with pytest.raises(SetupError, match="FTCTL_LOG='loud' must be one of debug, info, warning, error"):
         log_level(None, {"FTCTL_LOG": "loud"})
+
+
+def test_the_apply_hint_is_a_command_that_works_as_typed(tmp_path: Path) -> None:
+    from reconciler.session.saved import apply_hint, check_out_name
+
+    assert apply_hint("plan.json", build({}, tmp_path)) == "ftctl apply plan.json"
+    assert apply_hint("-o.json", build({}, tmp_path)) == "ftctl apply ./-o.json"
+    assert apply_hint("my plan.json", build({}, tmp_path)) == "ftctl apply 'my plan.json'"
+    flagged = build({}, tmp_path, api_base="https://x.example/v1/")
+    assert apply_hint("p.json", flagged) == "ftctl apply p.json --api-base https://x.example/v1"
+    with pytest.raises(SetupError, match="the folder nodir does not exist"):
+        check_out_name(Path("nodir/p.json"))

@@ -8,6 +8,7 @@ any that leave the repository root; refuse duplicate names. Nothing here touches
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from reconciler.manifests.errors import diagnostics_from_validation
 from reconciler.manifests.graders import MultiGrader, PythonGrader
 from reconciler.manifests.model import Manifest, ReinforcementMethod, is_file_id
 from reconciler.manifests.yamlsrc import Located, Path_, YamlError, load_documents
+from reconciler.project import CONFIG_NAME, find_root
 
 SUFFIXES = (".yaml", ".yml")
 MAX_MANIFEST_BYTES = 2 * 1024 * 1024
@@ -57,21 +59,24 @@ def _python_grader_paths(grader: object, prefix: str) -> Iterator[tuple[str, Pyt
             yield from _python_grader_paths(inner, f"{prefix}.graders.{key}")
 
 
-def find_repo_root(start: Path) -> Path:
-    """Nearest ancestor holding ``.git``; without one, the working directory."""
-    start = start.resolve()
-    for candidate in (start, *start.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return Path.cwd().resolve()
+SKIPPED_DIRS = {"node_modules", "venv", "site-packages", "__pycache__"}
+"""Folders never searched for manifests, besides hidden ones (``.git``, ``.venv``, ``.github``…)."""
+
+
+def _searched(path: Path, top: Path) -> bool:
+    parts = path.relative_to(top).parts
+    return not any(p.startswith(".") or p in SKIPPED_DIRS for p in parts[:-1]) and parts[-1] != CONFIG_NAME
 
 
 def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Diagnostic]]:
+    """The manifest files under ``paths``: YAML files, not in hidden folders or virtual
+    environments, and not the project config ``ftctl.yaml``."""
     files: list[Path] = []
     problems: list[Diagnostic] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file()))
+            files.extend(sorted(p for p in path.rglob("*")
+                                if p.suffix in SUFFIXES and p.is_file() and _searched(p, path)))
         elif path.is_file():
             files.append(path)
         else:
@@ -92,14 +97,14 @@ def _check_local_file(
     candidate = (base / raw).resolve()  # resolve() follows symlinks, so a link out is caught too
     line = doc.line_of(lpath)
     if not candidate.is_relative_to(root):
-        problems.append(Diagnostic(shown, line, fieldpath,
-                                   f"path {raw!r} leaves the repository root {display_path(root)}; refused"))
+        problems.append(Diagnostic(shown, line, fieldpath, f"path {raw!r} leaves the project root {root}; refused"))
         return None
     if not candidate.is_file():
         problems.append(Diagnostic(shown, line, fieldpath, f"file {raw!r} not found (looked for "
                                    f"{display_path(candidate)})"))
         return None
-    return candidate
+    # The path as written, not its target: retargeting a link later is a change of the file used.
+    return Path(os.path.abspath(base / raw))
 
 
 def _local_files(loaded: Manifest, doc: Located, source: Path, root: Path, shown: str,
@@ -137,7 +142,7 @@ def _local_files(loaded: Manifest, doc: Located, source: Path, root: Path, shown
 
 def load_file(source: Path, root: Path | None = None) -> tuple[list[LoadedManifest], list[Diagnostic]]:
     shown = display_path(source)
-    root = (root or find_repo_root(source.parent)).resolve()
+    root = (root or find_root(source.parent)).resolve()
     try:
         size = source.stat().st_size
         if size > MAX_MANIFEST_BYTES:

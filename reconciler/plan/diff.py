@@ -256,12 +256,25 @@ def _diff(old: dict[str, Any], new: dict[str, Any], desired: Desired, uploads: U
             path: Path_ = tuple(level.path(output_format="list"))
             if path and path[0] in FILE_FIELDS:
                 path = path[:1]  # a file is one value: its bytes or its ID
-                before, after = _get(old, path), _get(new, path)
+                found = [(path, _get(old, path), _get(new, path))]
             else:
-                before, after = level.t1, level.t2
-            out.setdefault(path, Change(path=path, before=_shown(path, before, desired, uploads),
-                                        after=_shown(path, after, desired, uploads)))
+                found = list(_leaves(path, level.t1, level.t2))
+            for where, before, after in found:
+                out.setdefault(where, Change(path=where, before=_shown(where, before, desired, uploads),
+                                             after=_shown(where, after, desired, uploads)))
     return list(out.values())
+
+
+def _leaves(path: Path_, before: Any, after: Any) -> Iterator[tuple[Path_, Any, Any]]:
+    """One change per key where both sides are mappings (deepdiff reports ``{}`` → ``{a: 1, b: 2}``
+    as one change of the whole mapping)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key in {**before, **after}:
+            x, y = before.get(key, ABSENT), after.get(key, ABSENT)
+            if not _same(x, y):
+                yield from _leaves((*path, key), x, y)
+    else:
+        yield path, before, after
 
 
 def _shown(path: Path_, value: Any, desired: Desired, uploads: UploadIndex) -> Any:

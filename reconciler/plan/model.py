@@ -57,11 +57,14 @@ class JobSummary(Frozen):
     created_at: int = 0
     fine_tuned_model: str | None = None
     error: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    """User metadata, ftctl's tags left out."""
 
     @classmethod
     def of(cls, job: LiveJob) -> JobSummary:
         return cls(job_id=job.id, status=job.status, model=job.model, spec=job.spec, created_at=job.created_at,
-                   fine_tuned_model=job.fine_tuned_model, error=job.error.message if job.error else None)
+                   fine_tuned_model=job.fine_tuned_model, error=job.error.message if job.error else None,
+                   metadata=job.user_metadata)
 
 
 class Notice(Frozen):
@@ -146,10 +149,16 @@ class TargetInfo(Frozen):
     api_base: str | None = None
     sandbox_db: str | None = None
     """The embedded sandbox's database, relative to the project root."""
+    sandbox_id: str | None = None
+    """The random identity of that database: another project's sandbox is another target."""
 
     @property
     def label(self) -> str:
         return f"the embedded sandbox ({self.sandbox_db})" if self.sandbox_db is not None else str(self.api_base)
+
+
+def _words(status: str) -> str:
+    return "in progress" if status == "in-progress" else status
 
 
 def status_class(status: str) -> str:
@@ -200,7 +209,7 @@ class LiveFacts(Frozen):
             if later is None:
                 out.append(f"job {job_id} ({job.name}) is gone")
             elif later != job:
-                out.append(f"job {job_id} ({job.name}) is now {later.status} (was {job.status})")
+                out.append(f"job {job_id} ({job.name}) is now {_words(later.status)} (was {_words(job.status)})")
         out += [f"a new job {j.job_id} ({j.name}) appeared" for i, j in now_jobs.items() if i not in then_jobs]
         present = {f.file_id: f for f in now.uploads}
         out += [f"the uploaded file {f.file_id} ({f.filename}) is gone" for f in self.uploads

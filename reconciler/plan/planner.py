@@ -33,6 +33,7 @@ from reconciler.plan.diff import changes
 from reconciler.plan.model import (
     Action,
     CancelAction,
+    Change,
     CreateAction,
     JobSummary,
     LiveFacts,
@@ -70,6 +71,9 @@ class _Builder:
                 file_ids[sha] = live.id
                 self.relied[live.id] = live
         diff = changes(previous, d, self.uploads) if previous is not None and previous.spec != d.spec else []
+        if previous is not None and previous.user_metadata != d.request.metadata:
+            diff.append(Change(path=("metadata",), before=previous.user_metadata, after=d.request.metadata,
+                               note="user tags, not part of the spec"))
         state = cast(Literal["active", "paused"], d.state)
         if replace and previous is not None:
             self.actions.append(ReplaceAction(

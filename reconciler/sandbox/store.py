@@ -8,6 +8,7 @@ tests and demos, and serialising writes is also what makes idempotency keys race
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import sqlite3
 import threading
@@ -70,6 +71,13 @@ class Store:
             offset = float(self.setting("clock_offset", "0")) + seconds
             self.db.execute("INSERT OR REPLACE INTO settings VALUES ('clock_offset', ?)", (str(offset),))
         return self.now()
+
+    def identity(self) -> str:
+        """A random ID made when this database is first used (or reset): saved plans name it, so a plan
+        is never applied to another project's sandbox."""
+        with self.transaction():
+            self.db.execute("INSERT OR IGNORE INTO settings VALUES ('sandbox_id', ?)", ("sbx-" + secrets.token_hex(8),))
+        return self.setting("sandbox_id", "")
 
     def setting(self, key: str, default: str) -> str:
         with self.lock:

@@ -20,7 +20,7 @@ from pathlib import Path
 from reconciler.api.ports import ApiReader
 from reconciler.identity import sha256_file
 from reconciler.manifests.loader import SUFFIXES
-from reconciler.plan.model import FORMAT_VERSION, LiveFacts, Plan
+from reconciler.plan.model import FORMAT_VERSION, LiveFacts, Plan, TargetInfo
 from reconciler.plan.planner import managed_jobs
 from reconciler.plan.render import render_json
 from reconciler.project import absolute
@@ -44,15 +44,26 @@ def is_plan_file(path: Path) -> bool:
 
 
 def check_out_name(path: Path) -> None:
+    """Refuse, before anything is read, a plan file name that would not work."""
     if path.suffix in SUFFIXES:
         raise SetupError(f"--out {path}: a saved plan must not end in {path.suffix}: manifests are YAML files, and a "
                          "plan must never be read as one (use plan.json)")
+    if not path.parent.is_dir():
+        raise SetupError(f"--out {path}: the folder {path.parent} does not exist")
+
+
+def check_target(saved: Plan, connected: TargetInfo) -> None:
+    """After connecting: a sandbox plan is refused by another database (another project's)."""
+    assert saved.target is not None
+    if saved.target.sandbox_id is not None and connected.sandbox_id != saved.target.sandbox_id:
+        raise SetupError(f"the plan was made for another embedded sandbox than {connected.label} (another project, "
+                         "or a sandbox reset since); run plan again")
 
 
 def apply_hint(out: str, settings: Settings) -> str:
     """The command that applies a saved plan, as it works when typed: the plan names its target and
     asks nothing; a base URL given as a flag is repeated, since the key only goes where a run chooses."""
-    command = f"ftctl apply {shlex.quote(out)}"
+    command = f"ftctl apply {shlex.quote(out if not out.startswith('-') else './' + out)}"
     if not settings.sandbox and settings.api_base_from == "flag":
         command += f" --api-base {shlex.quote(settings.api_base)}"
     return command
@@ -74,12 +85,14 @@ def target_of(saved: Plan, settings: Settings) -> Settings:
                              "applied to its own target: leave out --api-base")
         db = settings.root / plan_target.sandbox_db
         settings = settings.with_target(True, None, db)
-    elif settings.sandbox or settings.api_base.rstrip("/") != (plan_target.api_base or "").rstrip("/"):
+    elif settings.sandbox or settings.api_base != (plan_target.api_base or "").rstrip("/"):
         source = {"flag": "--api-base", "env": "OPENAI_BASE_URL", "default": "the default"}.get(
             settings.api_base_from, settings.api_base_from)
         raise SetupError(f"the plan was made for {plan_target.label}, but this run targets {chosen.label} "
                          f"({source}); ftctl sends your API key only to the target you choose: apply it with "
                          f"--api-base {plan_target.api_base} (or OPENAI_BASE_URL set to it)")
+    else:
+        settings = settings.with_target(False, plan_target.api_base, None)
     if settings.stack_from == "flag" and settings.stack != saved.stack:
         raise SetupError(f"the plan is for stack {saved.stack!r}, not {settings.stack!r}; "
                          "a saved plan is applied to its own stack: leave out --stack")
@@ -122,8 +135,8 @@ def check_fresh(plan: Plan, reader: ApiReader, root: Path) -> None:
         try:
             now = sha256_file(path)
         except OSError:
-            raise StalePlan(f"stale plan: {f.path}{_users(f.used_by)} is missing since the plan was made; "
-                            "run plan again") from None
+            raise StalePlan(f"stale plan: {f.path}{_users(f.used_by)} is not found under the project root {root} "
+                            "(apply from the project the plan was made in, or run plan again)") from None
         if now != f.sha256:
             raise StalePlan(f"stale plan: {f.path}{_users(f.used_by)} changed since the plan was made "
                             f"(sha256 {f.sha256[:12]} → {now[:12]}); run plan again")

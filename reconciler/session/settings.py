@@ -54,6 +54,7 @@ class Settings:
         return self.sandbox or self.api_base_from == "flag"
 
     def with_target(self, sandbox: bool, api_base: str | None, sandbox_db: Path | None) -> Settings:
+        """The target a saved plan names (``api_base_from`` says so, for messages)."""
         return replace(self, sandbox=sandbox, api_base=api_base or self.api_base, api_base_from="plan",
                        sandbox_db=sandbox_db or self.sandbox_db)
 
@@ -91,7 +92,7 @@ def _speed(value: str) -> float:
 def build(env: Mapping[str, str], cwd: Path, *, stack: str | None = None, sandbox: bool = False,
           api_base: str | None = None, prices: str | None = None) -> Settings:
     """Settings from command-line values (None when not given) and the environment ``env``."""
-    root = find_root(cwd)
+    root = find_root(cwd, cwd)
     if sandbox and api_base:
         raise UsageProblem("--sandbox and --api-base choose two different targets; give one of them")
     stack_from: Source
@@ -108,6 +109,7 @@ def build(env: Mapping[str, str], cwd: Path, *, stack: str | None = None, sandbo
         base, base_from = env["OPENAI_BASE_URL"], "env"
     else:
         base, base_from = DEFAULT_API_BASE, "default"
+    base = base.rstrip("/")  # https://x/v1/ and https://x/v1 are one target
     tokens = env.get("FTCTL_TOKENS", "auto")
     if tokens not in ("auto", "estimate"):
         raise SetupError(f"FTCTL_TOKENS={tokens!r} must be 'auto' (count exactly when tiktoken's encoding is "

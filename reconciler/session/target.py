@@ -45,6 +45,9 @@ def remote_target(settings: Settings) -> Target:
         target = Target(base, azure_key, azure=True, label=base)
     elif openai_key:
         target = Target(base, openai_key, label=base)
+    elif settings.api_base_from == "plan":
+        raise SetupError(f"no API key for {base}, the target of this saved plan: set OPENAI_API_KEY (or "
+                         "AZURE_OPENAI_API_KEY for Azure OpenAI)")
     else:
         raise SetupError(
             f"no API key for {base}: set OPENAI_API_KEY (or AZURE_OPENAI_API_KEY for Azure OpenAI), "
@@ -77,10 +80,10 @@ def connect(settings: Settings) -> Iterator[Connection]:
     if settings.sandbox:
         from reconciler.sandbox.server import running
 
-        with running(settings.sandbox_db, settings.sandbox_speed) as (url, _):
+        with running(settings.sandbox_db, settings.sandbox_speed) as (url, sandbox):
             transport = Transport(Target(url, "sandbox", label=info.label))
             try:
-                yield Connection(info, transport)
+                yield Connection(info.model_copy(update={"sandbox_id": sandbox.store.identity()}), transport)
             finally:
                 transport.close()
         return

@@ -25,6 +25,8 @@ from reconciler.plan.render.values import (
     SYMBOLS,
     change_value,
     estimate_line,
+    finished_orphans_line,
+    live_orphans,
     request_yaml,
     subject,
     summary_line,
@@ -93,11 +95,15 @@ def render_markdown(plan: Plan) -> str:
     for a in plan.actions:
         out += [f"<details><summary><code>{SYMBOLS[a.action]}</code> <b>{a.action}</b> "
                 f"{html.escape(subject(a))}</summary>", "", *_body(a), "</details>", ""]
-    for title, notices in (("Failed jobs", plan.failed), ("Orphans", plan.orphans), ("Notes", plan.notes)):
-        if notices:
+    running, finished = live_orphans(plan)
+    for title, notices, more in (("Failed jobs", plan.failed, 0), ("Orphans", running, finished),
+                                 ("Notes", plan.notes, 0)):
+        if notices or more:
             out.append(f"**{title}**")
             out += [f"- `{n.name}`" + (f" ({n.job_id}, {n.status})" if n.job_id else "")
                     + f": {html.escape(n.message, quote=False)}" for n in notices]
+            if more:
+                out.append(f"- {finished_orphans_line(more)}")
             out.append("")
     out.append(f"**{summary_line(plan)}**")
     return "\n".join(out) + "\n"

@@ -10,6 +10,8 @@ from reconciler.plan.render.values import (
     SYMBOLS,
     change_value,
     estimate_line,
+    finished_orphans_line,
+    live_orphans,
     request_yaml,
     subject,
     summary_line,
@@ -31,7 +33,7 @@ def _details(a: Action) -> list[str]:
             lines += [f"{PAD}    {line}" for line in unified(change)]
         else:
             lines.append(f"{PAD}~ {change.dotted}: {change_value(change, 'before')} → {change_value(change, 'after')}")
-    if not a.changes:  # a new job with no history to compare with: the whole request
+    if isinstance(a, CreateAction):  # a new job: the whole request (a replace shows what differs)
         lines += [PAD + line for line in request_yaml(a.after.display_tree())]
     if a.estimate is not None:
         lines.append(f"{PAD}estimate: {estimate_line(a.estimate)}")
@@ -52,13 +54,16 @@ def render_text(plan: Plan, color: bool = False) -> str:
         out.extend(_details(a))
     if plan.actions:
         out.append("")
-    for title, notices in (("Failed jobs (not retried)", plan.failed), ("Orphans (no manifest)", plan.orphans),
-                           ("Notes", plan.notes)):
-        if notices:
+    running, finished = live_orphans(plan)
+    for title, notices, more in (("Failed jobs (not retried)", plan.failed, 0),
+                                 ("Orphans (no manifest)", running, finished), ("Notes", plan.notes, 0)):
+        if notices or more:
             out.append(style(f"{title}:", 1))
             for n in notices:
                 job = f" ({n.job_id}, {n.status})" if n.job_id else ""
                 out.append(f"  ! {n.name}{job}: {n.message}")
+            if more:
+                out.append(f"  ! {finished_orphans_line(more)}")
             out.append("")
     cost = total_cost(plan)
     if cost:

@@ -12,9 +12,10 @@ from typing import Any
 
 import yaml
 
+from reconciler.api.models import TERMINAL
 from reconciler.datasets.check import Estimate
 from reconciler.identity.request import human_bytes
-from reconciler.plan.model import ORDER, Action, Change, Plan, UploadAction
+from reconciler.plan.model import ORDER, Action, Change, Notice, Plan, UploadAction
 
 SYMBOLS = {"upload": "↑", "create": "+", "replace": "-/+", "cancel": "-", "pause": "~", "resume": "~"}
 VERBS = {"upload": "to upload", "create": "to create", "replace": "to replace", "cancel": "to cancel",
@@ -26,10 +27,12 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 
 
 def value(v: Any) -> str:
-    """One value on one line."""
+    """One value on one line; a string whose spaces would not show is quoted."""
     if v is None:
         return "(none)"
-    return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+    if isinstance(v, str) and v and v == v.strip() and v.isprintable():
+        return v
+    return json.dumps(v, ensure_ascii=False)
 
 
 def change_value(change: Change, side: str) -> str:
@@ -43,13 +46,18 @@ def change_value(change: Change, side: str) -> str:
 
 
 def unified(change: Change) -> list[str]:
-    """A multi-line change as a unified diff, without trailing newlines."""
-    def text(v: Any) -> str:
-        return "" if v is None else v if isinstance(v, str) else value(v)
+    """A multi-line change as a unified diff, as ``diff -u`` writes it (a missing final newline is
+    marked, so a change of whitespace alone still shows), one list item per line."""
 
-    lines = difflib.unified_diff(text(change.before).splitlines(), text(change.after).splitlines(), "before", "after",
-                                 lineterm="")
-    return list(lines)
+    def text(v: Any) -> list[str]:
+        return ("" if v is None else v if isinstance(v, str) else value(v)).splitlines(keepends=True)
+
+    out: list[str] = []
+    for line in difflib.unified_diff(text(change.before), text(change.after), "before", "after"):
+        out.append(line.removesuffix("\n"))
+        if not line.endswith("\n"):
+            out.append("\\ No newline at end of file")
+    return out
 
 
 class _Dumper(yaml.SafeDumper):
@@ -128,12 +136,29 @@ def subject(a: Action) -> str:
     return f"{a.name} ({a.job_id})" if a.job_id else a.name
 
 
+def live_orphans(plan: Plan) -> tuple[list[Notice], int]:
+    """Orphans worth a line each (not finished), and how many finished ones there are besides."""
+    running = [n for n in plan.orphans if n.status not in TERMINAL]
+    return running, len(plan.orphans) - len(running)
+
+
+def finished_orphans_line(count: int) -> str:
+    return (f"and {plural(count, 'finished job')} of names no manifest declares (history; ftctl status lists "
+            "them)")
+
+
 def summary_line(plan: Plan) -> str:
     failed = len(plan.failed)
     if not plan.has_changes:
         if failed:
             return (f"No changes to apply, but {plural(failed, 'job')} failed (listed above): "
                     "the live jobs do not match the manifests.")
+        running, _ = live_orphans(plan)
+        if running:
+            return (f"No changes to apply, but {plural(len(running), 'live job')} no manifest declares (listed "
+                    "above; plan --prune would cancel them).")
+        if plan.notes:
+            return "No changes to apply; see the notes above."
         return "No changes. The live jobs match the manifests."
     counts = plan.summary
     line = "Plan: " + ", ".join(f"{counts[k]} {VERBS[k]}" for k in ORDER) + "."
