@@ -21,6 +21,9 @@ class ModelInfo:
     chat: bool = True  # False: prompt/completion format
 
 
+CATALOG_AS_OF = "2025-08-01"
+"""When the table below was last checked against OpenAI's list of fine-tunable models."""
+
 _ALL = frozenset({"supervised", "dpo"})
 MODELS: dict[str, ModelInfo] = {
     m.snapshot: m
@@ -68,6 +71,38 @@ def model_info(name: str) -> ModelInfo | None:
     if name.startswith("ft:"):
         name = resolve_model(name.split(":")[1])
     return MODELS.get(name)
+
+
+def base_of(name: str) -> str:
+    """The model a name stands for: an alias resolved, a fine-tuned model's base (``ft:BASE:…``)."""
+    name = resolve_model(name)
+    return resolve_model(name.split(":")[1]) if name.startswith("ft:") and name.count(":") >= 1 else name
+
+
+def models_for(method: str) -> list[str]:
+    """Snapshots that can be fine-tuned with ``method``."""
+    return [m.snapshot for m in MODELS.values() if method in m.methods]
+
+
+def _distance(a: str, b: str) -> int:
+    """Edit distance counting a swap of two neighbours as one edit (optimal string alignment)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i]
+        for j, cb in enumerate(b, 1):
+            cost = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, prev2[j - 2] + 1)
+            row.append(cost)
+        prev2, prev = prev, row
+    return prev[-1]
+
+
+def closest(name: str) -> str | None:
+    """A catalog name (snapshot or alias) within two edits of ``name``, for a "did you mean"."""
+    found = [(d, known) for known in (*MODELS, *ALIASES) if (d := _distance(name, known)) <= 2]
+    return min(found)[1] if found else None
 
 
 # OpenAI's rule for n_epochs "auto": aim at 3 epochs, but at least 100 and at most 25,000

@@ -16,7 +16,9 @@ SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 names = st.from_regex(r"\A[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?\Z")
-text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=30)
+text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"), exclude_characters="{}"), min_size=1,
+               max_size=30)
+code = st.integers(0, 100).map(lambda n: f"def grade(sample, item):\n    return {n / 100}\n")
 auto_int = st.one_of(st.just("auto"), st.integers(1, 50))
 auto_float = st.one_of(st.just("auto"), st.floats(0.01, 10, allow_nan=False))
 
@@ -26,7 +28,7 @@ string_check = st.fixed_dictionaries({
 similarity = st.fixed_dictionaries({
     "type": st.just("text_similarity"), "name": text, "input": text, "reference": text,
     "evaluation_metric": st.sampled_from(["cosine", "bleu", "rouge_l"])})
-python = st.fixed_dictionaries({"type": st.just("python"), "name": text, "source": text},
+python = st.fixed_dictionaries({"type": st.just("python"), "name": text, "source": code},
                                optional={"image_tag": text})
 label = st.fixed_dictionaries({
     "type": st.just("label_model"), "name": text, "model": text,
@@ -51,6 +53,13 @@ methods = st.one_of(
                               {}, optional={"reasoning_effort": st.sampled_from(["low", "high"]),
                                             "eval_samples": auto_int})}),
 )
+def _model_for_method(doc: dict[str, Any]) -> dict[str, Any]:
+    """Reinforcement fine-tuning needs a model that supports it (the catalog is checked)."""
+    if doc.get("method", {}).get("type") == "reinforcement":
+        return {**doc, "model": "o4-mini"}
+    return doc
+
+
 manifests = st.fixed_dictionaries(
     {"name": names, "model": st.sampled_from(["gpt-4o-mini", "gpt-4.1-mini-2025-04-14"]),
      "training_file": st.sampled_from(["file-abc123", "data/train.jsonl"])},
@@ -65,7 +74,7 @@ manifests = st.fixed_dictionaries(
                 {"project": text}, optional={"tags": st.lists(text, max_size=3)})}), max_size=5),
         "state": st.sampled_from(["active", "paused", "cancelled"]),
         "validation_file": st.just("file-valid1"),
-    })
+    }).map(_model_for_method)
 
 
 def _load_one(path: Path, doc: Any) -> Manifest:

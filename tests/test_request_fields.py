@@ -129,6 +129,8 @@ def alternatives(path: Path_, value: Any, annotation: Any) -> list[Any]:
         out += [value / 2, value + 0.1]
     elif value == "auto":
         out += [1, 0.5]
+    elif isinstance(value, str) and "\n" in value:
+        out.append(f"{value}# v2\n")  # code: a change that still compiles
     elif isinstance(value, str) and value.startswith("file-"):
         out.append(f"{value}0")  # another uploaded file
     elif isinstance(value, str):

@@ -138,8 +138,8 @@ class _Checker:
         n = epochs if isinstance(epochs, int) else catalog.auto_epochs(report.examples)
         trained = report.tokens * n
         return Estimate(examples=report.examples, tokens=report.tokens, exact=self.count is not None, epochs=n,
-                        trained_tokens=trained, cost=self.prices.training_cost(m.model, trained),
-                        hourly=self.prices.hourly(m.model), currency=self.prices.currency,
+                        trained_tokens=trained, cost=self.prices.training_cost(m.model, m.method.type, trained),
+                        hourly=self.prices.hourly(m.model, m.method.type), currency=self.prices.currency,
                         prices_as_of=self.prices.as_of)
 
 

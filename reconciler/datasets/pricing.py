@@ -6,13 +6,28 @@ shape, their own numbers.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reconciler import catalog
+
+Price = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class PriceTable(BaseModel):
+    """The file's shape, strictly: a typo or a wrong type is an error naming the field."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    as_of: Annotated[str, Field(min_length=1)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
+    source: str | None = None
+    training_per_million_tokens: dict[str, Price] = {}
+    training_per_hour: dict[str, Price] = {}
 
 
 @dataclass(frozen=True)
@@ -23,28 +38,33 @@ class Prices:
     per_hour: dict[str, float]
     origin: str
 
-    def training_cost(self, model: str, trained_tokens: int) -> float | None:
-        snapshot = _base(model)
-        if snapshot in self.per_million:
-            return trained_tokens / 1_000_000 * self.per_million[snapshot]
-        return None
+    def training_cost(self, model: str, method: str, trained_tokens: int) -> float | None:
+        """The cost by trained tokens, or None when the method is billed otherwise (reinforcement
+        fine-tuning is billed by training time) or the price is not known."""
+        snapshot = catalog.base_of(model)
+        if method == "reinforcement" or snapshot not in self.per_million:
+            return None
+        return trained_tokens / 1_000_000 * self.per_million[snapshot]
 
-    def hourly(self, model: str) -> float | None:
-        return self.per_hour.get(_base(model))
-
-
-def _base(model: str) -> str:
-    model = catalog.resolve_model(model)
-    return catalog.resolve_model(model.split(":")[1]) if model.startswith("ft:") else model
+    def hourly(self, model: str, method: str) -> float | None:
+        return self.per_hour.get(catalog.base_of(model)) if method == "reinforcement" else None
 
 
 def load_prices(path: Path | None = None) -> Prices:
+    """The price table; ``ValueError`` naming the file and field when it is not one."""
     if path is not None:
         text, origin = path.read_text(encoding="utf-8"), str(path)
     else:
         text = resources.files("reconciler").joinpath("data/prices.json").read_text(encoding="utf-8")
         origin = "built-in table"
-    data: dict[str, Any] = json.loads(text)
-    return Prices(str(data.get("as_of", "unknown date")), str(data.get("currency", "USD")),
-                  {k: float(v) for k, v in data.get("training_per_million_tokens", {}).items()},
-                  {k: float(v) for k, v in data.get("training_per_hour", {}).items()}, origin)
+    try:
+        table = PriceTable.model_validate_json(text)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            where = ".".join(str(p) for p in err["loc"]) or "the file"
+            message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"].lower()
+            problems.append(f"{where}: {message.removeprefix('input ')}")
+        raise ValueError(f"{origin} is not a price table: {'; '.join(problems)}") from None
+    return Prices(table.as_of, table.currency, dict(table.training_per_million_tokens),
+                  dict(table.training_per_hour), origin)

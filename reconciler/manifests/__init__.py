@@ -1,6 +1,7 @@
 """Manifests → desired state: strict models, a YAML reader with lines, and the loader."""
 
-from reconciler.manifests.loader import LoadedManifest, load_manifests
+from reconciler.manifests.loader import LoadedManifest, load_all, load_manifests
 from reconciler.manifests.model import Manifest
+from reconciler.manifests.semantics import Known
 
-__all__ = ["LoadedManifest", "Manifest", "load_manifests"]
+__all__ = ["Known", "LoadedManifest", "Manifest", "load_all", "load_manifests"]

@@ -162,17 +162,6 @@ class MultiGrader(Strict):
             )
         return value
 
-    @model_validator(mode="after")
-    def _formula_uses_graders(self) -> MultiGrader:
-        words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", self.calculate_output))
-        unused = [name for name in self.graders if name not in words]
-        if unused:
-            raise PydanticCustomError(
-                "calculate_output", "calculate_output does not use grader(s): {unused}",
-                {"unused": ", ".join(unused)},
-            )
-        return self
-
 
 TOP_LEVEL_GRADER_TYPES = ("string_check", "text_similarity", "python", "score_model", "multi")
 

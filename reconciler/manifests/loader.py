@@ -3,7 +3,8 @@
 Steps: find ``*.yaml``/``*.yml`` files; read each document with line numbers
 (``yamlsrc``); validate against the strict models (``model``), turning pydantic's errors into
 ``PATH:LINE: FIELD: message`` (``errors``); resolve local paths relative to the manifest, refusing
-any that leave the repository root; refuse duplicate names. Nothing here touches the network.
+any that leave the project root; check meaning (``semantics``: models, methods, graders); refuse
+duplicate names. Nothing here touches the network.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from reconciler.diagnostics import Diagnostic, InputError, display_path
 from reconciler.manifests.errors import diagnostics_from_validation
 from reconciler.manifests.graders import MultiGrader, PythonGrader
 from reconciler.manifests.model import Manifest, ReinforcementMethod, is_file_id
+from reconciler.manifests.semantics import CATALOG_ONLY, Known, check
 from reconciler.manifests.yamlsrc import Located, Path_, YamlError, load_documents
 from reconciler.project import CONFIG_NAME, find_root
 
@@ -77,6 +79,8 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Diagnostic]]:
         if path.is_dir():
             files.extend(sorted(p for p in path.rglob("*")
                                 if p.suffix in SUFFIXES and p.is_file() and _searched(p, path)))
+        elif path.is_file() and path.suffix not in SUFFIXES:
+            problems.append(Diagnostic(display_path(path), 0, "", "not a manifest: manifests are .yaml or .yml files"))
         elif path.is_file():
             files.append(path)
         else:
@@ -140,7 +144,8 @@ def _local_files(loaded: Manifest, doc: Located, source: Path, root: Path, shown
     return out, sources
 
 
-def load_file(source: Path, root: Path | None = None) -> tuple[list[LoadedManifest], list[Diagnostic]]:
+def load_file(source: Path, root: Path | None = None,
+              known: Known = CATALOG_ONLY) -> tuple[list[LoadedManifest], list[Diagnostic]]:
     shown = display_path(source)
     root = (root or find_root(source.parent)).resolve()
     try:
@@ -152,7 +157,9 @@ def load_file(source: Path, root: Path | None = None) -> tuple[list[LoadedManife
         return [], [Diagnostic(shown, 0, "", f"cannot read: {exc}")]
     out: list[LoadedManifest] = []
     problems: list[Diagnostic] = []
+    documents = 0
     for doc in load_documents(text):
+        documents += 1
         if isinstance(doc, YamlError):
             fieldpath = ".".join(str(p) for p in doc.path)
             problems.append(Diagnostic(shown, doc.line, fieldpath, doc.message))
@@ -167,17 +174,22 @@ def load_file(source: Path, root: Path | None = None) -> tuple[list[LoadedManife
             continue
         before = len(problems)
         files, sources = _local_files(manifest, doc, source, root, shown, problems)
-        if len(problems) == before:
+        problems.extend(check(manifest, doc, shown, sources, files, known))
+        if not any(p.severity == "error" for p in problems[before:]):
             out.append(LoadedManifest(manifest, source.resolve(), doc.line, root, files, doc.lines, sources))
+    if documents == 0:
+        problems.append(Diagnostic(shown, 0, "", "no manifest in this file (it is empty or holds only comments)",
+                                   "warning"))
     return out, problems
 
 
-def load_manifests(paths: Iterable[Path], root: Path | None = None) -> list[LoadedManifest]:
-    """Load and validate every manifest under ``paths``; raise ``InputError`` with all problems."""
+def load_all(paths: Iterable[Path], root: Path | None = None,
+             known: Known = CATALOG_ONLY) -> tuple[list[LoadedManifest], list[Diagnostic]]:
+    """Every valid manifest under ``paths``, and every problem found (errors and warnings)."""
     files, problems = discover(paths)
     loaded: list[LoadedManifest] = []
     for source in files:
-        found, errs = load_file(source, root)
+        found, errs = load_file(source, root, known)
         loaded.extend(found)
         problems.extend(errs)
     first: dict[str, LoadedManifest] = {}
@@ -188,6 +200,14 @@ def load_manifests(paths: Iterable[Path], root: Path | None = None) -> list[Load
             shown, here = item.where(("name",))
             problems.append(Diagnostic(shown, here, "name",
                                        f"duplicate name {item.name!r} (also declared at {where}:{line})"))
-    if problems:
+    return loaded, problems
+
+
+def load_manifests(paths: Iterable[Path], root: Path | None = None,
+                   known: Known = CATALOG_ONLY) -> list[LoadedManifest]:
+    """Load and validate every manifest under ``paths``; raise ``InputError`` with all errors (and
+    the warnings beside them) when there is one."""
+    loaded, problems = load_all(paths, root, known)
+    if any(p.severity == "error" for p in problems):
         raise InputError(problems)
     return loaded

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, field_validator
+from pydantic import AfterValidator, Discriminator, Field, Tag, field_validator
 from pydantic_core import PydanticCustomError
 
 from reconciler.manifests.graders import Grader
@@ -96,6 +96,25 @@ class Integration(Strict):
     wandb: Wandb
 
 
+def _metadata_key(key: str) -> str:
+    if key.startswith(RESERVED_PREFIX):
+        raise PydanticCustomError("metadata_reserved", "key '{key}': the prefix ftctl- is reserved", {"key": key})
+    if not 1 <= len(key) <= 64:
+        raise PydanticCustomError("metadata_key", "key '{key}': keys must be 1 to 64 characters", {"key": key[:70]})
+    return key
+
+
+def _metadata_value(value: str) -> str:
+    if len(value) > 512:
+        raise PydanticCustomError("metadata_value", "the value is {n} characters; at most 512", {"n": len(value)})
+    return value
+
+
+# Checked per key and value, so that an error names the key's own line.
+MetadataKey = Annotated[str, AfterValidator(_metadata_key)]
+MetadataValue = Annotated[str, AfterValidator(_metadata_value)]
+
+
 class Manifest(Strict):
     kind: Literal["FineTuningJob"] = "FineTuningJob"
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -105,7 +124,7 @@ class Manifest(Strict):
     method: Method = SupervisedMethod()
     suffix: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = None
-    metadata: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict)
     integrations: Annotated[list[Integration], Field(max_length=5)] = Field(default_factory=list)
     state: Literal["active", "paused", "cancelled"] = "active"
 
@@ -118,16 +137,6 @@ class Manifest(Strict):
                 "at most {limit} user metadata pairs (the API allows 16 and ftctl uses 3), got {count}",
                 {"limit": MAX_USER_METADATA, "count": len(value)},
             )
-        for key, item in value.items():
-            if key.startswith(RESERVED_PREFIX):
-                raise PydanticCustomError("metadata_reserved", "key '{key}': the prefix ftctl- is reserved",
-                                          {"key": key})
-            if not 1 <= len(key) <= 64:
-                raise PydanticCustomError("metadata_key", "key '{key}': keys must be 1 to 64 characters",
-                                          {"key": key[:70]})
-            if len(item) > 512:
-                raise PydanticCustomError("metadata_value", "value of '{key}' is {n} characters; at most 512",
-                                          {"key": key, "n": len(item)})
         return value
 
     def to_document(self) -> dict[str, Any]:

@@ -10,18 +10,19 @@ from reconciler.datasets.pricing import load_prices
 from reconciler.datasets.tokens import exact_counter
 from reconciler.diagnostics import InputError
 from reconciler.identity import Desired, Digest, build
-from reconciler.manifests import LoadedManifest, load_manifests
+from reconciler.manifests import Known, LoadedManifest, load_all
 from reconciler.session.settings import Settings, SetupError
 
 
 def check_data(paths: list[Path], settings: Settings) -> tuple[list[LoadedManifest], Analysis]:
     """Load manifests and check their training data; raise ``InputError`` with every problem."""
-    loaded = load_manifests(paths)
     try:
         prices = load_prices(settings.prices)
     except (OSError, ValueError) as exc:
         raise SetupError(f"cannot read the price table: {exc}") from None
+    loaded, problems = load_all(paths, known=Known(settings.extra_models))
     analysis = analyse(loaded, prices, exact_counter(settings.token_cache))
+    analysis.diagnostics[:0] = problems
     if analysis.errors:
         raise InputError(analysis.diagnostics)
     return loaded, analysis

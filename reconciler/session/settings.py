@@ -46,6 +46,8 @@ class Settings:
     prices: Path | None = None
     token_cache: Path | None = None
     """tiktoken's cache folder, or None to estimate tokens (``FTCTL_TOKENS=estimate``)."""
+    extra_models: frozenset[str] = frozenset()
+    """Models to accept beyond ftctl's catalog (``FTCTL_EXTRA_MODELS``, comma-separated)."""
     openai_key: str | None = field(default=None, repr=False)
     azure_key: str | None = field(default=None, repr=False)
 
@@ -122,4 +124,5 @@ def build(env: Mapping[str, str], cwd: Path, *, stack: str | None = None, sandbo
         sandbox_speed=_speed(env["FTCTL_SANDBOX_SPEED"]) if env.get("FTCTL_SANDBOX_SPEED") else 1.0,
         prices=Path(prices_path) if prices_path else None,
         token_cache=cache_folder(env) if tokens == "auto" else None,
+        extra_models=frozenset(m.strip() for m in env.get("FTCTL_EXTRA_MODELS", "").split(",") if m.strip()),
         openai_key=env.get("OPENAI_API_KEY") or None, azure_key=env.get("AZURE_OPENAI_API_KEY") or None)

@@ -1,0 +1,71 @@
+"""A valid manifest checked against what the service will accept, offline (SPEC §1).
+
+The models check shapes; this module checks meaning, where a mistake would otherwise only show at
+apply time or, worse, in a job that starts and fails: a model the catalog does not know (an error
+with a "did you mean" when a known name is close, else a warning that names the catalog's date
+and how to silence it), a method the model cannot be fine-tuned with (an error naming the models
+that can), and graders that would not run (``graders_check``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler import catalog
+from reconciler.diagnostics import Diagnostic, display_path
+from reconciler.manifests import graders_check
+from reconciler.manifests.model import Manifest, ReinforcementMethod
+from reconciler.manifests.yamlsrc import Located
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the user says exists beyond ftctl's catalog (``FTCTL_EXTRA_MODELS``)."""
+
+    extra_models: frozenset[str] = frozenset()
+
+
+CATALOG_ONLY = Known()
+
+def check(m: Manifest, doc: Located, shown: str, sources: dict[str, str], files: dict[str, Path],
+          known: Known) -> list[Diagnostic]:
+    out = list(_model(m, doc, shown, known))
+    if isinstance(m.method, ReinforcementMethod):
+        for problem in graders_check.check(m.method.grader, ("method", "grader"), sources):
+            field = ".".join(map(str, problem.path))
+            file = files.get(field)
+            if file is not None and problem.source_line is not None:  # point into the python file itself
+                out.append(Diagnostic(display_path(file), problem.source_line, field, problem.message))
+                continue
+            message = problem.message
+            if problem.source_line is not None:
+                message += f" (line {problem.source_line} of the code)"
+            out.append(Diagnostic(shown, doc.line_of(problem.path), field, message))
+    return out
+
+
+def _model(m: Manifest, doc: Located, shown: str, known: Known) -> Iterator[Diagnostic]:
+    name, base = m.model, catalog.base_of(m.model)
+    line = doc.line_of(("model",))
+    info = catalog.MODELS.get(base)
+    if info is None:
+        if known.extra_models & {name, base}:
+            return
+        what = f"{name!r} is fine-tuned from {base!r}, which" if base != name else f"{name!r}"
+        close = catalog.closest(base)
+        if close is not None:
+            yield Diagnostic(shown, line, "model", f"unknown model: {what} is not a fine-tunable model "
+                                                   f"(did you mean {close}?)")
+        else:
+            yield Diagnostic(shown, line, "model", f"{what} is not in ftctl's model catalog (as of "
+                             f"{catalog.CATALOG_AS_OF}); if it is right, silence this with "
+                             f"FTCTL_EXTRA_MODELS={base}", "warning")
+        return
+    method = m.method.type
+    if method not in info.methods:
+        where = ("method", "type") if ("method", "type") in doc.lines else ("model",)
+        able = ", ".join(catalog.models_for(method)) or "none"
+        yield Diagnostic(shown, doc.line_of(where), ".".join(where),
+                         f"{info.snapshot} cannot be fine-tuned with method {method}; models that can: {able}")
