@@ -75,15 +75,29 @@ def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+LEVELS = click.Choice(["debug", "info", "warning", "error"])
+
+
+def _log_level(ctx: click.Context, _: click.Parameter, value: str | None) -> None:
+    """Configure logging as soon as ``--log-level`` is read, wherever it was given."""
+    if value is not None or ctx.parent is None:
+        from reconciler.session.settings import log_level
+
+        logs.configure(log_level(value, os.environ))
+
+
+def log_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--log-level``, accepted after the subcommand as well as before it."""
+    return click.option("--log-level", type=LEVELS, expose_value=False, is_eager=True, callback=_log_level,
+                        help="Log events to stderr: info shows each step, debug each HTTP request "
+                             "(env FTCTL_LOG; default warning).")(fn)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ftctl")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
-              help="Log events to stderr (env FTCTL_LOG; default warning).")
-def cli(log_level: str | None) -> None:
+@log_option
+def cli() -> None:
     """Declarative plan/apply for fine-tuning jobs."""
-    from reconciler.session.settings import log_level as chosen
-
-    logs.configure(chosen(log_level, os.environ))
 
 
 def prices_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -98,19 +112,41 @@ def _warn(analysis: Any) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1)
+@click.option("-o", "--output", type=click.Choice(["text", "json", "github"]), default="text", show_default=True,
+              help="json: a list of problems; github: workflow annotations on the pull request's lines.")
 @prices_option
 @usage_errors
-def validate(paths: tuple[str, ...], prices: str | None) -> None:
+@log_option
+def validate(paths: tuple[str, ...], output: str, prices: str | None) -> None:
     """Check manifests and their training data offline; exit 0 when valid, 1 when not."""
-    from reconciler.plan.render.values import plural
+    from reconciler.diagnostics import plural, to_github, to_json
     from reconciler.session.desired import check_data
 
-    loaded, analysis = check_data(_paths(paths), _settings(prices=prices))
-    _warn(analysis)
-    files = len({m.source for m in loaded})
-    examples = sum(scan.report.examples for scan in analysis.scans.values())
-    click.echo(f"{plural(len(loaded), 'manifest')} in {plural(files, 'file')} valid; "
-               f"{plural(len(analysis.scans), 'data file')} with {plural(examples, 'example')} checked.")
+    try:
+        loaded, analysis = check_data(_paths(paths), _settings(prices=prices))
+    except InputError as exc:
+        if output == "text":
+            raise
+        problems, summary, failed = exc.diagnostics, None, True
+    else:
+        problems, failed = analysis.warnings, False
+        files = len({m.source for m in loaded})
+        examples = sum(scan.report.examples for scan in analysis.scans.values())
+        summary = (f"{plural(len(loaded), 'manifest')} in {plural(files, 'file')} valid; "
+                   f"{plural(len(analysis.scans), 'data file')} with {plural(examples, 'example')} checked.")
+    if output == "json":
+        click.echo(json.dumps(to_json(problems), indent=2, ensure_ascii=False))
+    elif output == "github":
+        for diag in problems:
+            click.echo(to_github(diag))
+        errors = sum(1 for d in problems if d.severity == "error")
+        click.echo(summary or f"{plural(errors, 'error')}.")
+    else:
+        for diag in problems:
+            click.echo(str(diag), err=True)
+        click.echo(summary)
+    if failed:
+        sys.exit(1)
 
 
 def _plan(paths: tuple[str, ...], settings: Settings, prune: bool, replace: tuple[str, ...], conn: Any) -> Plan:
@@ -138,6 +174,7 @@ def _plan(paths: tuple[str, ...], settings: Settings, prune: bool, replace: tupl
 @click.option("--replace", "replace", multiple=True, metavar="NAME", help="Create a new job for NAME anyway.")
 @prices_option
 @target_options
+@log_option
 def plan_cmd(paths: tuple[str, ...], output: str, out_file: str | None, detailed_exitcode: bool, prune: bool,
              replace: tuple[str, ...], settings: Settings) -> None:
     """Show what apply would change. Sends GET requests only."""
@@ -184,6 +221,7 @@ def _saved_plan(paths: tuple[str, ...]) -> Plan | None:
 @click.option("--wait", is_flag=True, help="Wait for new jobs to run when they must be paused.")
 @prices_option
 @target_options
+@log_option
 def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: tuple[str, ...],
               parallelism: int, wait: bool, settings: Settings) -> None:
     """Make the live jobs match the manifests, or apply a saved plan (PLANFILE) exactly."""
@@ -272,6 +310,7 @@ def _report(results: list[StepResult]) -> None:
 @click.argument("paths", nargs=-1)
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @target_options
+@log_option
 def status(paths: tuple[str, ...], output: str, settings: Settings) -> None:
     """The stack's managed jobs, their status and fine-tuned model."""
     from reconciler.manifests import load_manifests
@@ -320,6 +359,7 @@ def sandbox() -> None:
 @click.option("--db", default=".ftctl/sandbox.db", show_default=True, type=click.Path(dir_okay=False))
 @click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0.001),
               help="Divide every job phase's duration by this factor.")
+@log_option
 def sandbox_serve(host: str, port: int, db: str, speed: float) -> None:
     """Serve the sandbox API over HTTP until interrupted."""
     from reconciler.sandbox.server import serve
@@ -336,8 +376,10 @@ def main() -> None:
     except InputError as exc:
         for diag in exc.diagnostics:
             click.echo(str(diag), err=True)
+        from reconciler.diagnostics import plural
+
         errors = sum(1 for d in exc.diagnostics if d.severity == "error")
-        click.echo(f"{errors} error(s).", err=True)
+        click.echo(f"{plural(errors, 'error')}.", err=True)
         sys.exit(1)
     except SetupError as exc:
         click.echo(f"Error: {logs.redact_text(str(exc))}", err=True)

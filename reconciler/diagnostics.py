@@ -15,6 +15,11 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 error``, ``2 errors``, ``1,024 examples``: counts that read naturally."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
 @dataclass(frozen=True, order=True)
 class Diagnostic:
     file: str
@@ -36,3 +41,23 @@ class InputError(Exception):
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         super().__init__("\n".join(str(d) for d in diagnostics))
         self.diagnostics = diagnostics
+
+
+def to_json(diagnostics: list[Diagnostic]) -> list[dict[str, object]]:
+    return [{"file": d.file, "line": d.line or None, "field": d.field or None, "message": d.message,
+             "severity": d.severity} for d in diagnostics]
+
+
+def _escape(text: str, property_value: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
+
+
+def to_github(d: Diagnostic) -> str:
+    """A GitHub Actions workflow command: the problem shows on the pull request's line."""
+    props = [f"file={_escape(d.file, True)}"]
+    if d.line:
+        props.append(f"line={d.line}")
+    if d.field:
+        props.append(f"title={_escape(d.field, True)}")
+    return f"::{d.severity} {','.join(props)}::{_escape(d.message)}"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +78,80 @@ def test_hidden_folders_virtual_environments_and_the_config_are_not_manifests(re
     done = ftctl("validate", ".", cwd=repo)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("1 manifest in 1 file valid")
+
+
+BAD = """\
+name: bot
+model: gpt-5-turbo-ultra
+training_file: file-abc
+method: {hyperparameters: {n_epoch: 3}}
+suffix: "a,b: 100%"
+"""
+
+
+def test_json_output_lists_every_problem(repo: Path) -> None:
+    (repo / "bot.yaml").write_text(BAD)
+    done = ftctl("validate", "bot.yaml", "-o", "json", cwd=repo)
+    assert done.returncode == 1 and done.stderr == ""
+    assert json.loads(done.stdout) == [
+        {"file": "bot.yaml", "line": 4, "field": "method.hyperparameters.n_epoch",
+         "message": "unknown field (did you mean n_epochs?)", "severity": "error"},
+        {"file": "bot.yaml", "line": 2, "field": "model", "severity": "warning",
+         "message": "'gpt-5-turbo-ultra' is not in ftctl's model catalog (as of 2025-08-01); if it is right, "
+                    "silence this with FTCTL_EXTRA_MODELS=gpt-5-turbo-ultra"}]
+
+
+def test_github_output_is_workflow_annotations(repo: Path) -> None:
+    (repo / "bot.yaml").write_text(BAD.replace("n_epoch", "n_epochs"))
+    (repo / "data.yaml").write_text("name: Bad,Name\nmodel: gpt-4o-mini\ntraining_file: file-abc\n")
+    done = ftctl("validate", ".", "-o", "github", cwd=repo)
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [
+        "::warning file=bot.yaml,line=2,title=model::'gpt-5-turbo-ultra' is not in ftctl's model catalog (as of "
+        "2025-08-01); if it is right, silence this with FTCTL_EXTRA_MODELS=gpt-5-turbo-ultra",
+        "::error file=data.yaml,line=1,title=name::'Bad,Name' is not a valid name: use 1-63 lowercase letters, "
+        "digits and '-', starting and ending with a letter or digit",
+        "1 error."]
+
+
+def test_an_extra_model_silences_the_catalog_warning(repo: Path) -> None:
+    (repo / "bot.yaml").write_text(BAD.replace("n_epoch", "n_epochs"))
+    done = subprocess.run([sys.executable, "-m", "reconciler", "validate", "bot.yaml"], cwd=repo, text=True,
+                          capture_output=True, env={**os.environ, "FTCTL_EXTRA_MODELS": "x, gpt-5-turbo-ultra"})
+    assert done.returncode == 0 and done.stderr == ""
+
+
+def test_log_level_works_after_the_subcommand(repo: Path) -> None:
+    (repo / "m.yaml").write_text("name: bot\nmodel: gpt-4o-mini\ntraining_file: file-abc\nstate: cancelled\n")
+    done = ftctl("plan", "m.yaml", "--sandbox", "--log-level", "debug", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    http = [line for line in done.stderr.splitlines() if "[debug    ] http" in line]
+    assert len(http) == 2 and all("status=200" in line for line in http)  # the jobs and the files, GETs only
+    quiet = ftctl("plan", "m.yaml", "--sandbox", cwd=repo)
+    assert quiet.stderr == ""
+
+
+def test_a_busy_port_says_which_and_how_to_choose_another(repo: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = ftctl("sandbox", "serve", "--port", str(port), "--db", str(repo / "s.db"), cwd=repo)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (f"Error: port {port} on 127.0.0.1 is in use (another sandbox?): choose another "
+                                   "with --port N, or --port 0 for any free port")
+
+
+def test_binary_data_is_one_message_with_its_offset(repo: Path) -> None:
+    (repo / "data").mkdir()
+    (repo / "data" / "t.jsonl").write_bytes(b'{"messages": []}\n' + bytes(range(256)) * 40)
+    (repo / "m.yaml").write_text("name: bot\nmodel: gpt-4o-mini\ntraining_file: data/t.jsonl\n")
+    done = ftctl("validate", "m.yaml", cwd=repo)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "data/t.jsonl:1: messages must be a non-empty list of messages",
+        "data/t.jsonl:2: the byte at offset 17 is a NUL byte: this is not a text file of JSON lines (the rest of "
+        "the file is not checked)",
+        "m.yaml:3: training_file: data/t.jsonl does not fit the chat format of a supervised job (2 errors listed "
+        "above)",
+        "3 errors."]

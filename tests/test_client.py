@@ -142,3 +142,16 @@ def test_an_upload_whose_bytes_are_not_the_planned_ones_is_deleted(sandbox: Sand
         Writer(Transport(Target(sandbox.url, "k"))).upload(data, f"ftctl-{planned}-train.jsonl", "key-3", planned)
     files = httpx.get(f"{sandbox.url}/files", headers={"Authorization": "Bearer k"}).json()["data"]
     assert files == []
+
+
+def test_a_404_from_a_base_url_without_v1_says_so() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404, json={"error": {"message": "Not found"}})
+
+    target = Target("https://gateway.example", "k")
+    http = httpx.Client(base_url=target.base_url + "/", transport=httpx.MockTransport(handle))
+    with pytest.raises(ApiError) as info:
+        Reader(Transport(target, http), retry=NO_WAIT).list_files()
+    assert str(info.value) == ("HTTP 404: Not found (the API base URL https://gateway.example may be wrong: "
+                               "OpenAI-compatible APIs are served under /v1, e.g. https://api.openai.com/v1, and "
+                               "Azure OpenAI under /openai/v1)")

@@ -42,9 +42,16 @@ def test_every_case_file_has_an_expectation() -> None:
 
 def test_errors_are_listed_up_to_a_limit_with_a_count_of_the_rest(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"messages": []}\n' * 25)
+    bad.write_text("".join(f'{{"messages": [{{"role": "r{i}", "content": "x"}}]}}\n' for i in range(25)))
     report = scan_file(bad, "chat").report
-    assert report.error_count == 25 and len(report.errors) == MAX_LISTED
+    assert report.error_count == 25 and len(report.errors) == MAX_LISTED and report.unlisted_errors == 5
+
+
+def test_identical_problems_are_one_message_with_their_lines(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": []}\n' * 12)
+    (problem,) = scan_file(bad, "chat").report.errors
+    assert problem.text() == "lines 1, 2, 3 and 9 more: messages must be a non-empty list of messages"
 
 
 def test_long_example_is_a_warning() -> None:
@@ -116,8 +123,8 @@ def test_grader_field_missing_from_a_file_names_file_line_and_template(repo: Pat
     with pytest.raises(InputError) as info:
         check_data([repo / "rft.yaml"], build({"FTCTL_TOKENS": "estimate"}, repo))
     got = [str(d) for d in info.value.diagnostics]
-    assert got[0].startswith("data/valid.jsonl:1: no field 'answer' (the grader reads {{item.answer}} in "
-                             "method.grader.graders.b.reference)")
+    assert got[0] == ("data/valid.jsonl:1: lines 1, 2, 3 and 7 more: no field 'answer' (the grader reads "
+                      "{{item.answer}} in method.grader.graders.b.reference)")
     assert "rft.yaml:4: validation_file: data/valid.jsonl does not fit the reinforcement format" in got[-1]
     assert not any(g.startswith("data/train.jsonl") for g in got)  # train has the field
 
@@ -161,3 +168,14 @@ def test_memory_does_not_grow_with_file_size(tmp_path: Path) -> None:
 
     grown_mb = (peak_kb(big) - peak_kb(small)) / 1024
     assert grown_mb < 20, f"peak memory grew by {grown_mb:.1f} MB for a 70x larger file"
+
+
+def test_nested_item_fields_are_checked_on_every_line() -> None:
+    good = {"messages": [{"role": "user", "content": "q"}], "meta": {"source": "web", "tags": ["a"]}}
+    lines = [json.dumps(good).encode()] * 11 + [json.dumps({**good, "meta": {"tags": []}}).encode()]
+    needs = {"meta.source": "{{item.meta.source}} in method.grader.reference", "meta.tags.0": "{{item.meta.tags.0}}"}
+    report = check_lines(lines, "reinforcement", required=needs)
+    assert [p.text() for p in report.errors] == [
+        "no field 'meta.source' (the grader reads {{item.meta.source}} in method.grader.reference); "
+        "no field 'meta.tags.0' (the grader reads {{item.meta.tags.0}})"]
+    assert report.errors[0].line == 12

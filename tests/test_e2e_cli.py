@@ -181,7 +181,8 @@ def test_bad_training_data_stops_plan_before_any_request(ws: Workspace, sandbox:
     before = sandbox.stats()
     done = ws.ftctl("plan")
     assert done.returncode == 1
-    assert "manifests/data/train.jsonl:1: messages must be a non-empty list of messages" in done.stderr
+    assert ("manifests/data/train.jsonl:1: lines 1, 2, 3 and 9 more: messages must be a non-empty list of messages"
+            in done.stderr)
     assert "manifests/bot.yaml:3: training_file: manifests/data/train.jsonl does not fit the chat format" in done.stderr
     assert sandbox.stats() == before
 
@@ -196,3 +197,16 @@ def test_concurrent_applies_create_one_job(ws: Workspace) -> None:
     assert len(ws.jobs()) == 1
     assert len(uploads(ws.sandbox)) == 1
     assert ws.ftctl("plan", "--detailed-exitcode").returncode == 0
+
+
+def test_an_api_refusal_is_reported_once(ws: Workspace) -> None:
+    manifest = ws.root / "manifests" / "bot.yaml"
+    manifest.write_text(manifest.read_text().replace("gpt-4o-mini", "gpt-9-preview"))
+    env = {**ws.env(), "FTCTL_EXTRA_MODELS": "gpt-9-preview"}
+    del env["FTCTL_LOG"]  # the default level, as a user runs it
+    done = subprocess.run([sys.executable, "-m", "reconciler", "apply", "--auto-approve"], cwd=ws.root, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    refusal = "Model gpt-9-preview is not available for fine-tuning or does not exist."
+    assert (done.stdout + done.stderr).count(refusal) == 1, done.stdout + done.stderr
+    assert done.stderr == ""

@@ -9,6 +9,7 @@ are never retried here: their callers know how to check first whether the write 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import structlog
 
 from reconciler.api.errors import ApiError, retry_after
 from reconciler.api.models import TAG_STACK, LiveFile, LiveJob
@@ -24,6 +26,7 @@ from reconciler.api.retry import RetryPolicy
 from reconciler.api.upload import send_file
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+_log = structlog.get_logger("ftctl.http")
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
@@ -72,16 +75,34 @@ class Transport:
         self.http.close()
 
     def once(self, method: str, path: str, **kwargs: Any) -> Any:
-        """One request, no retry; an ``ApiError`` with status 0 when no answer arrived."""
+        """One request, no retry; an ``ApiError`` with status 0 when no answer arrived. Each request
+        is one debug line (the key is in a header, never logged)."""
+        started = time.monotonic()
         try:
             response = self.http.request(method, path.lstrip("/"), **kwargs)
         except httpx.TimeoutException as exc:
+            _log.debug("http", method=method, path=path, outcome="timeout")
             raise ApiError(0, f"{method} {path}: timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
+            _log.debug("http", method=method, path=path, outcome=type(exc).__name__)
             raise ApiError(0, f"{method} {path}: no answer ({type(exc).__name__}: {exc})") from None
+        _log.debug("http", method=method, path=path, params=dict(kwargs.get("params") or {}) or None,
+                   status=response.status_code, ms=round((time.monotonic() - started) * 1000))
         if response.status_code >= 400:
-            raise _error_from(response)
-        return response.json()
+            error = _error_from(response)
+            if response.status_code == 404 and not self._base_path().endswith("/v1"):
+                error.message += (f" (the API base URL {self.target.base_url} may be wrong: OpenAI-compatible APIs "
+                                  "are served under /v1, e.g. https://api.openai.com/v1, and Azure OpenAI under "
+                                  "/openai/v1)")
+            raise error
+        try:
+            return response.json()
+        except ValueError:
+            raise ApiError(response.status_code, f"{method} {path}: the answer is not JSON (is "
+                           f"{self.target.base_url} an OpenAI-compatible API?)") from None
+
+    def _base_path(self) -> str:
+        return urlsplit(self.target.base_url).path.rstrip("/")
 
 
 

@@ -19,11 +19,11 @@ from reconciler import catalog
 from reconciler.datasets.formats import MAX_LISTED, Counter, format_for
 from reconciler.datasets.pricing import Prices
 from reconciler.datasets.scan import Scan, scan_file
-from reconciler.diagnostics import Diagnostic, display_path
+from reconciler.diagnostics import Diagnostic, display_path, plural
 from reconciler.manifests.loader import LoadedManifest
 from reconciler.manifests.model import ReinforcementMethod
 
-ITEM_FIELD = re.compile(r"\{\{\s*item\.([A-Za-z0-9_]+)")
+ITEM_FIELD = re.compile(r"\{\{\s*item\.([A-Za-z0-9_.]+?)\s*\}\}")
 
 
 class Estimate(BaseModel):
@@ -69,7 +69,7 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
 
 
 def item_fields(grader: dict[str, Any], prefix: str = "method.grader") -> dict[str, str]:
-    """Top-level fields a grader reads as ``{{item.FIELD}}`` → where it reads them (for messages)."""
+    """Fields a grader reads as ``{{item.FIELD}}`` (``a.b`` for nested ones) → where it reads them."""
     found: dict[str, str] = {}
     for where, text in _strings(grader, prefix):
         for name in ITEM_FIELD.findall(text):
@@ -100,16 +100,15 @@ class _Checker:
 
     def report_file(self, scan: Scan) -> None:
         shown, report = display_path(scan.path), scan.report
-        for p in report.errors:
-            self.analysis.diagnostics.append(Diagnostic(shown, p.line, "", p.message))
-        if report.error_count > MAX_LISTED:
-            self.analysis.diagnostics.append(Diagnostic(
-                shown, 0, "", f"and {report.error_count - MAX_LISTED} more error(s) in this file"))
-        for p in report.warnings:
-            self.analysis.diagnostics.append(Diagnostic(shown, p.line, "", p.message, "warning"))
-        if report.warning_count > MAX_LISTED:
-            self.analysis.diagnostics.append(Diagnostic(
-                shown, 0, "", f"and {report.warning_count - MAX_LISTED} more warning(s) in this file", "warning"))
+        for severity, problems, unlisted in (("error", report.errors, report.unlisted_errors),
+                                             ("warning", report.warnings, report.unlisted_warnings)):
+            for p in problems:
+                self.analysis.diagnostics.append(Diagnostic(shown, p.line, "", p.text(), severity))
+            if unlisted:
+                self.analysis.diagnostics.append(Diagnostic(
+                    shown, 0, "", f"and {plural(unlisted, 'more ' + severity)} of other kinds in this file (the first "
+                             f"{MAX_LISTED} kinds are listed)",
+                    severity))
 
     def manifest(self, loaded: LoadedManifest) -> None:
         m = loaded.manifest
@@ -127,7 +126,7 @@ class _Checker:
                 shown, line = loaded.where((key,))
                 self.analysis.diagnostics.append(Diagnostic(
                     shown, line, key, f"{display_path(path)} does not fit the {fmt} format of a {m.method.type} job "
-                    f"({scan.report.error_count} error(s) listed above)"))
+                    f"({plural(scan.report.error_count, 'error')} listed above)"))
             elif key == "training_file":
                 self.analysis.estimates[m.name] = self.estimate(loaded, scan)
 

@@ -25,13 +25,53 @@ import orjson
 
 MIN_EXAMPLES = 10
 MAX_LISTED = 20
+"""Distinct problems listed per file; the rest are counted."""
+SHOWN_LINES = 3
+"""Line numbers given for a problem that repeats."""
 ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
+MESSAGE_KEYS = {"role", "content", "name", "weight", "tool_calls", "tool_call_id", "function_call", "refusal"}
 
 
 @dataclass
 class Problem:
+    """One kind of problem in a file: where it is first, a few more lines, and how often."""
+
     line: int
     message: str
+    lines: list[int] = field(default_factory=list)
+    count: int = 1
+
+    def text(self) -> str:
+        if self.count == 1:
+            return self.message
+        more = f" and {self.count - len(self.lines):,} more" if self.count > len(self.lines) else ""
+        return f"lines {', '.join(map(str, self.lines))}{more}: {self.message}"
+
+
+class _Problems:
+    """Identical problems grouped, so twelve lines missing one field are one message, not twelve."""
+
+    def __init__(self) -> None:
+        self.by_message: dict[str, Problem] = {}
+        self.count = 0
+
+    def add(self, line: int, message: str) -> None:
+        self.count += 1
+        found = self.by_message.get(message)
+        if found is not None:
+            found.count += 1
+            if len(found.lines) < SHOWN_LINES:
+                found.lines.append(line)
+        elif len(self.by_message) < MAX_LISTED:
+            self.by_message[message] = Problem(line, message, [line])
+
+    @property
+    def listed(self) -> list[Problem]:
+        return list(self.by_message.values())
+
+    @property
+    def unlisted(self) -> int:
+        return self.count - sum(p.count for p in self.by_message.values())
 
 
 @dataclass
@@ -40,22 +80,40 @@ class Report:
 
     format: str
     examples: int = 0
-    errors: list[Problem] = field(default_factory=list)
-    error_count: int = 0
-    warnings: list[Problem] = field(default_factory=list)
-    warning_count: int = 0
     tokens: int = 0  # exact when a tokenizer was given, else estimated from characters
     longest: int = 0  # tokens of the longest example
+    _errors: _Problems = field(default_factory=_Problems)
+    _warnings: _Problems = field(default_factory=_Problems)
 
     def error(self, line: int, message: str) -> None:
-        self.error_count += 1
-        if len(self.errors) < MAX_LISTED:
-            self.errors.append(Problem(line, message))
+        self._errors.add(line, message)
 
     def warn(self, line: int, message: str) -> None:
-        self.warning_count += 1
-        if len(self.warnings) < MAX_LISTED:
-            self.warnings.append(Problem(line, message))
+        self._warnings.add(line, message)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return self._errors.listed
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return self._warnings.listed
+
+    @property
+    def error_count(self) -> int:
+        return self._errors.count
+
+    @property
+    def warning_count(self) -> int:
+        return self._warnings.count
+
+    @property
+    def unlisted_errors(self) -> int:
+        return self._errors.unlisted
+
+    @property
+    def unlisted_warnings(self) -> int:
+        return self._warnings.unlisted
 
     @property
     def ok(self) -> bool:
@@ -105,10 +163,15 @@ def _check_messages(messages: Any, where: str, report: Report, line: int) -> tup
         if role not in ROLES:
             report.error(line, f"{where}[{i}].role {role!r} is not one of {', '.join(sorted(ROLES))}")
             return None
+        unknown = sorted(str(k) for k in msg if k not in MESSAGE_KEYS)
+        if unknown:
+            report.error(line, f"{where}[{i}] ({role}) has unknown key(s) {', '.join(map(repr, unknown))}; a message "
+                         f"has {', '.join(sorted(MESSAGE_KEYS))}")
+            return None
         content = msg.get("content")
         has_calls = bool(msg.get("tool_calls") or msg.get("function_call"))
-        if content is None and not (role == "assistant" and has_calls):
-            report.error(line, f"{where}[{i}] ({role}) has no content")
+        if (content is None or content == "" or content == []) and not (role == "assistant" and has_calls):
+            report.error(line, f"{where}[{i}] ({role}) has {'empty' if content is not None else 'no'} content")
             return None
         if content is not None and not isinstance(content, str | list):
             report.error(line, f"{where}[{i}].content must be a string or a list of parts")
@@ -168,6 +231,8 @@ def _check_example(obj: Any, fmt: str, report: Report, line: int) -> tuple[str, 
             return None
         if not roles & {"system", "developer"}:
             report.warn(line, "no system message")
+        if "user" not in roles:
+            report.warn(line, "no user message")
     elif fmt == "reinforcement" and obj["messages"][-1].get("role") != "user":
         report.error(line, "the last message must be a user message (the model answers it)")
         return None
@@ -182,22 +247,31 @@ def check_lines(lines: Iterable[bytes], fmt: str, context_tokens: int | None = N
     grader); ``count`` is an exact tokenizer, without which tokens are estimated.
     """
     report = Report(fmt)
-    needed = required or {}
+    needed = {key: (tuple(key.split(".")), why) for key, why in (required or {}).items()}
     tokens_of = count or estimate_tokens
+    offset = 0
+    binary = False
     for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
+        start, offset = offset, offset + len(raw) + 1
+        if binary or not raw.strip():
+            continue  # the rest of a binary file is read (its digest still counts) but not checked
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            report.error(number, f"not valid JSON: {exc}")
+            where = _not_text(raw)
+            if where is not None:
+                binary = True
+                report.error(number, f"the byte at offset {start + where[0]:,} {where[1]}: this is not a text "
+                                     "file of JSON lines (the rest of the file is not checked)")
+            else:
+                report.error(number, f"not valid JSON: {_json_error(exc)}")
             continue
         checked = _check_example(obj, fmt, report, number)
         if checked is None:
             continue
-        missing = [key for key in needed if key not in obj]
+        missing = [key for key, (path, _) in needed.items() if not _has(obj, path)]
         if missing:
-            report.error(number, "; ".join(f"no field {key!r} (the grader reads {needed[key]})" for key in missing))
+            report.error(number, "; ".join(f"no field {key!r} (the grader reads {needed[key][1]})" for key in missing))
             continue
         text, messages = checked
         tokens = tokens_of(text) + TOKENS_PER_MESSAGE * messages + (TOKENS_PER_REPLY if messages else 0)
@@ -208,8 +282,37 @@ def check_lines(lines: Iterable[bytes], fmt: str, context_tokens: int | None = N
         if context_tokens is not None and tokens > context_tokens:
             report.warn(number, f"{tokens} tokens, over the model's limit of {context_tokens}: it will be truncated")
     if report.examples < MIN_EXAMPLES and report.error_count == 0:
-        report.error(0, f"{report.examples} example(s); at least {MIN_EXAMPLES} are required")
+        noun = "example" if report.examples == 1 else "examples"
+        report.error(0, f"{report.examples} {noun}; at least {MIN_EXAMPLES} are required")
     return report
+
+
+def _has(obj: Any, path: tuple[str, ...]) -> bool:
+    """Whether ``{{item.a.b}}`` finds a value in ``obj``: mappings by key, lists by index."""
+    for part in path:
+        if isinstance(obj, dict) and part in obj:
+            obj = obj[part]
+        elif isinstance(obj, list) and part.isdigit() and int(part) < len(obj):
+            obj = obj[int(part)]
+        else:
+            return False
+    return True
+
+
+def _not_text(raw: bytes) -> tuple[int, str] | None:
+    """Where ``raw`` stops being UTF-8 text, and why; None when it is text."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start, f"(0x{raw[exc.start]:02x}) is not UTF-8"
+    nul = raw.find(b"\x00")
+    return (nul, "is a NUL byte") if nul >= 0 else None
+
+
+def _json_error(exc: orjson.JSONDecodeError) -> str:
+    """orjson's message without its "line 1" (every JSONL line is line 1 to it)."""
+    column = getattr(exc, "colno", None)
+    return f"{exc.msg} (at character {column})" if column else str(exc)
 
 
 def first_error(report: Report) -> str:

@@ -20,7 +20,7 @@ from reconciler.diagnostics import Diagnostic, InputError, display_path
 from reconciler.manifests.errors import diagnostics_from_validation
 from reconciler.manifests.graders import MultiGrader, PythonGrader
 from reconciler.manifests.model import Manifest, ReinforcementMethod, is_file_id
-from reconciler.manifests.semantics import CATALOG_ONLY, Known, check
+from reconciler.manifests.semantics import CATALOG_ONLY, Known, check, check_model
 from reconciler.manifests.yamlsrc import Located, Path_, YamlError, load_documents
 from reconciler.project import CONFIG_NAME, find_root
 
@@ -144,6 +144,15 @@ def _local_files(loaded: Manifest, doc: Located, source: Path, root: Path, shown
     return out, sources
 
 
+def _raw_model_check(doc: Located, shown: str, known: Known) -> list[Diagnostic]:
+    """The model check on a manifest that failed validation, when its model and method can be read."""
+    model, method = doc.data.get("model"), doc.data.get("method", {})
+    kind = method.get("type", "supervised") if isinstance(method, dict) else None
+    if not isinstance(model, str) or not model or kind not in ("supervised", "dpo", "reinforcement"):
+        return []
+    return list(check_model(model, str(kind), doc, shown, known))
+
+
 def load_file(source: Path, root: Path | None = None,
               known: Known = CATALOG_ONLY) -> tuple[list[LoadedManifest], list[Diagnostic]]:
     shown = display_path(source)
@@ -171,6 +180,7 @@ def load_file(source: Path, root: Path | None = None,
             manifest = Manifest.model_validate(doc.data)
         except ValidationError as exc:
             problems.extend(diagnostics_from_validation(exc, doc, shown))
+            problems.extend(_raw_model_check(doc, shown, known))
             continue
         before = len(problems)
         files, sources = _local_files(manifest, doc, source, root, shown, problems)

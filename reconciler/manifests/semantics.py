@@ -31,7 +31,7 @@ CATALOG_ONLY = Known()
 
 def check(m: Manifest, doc: Located, shown: str, sources: dict[str, str], files: dict[str, Path],
           known: Known) -> list[Diagnostic]:
-    out = list(_model(m, doc, shown, known))
+    out = list(check_model(m.model, m.method.type, doc, shown, known))
     if isinstance(m.method, ReinforcementMethod):
         for problem in graders_check.check(m.method.grader, ("method", "grader"), sources):
             field = ".".join(map(str, problem.path))
@@ -46,8 +46,10 @@ def check(m: Manifest, doc: Located, shown: str, sources: dict[str, str], files:
     return out
 
 
-def _model(m: Manifest, doc: Located, shown: str, known: Known) -> Iterator[Diagnostic]:
-    name, base = m.model, catalog.base_of(m.model)
+def check_model(name: str, method: str, doc: Located, shown: str, known: Known) -> Iterator[Diagnostic]:
+    """The model and method checks; they need only these two values, so they run on a manifest with
+    other errors too (all of a run's errors are reported together)."""
+    base = catalog.base_of(name)
     line = doc.line_of(("model",))
     info = catalog.MODELS.get(base)
     if info is None:
@@ -63,7 +65,6 @@ def _model(m: Manifest, doc: Located, shown: str, known: Known) -> Iterator[Diag
                              f"{catalog.CATALOG_AS_OF}); if it is right, silence this with "
                              f"FTCTL_EXTRA_MODELS={base}", "warning")
         return
-    method = m.method.type
     if method not in info.methods:
         where = ("method", "type") if ("method", "type") in doc.lines else ("model",)
         able = ", ".join(catalog.models_for(method)) or "none"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 import threading
@@ -33,7 +34,14 @@ def serve(host: str, port: int, db: Path, speed: float = 1.0) -> None:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise OSError(f"port {port} on {host} is in use (another sandbox?): choose another with --port N, "
+                          "or --port 0 for any free port") from None
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     server, _, store = _server(db, speed, sock)
     print(f"ftctl sandbox: http://{host}:{sock.getsockname()[1]}/v1 (db {db}, speed x{speed})", flush=True)
     try:

@@ -14,16 +14,13 @@ import yaml
 
 from reconciler.api.models import TERMINAL
 from reconciler.datasets.check import Estimate
+from reconciler.diagnostics import plural
 from reconciler.identity.request import human_bytes
 from reconciler.plan.model import ORDER, Action, Change, Notice, Plan, UploadAction
 
 SYMBOLS = {"upload": "↑", "create": "+", "replace": "-/+", "cancel": "-", "pause": "~", "resume": "~"}
 VERBS = {"upload": "to upload", "create": "to create", "replace": "to replace", "cancel": "to cancel",
          "pause": "to pause", "resume": "to resume"}
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
 def value(v: Any) -> str:
