@@ -155,3 +155,27 @@ def test_binary_data_is_one_message_with_its_offset(repo: Path) -> None:
         "m.yaml:3: training_file: data/t.jsonl does not fit the chat format of a supervised job (2 errors listed "
         "above)",
         "3 errors."]
+
+
+def test_a_fine_tuned_model_of_a_known_base_is_accepted(repo: Path) -> None:
+    (repo / "m.yaml").write_text("name: bot\nmodel: ft:gpt-4o-mini-2024-07-18:acme:v1:abc123\ntraining_file: file-a\n")
+    done = ftctl("validate", "m.yaml", cwd=repo)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def test_a_file_given_that_is_not_yaml_is_an_error(repo: Path) -> None:
+    (repo / "train.jsonl").write_text("{}\n")
+    done = ftctl("validate", "train.jsonl", cwd=repo)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == ["train.jsonl: not a manifest: manifests are .yaml or .yml files", "1 error."]
+
+
+def test_a_price_table_of_the_wrong_shape_is_an_error_naming_the_field(repo: Path) -> None:
+    (repo / "m.yaml").write_text("name: bot\nmodel: gpt-4o-mini\ntraining_file: file-a\n")
+    (repo / "prices.json").write_text('{"as_of": "2026-01-01", "training_per_million_tokens": {"gpt-4o": "3"},'
+                                      ' "training_per_hour": {"o4-mini": -1}}')
+    done = ftctl("validate", "m.yaml", "--prices", "prices.json", cwd=repo)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "Error: cannot read the price table: prices.json is not a price table: training_per_million_tokens.gpt-4o: "
+        "should be a valid number; training_per_hour.o4-mini: should be greater than 0")

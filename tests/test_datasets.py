@@ -179,3 +179,11 @@ def test_nested_item_fields_are_checked_on_every_line() -> None:
         "no field 'meta.source' (the grader reads {{item.meta.source}} in method.grader.reference); "
         "no field 'meta.tags.0' (the grader reads {{item.meta.tags.0}})"]
     assert report.errors[0].line == 12
+
+
+def test_reinforcement_is_never_priced_per_token() -> None:
+    prices = load_prices()
+    assert prices.training_cost("o4-mini", "reinforcement", 1_000_000) is None
+    assert prices.hourly("o4-mini", "reinforcement") == 100.0
+    assert prices.training_cost("gpt-4o-mini", "supervised", 1_000_000) == 3.0
+    assert prices.hourly("gpt-4o-mini", "supervised") is None
