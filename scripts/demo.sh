@@ -7,6 +7,7 @@ FTCTL=.venv/bin/ftctl
 export FTCTL_SANDBOX_DB=.ftctl/demo-sandbox.db
 PLAN=.ftctl/demo-plan.json
 rm -rf "$FTCTL_SANDBOX_DB" "$FTCTL_SANDBOX_DB".files "$FTCTL_SANDBOX_DB"-wal "$FTCTL_SANDBOX_DB"-shm "$PLAN"
+mkdir -p .ftctl
 
 if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
 step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
