@@ -40,6 +40,9 @@ MODELS: dict[str, ModelInfo] = {
     )
 }
 ALIASES = {
+    # Azure OpenAI's names of the same base models
+    "gpt-35-turbo-0125": "gpt-3.5-turbo-0125",
+    "gpt-35-turbo": "gpt-3.5-turbo-0125",
     "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
     "gpt-4o": "gpt-4o-2024-08-06",
     "gpt-4.1": "gpt-4.1-2025-04-14",
@@ -50,7 +53,10 @@ ALIASES = {
 }
 
 
-HASH_ALIASES_V1: Mapping[str, str] = MappingProxyType(dict(ALIASES))
+HASH_ALIASES_V1: Mapping[str, str] = MappingProxyType({
+    "gpt-4o-mini": "gpt-4o-mini-2024-07-18", "gpt-4o": "gpt-4o-2024-08-06", "gpt-4.1": "gpt-4.1-2025-04-14",
+    "gpt-4.1-mini": "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano": "gpt-4.1-nano-2025-04-14",
+    "gpt-3.5-turbo": "gpt-3.5-turbo-0125", "o4-mini": "o4-mini-2025-04-16"})
 """The aliases the v1 spec hash resolves, frozen. An alias added to ``ALIASES`` later must not
 change the hash of a manifest that already uses that name: its job would be replaced on upgrade."""
 
@@ -100,9 +106,15 @@ def _distance(a: str, b: str) -> int:
 
 
 def closest(name: str) -> str | None:
-    """A catalog name (snapshot or alias) within two edits of ``name``, for a "did you mean"."""
-    found = [(d, known) for known in (*MODELS, *ALIASES) if (d := _distance(name, known)) <= 2]
-    return min(found)[1] if found else None
+    """A catalog name (snapshot or alias) within two edits of ``name`` (letter case aside), or that
+    ``name`` is a cut-off start of, for a "did you mean"."""
+    lowered = name.lower()
+    names = (*MODELS, *ALIASES)
+    found = [(d, known) for known in names if (d := _distance(lowered, known)) <= 2]
+    if found:
+        return min(found)[1]
+    longer = sorted(known for known in MODELS if len(lowered) >= 5 and known.startswith(lowered))
+    return longer[0] if longer else None
 
 
 # OpenAI's rule for n_epochs "auto": aim at 3 epochs, but at least 100 and at most 25,000

@@ -36,11 +36,12 @@ def _color() -> bool:
 
 
 def _settings(stack: str | None = None, sandbox: bool = False, api_base: str | None = None,
-              prices: str | None = None) -> Settings:
+              prices: str | None = None, offline: bool = False) -> Settings:
     """The one place that reads the environment: flags > environment > defaults."""
     from reconciler.session.settings import build
 
-    return build(os.environ, Path.cwd(), stack=stack, sandbox=sandbox, api_base=api_base, prices=prices)
+    return build(os.environ, Path.cwd(), stack=stack, sandbox=sandbox, api_base=api_base, prices=prices,
+                 offline=offline)
 
 
 def usage_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -79,11 +80,14 @@ LEVELS = click.Choice(["debug", "info", "warning", "error"])
 
 
 def _log_level(ctx: click.Context, _: click.Parameter, value: str | None) -> None:
-    """Configure logging as soon as ``--log-level`` is read, wherever it was given."""
-    if value is not None or ctx.parent is None:
-        from reconciler.session.settings import log_level
+    """Configure logging as soon as ``--log-level`` is read, wherever it was given: the flag wins
+    over ``FTCTL_LOG``, which is only read (and checked) when no flag is given at all."""
+    from reconciler.session.settings import log_level
 
-        logs.configure(log_level(value, os.environ))
+    if value is not None:
+        logs.configure(value)
+    elif ctx.parent is None and not any(a == "--log-level" or a.startswith("--log-level=") for a in sys.argv[1:]):
+        logs.configure(log_level(None, os.environ))
 
 
 def log_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -122,8 +126,9 @@ def validate(paths: tuple[str, ...], output: str, prices: str | None) -> None:
     from reconciler.diagnostics import plural, to_github, to_json
     from reconciler.session.desired import check_data
 
+    settings = _settings(prices=prices, offline=True)
     try:
-        loaded, analysis = check_data(_paths(paths), _settings(prices=prices))
+        loaded, analysis = check_data(_paths(paths), settings)
     except InputError as exc:
         if output == "text":
             raise
@@ -138,7 +143,7 @@ def validate(paths: tuple[str, ...], output: str, prices: str | None) -> None:
         click.echo(json.dumps(to_json(problems), indent=2, ensure_ascii=False))
     elif output == "github":
         for diag in problems:
-            click.echo(to_github(diag))
+            click.echo(to_github(diag, settings.root))  # paths from the repository root, as GitHub wants
         errors = sum(1 for d in problems if d.severity == "error")
         click.echo(summary or f"{plural(errors, 'error')}.")
     else:
@@ -162,7 +167,8 @@ def _plan(paths: tuple[str, ...], settings: Settings, prune: bool, replace: tupl
     unknown = [n for n in replace if n not in known]
     if unknown:
         raise click.UsageError(f"--replace {unknown[0]}: no manifest declares that name")
-    return make_plan(conn.reader, wanted, settings.stack, Options(prune=prune, replace=frozenset(replace)), conn.info)
+    plan = make_plan(conn.reader, wanted, settings.stack, Options(prune=prune, replace=frozenset(replace)), conn.info)
+    return plan.model_copy(update={"warnings": [str(d) for d in analysis.warnings]})
 
 
 @cli.command("plan")
@@ -313,14 +319,14 @@ def _report(results: list[StepResult]) -> None:
 @log_option
 def status(paths: tuple[str, ...], output: str, settings: Settings) -> None:
     """The stack's managed jobs, their status and fine-tuned model."""
-    from reconciler.manifests import load_manifests
+    from reconciler.manifests import Known, load_manifests
     from reconciler.session.planning import status_rows
     from reconciler.session.target import connect
 
     declared: list[str] = []
     if paths or Path(DEFAULT_PATHS[0]).is_dir():
         try:
-            declared = [m.name for m in load_manifests(_paths(paths))]
+            declared = [m.name for m in load_manifests(_paths(paths), known=Known(settings.extra_models))]
         except InputError:
             if paths:
                 raise  # named explicitly: their errors matter; the default folder is only a hint

@@ -32,7 +32,14 @@ class Diagnostic:
         where = f"{self.file}:{self.line}" if self.line else self.file
         prefix = f"{where}: {self.field}: " if self.field else f"{where}: "
         tag = "warning: " if self.severity == "warning" else ""
-        return f"{prefix}{tag}{self.message}"
+        return _one_line(f"{prefix}{tag}{self.message}")
+
+
+def _one_line(text: str, limit: int = 2_000) -> str:
+    """A message as one line: control characters from user input shown escaped (a value cannot fake
+    another line of output), and a huge value cut."""
+    text = "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit:,} more characters)"
 
 
 class InputError(Exception):
@@ -53,9 +60,11 @@ def _escape(text: str, property_value: bool = False) -> str:
     return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
 
 
-def to_github(d: Diagnostic) -> str:
-    """A GitHub Actions workflow command: the problem shows on the pull request's line."""
-    props = [f"file={_escape(d.file, True)}"]
+def to_github(d: Diagnostic, root: Path | None = None) -> str:
+    """A GitHub Actions workflow command: the problem shows on the pull request's line (GitHub wants
+    the path from the repository's root)."""
+    file = d.file if root is None else os.path.relpath(os.path.abspath(d.file), root).replace(os.sep, "/")
+    props = [f"file={_escape(file, True)}"]
     if d.line:
         props.append(f"line={d.line}")
     if d.field:

@@ -109,13 +109,19 @@ def test_github_output_is_workflow_annotations(repo: Path) -> None:
     assert done.stdout.splitlines() == [
         "::warning file=bot.yaml,line=2,title=model::'gpt-5-turbo-ultra' is not in ftctl's model catalog (as of "
         "2025-08-01); if it is right, silence this with FTCTL_EXTRA_MODELS=gpt-5-turbo-ultra",
+        "::error file=bot.yaml,line=5,title=suffix::the suffix holds ':': it becomes part of the model name "
+        "ft:BASE:ORG:SUFFIX:ID",
         "::error file=data.yaml,line=1,title=name::'Bad,Name' is not a valid name: use 1-63 lowercase letters, "
         "digits and '-', starting and ending with a letter or digit",
-        "1 error."]
+        "2 errors."]
+    sub = repo / "sub"  # from a subdirectory, paths are still from the repository's root
+    sub.mkdir()
+    again = ftctl("validate", "..", "-o", "github", cwd=sub)
+    assert again.stdout.splitlines() == done.stdout.splitlines()
 
 
 def test_an_extra_model_silences_the_catalog_warning(repo: Path) -> None:
-    (repo / "bot.yaml").write_text(BAD.replace("n_epoch", "n_epochs"))
+    (repo / "bot.yaml").write_text(BAD.replace("n_epoch", "n_epochs").replace(": 100%", " 100%"))
     done = subprocess.run([sys.executable, "-m", "reconciler", "validate", "bot.yaml"], cwd=repo, text=True,
                           capture_output=True, env={**os.environ, "FTCTL_EXTRA_MODELS": "x, gpt-5-turbo-ultra"})
     assert done.returncode == 0 and done.stderr == ""
@@ -152,8 +158,8 @@ def test_binary_data_is_one_message_with_its_offset(repo: Path) -> None:
         "data/t.jsonl:1: messages must be a non-empty list of messages",
         "data/t.jsonl:2: the byte at offset 17 is a NUL byte: this is not a text file of JSON lines (the rest of "
         "the file is not checked)",
-        "m.yaml:3: training_file: data/t.jsonl does not fit the chat format of a supervised job (2 errors listed "
-        "above)",
+        "m.yaml:3: training_file: data/t.jsonl does not fit the chat format of a supervised job (see the problems "
+        "listed above)",
         "3 errors."]
 
 
@@ -177,5 +183,5 @@ def test_a_price_table_of_the_wrong_shape_is_an_error_naming_the_field(repo: Pat
     done = ftctl("validate", "m.yaml", "--prices", "prices.json", cwd=repo)
     assert done.returncode == 1
     assert done.stderr.strip() == (
-        "Error: cannot read the price table: prices.json is not a price table: training_per_million_tokens.gpt-4o: "
-        "should be a valid number; training_per_hour.o4-mini: should be greater than 0")
+        "Error: --prices prices.json is not a price table: training_per_million_tokens.gpt-4o: "
+        "should be a valid number; training_per_hour.o4-mini: should be greater than or equal to 0")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.datasets.check import analyse, grader_fields
+from reconciler.datasets.check import analyse, grader_fields, item_fields
 from reconciler.datasets.formats import MAX_LISTED, check_lines
 from reconciler.datasets.pricing import load_prices
 from reconciler.datasets.scan import scan_file
@@ -187,3 +187,30 @@ def test_reinforcement_is_never_priced_per_token() -> None:
     assert prices.hourly("o4-mini", "reinforcement") == 100.0
     assert prices.training_cost("gpt-4o-mini", "supervised", 1_000_000) == 3.0
     assert prices.hourly("gpt-4o-mini", "supervised") is None
+
+
+@pytest.mark.parametrize(("message", "ok"), [
+    ({"role": "tool", "content": "", "tool_call_id": "c1"}, True),  # a tool that returned nothing
+    ({"role": "assistant", "content": "", "weight": 0}, True),  # not trained on
+    ({"role": "assistant", "content": None, "refusal": "I can't help with that."}, True),
+    ({"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function"}]}, True),
+    ({"role": "user", "content": ""}, False),
+    ({"role": "assistant", "content": ""}, False),
+])
+def test_empty_content_is_an_error_only_where_there_is_something_to_learn(message: dict[str, object],
+                                                                          ok: bool) -> None:
+    line = json.dumps({"messages": [{"role": "user", "content": "q"}, message,
+                                    {"role": "assistant", "content": "a"}]}).encode()
+    assert check_lines([line] * 10, "chat").ok is ok
+
+
+def test_a_byte_order_mark_at_the_start_is_not_an_error() -> None:
+    line = json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]})
+    report = check_lines([b"\xef\xbb\xbf" + line.encode()] + [line.encode()] * 9, "chat")
+    assert report.ok, [p.text() for p in report.errors]
+
+
+def test_indexed_and_hyphenated_item_templates_are_checked() -> None:
+    grader = {"type": "string_check", "input": "{{item.tags[0]}}", "reference": "{{ item.my-field }}"}
+    assert item_fields(grader) == {"tags.0": "{{item.tags[0]}} in method.grader.input",
+                                   "my-field": "{{item.my-field}} in method.grader.reference"}

@@ -82,3 +82,14 @@ def test_the_apply_hint_is_a_command_that_works_as_typed(tmp_path: Path) -> None
     assert apply_hint("p.json", flagged) == "ftctl apply p.json --api-base https://x.example/v1"
     with pytest.raises(SetupError, match="the folder nodir does not exist"):
         check_out_name(Path("nodir/p.json"))
+
+
+def test_log_level_given_after_the_subcommand_wins_over_a_bad_ftctl_log(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text("name: bot\nmodel: gpt-4o-mini\ntraining_file: file-abc\n")
+    env = {**os.environ, "FTCTL_LOG": "bogus", "FTCTL_STACK": "Not A Stack", "NO_COLOR": "1"}
+    done = subprocess.run([sys.executable, "-m", "reconciler", "validate", "m.yaml", "--log-level", "info"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr  # validate does not use the stack: its variable is not checked
+    bad = subprocess.run([sys.executable, "-m", "reconciler", "validate", "m.yaml"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "FTCTL_LOG='bogus' must be one of" in bad.stderr

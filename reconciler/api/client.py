@@ -47,9 +47,9 @@ def check_base_url(url: str) -> str | None:
     """A reason to refuse ``url``, or None. Plain http is allowed to loopback hosts only."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"--api-base {url!r} is not an http(s) URL"
+        return "not an http(s) URL"
     if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS and not parts.hostname.startswith("127."):
-        return f"--api-base {url!r}: plain http is only allowed to loopback hosts; use https"
+        return "plain http is only allowed to loopback hosts; use https"
     return None
 
 

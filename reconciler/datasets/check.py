@@ -23,7 +23,7 @@ from reconciler.diagnostics import Diagnostic, display_path, plural
 from reconciler.manifests.loader import LoadedManifest
 from reconciler.manifests.model import ReinforcementMethod
 
-ITEM_FIELD = re.compile(r"\{\{\s*item\.([A-Za-z0-9_.]+?)\s*\}\}")
+ITEM_FIELD = re.compile(r"\{\{\s*item\.([^{}\s]+?)\s*\}\}")
 
 
 class Estimate(BaseModel):
@@ -73,7 +73,8 @@ def item_fields(grader: dict[str, Any], prefix: str = "method.grader") -> dict[s
     found: dict[str, str] = {}
     for where, text in _strings(grader, prefix):
         for name in ITEM_FIELD.findall(text):
-            found.setdefault(name, f"{{{{item.{name}}}}} in {where}")
+            path = re.sub(r"\[\s*(\d+)\s*\]", r".\1", name)  # item.tags[0] reads item.tags.0
+            found.setdefault(path, f"{{{{item.{name}}}}} in {where}")
     return found
 
 
@@ -126,7 +127,7 @@ class _Checker:
                 shown, line = loaded.where((key,))
                 self.analysis.diagnostics.append(Diagnostic(
                     shown, line, key, f"{display_path(path)} does not fit the {fmt} format of a {m.method.type} job "
-                    f"({plural(scan.report.error_count, 'error')} listed above)"))
+                    "(see the problems listed above)"))
             elif key == "training_file":
                 self.analysis.estimates[m.name] = self.estimate(loaded, scan)
 

@@ -150,42 +150,57 @@ TOKENS_PER_REPLY = 3
 
 
 def _check_messages(messages: Any, where: str, report: Report, line: int) -> tuple[str, set[str]] | None:
-    """Check a message list; return (its text, roles seen) or None after reporting an error."""
-    if not isinstance(messages, list) or not messages:
+    """Check a message list; return (its text, roles seen) or None after reporting an error.
+
+    The common message (a known role, known keys, non-empty string content) takes the short path:
+    this loop runs for every message of every line of files of gigabytes."""
+    if type(messages) is not list or not messages:
         report.error(line, f"{where} must be a non-empty list of messages")
         return None
     texts, roles = [], set()
     for i, msg in enumerate(messages):
-        if not isinstance(msg, dict):
+        if type(msg) is not dict:
             report.error(line, f"{where}[{i}] must be an object")
             return None
         role = msg.get("role")
         if role not in ROLES:
             report.error(line, f"{where}[{i}].role {role!r} is not one of {', '.join(sorted(ROLES))}")
             return None
-        unknown = sorted(str(k) for k in msg if k not in MESSAGE_KEYS)
-        if unknown:
+        if not MESSAGE_KEYS.issuperset(msg):
+            unknown = sorted(str(k) for k in msg if k not in MESSAGE_KEYS)
             report.error(line, f"{where}[{i}] ({role}) has unknown key(s) {', '.join(map(repr, unknown))}; a message "
                          f"has {', '.join(sorted(MESSAGE_KEYS))}")
             return None
         content = msg.get("content")
-        has_calls = bool(msg.get("tool_calls") or msg.get("function_call"))
-        if (content is None or content == "" or content == []) and not (role == "assistant" and has_calls):
-            report.error(line, f"{where}[{i}] ({role}) has {'empty' if content is not None else 'no'} content")
-            return None
-        if content is not None and not isinstance(content, str | list):
-            report.error(line, f"{where}[{i}].content must be a string or a list of parts")
-            return None
+        if type(content) is not str or not content:
+            problem = _content_problem(msg, role, content)
+            if problem:
+                report.error(line, f"{where}[{i}]{problem}")
+                return None
         if "weight" in msg:
+            weight = msg["weight"]
             if role != "assistant":
                 report.error(line, f"{where}[{i}].weight is only allowed on assistant messages")
                 return None
-            if msg["weight"] not in (0, 1) or isinstance(msg["weight"], bool):
+            if weight not in (0, 1) or isinstance(weight, bool):
                 report.error(line, f"{where}[{i}].weight must be 0 or 1")
                 return None
         roles.add(role)
-        texts.append(_text(content))
+        texts.append(content if type(content) is str else _text(content))
     return "\n".join(texts), roles
+
+
+def _content_problem(msg: dict[str, Any], role: str, content: Any) -> str | None:
+    """What is wrong with content that is not a non-empty string, or None (a list of parts, an
+    assistant's tool calls or refusal, a tool's empty result, an untrained assistant message)."""
+    answered = role == "assistant" and bool(msg.get("tool_calls") or msg.get("function_call") or msg.get("refusal"))
+    if content is None:
+        return None if answered else f" ({role}) has no content"
+    if not isinstance(content, str | list):
+        return ".content must be a string or a list of parts"
+    if not content and not answered and (role == "user" or (role == "assistant" and msg.get("weight", 1))):
+        return f" ({role}) has empty content"
+    return None
 
 
 def _check_example(obj: Any, fmt: str, report: Report, line: int) -> tuple[str, int] | None:
@@ -252,9 +267,12 @@ def check_lines(lines: Iterable[bytes], fmt: str, context_tokens: int | None = N
     offset = 0
     binary = False
     for number, raw in enumerate(lines, start=1):
-        start, offset = offset, offset + len(raw) + 1
+        start = offset
+        offset += len(raw) if raw.endswith(b"\n") else len(raw) + 1  # split lines, or a file's own lines
         if binary or not raw.strip():
             continue  # the rest of a binary file is read (its digest still counts) but not checked
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]  # a byte-order mark, as some editors write at the start of a file
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reconciler import catalog
 
-Price = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class PriceTable(BaseModel):
@@ -53,7 +53,11 @@ class Prices:
 def load_prices(path: Path | None = None) -> Prices:
     """The price table; ``ValueError`` naming the file and field when it is not one."""
     if path is not None:
-        text, origin = path.read_text(encoding="utf-8"), str(path)
+        origin = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"{origin} is not a price table: it is not UTF-8 text") from None
     else:
         text = resources.files("reconciler").joinpath("data/prices.json").read_text(encoding="utf-8")
         origin = "built-in table"
@@ -63,8 +67,8 @@ def load_prices(path: Path | None = None) -> Prices:
         problems = []
         for err in exc.errors(include_url=False):
             where = ".".join(str(p) for p in err["loc"]) or "the file"
-            message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"].lower()
-            problems.append(f"{where}: {message.removeprefix('input ')}")
+            message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append(f"{where}: {message.removeprefix('Input ').removeprefix('Value ')}")
         raise ValueError(f"{origin} is not a price table: {'; '.join(problems)}") from None
     return Prices(table.as_of, table.currency, dict(table.training_per_million_tokens),
                   dict(table.training_per_hour), origin)

@@ -91,6 +91,11 @@ def _typename(value: Any) -> str:
             dict: "mapping"}.get(type(value), type(value).__name__)
 
 
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _message(err: ErrorDetails, user_path: Path_) -> str:
     kind = err["type"]
     ctx = err.get("ctx") or {}
@@ -111,6 +116,9 @@ def _message(err: ErrorDetails, user_path: Path_) -> str:
         if user_path == ("method", "type"):
             return f"unknown method type {tag!r}; expected one of {ctx.get('expected_tags')}"
         return f"unknown type {tag!r}; expected one of {ctx.get('expected_tags')}"
+    if kind == "union_tag_not_found" and not isinstance(value, dict):
+        example = "{type: supervised}" if user_path == ("method",) else "{type: …}"
+        return f"must be a mapping such as {example}, got {_typename(value)} {_short(value)}"
     if kind == "union_tag_not_found":
         if user_path and user_path[-1] == "grader":
             return f"grader needs a type: one of {', '.join(TOP_LEVEL_GRADER_TYPES)}"
@@ -118,16 +126,16 @@ def _message(err: ErrorDetails, user_path: Path_) -> str:
     if kind == "literal_error":
         return f"must be {ctx.get('expected')}, got {value!r}"
     if kind == "string_pattern_mismatch" and user_path == ("name",):
-        return (f"{value!r} is not a valid name: use 1-63 lowercase letters, digits and '-', "
+        return (f"{_short(value)} is not a valid name: use 1-63 lowercase letters, digits and '-', "
                 "starting and ending with a letter or digit")
     if kind.endswith("_type") or kind in ("model_type", "model_attributes_type", "dict_type", "list_type"):
         expected = err["msg"].removeprefix("Input should be ").removesuffix(" instance")
         hint = " (YAML reads yes/no/on/off as booleans: quote the value)" if isinstance(value, bool) else ""
-        return f"must be {expected}, got {_typename(value)} {value!r}"[:300] + hint
+        return f"must be {expected}, got {_typename(value)} {_short(value)}" + hint
     message = err["msg"]
     if message.startswith("Input should be "):
         message = "must be " + message.removeprefix("Input should be ")
-        return f"{message}, got {value!r}"[:300]
+        return f"{message}, got {_short(value)}"
     if message.startswith("Value error, "):
         message = message.removeprefix("Value error, ")
     return message[:1].lower() + message[1:]

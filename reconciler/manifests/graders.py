@@ -8,6 +8,7 @@ used in ``calculate_output`` to a grader, and a python grader may take its code 
 
 from __future__ import annotations
 
+import keyword
 import re
 from typing import Annotated, Any, Literal
 
@@ -154,10 +155,11 @@ class MultiGrader(Strict):
     def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
         if not value:
             raise PydanticCustomError("graders", "a multi grader needs at least one grader")
-        bad = [name for name in value if not _IDENT.match(name)]
+        bad = [name for name in value if not _IDENT.match(name) or keyword.iskeyword(name)]
         if bad:
             raise PydanticCustomError(
-                "graders", "grader names are variables of calculate_output and must be identifiers: {bad}",
+                "graders",
+                "grader names are variables of calculate_output and must be identifiers (not Python keywords): {bad}",
                 {"bad": ", ".join(bad)},
             )
         return value

@@ -77,8 +77,11 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Diagnostic]]:
     problems: list[Diagnostic] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*")
-                                if p.suffix in SUFFIXES and p.is_file() and _searched(p, path)))
+            found = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file() and _searched(p, path))
+            if not found:
+                problems.append(Diagnostic(display_path(path), 0, "", "no manifest in this folder (*.yaml, *.yml)",
+                                           "warning"))
+            files.extend(found)
         elif path.is_file() and path.suffix not in SUFFIXES:
             problems.append(Diagnostic(display_path(path), 0, "", "not a manifest: manifests are .yaml or .yml files"))
         elif path.is_file():
@@ -102,6 +105,9 @@ def _check_local_file(
     line = doc.line_of(lpath)
     if not candidate.is_relative_to(root):
         problems.append(Diagnostic(shown, line, fieldpath, f"path {raw!r} leaves the project root {root}; refused"))
+        return None
+    if candidate.is_dir():
+        problems.append(Diagnostic(shown, line, fieldpath, f"{raw!r} is a folder, not a file"))
         return None
     if not candidate.is_file():
         problems.append(Diagnostic(shown, line, fieldpath, f"file {raw!r} not found (looked for "
@@ -153,6 +159,22 @@ def _raw_model_check(doc: Located, shown: str, known: Known) -> list[Diagnostic]
     return list(check_model(model, str(kind), doc, shown, known))
 
 
+def _load_document(doc: Located, source: Path, root: Path, shown: str, known: Known,
+                   problems: list[Diagnostic]) -> LoadedManifest | None:
+    try:
+        manifest = Manifest.model_validate(doc.data)
+    except ValidationError as exc:
+        problems.extend(diagnostics_from_validation(exc, doc, shown))
+        problems.extend(_raw_model_check(doc, shown, known))
+        return None
+    before = len(problems)
+    files, sources = _local_files(manifest, doc, source, root, shown, problems)
+    problems.extend(check(manifest, doc, shown, sources, files, known))
+    if any(p.severity == "error" for p in problems[before:]):
+        return None
+    return LoadedManifest(manifest, source.resolve(), doc.line, root, files, doc.lines, sources)
+
+
 def load_file(source: Path, root: Path | None = None,
               known: Known = CATALOG_ONLY) -> tuple[list[LoadedManifest], list[Diagnostic]]:
     shown = display_path(source)
@@ -161,9 +183,15 @@ def load_file(source: Path, root: Path | None = None,
         size = source.stat().st_size
         if size > MAX_MANIFEST_BYTES:
             return [], [Diagnostic(shown, 0, "", f"{size} bytes is too large for a manifest; refused")]
-        text = source.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return [], [Diagnostic(shown, 0, "", f"cannot read: {exc}")]
+        raw = source.read_bytes()
+    except OSError as exc:
+        return [], [Diagnostic(shown, 0, "", f"cannot read: {exc.strerror or exc}")]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        return [], [Diagnostic(shown, line, "", f"not UTF-8 text: the byte at offset {exc.start:,} "
+                                                f"(0x{raw[exc.start]:02x}) cannot be read; save the file as UTF-8")]
     out: list[LoadedManifest] = []
     problems: list[Diagnostic] = []
     documents = 0
@@ -177,16 +205,12 @@ def load_file(source: Path, root: Path | None = None,
             problems.append(Diagnostic(shown, doc.line, "", "a manifest must be a mapping of fields"))
             continue
         try:
-            manifest = Manifest.model_validate(doc.data)
-        except ValidationError as exc:
-            problems.extend(diagnostics_from_validation(exc, doc, shown))
-            problems.extend(_raw_model_check(doc, shown, known))
+            found = _load_document(doc, source, root, shown, known, problems)
+        except RecursionError:  # pydantic or a check on a document nested beyond reason
+            problems.append(Diagnostic(shown, doc.line, "", "the document nests too deeply to be checked; refused"))
             continue
-        before = len(problems)
-        files, sources = _local_files(manifest, doc, source, root, shown, problems)
-        problems.extend(check(manifest, doc, shown, sources, files, known))
-        if not any(p.severity == "error" for p in problems[before:]):
-            out.append(LoadedManifest(manifest, source.resolve(), doc.line, root, files, doc.lines, sources))
+        if found is not None:
+            out.append(found)
     if documents == 0:
         problems.append(Diagnostic(shown, 0, "", "no manifest in this file (it is empty or holds only comments)",
                                    "warning"))

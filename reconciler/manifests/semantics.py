@@ -32,7 +32,11 @@ CATALOG_ONLY = Known()
 def check(m: Manifest, doc: Located, shown: str, sources: dict[str, str], files: dict[str, Path],
           known: Known) -> list[Diagnostic]:
     out = list(check_model(m.model, m.method.type, doc, shown, known))
+    if m.suffix is not None and (bad := sorted({c for c in m.suffix if c == ":" or not c.isprintable()})):
+        out.append(Diagnostic(shown, doc.line_of(("suffix",)), "suffix", f"the suffix holds "
+                              f"{', '.join(map(repr, bad))}: it becomes part of the model name ft:BASE:ORG:SUFFIX:ID"))
     if isinstance(m.method, ReinforcementMethod):
+        out += _grader_models(m.method.grader.model_dump(), ("method", "grader"), doc, shown)
         for problem in graders_check.check(m.method.grader, ("method", "grader"), sources):
             field = ".".join(map(str, problem.path))
             file = files.get(field)
@@ -46,6 +50,23 @@ def check(m: Manifest, doc: Located, shown: str, sources: dict[str, str], files:
     return out
 
 
+def _grader_models(grader: dict[str, object], path: tuple[str | int, ...], doc: Located,
+                   shown: str) -> Iterator[Diagnostic]:
+    """A model grader's model that is a near miss of a known name (any other name may be right)."""
+    name = grader.get("model")
+    if isinstance(name, str) and catalog.base_of(name) not in catalog.MODELS and name not in catalog.ALIASES:
+        close = catalog.closest(name)
+        if close is not None and close != name:
+            where = (*path, "model")
+            yield Diagnostic(shown, doc.line_of(where), ".".join(map(str, where)),
+                             f"{name!r} is not a model ftctl knows (did you mean {close}?)", "warning")
+    inner = grader.get("graders")
+    if isinstance(inner, dict):
+        for key, sub in inner.items():
+            if isinstance(sub, dict):
+                yield from _grader_models(sub, (*path, "graders", key), doc, shown)
+
+
 def check_model(name: str, method: str, doc: Located, shown: str, known: Known) -> Iterator[Diagnostic]:
     """The model and method checks; they need only these two values, so they run on a manifest with
     other errors too (all of a run's errors are reported together)."""
@@ -55,11 +76,15 @@ def check_model(name: str, method: str, doc: Located, shown: str, known: Known) 
     if info is None:
         if known.extra_models & {name, base}:
             return
+        if name.startswith("ft:") and not base:
+            yield Diagnostic(shown, line, "model", f"{name!r}: a fine-tuned model is named ft:BASE:ORG:SUFFIX:ID")
+            return
         what = f"{name!r} is fine-tuned from {base!r}, which" if base != name else f"{name!r}"
         close = catalog.closest(base)
         if close is not None:
             yield Diagnostic(shown, line, "model", f"unknown model: {what} is not a fine-tunable model "
-                                                   f"(did you mean {close}?)")
+                                                   f"(did you mean {close}? if the name is right, "
+                                                   f"FTCTL_EXTRA_MODELS={base} accepts it)")
         else:
             yield Diagnostic(shown, line, "model", f"{what} is not in ftctl's model catalog (as of "
                              f"{catalog.CATALOG_AS_OF}); if it is right, silence this with "

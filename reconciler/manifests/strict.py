@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator
@@ -47,7 +48,11 @@ def auto_or_float(above: float, high: float | None = None) -> PlainValidator:
             return "auto"
         if _is_number(value) and value > above and (high is None or value <= high):
             return value  # type: ignore[no-any-return]
-        raise PydanticCustomError("auto_or_float", f'must be "auto" or a number {span}, got {{got}}',
+        hint = ""
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                hint = f" (YAML reads {value} as text: write {float(value)!r})"
+        raise PydanticCustomError("auto_or_float", f'must be "auto" or a number {span}, got {{got}}{hint}',
                                   {"got": repr(value)})
 
     return PlainValidator(check, json_schema_input_type=Literal["auto"] | float)

@@ -112,6 +112,9 @@ def load_documents(text: str) -> Iterator[Located | YamlError]:
                 if not loader.check_node():
                     return
                 node = loader.get_node()
+            except RecursionError:
+                yield YamlError(1, "the YAML nests too deeply to be read; refused")
+                return
             except yaml.YAMLError as exc:
                 problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
                 yield YamlError(_mark_line(exc), f"invalid YAML: {problem}")

@@ -234,6 +234,8 @@ class Plan(Frozen):
     live: LiveFacts = LiveFacts()
     local_files: list[LocalFile] = Field(default_factory=list)
     """Every local file the plan relies on, uploaded already or not, with its sha256."""
+    warnings: list[str] = Field(default_factory=list)
+    """What validation warned of (an unknown model…), for the reviewer of a saved or posted plan."""
 
     @property
     def summary(self) -> dict[str, int]:

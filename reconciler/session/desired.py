@@ -18,8 +18,11 @@ def check_data(paths: list[Path], settings: Settings) -> tuple[list[LoadedManife
     """Load manifests and check their training data; raise ``InputError`` with every problem."""
     try:
         prices = load_prices(settings.prices)
-    except (OSError, ValueError) as exc:
-        raise SetupError(f"cannot read the price table: {exc}") from None
+    except OSError as exc:
+        raise SetupError(f"{settings.prices_from} {settings.prices}: cannot read the price table: "
+                         f"{exc.strerror or exc}") from None
+    except ValueError as exc:  # not UTF-8, or not the shape of a price table
+        raise SetupError(f"{settings.prices_from} {exc}") from None
     loaded, problems = load_all(paths, known=Known(settings.extra_models))
     analysis = analyse(loaded, prices, exact_counter(settings.token_cache))
     analysis.diagnostics[:0] = problems

@@ -44,12 +44,20 @@ class Settings:
     sandbox_db: Path = Path(SANDBOX_DB)
     sandbox_speed: float = 1.0
     prices: Path | None = None
+    prices_from: str = ""
+    """Where the price table's path came from, for messages (``--prices`` or ``FTCTL_PRICES``)."""
     token_cache: Path | None = None
     """tiktoken's cache folder, or None to estimate tokens (``FTCTL_TOKENS=estimate``)."""
     extra_models: frozenset[str] = frozenset()
     """Models to accept beyond ftctl's catalog (``FTCTL_EXTRA_MODELS``, comma-separated)."""
     openai_key: str | None = field(default=None, repr=False)
     azure_key: str | None = field(default=None, repr=False)
+
+    @property
+    def api_base_source(self) -> str:
+        """Where the base URL came from, in the words a user typed it."""
+        return {"flag": "--api-base", "env": "OPENAI_BASE_URL", "default": "the default base URL",
+                "plan": "the saved plan"}[self.api_base_from]
 
     @property
     def target_from_flags(self) -> bool:
@@ -92,8 +100,11 @@ def _speed(value: str) -> float:
 
 
 def build(env: Mapping[str, str], cwd: Path, *, stack: str | None = None, sandbox: bool = False,
-          api_base: str | None = None, prices: str | None = None) -> Settings:
-    """Settings from command-line values (None when not given) and the environment ``env``."""
+          api_base: str | None = None, prices: str | None = None, offline: bool = False) -> Settings:
+    """Settings from command-line values (None when not given) and the environment ``env``.
+    ``offline`` (validate): the variables of the target and the stack are not used, so not checked."""
+    if offline:
+        env = {k: v for k, v in env.items() if k not in ("FTCTL_STACK", "FTCTL_SANDBOX_SPEED", "OPENAI_BASE_URL")}
     root = find_root(cwd, cwd)
     if sandbox and api_base:
         raise UsageProblem("--sandbox and --api-base choose two different targets; give one of them")
@@ -118,11 +129,12 @@ def build(env: Mapping[str, str], cwd: Path, *, stack: str | None = None, sandbo
                          "cached) or 'estimate'")
     db = env.get("FTCTL_SANDBOX_DB") or SANDBOX_DB
     prices_path = prices or env.get("FTCTL_PRICES") or None
+    prices_from = "--prices" if prices else "FTCTL_PRICES"
     return Settings(
         root=root, stack=chosen_stack, stack_from=stack_from, sandbox=sandbox, api_base=base,
         api_base_from=base_from, sandbox_db=root / db if not Path(db).is_absolute() else Path(db),
         sandbox_speed=_speed(env["FTCTL_SANDBOX_SPEED"]) if env.get("FTCTL_SANDBOX_SPEED") else 1.0,
-        prices=Path(prices_path) if prices_path else None,
+        prices=Path(prices_path) if prices_path else None, prices_from=prices_from,
         token_cache=cache_folder(env) if tokens == "auto" else None,
         extra_models=frozenset(m.strip() for m in env.get("FTCTL_EXTRA_MODELS", "").split(",") if m.strip()),
         openai_key=env.get("OPENAI_API_KEY") or None, azure_key=env.get("AZURE_OPENAI_API_KEY") or None)

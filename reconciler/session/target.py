@@ -39,7 +39,7 @@ def remote_target(settings: Settings) -> Target:
     base = settings.api_base
     problem = check_base_url(base)
     if problem:
-        raise SetupError(problem)
+        raise SetupError(f"{settings.api_base_source} {base!r}: {problem}")
     azure_key, openai_key = settings.azure_key, settings.openai_key
     if azure_key and (provider_of(base) == "azure" or not openai_key):
         target = Target(base, azure_key, azure=True, label=base)

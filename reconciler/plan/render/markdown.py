@@ -105,5 +105,9 @@ def render_markdown(plan: Plan) -> str:
             if more:
                 out.append(f"- {finished_orphans_line(more)}")
             out.append("")
+    if plan.warnings:
+        out.append("**Warnings**")
+        out += [f"- {html.escape(w, quote=False)}" for w in plan.warnings]
+        out.append("")
     out.append(f"**{summary_line(plan)}**")
     return "\n".join(out) + "\n"
