@@ -36,12 +36,12 @@ def _color() -> bool:
 
 
 def _settings(stack: str | None = None, sandbox: bool = False, api_base: str | None = None,
-              prices: str | None = None, offline: bool = False) -> Settings:
+              prices: str | None = None, offline: bool = False, provider: str | None = None) -> Settings:
     """The one place that reads the environment: flags > environment > defaults."""
     from reconciler.session.settings import build
 
     return build(os.environ, Path.cwd(), stack=stack, sandbox=sandbox, api_base=api_base, prices=prices,
-                 offline=offline)
+                 offline=offline, provider=provider)
 
 
 def usage_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -67,11 +67,14 @@ def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     @click.option("--sandbox", is_flag=True, help="Use the embedded sandbox (state in .ftctl/sandbox.db at the "
                   "project root).")
     @click.option("--api-base", metavar="URL", help="API base URL (env OPENAI_BASE_URL; default OpenAI).")
+    @click.option("--provider", type=click.Choice(["openai", "azure", "compatible"]),
+                  help="What the API base is (env FTCTL_PROVIDER; default: from the URL).")
     @functools.wraps(fn)
     @usage_errors
-    def wrapper(*args: Any, stack: str | None, sandbox: bool, api_base: str | None, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, stack: str | None, sandbox: bool, api_base: str | None, provider: str | None,
+                **kwargs: Any) -> Any:
         prices = kwargs.pop("prices", None)
-        return fn(*args, settings=_settings(stack, sandbox, api_base, prices), **kwargs)
+        return fn(*args, settings=_settings(stack, sandbox, api_base, prices, provider=provider), **kwargs)
 
     return wrapper
 

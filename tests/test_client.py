@@ -14,6 +14,7 @@ from reconciler.api.errors import ApiError
 from reconciler.api.retry import RetryPolicy
 from reconciler.api.upload import ContentChanged
 from reconciler.identity import sha256_file
+from reconciler.providers import AZURE
 from reconciler.session.settings import SetupError, build
 from reconciler.session.target import remote_target
 from tests.conftest import SandboxProcess
@@ -50,7 +51,7 @@ def _reader(target: Target, transport: httpx.MockTransport) -> Reader:
 
 def test_azure_target_lists_everything_and_filters_locally() -> None:
     seen: list[httpx.Request] = []
-    target = Target("https://res.openai.azure.com/openai/v1", "azure-key", azure=True)
+    target = Target("https://res.openai.azure.com/openai/v1", "azure-key", AZURE)
     jobs = _reader(target, _server(seen)).stack_jobs("s")
     assert [j.id for j in jobs] == ["ftjob-3"]
     assert len(seen) == 3  # followed `after` through every page
@@ -92,9 +93,9 @@ def test_target_selection_from_environment(tmp_path: Path) -> None:
         return remote_target(build(env, tmp_path, api_base=api_base))
 
     azure = target("https://res.openai.azure.com/openai/v1", {"AZURE_OPENAI_API_KEY": "az-key-123"})
-    assert azure.azure and azure.headers() == {"api-key": "az-key-123"}
+    assert azure.provider is AZURE and azure.headers() == {"api-key": "az-key-123"}
     openai = target(None, {"OPENAI_API_KEY": "sk-key-456", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
-    assert not openai.azure and openai.base_url == "http://127.0.0.1:9/v1"
+    assert openai.provider.name == "compatible" and openai.base_url == "http://127.0.0.1:9/v1"
     assert "az-key-123" not in repr(azure) and "sk-key-456" not in repr(openai)
     with pytest.raises(SetupError, match="--sandbox"):
         target(None, {})
@@ -152,6 +153,6 @@ def test_a_404_from_a_base_url_without_v1_says_so() -> None:
     http = httpx.Client(base_url=target.base_url + "/", transport=httpx.MockTransport(handle))
     with pytest.raises(ApiError) as info:
         Reader(Transport(target, http), retry=NO_WAIT).list_files()
-    assert str(info.value) == ("HTTP 404: Not found (the API base URL https://gateway.example may be wrong: "
-                               "OpenAI-compatible APIs are served under /v1, e.g. https://api.openai.com/v1, and "
-                               "Azure OpenAI under /openai/v1)")
+    assert str(info.value) == ("HTTP 404: Not found (the API base URL https://gateway.example may be wrong: it "
+                               "usually ends in /v1 for compatible, e.g. https://api.openai.com/v1, or "
+                               "https://RESOURCE.openai.azure.com/openai/v1)")

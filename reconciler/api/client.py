@@ -24,6 +24,7 @@ from reconciler.api.models import TAG_STACK, LiveFile, LiveJob
 from reconciler.api.ports import Progress
 from reconciler.api.retry import RetryPolicy
 from reconciler.api.upload import send_file
+from reconciler.providers import COMPATIBLE, Provider
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 _log = structlog.get_logger("ftctl.http")
@@ -36,11 +37,11 @@ class Target:
 
     base_url: str
     key: str = field(repr=False)
-    azure: bool = False
+    provider: Provider = COMPATIBLE
     label: str = ""
 
     def headers(self) -> dict[str, str]:
-        return {"api-key": self.key} if self.azure else {"Authorization": f"Bearer {self.key}"}
+        return self.provider.headers(self.key)
 
 
 def check_base_url(url: str) -> str | None:
@@ -53,7 +54,7 @@ def check_base_url(url: str) -> str | None:
     return None
 
 
-def _error_from(response: httpx.Response) -> ApiError:
+def _error_from(response: httpx.Response, provider: Provider) -> ApiError:
     try:
         body = response.json().get("error") or {}
     except (ValueError, AttributeError):
@@ -61,8 +62,9 @@ def _error_from(response: httpx.Response) -> ApiError:
     if not isinstance(body, dict):
         body = {"message": str(body)}
     message = body.get("message") or response.reason_phrase or "request failed"
-    return ApiError(response.status_code, str(message), body.get("code"), body.get("param"),
-                    retry_after(response.headers))
+    code = body.get("code") if isinstance(body.get("code"), str) else None
+    return ApiError(response.status_code, str(message), code, body.get("param"), retry_after(response.headers),
+                    provider.error_kind(response.status_code, code))
 
 
 class Transport:
@@ -89,11 +91,11 @@ class Transport:
         _log.debug("http", method=method, path=path, params=dict(kwargs.get("params") or {}) or None,
                    status=response.status_code, ms=round((time.monotonic() - started) * 1000))
         if response.status_code >= 400:
-            error = _error_from(response)
-            if response.status_code == 404 and not self._base_path().endswith("/v1"):
-                error.message += (f" (the API base URL {self.target.base_url} may be wrong: OpenAI-compatible APIs "
-                                  "are served under /v1, e.g. https://api.openai.com/v1, and Azure OpenAI under "
-                                  "/openai/v1)")
+            error = _error_from(response, self.target.provider)
+            if response.status_code == 404 and not self._base_path().endswith(self.target.provider.base_path):
+                error.message += (f" (the API base URL {self.target.base_url} may be wrong: it usually ends in "
+                                  f"{self.target.provider.base_path} for {self.target.provider.name}, e.g. "
+                                  "https://api.openai.com/v1, or https://RESOURCE.openai.azure.com/openai/v1)")
             raise error
         try:
             return response.json()
@@ -113,7 +115,7 @@ class Reader:
     def __init__(self, transport: Transport, retry: RetryPolicy | None = None, metadata_filter: bool = True) -> None:
         self.transport = transport
         self.retry = retry or RetryPolicy()
-        self.metadata_filter = metadata_filter and not transport.target.azure
+        self.metadata_filter = metadata_filter and transport.target.provider.metadata_filter
 
     def _get(self, path: str, params: Any = None) -> Any:
         return self.retry.run(lambda _: self.transport.once("GET", path, params=params))

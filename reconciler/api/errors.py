@@ -11,16 +11,20 @@ import email.utils
 import time
 from collections.abc import Mapping
 
+from reconciler.providers import ErrorKind
+
 MAX_RETRY_AFTER = 30.0
 """A server may ask for a long pause; waiting longer than this is not worth it inside one run."""
 
 
 class ApiError(Exception):
     def __init__(self, status: int, message: str, code: str | None = None, param: str | None = None,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, kind: ErrorKind | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.code, self.param = status, message, code, param
         self.retry_after = retry_after
+        self.kind = kind
+        """What the error means on its provider (``ErrorKind``), from its code."""
 
     @property
     def ambiguous(self) -> bool:
@@ -28,8 +32,13 @@ class ApiError(Exception):
         return self.status == 0 or self.status >= 500 or self.status == 408
 
     @property
+    def quota(self) -> bool:
+        """Refused for a quota (active jobs, creates per day): waiting seconds does not help."""
+        return self.kind == "quota"
+
+    @property
     def retryable(self) -> bool:
-        return self.ambiguous or self.status == 429
+        return self.ambiguous or (self.status == 429 and not self.quota)
 
     def __str__(self) -> str:
         where = f" (param {self.param})" if self.param else ""

@@ -6,13 +6,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from reconciler.providers import ALL_STATUSES
+
 TAG_STACK = "ftctl-stack"
 TAG_NAME = "ftctl-name"
 TAG_SPEC = "ftctl-spec"
 TAGS = (TAG_STACK, TAG_NAME, TAG_SPEC)
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
-PAUSED = frozenset({"paused", "pausing"})
+TRANSITIONAL = frozenset({"pausing", "resuming"})
+"""On the way to paused or running (Azure): nothing is done to such a job until it gets there."""
 
 
 class Lenient(BaseModel):
@@ -72,7 +75,16 @@ class LiveJob(Lenient):
 
     @property
     def paused(self) -> bool:
-        return self.status in PAUSED
+        return self.status == "paused"
+
+    @property
+    def transitional(self) -> bool:
+        return self.status in TRANSITIONAL
+
+    @property
+    def known(self) -> bool:
+        """Whether ftctl understands the status; any other is shown and never acted on."""
+        return self.status in ALL_STATUSES
 
 
 class LiveFile(Lenient):

@@ -56,12 +56,16 @@ class _Hashing:
 
 def send_file(transport: Transport, path: Path, filename: str, key: str, sha256: str,
               progress: Progress | None) -> LiveFile:
+    provider = transport.target.provider
+    form = {"purpose": "fine-tune"}
+    if provider.file_expiry_seconds is not None:  # required by some services (Azure)
+        form |= {"expires_after[anchor]": "created_at", "expires_after[seconds]": str(provider.file_expiry_seconds)}
     with path.open("rb") as f:
         stream = _Hashing(f, progress)
-        if path.stat().st_size > SIMPLE_UPLOAD_LIMIT:
+        if path.stat().st_size > SIMPLE_UPLOAD_LIMIT and provider.file_parts:
             uploaded = _in_parts(transport, stream, filename, path.stat().st_size, key)
         else:
-            data = transport.once("POST", "files", files={"file": (filename, stream)}, data={"purpose": "fine-tune"},
+            data = transport.once("POST", "files", files={"file": (filename, stream)}, data=form,
                                   timeout=UPLOAD_TIMEOUT, headers={"Idempotency-Key": key})
             uploaded = LiveFile.model_validate(data)
     sent = stream.digest.hexdigest()

@@ -228,12 +228,12 @@ class Applier:
         deadline = self.clock() + self.wait_timeout
         while True:
             job = self.retry.run(lambda _: self.reader.get_job(job_id), self._retry(name, "pause"))
-            if job.paused:
-                return StepResult(name, kind, "skipped", f"{job_id} is already paused", job_id)
+            if job.paused or job.status == "pausing":
+                return StepResult(name, kind, "skipped", f"{job_id} is already {job.status}", job_id)
             if job.terminal:
                 return StepResult(name, kind, "skipped", f"{job_id} is {job.status}; nothing to pause", job_id)
             if job.status == "running":
-                after, _ = self._act(name, job_id, "pause", lambda j: j.paused or j.terminal)
+                after, _ = self._act(name, job_id, "pause", lambda j: j.paused or j.status == "pausing" or j.terminal)
                 return StepResult(name, kind, "done", f"{job_id} is {after.status}", job_id)
             if not self.wait or self.clock() > deadline:
                 return StepResult(name, kind, "deferred",

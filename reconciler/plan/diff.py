@@ -249,7 +249,7 @@ def _same(x: Any, y: Any) -> bool:
 
 
 def _diff(old: dict[str, Any], new: dict[str, Any], desired: Desired, uploads: UploadIndex) -> list[Change]:
-    tree = DeepDiff(*_differing(old, new), view="tree")
+    tree = DeepDiff(*_differing(old, new), view="tree", threshold_to_diff_deeper=0)  # key by key, always
     out: dict[Path_, Change] = {}
     for report in tree.values():
         for level in report:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from reconciler.api.models import TERMINAL, LiveFile, LiveJob
 from reconciler.datasets.check import Estimate
 from reconciler.identity import CreateRequest, LocalFile
+from reconciler.providers import ALL_STATUSES
 
 FORMAT_VERSION = 2
 ActionKind = Literal["upload", "cancel", "replace", "create", "pause", "resume"]
@@ -163,7 +164,7 @@ def _words(status: str) -> str:
 
 def status_class(status: str) -> str:
     """Statuses that make no difference to a plan fold together, so progress is not "drift"."""
-    if status in TERMINAL or status in ("paused", "pausing"):
+    if status in TERMINAL or status in ("paused", "pausing", "resuming") or status not in ALL_STATUSES:
         return status
     return "in-progress"
 

@@ -20,6 +20,8 @@ manifest name, "current" is the newest managed job with that name; SPEC §3's ta
 
 Older non-terminal jobs with the same name are duplicates and are cancelled. Managed jobs whose
 name no manifest declares are orphans: listed, and with ``prune`` cancelled when not terminal.
+A job whose status ftctl does not know is listed and never acted on; a job on its way to paused or
+running (Azure's ``pausing``, ``resuming``) is left to get there.
 """
 
 from __future__ import annotations
@@ -95,6 +97,9 @@ class _Builder:
             if state != "cancelled":
                 self.create(d, "no job exists yet", None)
             return
+        if not current.known:
+            self.notes.append(_unknown(d.name, current))
+            return
         same = current.spec == d.spec
         if current.metadata is not None and current.user_metadata != dict(d.request.metadata) and same:
             self.notes.append(Notice(name=d.name, job_id=current.id, status=current.status, message=(
@@ -107,6 +112,10 @@ class _Builder:
                                                  before=before))
             elif not same:
                 self.create(d, "the spec changed and a live job cannot be changed", current, replace=True)
+            elif current.transitional:
+                if (state == "active") != (current.status == "resuming"):
+                    self.notes.append(Notice(name=d.name, job_id=current.id, status=current.status, message=(
+                        f"it is {current.status}; apply again once it has got there to make it {state}")))
             elif current.paused and state == "active":
                 self.actions.append(ResumeAction(name=d.name, reason="state: active", job_id=current.id,
                                                  before=before))
@@ -143,7 +152,9 @@ def plan(desired: list[Desired], live_jobs: list[LiveJob], live_files: list[Live
         jobs = by_name.get(d.name, [])
         b.decide(d, jobs[0] if jobs else None)
         for older in jobs[1:]:
-            if not older.terminal:
+            if not older.known:
+                b.notes.append(_unknown(d.name, older))
+            elif not older.terminal:
                 cancels.append(CancelAction(name=d.name, job_id=older.id, before=JobSummary.of(older),
                                             reason=f"duplicate: an older job of {d.name} (newest is {jobs[0].id})"))
     names = {d.name for d in desired}
@@ -154,12 +165,17 @@ def plan(desired: list[Desired], live_jobs: list[LiveJob], live_files: list[Live
         for job in jobs:
             orphans.append(Notice(name=name, job_id=job.id, status=job.status,
                                   message="no manifest declares this name"))
-            if options.prune and not job.terminal:
+            if options.prune and not job.terminal and job.known:
                 cancels.append(CancelAction(name=name, job_id=job.id, before=JobSummary.of(job),
                                             reason="orphan: no manifest declares it (--prune)"))
     return Plan(stack=stack, options=PlanOptions(prune=options.prune, replace=sorted(options.replace)),
                 actions=[*_uploads(b.actions, desired), *cancels, *b.actions], orphans=orphans, failed=b.failed,
                 notes=b.notes, live=LiveFacts.of(managed, list(b.relied.values())), local_files=_relied(desired))
+
+
+def _unknown(name: str, job: LiveJob) -> Notice:
+    return Notice(name=name, job_id=job.id, status=job.status,
+                  message=f"status {job.status!r} is not one ftctl knows: nothing is done to this job")
 
 
 def managed_jobs(live_jobs: list[LiveJob], stack: str) -> list[LiveJob]:

@@ -91,8 +91,11 @@ def target_of(saved: Plan, settings: Settings) -> Settings:
         raise SetupError(f"the plan was made for {plan_target.label}, but this run targets {chosen.label} "
                          f"({source}); ftctl sends your API key only to the target you choose: apply it with "
                          f"--api-base {plan_target.api_base} (or OPENAI_BASE_URL set to it)")
+    elif settings.provider is not None and settings.provider != plan_target.provider:
+        raise SetupError(f"the plan was made for a {plan_target.provider} target, not {settings.provider} "
+                         f"({'--provider' if settings.provider else ''}); leave out --provider")
     else:
-        settings = settings.with_target(False, plan_target.api_base, None)
+        settings = settings.with_target(False, plan_target.api_base, None, plan_target.provider)
     if settings.stack_from == "flag" and settings.stack != saved.stack:
         raise SetupError(f"the plan is for stack {saved.stack!r}, not {settings.stack!r}; "
                          "a saved plan is applied to its own stack: leave out --stack")

@@ -18,6 +18,7 @@ from typing import Literal
 from reconciler.datasets.tokens import cache_folder
 from reconciler.manifests.model import NAME_PATTERN
 from reconciler.project import find_root
+from reconciler.providers import PROVIDERS, Provider, detect
 
 Source = Literal["flag", "env", "default", "plan"]
 DEFAULT_API_BASE = "https://api.openai.com/v1"
@@ -43,6 +44,8 @@ class Settings:
     api_base_from: Source = "default"
     sandbox_db: Path = Path(SANDBOX_DB)
     sandbox_speed: float = 1.0
+    provider: str | None = None
+    """``--provider`` or ``FTCTL_PROVIDER``; None: detected from the API base."""
     prices: Path | None = None
     prices_from: str = ""
     """Where the price table's path came from, for messages (``--prices`` or ``FTCTL_PRICES``)."""
@@ -54,6 +57,11 @@ class Settings:
     azure_key: str | None = field(default=None, repr=False)
 
     @property
+    def profile(self) -> Provider:
+        """What the target is: the provider named, else the one the API base says."""
+        return PROVIDERS[self.provider] if self.provider else detect(self.api_base)
+
+    @property
     def api_base_source(self) -> str:
         """Where the base URL came from, in the words a user typed it."""
         return {"flag": "--api-base", "env": "OPENAI_BASE_URL", "default": "the default base URL",
@@ -63,10 +71,12 @@ class Settings:
     def target_from_flags(self) -> bool:
         return self.sandbox or self.api_base_from == "flag"
 
-    def with_target(self, sandbox: bool, api_base: str | None, sandbox_db: Path | None) -> Settings:
+    def with_target(self, sandbox: bool, api_base: str | None, sandbox_db: Path | None,
+                    provider: str | None = None) -> Settings:
         """The target a saved plan names (``api_base_from`` says so, for messages)."""
         return replace(self, sandbox=sandbox, api_base=api_base or self.api_base, api_base_from="plan",
-                       sandbox_db=sandbox_db or self.sandbox_db)
+                       sandbox_db=sandbox_db or self.sandbox_db,
+                       provider=provider if provider in PROVIDERS else self.provider)
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -99,12 +109,24 @@ def _speed(value: str) -> float:
     return speed
 
 
+def _provider(value: str | None, where: str) -> str | None:
+    if value is not None and value not in PROVIDERS:
+        raise SetupError(f"{where}={value!r} must be one of {', '.join(PROVIDERS)}")
+    return value
+
+
 def build(env: Mapping[str, str], cwd: Path, *, stack: str | None = None, sandbox: bool = False,
-          api_base: str | None = None, prices: str | None = None, offline: bool = False) -> Settings:
+          api_base: str | None = None, prices: str | None = None, offline: bool = False,
+          provider: str | None = None) -> Settings:
     """Settings from command-line values (None when not given) and the environment ``env``.
     ``offline`` (validate): the variables of the target and the stack are not used, so not checked."""
     if offline:
         env = {k: v for k, v in env.items() if k not in ("FTCTL_STACK", "FTCTL_SANDBOX_SPEED", "OPENAI_BASE_URL")}
+    chosen_provider = _provider(provider, "--provider") or _provider(env.get("FTCTL_PROVIDER") or None,
+                                                                    "FTCTL_PROVIDER")
+    if sandbox and provider:
+        raise UsageProblem("--sandbox and --provider: the embedded sandbox speaks OpenAI's dialect; to try "
+                           "another, run `ftctl sandbox serve --flavor azure` and point --api-base at it")
     root = find_root(cwd, cwd)
     if sandbox and api_base:
         raise UsageProblem("--sandbox and --api-base choose two different targets; give one of them")
@@ -134,6 +156,7 @@ def build(env: Mapping[str, str], cwd: Path, *, stack: str | None = None, sandbo
         root=root, stack=chosen_stack, stack_from=stack_from, sandbox=sandbox, api_base=base,
         api_base_from=base_from, sandbox_db=root / db if not Path(db).is_absolute() else Path(db),
         sandbox_speed=_speed(env["FTCTL_SANDBOX_SPEED"]) if env.get("FTCTL_SANDBOX_SPEED") else 1.0,
+        provider=None if sandbox else chosen_provider,
         prices=Path(prices_path) if prices_path else None, prices_from=prices_from,
         token_cache=cache_folder(env) if tokens == "auto" else None,
         extra_models=frozenset(m.strip() for m in env.get("FTCTL_EXTRA_MODELS", "").split(",") if m.strip()),

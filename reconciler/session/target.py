@@ -10,29 +10,20 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from reconciler import logs
 from reconciler.api.client import Reader, Target, Transport, Writer, check_base_url
 from reconciler.api.retry import NO_RETRY
 from reconciler.plan.model import TargetInfo
 from reconciler.project import relative
+from reconciler.providers import OPENAI
 from reconciler.session.settings import Settings, SetupError
-
-AZURE_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com")
-
-
-def provider_of(api_base: str) -> str:
-    host = urlsplit(api_base).hostname or ""
-    if host.endswith(AZURE_HOSTS):
-        return "azure"
-    return "openai" if host == "api.openai.com" else "compatible"
 
 
 def target_info(settings: Settings) -> TargetInfo:
     if settings.sandbox:
         return TargetInfo(provider="sandbox", sandbox_db=relative(settings.sandbox_db, settings.root))
-    return TargetInfo(provider=provider_of(settings.api_base), api_base=settings.api_base)
+    return TargetInfo(provider=settings.profile.name, api_base=settings.api_base)
 
 
 def remote_target(settings: Settings) -> Target:
@@ -40,11 +31,13 @@ def remote_target(settings: Settings) -> Target:
     problem = check_base_url(base)
     if problem:
         raise SetupError(f"{settings.api_base_source} {base!r}: {problem}")
-    azure_key, openai_key = settings.azure_key, settings.openai_key
-    if azure_key and (provider_of(base) == "azure" or not openai_key):
-        target = Target(base, azure_key, azure=True, label=base)
-    elif openai_key:
-        target = Target(base, openai_key, label=base)
+    profile = settings.profile
+    # Azure's own variable first on Azure, OpenAI's first elsewhere; the provider says which header.
+    keys = (settings.azure_key, settings.openai_key) if profile.name == "azure" else (settings.openai_key,
+                                                                                        settings.azure_key)
+    key = next((k for k in keys if k), None)
+    if key:
+        target = Target(base, key, profile, label=base)
     elif settings.api_base_from == "plan":
         raise SetupError(f"no API key for {base}, the target of this saved plan: set OPENAI_API_KEY (or "
                          "AZURE_OPENAI_API_KEY for Azure OpenAI)")
@@ -81,7 +74,7 @@ def connect(settings: Settings) -> Iterator[Connection]:
         from reconciler.sandbox.server import running
 
         with running(settings.sandbox_db, settings.sandbox_speed) as (url, sandbox):
-            transport = Transport(Target(url, "sandbox", label=info.label))
+            transport = Transport(Target(url, "sandbox", OPENAI, label=info.label))
             try:
                 yield Connection(info.model_copy(update={"sandbox_id": sandbox.store.identity()}), transport)
             finally:

@@ -1,0 +1,54 @@
+"""What differs between the services ftctl talks to, as data: one ``Provider`` per kind of service.
+
+Code elsewhere asks the provider instead of testing for Azure: which header carries the key, whether
+the list endpoint filters by metadata, which statuses exist and what they mean, how long a suffix
+may be, which graders exist, what the create request carries beyond OpenAI's fields, how a file is
+sent, and what an error code means (``ErrorKind``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ErrorKind = Literal["quota", "rate_limit", "conflict", "invalid", "not_found"]
+"""quota: refused until a job finishes or the day turns (deferred, never retried in a loop);
+rate_limit: retry after a pause; conflict: the job is not in a state for that (re-read); invalid:
+the request is wrong (fail); not_found."""
+
+TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+OPENAI_STATUSES = frozenset({"validating_files", "queued", "running", "paused", *TERMINAL})
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    key_header: Literal["authorization", "api-key"] = "authorization"
+    metadata_filter: bool = True
+    """Whether ``GET fine_tuning/jobs`` filters by ``metadata[k]=v`` on the server."""
+    statuses: frozenset[str] = OPENAI_STATUSES
+    suffix_max: int = 64
+    graders: frozenset[str] = frozenset({"string_check", "text_similarity", "python", "score_model", "multi",
+                                         "label_model"})
+    base_path: str = "/v1"
+    """How the API base URL ends on this service (for the hint after a 404)."""
+    file_parts: bool = True
+    """Whether files over 512 MB go through the Uploads API (else in one request)."""
+    file_expiry_seconds: int | None = None
+    """Sent as ``expires_after`` with each file, where the service requires it."""
+    error_kinds: Mapping[str, ErrorKind] = field(default_factory=dict)
+    create_fields: Callable[[Mapping[str, Any]], dict[str, Any]] = field(default=lambda options: {}, repr=False)
+    """Fields of the create request beyond OpenAI's, from a manifest's ``provider_options``."""
+
+    def headers(self, key: str) -> dict[str, str]:
+        return {"api-key": key} if self.key_header == "api-key" else {"Authorization": f"Bearer {key}"}
+
+    def error_kind(self, status: int, code: str | None) -> ErrorKind | None:
+        if code is not None and code in self.error_kinds:
+            return self.error_kinds[code]
+        by_status: dict[int, ErrorKind] = {429: "rate_limit", 409: "conflict", 404: "not_found"}
+        return by_status.get(status)
+
+    def known(self, status: str) -> bool:
+        return status in self.statuses
