@@ -121,15 +121,17 @@ def _warn(analysis: Any) -> None:
 @click.argument("paths", nargs=-1)
 @click.option("-o", "--output", type=click.Choice(["text", "json", "github"]), default="text", show_default=True,
               help="json: a list of problems; github: workflow annotations on the pull request's lines.")
+@click.option("--provider", type=click.Choice(["openai", "azure", "compatible"]),
+              help="Also check the limits of this provider (env FTCTL_PROVIDER), e.g. Azure's 40-character suffix.")
 @prices_option
 @usage_errors
 @log_option
-def validate(paths: tuple[str, ...], output: str, prices: str | None) -> None:
+def validate(paths: tuple[str, ...], output: str, provider: str | None, prices: str | None) -> None:
     """Check manifests and their training data offline; exit 0 when valid, 1 when not."""
     from reconciler.diagnostics import plural, to_github, to_json
     from reconciler.session.desired import check_data
 
-    settings = _settings(prices=prices, offline=True)
+    settings = _settings(prices=prices, offline=True, provider=provider)
     try:
         loaded, analysis = check_data(_paths(paths), settings)
     except InputError as exc:
@@ -227,18 +229,27 @@ def _saved_plan(paths: tuple[str, ...]) -> Plan | None:
 @click.option("--prune", is_flag=True, help="Cancel running jobs whose manifest is gone.")
 @click.option("--replace", "replace", multiple=True, metavar="NAME", help="Create a new job for NAME anyway.")
 @click.option("--parallelism", default=4, show_default=True, type=click.IntRange(1, 64))
-@click.option("--wait", is_flag=True, help="Wait for new jobs to run when they must be paused.")
+@click.option("--wait", is_flag=True, help="Wait where a job must first run (to pause it) or a slot must free up "
+              "(--max-active-jobs, a quota), instead of deferring to a later apply.")
+@click.option("--timeout", metavar="DURATION", default="1h", show_default=True,
+              help="How long --wait waits (90s, 30m, 2h).")
+@click.option("--max-active-jobs", type=click.IntRange(1), metavar="N",
+              help="Keep at most N of the stack's jobs active; create the rest later (env FTCTL_MAX_ACTIVE_JOBS).")
 @prices_option
 @target_options
 @log_option
 def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: tuple[str, ...],
-              parallelism: int, wait: bool, settings: Settings) -> None:
+              parallelism: int, wait: bool, timeout: str, max_active_jobs: int | None, settings: Settings) -> None:
     """Make the live jobs match the manifests, or apply a saved plan (PLANFILE) exactly."""
     from reconciler.apply.applier import Applier
     from reconciler.plan.render import render_text
+    from reconciler.providers import OPENAI
     from reconciler.session.saved import check_fresh, check_target, target_of
+    from reconciler.session.settings import duration
     from reconciler.session.target import connect
 
+    wait_for = duration(timeout)
+    max_active = max_active_jobs or settings.max_active_jobs
     saved = _saved_plan(paths)
     if saved is not None:
         if prune or replace:
@@ -258,7 +269,8 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
             _confirm(auto_approve)  # a saved plan was reviewed already: it asks nothing
         with _upload_progress(plan) as progress:
             applier = Applier(conn.step_reader, conn.writer, settings.root, parallelism=parallelism, wait=wait,
-                              progress=progress)
+                              wait_timeout=wait_for, progress=progress, max_active=max_active,
+                              provider=OPENAI if settings.sandbox else settings.profile)
             results = applier.apply(plan)
     _report(results)
 
@@ -368,12 +380,28 @@ def sandbox() -> None:
 @click.option("--db", default=".ftctl/sandbox.db", show_default=True, type=click.Path(dir_okay=False))
 @click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0.001),
               help="Divide every job phase's duration by this factor.")
+@click.option("--flavor", type=click.Choice(["openai", "azure"]), default="openai", show_default=True,
+              help="The dialect: OpenAI's, or Azure OpenAI's v1 (paths under /openai/v1, pending, pausing…).")
+@click.option("--max-active-jobs", type=click.IntRange(1), metavar="N", help="Refuse creates beyond N active jobs.")
+@click.option("--daily-limit", type=click.IntRange(0), metavar="N", help="Refuse the create after N in a day.")
+@click.option("--drop-fields", metavar="FIELDS", default="",
+              help="Drop these fields of create requests (e.g. metadata,method), as a proxy might.")
+@click.option("--clock", type=click.Choice(["real", "manual"]), default="real", show_default=True,
+              help="manual: time moves only by POST /sandbox/clock/advance (for tests).")
 @log_option
-def sandbox_serve(host: str, port: int, db: str, speed: float) -> None:
+def sandbox_serve(host: str, port: int, db: str, speed: float, flavor: str, max_active_jobs: int | None,
+                  daily_limit: int | None, drop_fields: str, clock: str) -> None:
     """Serve the sandbox API over HTTP until interrupted."""
+    from reconciler.sandbox.flavor import FLAVORS, Options
     from reconciler.sandbox.server import serve
 
-    serve(host, port, Path(db), speed)
+    dropped = frozenset(f.strip() for f in drop_fields.split(",") if f.strip())
+    unknown = dropped - {"metadata", "method", "suffix", "seed", "integrations", "validation_file", "hyperparameters"}
+    if unknown:
+        raise click.UsageError(f"--drop-fields: {', '.join(sorted(unknown))} is not a field of a create request "
+                               "that can be dropped")
+    serve(host, port, Path(db), Options(flavor=FLAVORS[flavor], speed=speed, max_active_jobs=max_active_jobs,
+                                        daily_limit=daily_limit, drop_fields=dropped), clock)
 
 
 def main() -> None:

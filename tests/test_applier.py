@@ -179,3 +179,68 @@ def test_a_lost_create_answer_is_retried_as_one_step_without_nested_retries() ->
     results = run(api, [make_desired("bot")])
     assert results == [("bot", "create", "failed")]
     assert names(api, "bot") == []
+
+
+class DropsFields(FakeApi):
+    """A gateway that forwards only some fields: metadata and method never reach the service."""
+
+    def create_job(self, body: dict[str, Any], idempotency_key: str) -> LiveJob:
+        forwarded = {k: v for k, v in body.items() if k not in ("metadata", "method")}
+        return super().create_job({**forwarded, "metadata": {}, "method": {"type": "supervised"}},
+                                  idempotency_key + str(len(self.jobs)))
+
+
+def test_a_target_that_drops_fields_gets_no_lasting_job() -> None:
+    api = DropsFields()
+    desired = [make_desired(n, n_epochs=3) for n in ("a", "b", "c")]
+    for _ in range(2):  # two applies: nothing is ever found again, nothing is left running
+        results = Applier(api, api, Path("/nonexistent"), parallelism=1, sleep=lambda s: None).apply(
+            plan(desired, api.stack_jobs("default"), [], "default"))
+        assert [r.outcome for r in results] == ["failed", "failed", "failed"]
+        assert "the target drops metadata, method.hyperparameters" in results[0].detail
+        assert results[1].detail.startswith("not created: the target drops")
+    statuses = [j["status"] for j in api.jobs.values()]
+    assert statuses == ["cancelled", "cancelled"]  # one per apply, cancelled at once; none running
+
+
+class Quota(FakeApi):
+    def __init__(self, allowed: int) -> None:
+        super().__init__()
+        self.allowed = allowed
+
+    def create_job(self, body: dict[str, Any], idempotency_key: str) -> LiveJob:
+        self.writes.append(("try", body["metadata"]["ftctl-name"]))
+        if len([j for j in self.jobs.values() if j["status"] not in ("succeeded", "failed", "cancelled")]) >= self.allowed:
+            raise ApiError(429, "too many active jobs", "fine_tuning_job_limit_exceeded", kind="quota")
+        return super().create_job(body, idempotency_key)
+
+
+def test_a_quota_refusal_defers_without_a_retry_storm() -> None:
+    api = Quota(allowed=2)
+    results = run(api, [make_desired(n) for n in "abcde"])
+    assert sorted(o for _, _, o in results) == ["deferred"] * 3 + ["done"] * 2
+    assert len([w for w in api.writes if w[0] == "try"]) == 5  # one try per create: never retried in a loop
+    again = run(api, [make_desired(n) for n in "abcde"])  # the next plan shows them as creates still
+    assert sorted(o for _, _, o in again) == ["deferred"] * 3
+
+
+def test_max_active_jobs_keeps_the_stack_under_the_limit_and_wait_creates_the_rest() -> None:
+    api = FakeApi()
+    results = Applier(api, api, Path("/nonexistent"), sleep=lambda s: None, max_active=2, parallelism=1).apply(
+        plan([make_desired(n) for n in "abcde"], [], [], "default"))
+    assert [r.outcome for r in results] == ["done", "done", "deferred", "deferred", "deferred"]
+    assert "--max-active-jobs is 2" in results[2].detail
+    assert len(api.jobs) == 2
+
+    finished = iter(range(100))
+
+    def sleep(_: float) -> None:  # time passes: one running job finishes per wait
+        running = [j for j in api.jobs.values() if j["status"] == "running"]
+        if running:
+            running[0]["status"] = "succeeded"
+        next(finished)
+
+    waited = Applier(api, api, Path("/nonexistent"), sleep=sleep, max_active=2, wait=True, parallelism=1).apply(
+        plan([make_desired(n) for n in "abcde"], api.stack_jobs("default"), [], "default"))
+    assert [r.outcome for r in waited] == ["done", "done", "done"]
+    assert len(api.jobs) == 5

@@ -29,6 +29,7 @@ from reconciler.api.models import TAG_NAME, TAG_SPEC, TAG_STACK, LiveJob
 from reconciler.api.ports import ApiReader, ApiWriter
 from reconciler.api.retry import RetryPolicy
 from reconciler.api.upload import ContentChanged
+from reconciler.apply.guards import Slots, dropped_fields
 from reconciler.identity import UploadIndex, tags
 from reconciler.plan.model import (
     Action,
@@ -40,7 +41,9 @@ from reconciler.plan.model import (
     ResumeAction,
     UploadAction,
 )
+from reconciler.plan.planner import managed_jobs
 from reconciler.project import absolute
+from reconciler.providers import COMPATIBLE, Provider
 
 WAIT_POLL = 2.0
 UploadProgress = Callable[[str, int], None]
@@ -74,17 +77,24 @@ class Applier:
     def __init__(self, reader: ApiReader, writer: ApiWriter, root: Path, retry: RetryPolicy | None = None,
                  parallelism: int = 4, wait: bool = False, wait_timeout: float = 3600,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-                 progress: UploadProgress | None = None) -> None:
+                 progress: UploadProgress | None = None, provider: Provider = COMPATIBLE,
+                 max_active: int | None = None) -> None:
         self.reader, self.writer, self.root = reader, writer, root
         self.retry = retry or RetryPolicy(sleep=sleep, clock=clock)
         self.parallelism = max(1, parallelism)
         self.wait, self.wait_timeout, self.clock, self.sleep = wait, wait_timeout, clock, sleep
         self.progress = progress
+        self.provider, self.max_active = provider, max_active
         self.stack = ""
+        self.halted: str | None = None
+        """Why no more jobs are created on this target (it drops fields), once that is known."""
+        self.slots = Slots(self._count_active, None, wait, 0.0, clock, sleep)
 
     # -- entry point ------------------------------------------------------------------------
     def apply(self, plan: Plan) -> list[StepResult]:
         self.stack = plan.stack
+        self.slots = Slots(self._count_active, self.max_active, self.wait, self.clock() + self.wait_timeout,
+                           self.clock, self.sleep)
         uploads = [a for a in plan.actions if isinstance(a, UploadAction)]
         with ThreadPoolExecutor(self.parallelism) as pool:
             upload_results = list(pool.map(lambda a: self._step(a, {}), uploads))
@@ -147,6 +157,10 @@ class Applier:
 
         return self.retry.run(attempt, self._retry(action.name, "upload"))
 
+    def _count_active(self) -> int:
+        jobs = self.retry.run(lambda _: self.reader.stack_jobs(self.stack), self._retry("", "count"))
+        return sum(1 for j in managed_jobs(jobs, self.stack) if not j.terminal)
+
     # -- creates ----------------------------------------------------------------------------
     def _find_created(self, action: CreateAction | ReplaceAction) -> LiveJob | None:
         """A job with this create's tags that the plan did not know of: a create that went through."""
@@ -165,11 +179,19 @@ class Applier:
             raise StepFailed(f"{', '.join(missing)} was not uploaded (see the upload step above); "
                              "nothing was changed for this job")
         body = action.after.body(tags(self.stack, action.name, action.spec), ids)
+        body |= self.provider.create_fields(action.after.provider_options or {})
         key = idempotency_key(self.stack, action.name, action.spec, action.previous_job_id)
+        if self.halted:
+            raise StepFailed(f"not created: {self.halted}")
         before = ""
         if isinstance(action, ReplaceAction):
             cancelled = self._cancel(action.name, action.job_id, "replace")
             before = f"{cancelled.detail}; "
+            if cancelled.outcome == "done":
+                self.slots.release()
+        full = self.slots.acquire()
+        if full is not None:
+            return StepResult(action.name, action.action, "deferred", before + full, action.job_id)
 
         def attempt(n: int) -> tuple[LiveJob, str, str]:
             found = self._find_created(action)
@@ -179,12 +201,23 @@ class Applier:
             job = self.writer.create_job(body, key)
             return job, "done", f"created {job.id}"
 
-        try:
-            job, outcome, detail = self.retry.run(attempt, self._retry(action.name, action.action))
-        except ApiError as exc:
-            if not before:
-                raise
-            raise StepFailed(f"{before}the new job was not created: {exc} (apply again to create it)") from None
+        while True:
+            try:
+                job, outcome, detail = self.retry.run(attempt, self._retry(action.name, action.action))
+                break
+            except ApiError as exc:
+                if exc.quota and self.slots.wait_for_a_finished_job():
+                    continue  # --wait: one of the stack's jobs has finished; try again
+                self.slots.release()
+                if exc.quota:
+                    return StepResult(action.name, action.action, "deferred", f"{before}refused for a quota "
+                                      f"({exc}): a later apply creates it (or apply --wait)", action.job_id)
+                if not before:
+                    raise
+                raise StepFailed(f"{before}the new job was not created: {exc} (apply again to create it)") from None
+        dropped = dropped_fields(job, body)
+        if dropped:
+            return self._dropped(action, job, dropped)
         detail = before + detail
         logs.get(name=action.name, action=action.action, idempotency_key=key).info("create.done", job_id=job.id)
         if action.then_pause:
@@ -196,6 +229,19 @@ class Applier:
             if paused.outcome in ("failed", "deferred"):
                 outcome = paused.outcome
         return StepResult(action.name, action.action, outcome, detail, job.id)
+
+    def _dropped(self, action: CreateAction | ReplaceAction, job: LiveJob, dropped: list[str]) -> StepResult:
+        """The job came back without what makes it findable or what it was asked to be: cancel it at
+        once (nothing would ever find it again) and create nothing more on this target."""
+        self.halted = (f"the target drops {', '.join(dropped)} from create requests (a gateway that forwards "
+                       "only some fields?); ftctl cannot track jobs there")
+        try:
+            cancelled = self._cancel(action.name, job.id, action.action).detail
+            self.slots.release()
+        except ApiError as exc:
+            cancelled = f"cancelling it failed: {exc}; cancel {job.id} by hand"
+        return StepResult(action.name, action.action, "failed",
+                          f"created {job.id}, but {self.halted}: {cancelled}", job.id)
 
     # -- job actions ------------------------------------------------------------------------
     def _act(self, name: str, job_id: str, verb: str, done: Callable[[LiveJob], bool]) -> tuple[LiveJob, str]:

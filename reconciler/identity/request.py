@@ -26,7 +26,8 @@ from reconciler.manifests.graders import MultiGrader, PythonGrader
 from reconciler.manifests.loader import LoadedManifest
 from reconciler.manifests.model import ReinforcementMethod, is_file_id
 
-HASHED_FIELDS = ("model", "training_file", "validation_file", "method", "suffix", "seed", "integrations")
+HASHED_FIELDS = ("model", "training_file", "validation_file", "method", "suffix", "seed", "integrations",
+                 "provider_options")
 EXCLUDED_FIELDS = {
     "kind": "always FineTuningJob",
     "name": "the identity itself, carried by the ftctl-name tag",
@@ -80,14 +81,17 @@ class CreateRequest(Frozen):
     suffix: str | None = None
     seed: int | None = None
     integrations: list[dict[str, Any]] | None = None
+    provider_options: dict[str, Any] | None = None
+    """Fields of one provider (``{"azure": {"training_type": …}}``); the provider profile sends them."""
     metadata: dict[str, str] = {}
 
     def hashed(self) -> dict[str, Any]:
-        """The canonical request (SPEC §2). Its exact shape is the v1 hash: do not change it."""
+        """The canonical request (SPEC §2). Its exact shape is the v1 hash: do not change it. A field
+        added later enters it only when set, so that every existing hash stays what it was."""
         inner: dict[str, Any] = {"hyperparameters": self.method.chosen()}
         if self.method.grader is not None:
             inner["grader"] = self.method.grader
-        return {
+        canonical = {
             "model": catalog.hash_model(self.model),
             "training_file": self.training_file.identity(),
             "validation_file": self.validation_file.identity() if self.validation_file else None,
@@ -96,6 +100,9 @@ class CreateRequest(Frozen):
             "seed": self.seed,
             "integrations": self.integrations or None,
         }
+        if self.provider_options:
+            canonical["provider_options"] = self.provider_options
+        return canonical
 
     def local_files(self) -> list[FileRef]:
         return [f for f in (self.training_file, self.validation_file) if f is not None and f.sha256 is not None]
@@ -129,7 +136,7 @@ class CreateRequest(Frozen):
         if self.validation_file is not None:
             tree["validation_file"] = self.validation_file.display()
         tree["method"] = method
-        for key in ("suffix", "seed", "integrations"):
+        for key in ("suffix", "seed", "integrations", "provider_options"):
             if getattr(self, key) is not None:
                 tree[key] = getattr(self, key)
         if self.metadata:
@@ -179,6 +186,7 @@ def from_manifest(loaded: LoadedManifest, local: Mapping[str, FileRef]) -> Creat
         method=MethodSpec(type=m.method.type, hyperparameters=m.method.hyperparameters.model_dump(), grader=grader),
         suffix=m.suffix, seed=m.seed,
         integrations=[i.model_dump(exclude_none=True) for i in m.integrations] or None,
+        provider_options=(m.provider_options.model_dump(exclude_none=True) or None) if m.provider_options else None,
         metadata=dict(m.metadata))
 
 

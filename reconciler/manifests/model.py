@@ -115,6 +115,17 @@ MetadataKey = Annotated[str, AfterValidator(_metadata_key)]
 MetadataValue = Annotated[str, AfterValidator(_metadata_value)]
 
 
+class AzureOptions(Strict):
+    training_type: Literal["globalstandard", "standard", "developer"] | None = None
+    """Sent to Azure OpenAI as ``trainingType``."""
+
+
+class ProviderOptions(Strict):
+    """Fields only one provider has; sent to that provider only (the spec hash includes them)."""
+
+    azure: AzureOptions | None = None
+
+
 class Manifest(Strict):
     kind: Literal["FineTuningJob"] = "FineTuningJob"
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -127,6 +138,7 @@ class Manifest(Strict):
     metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict)
     integrations: Annotated[list[Integration], Field(max_length=5)] = Field(default_factory=list)
     state: Literal["active", "paused", "cancelled"] = "active"
+    provider_options: ProviderOptions | None = None
 
     @field_validator("metadata")
     @classmethod

@@ -18,13 +18,16 @@ from reconciler.diagnostics import Diagnostic, display_path
 from reconciler.manifests import graders_check
 from reconciler.manifests.model import Manifest, ReinforcementMethod
 from reconciler.manifests.yamlsrc import Located
+from reconciler.providers import Provider
 
 
 @dataclass(frozen=True)
 class Known:
-    """What the user says exists beyond ftctl's catalog (``FTCTL_EXTRA_MODELS``)."""
+    """What the user says exists beyond ftctl's catalog (``FTCTL_EXTRA_MODELS``), and the provider the
+    manifests are for, when known (its limits are checked too)."""
 
     extra_models: frozenset[str] = frozenset()
+    provider: Provider | None = None
 
 
 CATALOG_ONLY = Known()
@@ -35,8 +38,14 @@ def check(m: Manifest, doc: Located, shown: str, sources: dict[str, str], files:
     if m.suffix is not None and (bad := sorted({c for c in m.suffix if c == ":" or not c.isprintable()})):
         out.append(Diagnostic(shown, doc.line_of(("suffix",)), "suffix", f"the suffix holds "
                               f"{', '.join(map(repr, bad))}: it becomes part of the model name ft:BASE:ORG:SUFFIX:ID"))
+    provider = known.provider
+    if provider is not None and m.suffix is not None and len(m.suffix) > provider.suffix_max:
+        out.append(Diagnostic(shown, doc.line_of(("suffix",)), "suffix", f"{len(m.suffix)} characters; "
+                              f"{provider.name} allows at most {provider.suffix_max}"))
     if isinstance(m.method, ReinforcementMethod):
         out += _grader_models(m.method.grader.model_dump(), ("method", "grader"), doc, shown)
+        if provider is not None:
+            out += _grader_types(m.method.grader.model_dump(), ("method", "grader"), doc, shown, provider)
         for problem in graders_check.check(m.method.grader, ("method", "grader"), sources):
             field = ".".join(map(str, problem.path))
             file = files.get(field)
@@ -65,6 +74,20 @@ def _grader_models(grader: dict[str, object], path: tuple[str | int, ...], doc: 
         for key, sub in inner.items():
             if isinstance(sub, dict):
                 yield from _grader_models(sub, (*path, "graders", key), doc, shown)
+
+
+def _grader_types(grader: dict[str, object], path: tuple[str | int, ...], doc: Located, shown: str,
+                  provider: Provider) -> Iterator[Diagnostic]:
+    kind = grader.get("type")
+    if isinstance(kind, str) and kind not in provider.graders:
+        where = (*path, "type")
+        yield Diagnostic(shown, doc.line_of(where), ".".join(map(str, where)),
+                         f"{provider.name} has no {kind} grader (it has {', '.join(sorted(provider.graders))})")
+    inner = grader.get("graders")
+    if isinstance(inner, dict):
+        for key, sub in inner.items():
+            if isinstance(sub, dict):
+                yield from _grader_types(sub, (*path, "graders", key), doc, shown, provider)
 
 
 def check_model(name: str, method: str, doc: Located, shown: str, known: Known) -> Iterator[Diagnostic]:

@@ -102,6 +102,8 @@ class _Readings:
             self.add(("integrations",), [_strip(job.integrations) or None])
         else:
             self.add(("integrations",), [new["integrations"]], UNREPORTED)
+        # No service reports these back: assumed unchanged (the hash decides).
+        self.add(("provider_options",), [new.get("provider_options", ABSENT)], UNREPORTED)
 
     def add(self, path: Key, values: list[Any], unknown: str | None = None) -> None:
         self.options.append((path, values))
@@ -186,8 +188,7 @@ def changes(job: LiveJob, desired: Desired, uploads: UploadIndex) -> list[Change
     notes: dict[Path_, str] = {}
     if old is None:  # a field that cannot be read off the job changed: list every such field
         old = _comparable(readings, new)
-        notes = {_review_path(path): why for path, why in readings.unknown.items()
-                 if not (path[0] == "method" and _get(new, path) is ABSENT)}
+        notes = {_review_path(path): why for path, why in readings.unknown.items() if _get(new, path) is not ABSENT}
     out = _diff(review_view(old), review_view(new), desired, uploads)
     listed = {c.path for c in out}
     for where, note in sorted(notes.items(), key=lambda item: str(item[0])):

@@ -11,20 +11,13 @@ import asyncio
 import re
 from typing import TYPE_CHECKING
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reconciler.sandbox.requests import ApiError
-
 if TYPE_CHECKING:
-    from reconciler.sandbox.app import Sandbox
+    from reconciler.sandbox.state import Sandbox
 
 LOOPBACK = ("127.", "::1")
-
-
-def error(status: int, message: str, param: str | None = None, code: str | None = None,
-          kind: str = "invalid_request_error", headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(ApiError(status, message, param, code, kind).body(), status, headers=headers)
 
 
 def _route_template(path: str) -> str:
@@ -48,27 +41,29 @@ class Instruments:
         if path.startswith("/sandbox"):
             client = (scope.get("client") or ("",))[0] or ""
             if not client.startswith(LOOPBACK):
-                await _respond(send, error(403, "The sandbox admin API is only served to loopback clients."))
+                await _respond(send, self.sandbox.error(403, "The sandbox admin API is only served to loopback "
+                                                            "clients."))
                 return
             await self.app(scope, receive, send)
             return
         self.sandbox.stats[f"{scope['method']} {_route_template(path)}"] += 1
-        if path.startswith("/v1") and not _has_key(headers):
-            await _respond(send, error(401, "You didn't provide an API key. You need to provide your API key in an "
-                                       "Authorization header using Bearer auth (i.e. Authorization: Bearer "
-                                       "YOUR_KEY), or as the api-key header.", None, None))
+        api = path.startswith(self.sandbox.flavor.prefix + "/")
+        if api and not _has_key(headers):
+            await _respond(send, self.sandbox.error(
+                401, "You didn't provide an API key. You need to provide your API key in an Authorization header "
+                "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the api-key header.", None, None))
             return
         latency = self.sandbox.faults["latency_ms"]
         if latency:
             await asyncio.sleep(latency / 1000)
-        fault = self.sandbox.pick_fault() if path.startswith("/v1") else None
+        fault = self.sandbox.pick_fault() if api else None
         if fault == "500":
-            await _respond(send, error(500, "The server had an error while processing your request.",
-                                       kind="server_error"))
+            await _respond(send, self.sandbox.error(500, "The server had an error while processing your request.",
+                                                    kind="server_error"))
         elif fault == "429":
-            await _respond(send, error(429, "Rate limit reached for requests.", kind="requests",
-                                       code="rate_limit_exceeded",
-                                       headers={"Retry-After": str(self.sandbox.faults["retry_after"])}))
+            await _respond(send, self.sandbox.error(429, "Rate limit reached for requests.", kind="requests",
+                                                    code="rate_limit_exceeded",
+                                                    headers={"Retry-After": str(self.sandbox.faults["retry_after"])}))
         elif fault == "drop_before":
             _drop(send)
         elif fault == "drop_after":

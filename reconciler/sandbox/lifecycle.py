@@ -9,13 +9,17 @@ Phases are measured in *active* time (wall time minus paused time):
 ``[0, V)`` validating_files, then failed if the data does not fit; ``[V, Q)`` queued;
 ``[Q, R)`` running; ``R`` onwards succeeded.
 
-Legal transitions (anything else is a 400 with an OpenAI error body):
+Legal transitions (anything else is refused: 400 with an OpenAI error body, 409 on Azure):
 
 | request | allowed from                                 | result    |
 |---------|----------------------------------------------|-----------|
 | pause   | running                                      | paused    |
 | resume  | paused                                       | running   |
 | cancel  | validating_files, queued, running, paused    | cancelled |
+
+In the Azure flavour a job shows ``pending`` for validating_files and queued, ``pausing`` for the
+first ``t_transition`` seconds of a pause and ``resuming`` for the first of a run after a resume;
+a job pausing or resuming can only be cancelled.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 LEGAL = {
     "pause": frozenset({"running"}),
     "resume": frozenset({"paused"}),
-    "cancel": frozenset({"validating_files", "queued", "running", "paused"}),
+    "cancel": frozenset({"validating_files", "queued", "running", "paused", "pending", "pausing", "resuming"}),
 }
 ORG = "org-sandbox"
 ORG_SLUG = "sandbox"
@@ -59,6 +63,10 @@ class Job:
     failure: dict[str, Any] | None = None
     pauses: list[list[float | None]] = field(default_factory=list)
     cancelled_at: float | None = None
+    pending: bool = False
+    """Azure: validating_files and queued are shown as ``pending``."""
+    t_transition: float = 0.0
+    """Azure: seconds of ``pausing`` after a pause and of ``resuming`` after a resume."""
 
     # -- time ------------------------------------------------------------------------------
     def active(self, now: float) -> float:
@@ -105,6 +113,18 @@ class Job:
         return self.steps_per_epoch * self.n_epochs
 
     def status(self, now: float) -> str:
+        status = self._status(now)
+        if self.pending and status in ("validating_files", "queued"):
+            return "pending"
+        if self.t_transition and status in ("paused", "running") and self.pauses:
+            start, end = self._pauses()[-1]
+            if status == "paused" and now - start < self.t_transition:
+                return "pausing"
+            if status == "running" and end is not None and now - end < self.t_transition:
+                return "resuming"
+        return status
+
+    def _status(self, now: float) -> str:
         if self.cancelled_at is not None and self.cancelled_at <= now:
             return "cancelled"
         if any(end is None and start <= now for start, end in self._pauses()):
@@ -124,6 +144,13 @@ class Job:
     def fine_tuned_model(self) -> str:
         suffix = self.request.get("suffix") or ""
         return f"ft:{self.request['model']}:{ORG_SLUG}:{suffix}:{self.id[-8:]}"
+
+    def success_at(self) -> float | None:
+        """When the job succeeds as things stand (None: while paused, cancelled, or failing)."""
+        if self.cancelled_at is not None or self.failure is not None:
+            return None
+        at = self.wall(self.bounds[2])
+        return None if at == math.inf else at
 
     def finished_at(self, now: float) -> int | None:
         status = self.status(now)

@@ -8,6 +8,7 @@ manifest models, which follow the same OpenAPI schemas.
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any
 
@@ -16,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from reconciler import catalog
 from reconciler.manifests.graders import Grader, MultiGrader, PythonGrader
 from reconciler.manifests.model import HYPERPARAMETERS, MAX_SEED
+from reconciler.sandbox.flavor import OPENAI, Flavor
 
 CREATE_FIELDS = {"model", "training_file", "validation_file", "hyperparameters", "suffix", "seed",
                  "method", "metadata", "integrations"}
@@ -29,8 +31,8 @@ class ApiError(Exception):
         super().__init__(message)
         self.status, self.message, self.param, self.code, self.kind = status, message, param, code, kind
 
-    def body(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}}
+    def body(self, flavor: Flavor = OPENAI) -> dict[str, Any]:
+        return flavor.error_body(self.message, self.param, self.code, self.kind)
 
 
 def _bad(message: str, param: str | None, code: str | None = "invalid_value") -> ApiError:
@@ -132,7 +134,7 @@ def resolve_hyperparameters(kind: str, sent: dict[str, Any], examples: int) -> d
     return out
 
 
-def validate_create(body: Any, get_file: Any) -> dict[str, Any]:
+def validate_create(body: Any, get_file: Any, flavor: Flavor = OPENAI) -> dict[str, Any]:
     """Check ``body``; return the request with model, method and seed resolved (epochs not yet)."""
     if not isinstance(body, dict):
         raise _bad("The request body must be a JSON object.", None, "invalid_type")
@@ -160,14 +162,16 @@ def validate_create(body: Any, get_file: Any) -> dict[str, Any]:
             raise _bad(f"File {value} has purpose '{found['purpose']}'; fine-tuning needs purpose 'fine-tune'.",
                        key, "invalid_file_purpose")
     suffix = body.get("suffix")
-    if suffix is not None and (not isinstance(suffix, str) or not 1 <= len(suffix) <= 64):
-        raise _bad("suffix must be a string of 1 to 64 characters.", "suffix")
+    if suffix is not None and (not isinstance(suffix, str) or not 1 <= len(suffix) <= flavor.suffix_max):
+        raise _bad(f"suffix must be a string of 1 to {flavor.suffix_max} characters.", "suffix")
     seed = body.get("seed")
     if seed is None:
         seed = secrets.randbelow(MAX_SEED + 1)
     elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise _bad(f"seed must be an integer between 0 and {MAX_SEED}.", "seed")
     kind, hyper, grader = _method(body)
+    if grader is not None and not flavor.python_grader and '"type": "python"' in json.dumps(grader):
+        raise _bad("The python grader is not supported here.", "method.reinforcement.grader")
     if kind not in info.methods:
         raise _bad(f"Model {resolved} does not support the {kind} method.", "method.type", "unsupported_method")
     return {

@@ -15,21 +15,23 @@ from pathlib import Path
 
 import uvicorn
 
-from reconciler.sandbox.app import Sandbox, create_app
+from reconciler.sandbox.app import create_app
+from reconciler.sandbox.flavor import Options
+from reconciler.sandbox.state import Sandbox
 from reconciler.sandbox.store import Store
 
 DEFAULT_DB = Path(".ftctl") / "sandbox.db"
 
 
-def _server(db: Path, speed: float, sock: socket.socket) -> tuple[uvicorn.Server, Sandbox, Store]:
-    store = Store(db)
-    sandbox, app = create_app(store, speed)
+def _server(db: Path, options: Options, clock: str) -> tuple[uvicorn.Server, Sandbox, Store]:
+    store = Store(db, clock)
+    sandbox, app = create_app(store, options)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                             timeout_graceful_shutdown=1)
     return uvicorn.Server(config), sandbox, store
 
 
-def serve(host: str, port: int, db: Path, speed: float = 1.0) -> None:
+def serve(host: str, port: int, db: Path, options: Options | None = None, clock: str = "real") -> None:
     """Serve until interrupted."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -42,8 +44,13 @@ def serve(host: str, port: int, db: Path, speed: float = 1.0) -> None:
             raise OSError(f"port {port} on {host} is in use (another sandbox?): choose another with --port N, "
                           "or --port 0 for any free port") from None
         raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    server, _, store = _server(db, speed, sock)
-    print(f"ftctl sandbox: http://{host}:{sock.getsockname()[1]}/v1 (db {db}, speed x{speed})", flush=True)
+    options = options or Options()
+    server, _, store = _server(db, options, clock)
+    extras = "".join(f", {k} {v}" for k, v in (("max active jobs", options.max_active_jobs),
+                                              ("daily limit", options.daily_limit),
+                                              ("dropping", ",".join(sorted(options.drop_fields)) or None)) if v)
+    print(f"ftctl sandbox: http://{host}:{sock.getsockname()[1]}{options.flavor.prefix} ({options.flavor.name}, "
+          f"db {db}, speed x{options.speed}, {clock} clock{extras})", flush=True)
     try:
         asyncio.run(server.serve(sockets=[sock]))
     finally:
@@ -55,7 +62,7 @@ def running(db: Path = DEFAULT_DB, speed: float = 1.0) -> Iterator[tuple[str, Sa
     """A sandbox on a free loopback port for the duration of the block; yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    server, sandbox, store = _server(db, speed, sock)
+    server, sandbox, store = _server(db, Options(speed=speed), "real")
     logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True,
                               name="ftctl-sandbox")

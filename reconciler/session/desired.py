@@ -23,7 +23,8 @@ def check_data(paths: list[Path], settings: Settings) -> tuple[list[LoadedManife
                          f"{exc.strerror or exc}") from None
     except ValueError as exc:  # not UTF-8, or not the shape of a price table
         raise SetupError(f"{settings.prices_from} {exc}") from None
-    loaded, problems = load_all(paths, known=Known(settings.extra_models))
+    provider = None if settings.sandbox or (settings.offline and not settings.provider) else settings.profile
+    loaded, problems = load_all(paths, known=Known(settings.extra_models, provider))
     analysis = analyse(loaded, prices, exact_counter(settings.token_cache))
     analysis.diagnostics[:0] = problems
     if analysis.errors:

@@ -46,6 +46,10 @@ class Settings:
     sandbox_speed: float = 1.0
     provider: str | None = None
     """``--provider`` or ``FTCTL_PROVIDER``; None: detected from the API base."""
+    max_active_jobs: int | None = None
+    """``FTCTL_MAX_ACTIVE_JOBS`` (or the config's ``limits.max_active_jobs``)."""
+    offline: bool = False
+    """Built for ``validate``: no target; the provider's limits apply only when one is named."""
     prices: Path | None = None
     prices_from: str = ""
     """Where the price table's path came from, for messages (``--prices`` or ``FTCTL_PRICES``)."""
@@ -82,6 +86,15 @@ class Settings:
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
+def duration(text: str, where: str = "--timeout") -> float:
+    """``90``, ``90s``, ``30m``, ``2h``, ``1h30m`` → seconds."""
+    parts = re.fullmatch(r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*", text)
+    if not text.strip() or parts is None:
+        raise UsageProblem(f"{where} {text!r}: give a duration such as 90s, 30m, 2h or 1h30m")
+    hours, minutes, seconds = (float(p) if p else 0.0 for p in parts.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
 def log_level(flag: str | None, env: Mapping[str, str]) -> str:
     """``--log-level``, else ``FTCTL_LOG``, else warning."""
     if flag is not None:
@@ -97,6 +110,12 @@ def _stack(value: str, where: str) -> str:
         raise SetupError(f"{where}={value!r} is not a valid stack name: use 1-63 lowercase letters, digits and "
                          "'-', starting and ending with a letter or digit")
     return value
+
+
+def _positive(value: str, where: str) -> int:
+    if not value.strip().isdigit() or int(value) < 1:
+        raise SetupError(f"{where}={value!r} must be a whole number of at least 1")
+    return int(value)
 
 
 def _speed(value: str) -> float:
@@ -156,7 +175,9 @@ def build(env: Mapping[str, str], cwd: Path, *, stack: str | None = None, sandbo
         root=root, stack=chosen_stack, stack_from=stack_from, sandbox=sandbox, api_base=base,
         api_base_from=base_from, sandbox_db=root / db if not Path(db).is_absolute() else Path(db),
         sandbox_speed=_speed(env["FTCTL_SANDBOX_SPEED"]) if env.get("FTCTL_SANDBOX_SPEED") else 1.0,
-        provider=None if sandbox else chosen_provider,
+        provider=None if sandbox else chosen_provider, offline=offline,
+        max_active_jobs=_positive(env["FTCTL_MAX_ACTIVE_JOBS"], "FTCTL_MAX_ACTIVE_JOBS")
+        if env.get("FTCTL_MAX_ACTIVE_JOBS") else None,
         prices=Path(prices_path) if prices_path else None, prices_from=prices_from,
         token_cache=cache_folder(env) if tokens == "auto" else None,
         extra_models=frozenset(m.strip() for m in env.get("FTCTL_EXTRA_MODELS", "").split(",") if m.strip()),

@@ -1,0 +1,85 @@
+"""The two dialects the sandbox speaks: OpenAI's, and Azure OpenAI's v1 (``--flavor azure``).
+
+Azure, as the service behaves: paths under ``/openai/v1``; jobs start ``pending`` (OpenAI's
+validating_files and queued); a pause passes through ``pausing`` and a resume through ``resuming``;
+the job list ignores a metadata filter, as a proxy might; a suffix has at most 40 characters; no
+python grader; no Uploads API; a file is created with ``expires_after``; error bodies carry
+camelCase codes and ``type: error`` (and no null ``param``), and a request in the wrong state is a
+409. Its published description (tests/azure-openai-spec/) is what the tests check its shapes
+against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+TRANSITION_SECONDS = 5.0
+"""How long Azure's pausing and resuming last (divided by --speed)."""
+
+
+@dataclass(frozen=True)
+class Flavor:
+    name: str
+    prefix: str = "/v1"
+    metadata_filter: bool = True
+    suffix_max: int = 64
+    pending: bool = False
+    transitions: bool = False
+    uploads_api: bool = True
+    file_expiry_required: bool = False
+    python_grader: bool = True
+    conflict_status: int = 400
+    codes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def statuses(self) -> frozenset[str]:
+        """The statuses a job of this flavour shows before it ends."""
+        if self.pending:
+            return frozenset({"pending", "running", "paused", "pausing", "resuming"})
+        return frozenset({"validating_files", "queued", "running", "paused"})
+
+    def code(self, code: str | None) -> str | None:
+        return self.codes.get(code, code) if code is not None else None
+
+    def error_body(self, message: str, param: str | None, code: str | None, kind: str) -> dict[str, Any]:
+        if self.name != "azure":
+            return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+        body: dict[str, Any] = {"code": self.code(code) or "error", "message": message, "type": "error"}
+        if param is not None:
+            body["param"] = param
+        return {"error": body}
+
+
+OPENAI = Flavor(name="openai")
+AZURE = Flavor(
+    name="azure", prefix="/openai/v1", metadata_filter=False, suffix_max=40, pending=True, transitions=True,
+    uploads_api=False, file_expiry_required=True, python_grader=False, conflict_status=409,
+    codes={
+        "invalid_value": "invalidPayload", "invalid_type": "invalidPayload", "unknown_parameter": "invalidPayload",
+        "missing_required_parameter": "invalidPayload", "invalid_json": "invalidPayload",
+        "model_not_available": "invalidPayload", "unsupported_method": "invalidPayload",
+        "invalid_file": "invalidPayload", "invalid_file_purpose": "invalidPayload",
+        "invalid_training_file": "jsonlValidationFailed", "invalid_validation_file": "jsonlValidationFailed",
+        "invalid_status_for_cancel": "unexpectedEntityState", "invalid_status_for_pause": "unexpectedEntityState",
+        "invalid_status_for_resume": "unexpectedEntityState",
+        "fine_tune_not_found": "notFound", "not_found": "notFound",
+        "rate_limit_exceeded": "tooManyRequests", "daily_rate_limit_exceeded": "quotaExceeded",
+        "fine_tuning_job_limit_exceeded": "quotaExceeded", "idempotency_key_reused": "invalidPayload",
+    },
+)
+FLAVORS = {f.name: f for f in (OPENAI, AZURE)}
+
+
+@dataclass(frozen=True)
+class Options:
+    """How ``ftctl sandbox serve`` was started."""
+
+    flavor: Flavor = OPENAI
+    speed: float = 1.0
+    max_active_jobs: int | None = None
+    """Creates beyond this many active jobs are refused (429, a quota)."""
+    daily_limit: int | None = None
+    """The create after this many in a (UTC) day is refused (429, ``daily_rate_limit_exceeded``)."""
+    drop_fields: frozenset[str] = frozenset()
+    """Fields of a create request dropped before it is handled, as a forwarding proxy might."""

@@ -1,0 +1,60 @@
+"""``/sandbox``: the admin API that tests drive (loopback only, no key; ``instruments`` checks).
+
+``POST /sandbox/clock/advance {"seconds": N}`` moves the clock; ``GET /sandbox/stats`` counts
+requests per route; ``PUT /sandbox/faults`` injects faults; ``POST /sandbox/reset`` empties it all.
+"""
+
+from __future__ import annotations
+
+import random
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from reconciler.sandbox.state import NO_FAULTS, Sandbox, json_body
+
+FAULT_KINDS = {"500", "429", "drop_before", "drop_after"}
+
+
+def routes(sb: Sandbox) -> list[Route]:
+    async def clock(request: Request) -> Response:
+        body = await json_body(request)
+        seconds = body.get("seconds") if isinstance(body, dict) else None
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+            return sb.error(400, "'seconds' must be a non-negative number.", "seconds")
+        return JSONResponse({"now": sb.store.advance(float(seconds))})
+
+    def stats(request: Request) -> Response:
+        return JSONResponse({"requests": dict(sorted(sb.stats.items())), "total": sum(sb.stats.values())})
+
+    async def faults(request: Request) -> Response:
+        if request.method == "PUT":
+            body = await json_body(request)
+            kinds = body.get("kinds", ["500"])
+            if not set(kinds) <= FAULT_KINDS:
+                return sb.error(400, f"unknown fault kinds: {kinds}", "kinds")
+            with sb.fault_lock:
+                sb.faults = {"rate": float(body.get("rate", 0)), "kinds": kinds,
+                             "latency_ms": int(body.get("latency_ms", 0)), "seed": body.get("seed"),
+                             "retry_after": body.get("retry_after", 1)}
+                sb.rng = random.Random(sb.faults["seed"])
+        return JSONResponse(sb.faults)
+
+    def reset(request: Request) -> Response:
+        sb.store.reset()
+        sb.stats.clear()
+        with sb.fault_lock:
+            sb.faults = dict(NO_FAULTS)
+        return JSONResponse({"reset": True})
+
+    def info(request: Request) -> Response:
+        options = sb.options
+        return JSONResponse({"flavor": sb.flavor.name, "prefix": sb.flavor.prefix, "id": sb.store.identity(),
+                             "now": sb.store.now(), "clock": "manual" if sb.store.manual else "real",
+                             "speed": options.speed, "max_active_jobs": options.max_active_jobs,
+                             "daily_limit": options.daily_limit, "drop_fields": sorted(options.drop_fields)})
+
+    return [Route("/sandbox/clock/advance", clock, methods=["POST"]), Route("/sandbox/stats", stats, methods=["GET"]),
+            Route("/sandbox/faults", faults, methods=["GET", "PUT"]), Route("/sandbox/reset", reset, methods=["POST"]),
+            Route("/sandbox/info", info, methods=["GET"])]

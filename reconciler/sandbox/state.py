@@ -1,0 +1,115 @@
+"""The state of one sandbox server and what every route shares: the store, the options (flavour,
+quotas), counters and faults, error bodies in the flavour's dialect, idempotency keys, paging."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import secrets
+import string
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from reconciler.sandbox.flavor import Options
+from reconciler.sandbox.requests import ApiError
+from reconciler.sandbox.store import Store
+
+_ALNUM = string.ascii_letters + string.digits
+NO_FAULTS: dict[str, Any] = {"rate": 0.0, "kinds": [], "latency_ms": 0, "seed": None, "retry_after": 1}
+
+
+def new_id(prefix: str, n: int = 24) -> str:
+    return prefix + "".join(secrets.choice(_ALNUM) for _ in range(n))
+
+
+def body_hash(body: Any) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+async def json_body(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw or b"{}")
+    except ValueError:
+        raise ApiError(400, "We could not parse the JSON body of your request.", None, "invalid_json") from None
+
+
+def int_param(request: Request, name: str, default: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"Invalid '{name}': expected an integer, got '{raw}'.", name, "invalid_type") from None
+    if not 1 <= value <= high:
+        raise ApiError(400, f"Invalid '{name}': must be between 1 and {high}.", name, "invalid_value")
+    return value
+
+
+def page(request: Request, items: list[dict[str, Any]], default: int, first_last: bool = False) -> Response:
+    limit = int_param(request, "limit", default, 100)
+    after = request.query_params.get("after")
+    if after:
+        ids = [item["id"] for item in items]
+        items = items[ids.index(after) + 1:] if after in ids else []
+    chosen = items[:limit]
+    body: dict[str, Any] = {"object": "list", "data": chosen, "has_more": len(items) > limit}
+    if first_last:
+        body["first_id"] = chosen[0]["id"] if chosen else None
+        body["last_id"] = chosen[-1]["id"] if chosen else None
+    return JSONResponse(body)
+
+
+class Sandbox:
+    def __init__(self, store: Store, options: Options) -> None:
+        self.store, self.options, self.flavor = store, options, options.flavor
+        self.stats: Counter[str] = Counter()
+        self.faults: dict[str, Any] = dict(NO_FAULTS)
+        self.rng = random.Random()
+        self.fault_lock = threading.Lock()
+
+    @property
+    def speed(self) -> float:
+        return self.options.speed
+
+    def error(self, status: int, message: str, param: str | None = None, code: str | None = None,
+              kind: str = "invalid_request_error", headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse(self.flavor.error_body(message, param, code, kind), status, headers=headers)
+
+    def idempotent(self, request: Request, digest: str, write: Callable[[], tuple[int, Any]]) -> Response:
+        """Run ``write`` once per ``Idempotency-Key``: a repeat with the same body replays the answer."""
+        key = request.headers.get("idempotency-key")
+        if not key:
+            status, body = self._call(write)
+            return JSONResponse(body, status)
+        route = f"{request.method} {request.url.path}"
+        with self.store.lock:  # check and write as one step: a concurrent repeat waits, then replays
+            seen = self.store.idempotent(key, route)
+            if seen is not None:
+                if seen[0] != digest:
+                    return self.error(400, "This Idempotency-Key was already used with a different request body.",
+                                      None, "idempotency_key_reused")
+                return JSONResponse(seen[2], seen[1], headers={"Idempotent-Replayed": "true"})
+            status, body = self._call(write)
+            if status < 500:
+                self.store.remember(key, route, digest, status, body)
+            return JSONResponse(body, status)
+
+    def _call(self, write: Callable[[], tuple[int, Any]]) -> tuple[int, Any]:
+        try:
+            return write()
+        except ApiError as exc:
+            return exc.status, exc.body(self.flavor)
+
+    def pick_fault(self) -> str | None:
+        with self.fault_lock:
+            if self.faults["kinds"] and self.rng.random() < self.faults["rate"]:
+                return str(self.rng.choice(self.faults["kinds"]))
+        return None
