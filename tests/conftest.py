@@ -28,22 +28,24 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 class SandboxProcess:
     """``ftctl sandbox serve`` in a child process on a free loopback port."""
 
-    def __init__(self, db: Path, speed: float = 1.0) -> None:
+    def __init__(self, db: Path, speed: float = 1.0, *options: str) -> None:
         self.db = db
         self.speed = speed
+        self.options = options  # e.g. "--flavor", "azure", "--clock", "manual"
         self.proc: subprocess.Popen[str] | None = None
         self.base = ""
+        self.prefix = "/v1"
 
     def start(self) -> SandboxProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "reconciler", "sandbox", "serve", "--port", "0", "--db", str(self.db),
-             "--speed", str(self.speed)],
+             "--speed", str(self.speed), *self.options],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
-        match = re.search(r"(http://127\.0\.0\.1:\d+)/v1", line)
+        match = re.search(r"(http://127\.0\.0\.1:\d+)(/\S*v1) ", line)
         assert match, f"sandbox did not start: {line!r}"
-        self.base = match.group(1)
+        self.base, self.prefix = match.group(1), match.group(2)
         return self
 
     def stop(self) -> None:
@@ -56,7 +58,7 @@ class SandboxProcess:
 
     @property
     def url(self) -> str:
-        return self.base + "/v1"
+        return self.base + self.prefix
 
     def admin(self, method: str, path: str, body: Any = None) -> Any:
         response = httpx.request(method, f"{self.base}/sandbox/{path}", json=body, timeout=10)

@@ -1,9 +1,10 @@
-"""Validate response bodies against shared/openai-spec/openapi-fine-tuning.yaml.
+"""Validate response bodies against shared/openai-spec/openapi-fine-tuning.yaml, or for the Azure
+flavour against Azure's published v1 description (tests/azure-openai-spec/).
 
-The upstream file is OpenAPI 3.0-flavoured; before using a JSON Schema 2020-12 validator we
-normalise the quirks its README lists: ``nullable``, boolean ``exclusiveMinimum``, the closed
-``FineTuningJob.status`` enum (``paused`` exists in practice) and ``GraderMulti.graders`` typed as
-one grader (the API takes a mapping of name → grader).
+The files are OpenAPI 3.0-flavoured; before using a JSON Schema 2020-12 validator we normalise the
+quirks their READMEs list: ``nullable``, boolean ``exclusiveMinimum``, the closed
+``FineTuningJob.status`` enum (``paused``, and on Azure ``pending``, ``pausing``, ``resuming``,
+exist in practice) and ``GraderMulti.graders`` typed as one grader (the API takes a mapping).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import yaml
 from tests.conftest import ROOT
 
 SPEC = ROOT.parent / "shared" / "openai-spec" / "openapi-fine-tuning.yaml"
+AZURE_SPEC = ROOT / "tests" / "azure-openai-spec" / "azure-openai-v1-fine-tuning.yaml"
 
 ROUTES: list[tuple[str, str, str]] = [
     ("POST", r"/v1/files", "OpenAIFile"),
@@ -35,6 +37,19 @@ ROUTES: list[tuple[str, str, str]] = [
     ("POST", r"/v1/fine_tuning/jobs/[^/]+/(cancel|pause|resume)", "FineTuningJob"),
     ("GET", r"/v1/fine_tuning/jobs/[^/]+/events", "ListFineTuningJobEventsResponse"),
     ("GET", r"/v1/fine_tuning/jobs/[^/]+/checkpoints", "ListFineTuningJobCheckpointsResponse"),
+]
+
+AZURE_ROUTES: list[tuple[str, str, str]] = [
+    ("POST", r"/openai/v1/files", "AzureOpenAIFile"),
+    ("GET", r"/openai/v1/files", "AzureListFilesResponse"),
+    ("GET", r"/openai/v1/files/[^/]+", "AzureOpenAIFile"),
+    ("DELETE", r"/openai/v1/files/[^/]+", "OpenAI.DeleteFileResponse"),
+    ("POST", r"/openai/v1/fine_tuning/jobs", "OpenAI.FineTuningJob"),
+    ("GET", r"/openai/v1/fine_tuning/jobs", "OpenAI.ListPaginatedFineTuningJobsResponse"),
+    ("GET", r"/openai/v1/fine_tuning/jobs/[^/]+", "OpenAI.FineTuningJob"),
+    ("POST", r"/openai/v1/fine_tuning/jobs/[^/]+/(cancel|pause|resume)", "OpenAI.FineTuningJob"),
+    ("GET", r"/openai/v1/fine_tuning/jobs/[^/]+/events", "OpenAI.ListFineTuningJobEventsResponse"),
+    ("GET", r"/openai/v1/fine_tuning/jobs/[^/]+/checkpoints", "OpenAI.ListFineTuningJobCheckpointsResponse"),
 ]
 
 ERROR_SCHEMA = {
@@ -64,32 +79,38 @@ def spec_available() -> bool:
 
 
 @cache
-def _schemas() -> dict[str, Any]:
-    if not spec_available():
-        pytest.skip(f"OpenAPI file not found at {SPEC}: response shapes not checked")
-    doc = yaml.safe_load(SPEC.read_text())
+def _schemas(flavor: str = "openai") -> dict[str, Any]:
+    path = SPEC if flavor == "openai" else AZURE_SPEC
+    if not path.is_file():
+        pytest.skip(f"OpenAPI file not found at {path}: response shapes not checked")
+    doc = yaml.safe_load(path.read_text())
     schemas = copy.deepcopy(doc["components"]["schemas"])
-    schemas["FineTuningJob"]["properties"]["status"].pop("enum")
-    multi = schemas["GraderMulti"]["properties"]["graders"]
-    schemas["GraderMulti"]["properties"]["graders"] = {"type": "object", "additionalProperties": multi}
+    prefix = "" if flavor == "openai" else "OpenAI."
+    schemas[f"{prefix}FineTuningJob"]["properties"]["status"].pop("enum")
+    multi = schemas[f"{prefix}GraderMulti"]["properties"]["graders"]
+    schemas[f"{prefix}GraderMulti"]["properties"]["graders"] = {"type": "object", "additionalProperties": multi}
     return {"components": {"schemas": _normalise(schemas)}}
 
 
-def schema_for(method: str, path: str) -> str | None:
-    for m, pattern, name in ROUTES:
+def schema_for(method: str, path: str, flavor: str = "openai") -> str | None:
+    for m, pattern, name in ROUTES if flavor == "openai" else AZURE_ROUTES:
         if m == method and re.fullmatch(pattern, path):
             return name
     return None
 
 
-def validate_response(method: str, path: str, status: int, body: Any) -> str:
+def validate_response(method: str, path: str, status: int, body: Any, flavor: str = "openai") -> str:
     """Validate ``body``; return the schema name used. Raises on a mismatch."""
+    root = _schemas(flavor)
     if status >= 400:
-        jsonschema.validate(body, ERROR_SCHEMA)
+        if flavor == "openai":
+            jsonschema.validate(body, ERROR_SCHEMA)
+        else:
+            jsonschema.validate(body, {**root, "$ref": "#/components/schemas/AzureErrorResponse"},
+                                cls=jsonschema.Draft202012Validator)
         return "Error"
-    name = schema_for(method, path)
+    name = schema_for(method, path, flavor)
     assert name is not None, f"no schema known for {method} {path}"
-    root = _schemas()
     schema = {**root, "$ref": f"#/components/schemas/{name}"}
     jsonschema.validate(body, schema, cls=jsonschema.Draft202012Validator)
     return name

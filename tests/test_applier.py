@@ -210,7 +210,8 @@ class Quota(FakeApi):
 
     def create_job(self, body: dict[str, Any], idempotency_key: str) -> LiveJob:
         self.writes.append(("try", body["metadata"]["ftctl-name"]))
-        if len([j for j in self.jobs.values() if j["status"] not in ("succeeded", "failed", "cancelled")]) >= self.allowed:
+        active = [j for j in self.jobs.values() if j["status"] not in ("succeeded", "failed", "cancelled")]
+        if len(active) >= self.allowed:
             raise ApiError(429, "too many active jobs", "fine_tuning_job_limit_exceeded", kind="quota")
         return super().create_job(body, idempotency_key)
 

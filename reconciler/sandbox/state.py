@@ -98,7 +98,7 @@ class Sandbox:
                                       None, "idempotency_key_reused")
                 return JSONResponse(seen[2], seen[1], headers={"Idempotent-Replayed": "true"})
             status, body = self._call(write)
-            if status < 500:
+            if status < 500 and status != 429:  # refused for now, not done: a repeat may succeed later
                 self.store.remember(key, route, digest, status, body)
             return JSONResponse(body, status)
 

@@ -1,0 +1,242 @@
+"""Providers as they really behave, end to end: the real CLI against ``ftctl sandbox serve`` in each
+flavour and with each quirk, on a manual clock (no test waits for real time to pass, but the
+polling of ``--wait``).
+
+* Azure: paths under /openai/v1, ``api-key``, ``pending``, pause through ``pausing``, resume
+  through ``resuming``, no metadata filter, replace, prune, convergence; every answer checked
+  against Azure's published description.
+* A gateway that drops ``metadata`` and ``method``: no job is ever left running.
+* An active-job limit of 2 with 5 manifests, and a daily limit: creates deferred, never a storm.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, SandboxProcess
+from tests.openapi import validate_response
+
+pytestmark = pytest.mark.e2e
+KEY = "azure-key-0123456789"
+MANIFEST = """\
+name: {name}
+model: {model}
+training_file: data/train.jsonl
+method: {{type: supervised, hyperparameters: {{n_epochs: {epochs}}}}}
+suffix: s-{name}
+state: {state}
+"""
+
+
+def _serve(tmp: Path, *options: str) -> Iterator[SandboxProcess]:
+    server = SandboxProcess(tmp / "sandbox.db", 1.0, "--clock", "manual", *options).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def azure(tmp_path: Path) -> Iterator[SandboxProcess]:
+    yield from _serve(tmp_path, "--flavor", "azure")
+
+
+class Project:
+    def __init__(self, root: Path, server: SandboxProcess, *flags: str) -> None:
+        self.root, self.server, self.flags = root, server, flags
+        (root / ".git").mkdir(parents=True)
+        (root / "m" / "data").mkdir(parents=True)
+        (root / "m" / "data" / "train.jsonl").write_bytes(
+            (ROOT / "manifests" / "data" / "support" / "train.jsonl").read_bytes())
+
+    def write(self, name: str, epochs: int = 3, state: str = "active", model: str = "gpt-4.1-mini") -> None:
+        (self.root / "m" / f"{name}.yaml").write_text(MANIFEST.format(name=name, epochs=epochs, state=state,
+                                                                      model=model))
+
+    def ftctl(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("FTCTL_", "OPENAI_", "AZURE_"))}
+        base.update({"NO_COLOR": "1", **(env or {})})
+        return subprocess.run([sys.executable, "-m", "reconciler", *args, "m", "--api-base", self.server.url,
+                               *self.flags], cwd=self.root, env=base, capture_output=True, text=True, timeout=180)
+
+    def jobs(self) -> list[dict[str, Any]]:
+        headers = {"api-key": KEY, "Authorization": f"Bearer {KEY}"}
+        return list(httpx.get(f"{self.server.url}/fine_tuning/jobs", params={"limit": 100},
+                              headers=headers).json()["data"])
+
+    def statuses(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for job in self.jobs():
+            out.setdefault((job.get("metadata") or {}).get("ftctl-name", "?"), []).append(job["status"])
+        return out
+
+
+def test_azure_pending_pausing_resuming_replace_prune_and_converge(tmp_path: Path, azure: SandboxProcess) -> None:
+    p = Project(tmp_path / "p", azure, "--provider", "azure")
+    env = {"AZURE_OPENAI_API_KEY": KEY}
+    p.write("bot")
+    created = p.ftctl("apply", "--auto-approve", env=env)
+    assert created.returncode == 0, created.stdout + created.stderr
+    assert p.statuses() == {"bot": ["pending"]}
+    assert p.ftctl("plan", "--detailed-exitcode", env=env).returncode == 0  # pending is in progress: no drift
+
+    azure.advance(60)
+    p.write("bot", state="paused")
+    paused = p.ftctl("apply", "--auto-approve", env=env)
+    assert paused.returncode == 0, paused.stdout
+    assert p.statuses() == {"bot": ["pausing"]}
+    assert p.ftctl("plan", "--detailed-exitcode", env=env).returncode == 0  # pausing, wanted paused: nothing
+    azure.advance(10)
+    assert p.statuses() == {"bot": ["paused"]}
+
+    p.write("bot", state="active")
+    resumed = p.ftctl("apply", "--auto-approve", env=env)
+    assert resumed.returncode == 0 and "resume" in resumed.stdout
+    assert p.statuses() == {"bot": ["resuming"]}
+    azure.advance(10)
+    assert p.statuses() == {"bot": ["running"]}
+
+    p.write("bot", epochs=4)
+    replaced = p.ftctl("apply", "--auto-approve", env=env)
+    assert replaced.returncode == 0, replaced.stdout
+    assert "~ method.hyperparameters.n_epochs: 3 → 4" in replaced.stdout
+    assert p.statuses() == {"bot": ["pending", "cancelled"]}
+
+    p.write("keep", state="cancelled")
+    (p.root / "m" / "bot.yaml").unlink()
+    pruned = p.ftctl("apply", "--auto-approve", "--prune", env=env)
+    assert pruned.returncode == 0, pruned.stdout
+    assert p.statuses() == {"bot": ["cancelled", "cancelled"]}
+    assert p.ftctl("plan", "--detailed-exitcode", env=env).returncode == 0
+
+
+def test_azure_flavour_answers_fit_azures_description(tmp_path: Path, azure: SandboxProcess) -> None:
+    headers = {"api-key": KEY}
+    url = azure.url
+    data = (ROOT / "manifests" / "data" / "support" / "train.jsonl").read_bytes()
+    checked: list[str] = []
+
+    def check(response: httpx.Response, path: str) -> Any:
+        method = response.request.method
+        checked.append(validate_response(method, path, response.status_code, response.json(), "azure"))
+        return response.json()
+
+    no_expiry = httpx.post(f"{url}/files", headers=headers, files={"file": ("t.jsonl", data)},
+                           data={"purpose": "fine-tune"})
+    assert no_expiry.status_code == 400 and check(no_expiry, "/openai/v1/files")["error"]["code"] == "invalidPayload"
+    file = check(httpx.post(f"{url}/files", headers=headers, files={"file": ("t.jsonl", data)},
+                            data={"purpose": "fine-tune", "expires_after[anchor]": "created_at",
+                                  "expires_after[seconds]": "86400"}), "/openai/v1/files")
+    check(httpx.get(f"{url}/files", headers=headers), "/openai/v1/files")
+    check(httpx.get(f"{url}/files/{file['id']}", headers=headers), f"/openai/v1/files/{file['id']}")
+    body = {"model": "gpt-4.1-mini", "training_file": file["id"], "suffix": "x" * 41}
+    too_long = httpx.post(f"{url}/fine_tuning/jobs", headers=headers, json=body)
+    assert too_long.status_code == 400 and check(too_long, "/openai/v1/fine_tuning/jobs")
+    job = check(httpx.post(f"{url}/fine_tuning/jobs", headers=headers, json={**body, "suffix": "ok",
+                                                                            "metadata": {"k": "v"}}),
+                "/openai/v1/fine_tuning/jobs")
+    assert job["status"] == "pending"
+    jobs = f"/openai/v1/fine_tuning/jobs/{job['id']}"
+    early = httpx.post(f"{azure.base}{jobs}/pause", headers=headers)
+    assert early.status_code == 409 and check(early, f"{jobs}/pause")["error"]["code"] == "unexpectedEntityState"
+    azure.advance(60)
+    check(httpx.post(f"{azure.base}{jobs}/pause", headers=headers), f"{jobs}/pause")
+    check(httpx.get(f"{azure.base}{jobs}", headers=headers), jobs)
+    listed = check(httpx.get(f"{url}/fine_tuning/jobs", headers=headers, params={"metadata[k]": "other"}),
+                   "/openai/v1/fine_tuning/jobs")
+    assert [j["id"] for j in listed["data"]] == [job["id"]]  # the metadata filter is ignored, as on Azure
+    check(httpx.get(f"{azure.base}{jobs}/events", headers=headers), f"{jobs}/events")
+    check(httpx.get(f"{azure.base}{jobs}/checkpoints", headers=headers), f"{jobs}/checkpoints")
+    check(httpx.post(f"{azure.base}{jobs}/cancel", headers=headers), f"{jobs}/cancel")
+    assert httpx.post(f"{url}/uploads", headers=headers, json={}).status_code == 404  # no Uploads API
+    assert len(checked) == 13
+
+
+def test_a_gateway_that_drops_fields_leaves_no_job_running(tmp_path: Path) -> None:
+    server = SandboxProcess(tmp_path / "s.db", 1.0, "--clock", "manual", "--drop-fields", "metadata,method").start()
+    try:
+        p = Project(tmp_path / "p", server)
+        for name in ("a", "b"):
+            p.write(name)
+        env = {"OPENAI_API_KEY": KEY}
+        for run in (1, 2):
+            done = p.ftctl("apply", "--auto-approve", "--parallelism", "1", env=env)
+            assert done.returncode == 1
+            assert "the target drops metadata, method" in done.stdout
+            jobs = p.jobs()  # none left running; at most one per manifest per apply, cancelled at once
+            assert jobs and all(j["status"] == "cancelled" for j in jobs) and len(jobs) <= run
+    finally:
+        server.stop()
+
+
+def test_an_active_job_limit_defers_creates_and_later_applies_make_them(tmp_path: Path) -> None:
+    server = SandboxProcess(tmp_path / "s.db", 1.0, "--clock", "manual", "--max-active-jobs", "2").start()
+    try:
+        p = Project(tmp_path / "p", server)
+        for name in "abcde":
+            p.write(name)
+        env = {"OPENAI_API_KEY": KEY}
+        first = p.ftctl("apply", "--auto-approve", "--parallelism", "1", env=env)
+        assert first.returncode == 0, first.stdout + first.stderr  # deferred is not a failure
+        assert "Apply finished: 3 done, 0 already done, 3 deferred, 0 failed." in first.stdout
+        assert "refused for a quota" in first.stdout
+        stats = server.stats()
+        assert stats["POST /v1/fine_tuning/jobs"] == 5  # one try each: no retry storm
+        assert p.ftctl("plan", env=env).stdout.count("+ create") == 3  # the next plan shows them pending
+        for _ in range(2):
+            server.advance(10_000)  # the running jobs finish
+            assert p.ftctl("apply", "--auto-approve", "--parallelism", "1", env=env).returncode == 0
+        assert sorted(p.statuses()) == list("abcde")
+        assert p.ftctl("plan", "--detailed-exitcode", env=env).returncode == 0
+    finally:
+        server.stop()
+
+
+def test_apply_wait_creates_as_slots_free_up(tmp_path: Path) -> None:
+    server = SandboxProcess(tmp_path / "s.db", 1.0, "--clock", "manual").start()
+    try:
+        p = Project(tmp_path / "p", server)
+        for name in "abcde":
+            p.write(name)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("FTCTL_", "OPENAI_"))}
+        env.update({"NO_COLOR": "1", "OPENAI_API_KEY": KEY})
+        run = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "m", "--auto-approve", "--wait",
+                                "--max-active-jobs", "2", "--parallelism", "1", "--timeout", "2m",
+                                "--api-base", server.url], cwd=p.root, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+            server.advance(300)  # time passes for the jobs only when the test says so
+        out, err = run.communicate(timeout=30)
+        assert run.returncode == 0, out + err
+        assert "Apply finished: 6 done, 0 already done, 0 deferred, 0 failed." in out
+        assert sorted(p.statuses()) == list("abcde")
+    finally:
+        server.stop()
+
+
+def test_a_daily_limit_defers_until_the_next_day(tmp_path: Path) -> None:
+    server = SandboxProcess(tmp_path / "s.db", 1.0, "--clock", "manual", "--daily-limit", "2").start()
+    try:
+        p = Project(tmp_path / "p", server)
+        for name in "abc":
+            p.write(name)
+        env = {"OPENAI_API_KEY": KEY}
+        first = p.ftctl("apply", "--auto-approve", "--parallelism", "1", env=env)
+        assert first.returncode == 0 and "2 deferred" not in first.stdout and "1 deferred" in first.stdout
+        assert "daily" in first.stdout.lower() or "per day" in first.stdout
+        again = p.ftctl("apply", "--auto-approve", env=env)
+        assert "1 deferred" in again.stdout
+        server.advance(86_400)
+        assert p.ftctl("apply", "--auto-approve", env=env).returncode == 0
+        assert sorted(p.statuses()) == list("abc")
+    finally:
+        server.stop()
