@@ -27,8 +27,11 @@ DEFAULT_PATHS = ("manifests",)
 EXIT_CHANGES = 2
 
 
-def _paths(paths: tuple[str, ...]) -> list[Path]:
-    return [Path(p) for p in (paths or DEFAULT_PATHS)]
+def _paths(paths: tuple[str, ...], settings: Settings) -> list[Path]:
+    """The paths given, else ftctl.yaml's ``paths``, else ``manifests``."""
+    if paths:
+        return [Path(p) for p in paths]
+    return list(settings.paths) or [Path(p) for p in DEFAULT_PATHS]
 
 
 def _color() -> bool:
@@ -133,7 +136,7 @@ def validate(paths: tuple[str, ...], output: str, provider: str | None, prices: 
 
     settings = _settings(prices=prices, offline=True, provider=provider)
     try:
-        loaded, analysis = check_data(_paths(paths), settings)
+        loaded, analysis = check_data(_paths(paths, settings), settings)
     except InputError as exc:
         if output == "text":
             raise
@@ -164,10 +167,10 @@ def _plan(paths: tuple[str, ...], settings: Settings, prune: bool, replace: tupl
     from reconciler.session.desired import load_desired
     from reconciler.session.planning import make_plan
 
-    wanted, analysis = load_desired(_paths(paths), settings)
+    wanted, analysis = load_desired(_paths(paths, settings), settings)
     _warn(analysis)
     if not wanted:
-        click.echo(f"warning: no manifest found in {', '.join(map(str, _paths(paths)))}", err=True)
+        click.echo(f"warning: no manifest found in {', '.join(map(str, _paths(paths, settings)))}", err=True)
     known = {d.name for d in wanted}
     unknown = [n for n in replace if n not in known]
     if unknown:
@@ -339,12 +342,13 @@ def status(paths: tuple[str, ...], output: str, settings: Settings) -> None:
     from reconciler.session.target import connect
 
     declared: list[str] = []
-    if paths or Path(DEFAULT_PATHS[0]).is_dir():
+    chosen = _paths(paths, settings)
+    if paths or settings.paths or all(p.is_dir() for p in chosen):
         try:
-            declared = [m.name for m in load_manifests(_paths(paths), known=Known(settings.extra_models))]
+            declared = [m.name for m in load_manifests(chosen, known=Known(settings.extra_models))]
         except InputError:
-            if paths:
-                raise  # named explicitly: their errors matter; the default folder is only a hint
+            if paths or settings.paths:
+                raise  # named (here or in ftctl.yaml): their errors matter; the default folder is a hint
     with connect(settings) as conn:
         jobs = conn.reader.stack_jobs(settings.stack)
     rows = status_rows(jobs, time.time(), declared)

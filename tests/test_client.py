@@ -44,6 +44,14 @@ def _server(seen: list[httpx.Request], reject_metadata: bool = False) -> httpx.M
     return httpx.MockTransport(handle)
 
 
+@pytest.fixture
+def writer(request: pytest.FixtureRequest, sandbox: SandboxProcess) -> Writer:
+    """A writer to the sandbox, its connections closed after the test."""
+    transport = Transport(Target(sandbox.url, "k"))
+    request.addfinalizer(transport.close)
+    return Writer(transport)
+
+
 def _reader(target: Target, transport: httpx.MockTransport) -> Reader:
     http = httpx.Client(base_url=target.base_url + "/", transport=transport, headers=target.headers())
     return Reader(Transport(target, http), retry=NO_WAIT)
@@ -103,15 +111,14 @@ def test_target_selection_from_environment(tmp_path: Path) -> None:
     assert check_base_url("http://localhost:8787/v1") is None
 
 
-def test_big_files_go_through_the_uploads_api_in_parts(sandbox: SandboxProcess, tmp_path: Path,
+def test_big_files_go_through_the_uploads_api_in_parts(sandbox: SandboxProcess, writer: Writer, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(api_upload, "SIMPLE_UPLOAD_LIMIT", 1000)  # stand-ins for 512 MB and 64 MB
     monkeypatch.setattr(api_upload, "PART_SIZE", 400)
     data = tmp_path / "big.jsonl"
     data.write_bytes(b"".join(b'{"n": %d}\n' % i for i in range(300)))
     progress: list[int] = []
-    target = Target(sandbox.url, "k")
-    uploaded = Writer(Transport(target)).upload(data, "ftctl-x-big.jsonl", "key-1", sha256_file(data), progress.append)
+    uploaded = writer.upload(data, "ftctl-x-big.jsonl", "key-1", sha256_file(data), progress.append)
     assert uploaded.bytes == data.stat().st_size and uploaded.filename == "ftctl-x-big.jsonl"
     parts = -(-data.stat().st_size // 400)
     assert sandbox.stats()["POST /v1/uploads/{upload_id}/parts"] == parts
@@ -120,17 +127,18 @@ def test_big_files_go_through_the_uploads_api_in_parts(sandbox: SandboxProcess, 
     assert content.content == data.read_bytes()
 
 
-def test_small_upload_reports_progress(sandbox: SandboxProcess, tmp_path: Path) -> None:
+def test_small_upload_reports_progress(sandbox: SandboxProcess, writer: Writer, tmp_path: Path) -> None:
     data = tmp_path / "small.jsonl"
     data.write_bytes(b"{}\n" * 1000)
     progress: list[Any] = []
-    Writer(Transport(Target(sandbox.url, "k"))).upload(data, "small.jsonl", "key-2", sha256_file(data), progress.append)
+    writer.upload(data, "small.jsonl", "key-2", sha256_file(data), progress.append)
     assert sum(progress) == data.stat().st_size
     assert "POST /v1/uploads" not in sandbox.stats()
 
 
 @pytest.mark.parametrize("big", [False, True])
-def test_an_upload_whose_bytes_are_not_the_planned_ones_is_deleted(sandbox: SandboxProcess, tmp_path: Path,
+def test_an_upload_whose_bytes_are_not_the_planned_ones_is_deleted(sandbox: SandboxProcess, writer: Writer,
+                                                                    tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch, big: bool) -> None:
     if big:
         monkeypatch.setattr(api_upload, "SIMPLE_UPLOAD_LIMIT", 1000)
@@ -140,7 +148,7 @@ def test_an_upload_whose_bytes_are_not_the_planned_ones_is_deleted(sandbox: Sand
     planned = sha256_file(data)
     data.write_bytes(b'{"n": 2}\n' * 300)  # edited after the plan, same size
     with pytest.raises(ContentChanged, match="changed after the plan was made"):
-        Writer(Transport(Target(sandbox.url, "k"))).upload(data, f"ftctl-{planned}-train.jsonl", "key-3", planned)
+        writer.upload(data, f"ftctl-{planned}-train.jsonl", "key-3", planned)
     files = httpx.get(f"{sandbox.url}/files", headers={"Authorization": "Bearer k"}).json()["data"]
     assert files == []
 

@@ -19,7 +19,7 @@ from pydantic_core import ErrorDetails
 
 from reconciler.diagnostics import Diagnostic
 from reconciler.manifests.graders import TOP_LEVEL_GRADER_TYPES
-from reconciler.manifests.model import DpoHyperparameters, Manifest, ReinforcementHyperparameters
+from reconciler.manifests.model import NAME_PATTERN, DpoHyperparameters, Manifest, ReinforcementHyperparameters
 from reconciler.manifests.yamlsrc import Located, Path_
 
 _HYPERPARAMETERS = set(ReinforcementHyperparameters.model_fields) | set(DpoHyperparameters.model_fields)
@@ -54,8 +54,8 @@ def _concrete(tp: Any) -> list[Any]:
     return [tp]
 
 
-def _models_at(loc: tuple[int | str, ...]) -> list[type[BaseModel]]:
-    current: list[Any] = [Manifest]
+def _models_at(loc: tuple[int | str, ...], root: type[BaseModel] = Manifest) -> list[type[BaseModel]]:
+    current: list[Any] = [root]
     for part in loc:
         nxt: list[Any] = []
         for tp in (c for t in current for c in _concrete(t)):
@@ -73,9 +73,9 @@ def _models_at(loc: tuple[int | str, ...]) -> list[type[BaseModel]]:
     return [c for t in current for c in _concrete(t) if isinstance(c, type) and issubclass(c, BaseModel)]
 
 
-def _suggest(loc: tuple[int | str, ...]) -> str:
+def _suggest(loc: tuple[int | str, ...], root: type[BaseModel] = Manifest) -> str:
     key = str(loc[-1])
-    allowed = sorted({name for model in _models_at(loc[:-1]) for name in model.model_fields})
+    allowed = sorted({name for model in _models_at(loc[:-1], root) for name in model.model_fields})
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     if close:
         return f"unknown field (did you mean {close[0]}?)"
@@ -96,7 +96,7 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def _message(err: ErrorDetails, user_path: Path_) -> str:
+def _message(err: ErrorDetails, user_path: Path_, root: type[BaseModel] = Manifest) -> str:
     kind = err["type"]
     ctx = err.get("ctx") or {}
     value = err.get("input")
@@ -106,7 +106,7 @@ def _message(err: ErrorDetails, user_path: Path_) -> str:
                     f"(this job is {err['loc'][1]})")
         if len(user_path) == 1 and user_path[0] in _HYPERPARAMETERS:
             return "unknown field (hyperparameters go under method.hyperparameters)"
-        return _suggest(err["loc"])
+        return _suggest(err["loc"], root)
     if kind == "missing":
         return "required field missing"
     if kind == "union_tag_invalid":
@@ -125,8 +125,9 @@ def _message(err: ErrorDetails, user_path: Path_) -> str:
         return "a 'type' field is required here"
     if kind == "literal_error":
         return f"must be {ctx.get('expected')}, got {value!r}"
-    if kind == "string_pattern_mismatch" and user_path == ("name",):
-        return (f"{_short(value)} is not a valid name: use 1-63 lowercase letters, digits and '-', "
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == NAME_PATTERN:
+        what = "name" if user_path[-1:] == ("name",) else f"{user_path[-1]} name"
+        return (f"{_short(value)} is not a valid {what}: use 1-63 lowercase letters, digits and '-', "
                 "starting and ending with a letter or digit")
     if kind.endswith("_type") or kind in ("model_type", "model_attributes_type", "dict_type", "list_type"):
         expected = err["msg"].removeprefix("Input should be ").removesuffix(" instance")
@@ -141,10 +142,11 @@ def _message(err: ErrorDetails, user_path: Path_) -> str:
     return message[:1].lower() + message[1:]
 
 
-def diagnostics_from_validation(exc: ValidationError, doc: Located, shown: str) -> list[Diagnostic]:
+def diagnostics_from_validation(exc: ValidationError, doc: Located, shown: str,
+                                model: type[BaseModel] = Manifest) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for err in exc.errors(include_url=False):
         user_path = _user_path(doc.data, err["loc"], err["type"])
         fieldpath = ".".join(str(p) for p in user_path)
-        out.append(Diagnostic(shown, doc.line_of(user_path), fieldpath, _message(err, user_path)))
+        out.append(Diagnostic(shown, doc.line_of(user_path), fieldpath, _message(err, user_path, model)))
     return sorted(set(out), key=lambda d: (d.line, d.field, d.message))

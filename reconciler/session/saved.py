@@ -72,7 +72,7 @@ def apply_hint(out: str, settings: Settings) -> str:
 def target_of(saved: Plan, settings: Settings) -> Settings:
     """The settings that apply ``saved``: its own target and stack, or a refusal.
 
-    A remote plan is applied only where this run's own choice of base URL (flag, environment or
+    A remote plan is applied only where this run's own choice of base URL (flag, environment, ftctl.yaml or
     default) points: the API key is sent to the target the user chose, never to one a plan file
     names. The embedded sandbox needs no key: its plan is applied to its own database.
     """
@@ -86,14 +86,12 @@ def target_of(saved: Plan, settings: Settings) -> Settings:
         db = settings.root / plan_target.sandbox_db
         settings = settings.with_target(True, None, db)
     elif settings.sandbox or settings.api_base != (plan_target.api_base or "").rstrip("/"):
-        source = {"flag": "--api-base", "env": "OPENAI_BASE_URL", "default": "the default"}.get(
-            settings.api_base_from, settings.api_base_from)
         raise SetupError(f"the plan was made for {plan_target.label}, but this run targets {chosen.label} "
-                         f"({source}); ftctl sends your API key only to the target you choose: apply it with "
-                         f"--api-base {plan_target.api_base} (or OPENAI_BASE_URL set to it)")
+                         f"({settings.api_base_source}); ftctl sends your API key only to the target you choose: "
+                         f"apply it with --api-base {plan_target.api_base} (or OPENAI_BASE_URL set to it)")
     elif settings.provider is not None and settings.provider != plan_target.provider:
         raise SetupError(f"the plan was made for a {plan_target.provider} target, not {settings.provider} "
-                         f"({'--provider' if settings.provider else ''}); leave out --provider")
+                         "(--provider, FTCTL_PROVIDER or ftctl.yaml); leave it out")
     else:
         settings = settings.with_target(False, plan_target.api_base, None, plan_target.provider)
     if settings.stack_from == "flag" and settings.stack != saved.stack:

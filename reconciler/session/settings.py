@@ -1,6 +1,7 @@
-"""One ``Settings`` object, built by the CLI from flags, environment and defaults, passed down.
+"""One ``Settings`` object, built by the CLI from flags, environment, ``ftctl.yaml`` and defaults,
+passed down.
 
-Precedence is flag > environment > default (SPEC §4). Nothing below the CLI reads ``os.environ``:
+Precedence is flag > environment > ftctl.yaml > default (SPEC §4, §8). Nothing below the CLI reads ``os.environ``:
 what ftctl depends on is visible in one place, tests pass their own environment, and a bad value of
 an ``FTCTL_*`` variable is one clear error naming the variable. Each value remembers where it came
 from, so that ``apply PLANFILE`` can refuse a target given on the command line that is not the
@@ -19,8 +20,9 @@ from reconciler.datasets.tokens import cache_folder
 from reconciler.manifests.model import NAME_PATTERN
 from reconciler.project import find_root
 from reconciler.providers import PROVIDERS, Provider, detect
+from reconciler.session.config import load_config
 
-Source = Literal["flag", "env", "default", "plan"]
+Source = Literal["flag", "env", "config", "default", "plan"]
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 DEFAULT_STACK = "default"
 SANDBOX_DB = ".ftctl/sandbox.db"
@@ -47,7 +49,9 @@ class Settings:
     provider: str | None = None
     """``--provider`` or ``FTCTL_PROVIDER``; None: detected from the API base."""
     max_active_jobs: int | None = None
-    """``FTCTL_MAX_ACTIVE_JOBS`` (or the config's ``limits.max_active_jobs``)."""
+    """``FTCTL_MAX_ACTIVE_JOBS``, else the config's ``limits.max_active_jobs``."""
+    paths: tuple[Path, ...] = ()
+    """The config's ``paths`` (resolved): where manifests are when no path is given."""
     offline: bool = False
     """Built for ``validate``: no target; the provider's limits apply only when one is named."""
     prices: Path | None = None
@@ -68,8 +72,8 @@ class Settings:
     @property
     def api_base_source(self) -> str:
         """Where the base URL came from, in the words a user typed it."""
-        return {"flag": "--api-base", "env": "OPENAI_BASE_URL", "default": "the default base URL",
-                "plan": "the saved plan"}[self.api_base_from]
+        return {"flag": "--api-base", "env": "OPENAI_BASE_URL", "config": "ftctl.yaml's target.api_base",
+                "default": "the default base URL", "plan": "the saved plan"}[self.api_base_from]
 
     @property
     def target_from_flags(self) -> bool:
@@ -147,6 +151,8 @@ def build(env: Mapping[str, str], cwd: Path, *, stack: str | None = None, sandbo
         raise UsageProblem("--sandbox and --provider: the embedded sandbox speaks OpenAI's dialect; to try "
                            "another, run `ftctl sandbox serve --flavor azure` and point --api-base at it")
     root = find_root(cwd, cwd)
+    config, config_path = load_config(root)
+    chosen_provider = chosen_provider or config.target.provider
     if sandbox and api_base:
         raise UsageProblem("--sandbox and --api-base choose two different targets; give one of them")
     stack_from: Source
@@ -155,12 +161,16 @@ def build(env: Mapping[str, str], cwd: Path, *, stack: str | None = None, sandbo
         chosen_stack, stack_from = _stack(stack, "--stack"), "flag"
     elif env.get("FTCTL_STACK") is not None:
         chosen_stack, stack_from = _stack(env["FTCTL_STACK"], "FTCTL_STACK"), "env"
+    elif config.stack is not None and not offline:
+        chosen_stack, stack_from = config.stack, "config"
     else:
         chosen_stack, stack_from = DEFAULT_STACK, "default"
     if api_base:
         base, base_from = api_base, "flag"
     elif env.get("OPENAI_BASE_URL"):
         base, base_from = env["OPENAI_BASE_URL"], "env"
+    elif config.target.api_base and not offline:
+        base, base_from = config.target.api_base, "config"
     else:
         base, base_from = DEFAULT_API_BASE, "default"
     base = base.rstrip("/")  # https://x/v1/ and https://x/v1 are one target
@@ -177,7 +187,8 @@ def build(env: Mapping[str, str], cwd: Path, *, stack: str | None = None, sandbo
         sandbox_speed=_speed(env["FTCTL_SANDBOX_SPEED"]) if env.get("FTCTL_SANDBOX_SPEED") else 1.0,
         provider=None if sandbox else chosen_provider, offline=offline,
         max_active_jobs=_positive(env["FTCTL_MAX_ACTIVE_JOBS"], "FTCTL_MAX_ACTIVE_JOBS")
-        if env.get("FTCTL_MAX_ACTIVE_JOBS") else None,
+        if env.get("FTCTL_MAX_ACTIVE_JOBS") else config.limits.max_active_jobs,
+        paths=tuple(config_path.parent / p for p in config.paths) if config_path and config.paths else (),
         prices=Path(prices_path) if prices_path else None, prices_from=prices_from,
         token_cache=cache_folder(env) if tokens == "auto" else None,
         extra_models=frozenset(m.strip() for m in env.get("FTCTL_EXTRA_MODELS", "").split(",") if m.strip()),

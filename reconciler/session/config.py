@@ -1,0 +1,85 @@
+"""``ftctl.yaml``: the project's settings (SPEC §8), read with the manifests' strictness.
+
+Found at the project root (the nearest directory holding it, walking up); never read as a manifest.
+Paths in it are relative to its own directory, so every command works the same from any
+subdirectory. It is checked like a manifest — unknown keys (with a "did you mean"), wrong types and
+duplicate keys are errors naming the file, line and field — and a key in it is refused: keys come
+from the environment only. Precedence: flag > environment > ftctl.yaml > default.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, ValidationError
+
+from reconciler.diagnostics import Diagnostic, InputError, display_path
+from reconciler.manifests.errors import diagnostics_from_validation
+from reconciler.manifests.model import NAME_PATTERN
+from reconciler.manifests.strict import Strict
+from reconciler.manifests.yamlsrc import YamlError, load_documents
+from reconciler.project import CONFIG_NAME
+
+SECRET_KEY = re.compile(r"(api[-_]?key|token|secret|password)", re.IGNORECASE)
+
+
+def _url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError(f"{value!r} must be an http:// or https:// URL, such as https://acme.openai.azure.com/openai/v1")
+    return value
+
+
+class Target(Strict):
+    provider: Literal["openai", "azure", "compatible"] | None = None
+    api_base: Annotated[str, AfterValidator(_url)] | None = None
+
+
+class Limits(Strict):
+    max_active_jobs: Annotated[int, Field(ge=1)] | None = None
+    """apply keeps at most this many of the stack's jobs active."""
+
+
+class Config(Strict):
+    stack: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+    paths: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] | None = None
+    target: Target = Target()
+    limits: Limits = Limits()
+
+
+def _secrets(data: object, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    if isinstance(data, dict):
+        found = [(*path, str(k)) for k in data if SECRET_KEY.search(str(k))]
+        return found + [p for k, v in data.items() for p in _secrets(v, (*path, str(k)))]
+    return []
+
+
+def load_config(root: Path) -> tuple[Config, Path | None]:
+    """The config at ``root`` (an empty one when there is none), and its path."""
+    path = root / CONFIG_NAME
+    if not path.is_file():
+        return Config(), None
+    shown = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError([Diagnostic(shown, 0, "", f"cannot read the project config: {exc}")]) from None
+    documents = list(load_documents(text))
+    if not documents:
+        return Config(), path
+    doc = documents[0]
+    if isinstance(doc, YamlError):
+        raise InputError([Diagnostic(shown, doc.line, ".".join(map(str, doc.path)), doc.message)])
+    if len(documents) > 1:
+        raise InputError([Diagnostic(shown, 0, "", "the project config is one YAML document, not several")])
+    if not isinstance(doc.data, dict):
+        raise InputError([Diagnostic(shown, doc.line, "", "the project config must be a mapping of settings")])
+    secrets = _secrets(doc.data)
+    if secrets:
+        raise InputError([Diagnostic(shown, doc.line_of(p), ".".join(p), "keys are never kept in ftctl.yaml: "
+                                     "set OPENAI_API_KEY or AZURE_OPENAI_API_KEY in the environment") for p in secrets])
+    try:
+        return Config.model_validate(doc.data), path
+    except ValidationError as exc:
+        raise InputError(diagnostics_from_validation(exc, doc, shown, model=Config)) from None
