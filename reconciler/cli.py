@@ -40,7 +40,7 @@ def _color() -> bool:
 
 def _settings(stack: str | None = None, sandbox: bool = False, api_base: str | None = None,
               prices: str | None = None, offline: bool = False, provider: str | None = None) -> Settings:
-    """The one place that reads the environment: flags > environment > defaults."""
+    """The one place that reads the environment: flags > environment > ftctl.yaml > defaults."""
     from reconciler.session.settings import build
 
     return build(os.environ, Path.cwd(), stack=stack, sandbox=sandbox, api_base=api_base, prices=prices,
@@ -65,13 +65,13 @@ def usage_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by every command that talks to an API; the command receives ``settings``."""
 
-    @click.option("--stack", metavar="NAME", help="Stack name (env FTCTL_STACK; default 'default'): ftctl only "
-                  "touches jobs tagged with it.")
+    @click.option("--stack", metavar="NAME", help="Stack name (env FTCTL_STACK, ftctl.yaml; default 'default'): "
+                  "ftctl only touches jobs tagged with it.")
     @click.option("--sandbox", is_flag=True, help="Use the embedded sandbox (state in .ftctl/sandbox.db at the "
                   "project root).")
-    @click.option("--api-base", metavar="URL", help="API base URL (env OPENAI_BASE_URL; default OpenAI).")
+    @click.option("--api-base", metavar="URL", help="API base URL (env OPENAI_BASE_URL, ftctl.yaml; default OpenAI).")
     @click.option("--provider", type=click.Choice(["openai", "azure", "compatible"]),
-                  help="What the API base is (env FTCTL_PROVIDER; default: from the URL).")
+                  help="What the API base is (env FTCTL_PROVIDER, ftctl.yaml; default: from the URL).")
     @functools.wraps(fn)
     @usage_errors
     def wrapper(*args: Any, stack: str | None, sandbox: bool, api_base: str | None, provider: str | None,
@@ -237,7 +237,8 @@ def _saved_plan(paths: tuple[str, ...]) -> Plan | None:
 @click.option("--timeout", metavar="DURATION", default="1h", show_default=True,
               help="How long --wait waits (90s, 30m, 2h).")
 @click.option("--max-active-jobs", type=click.IntRange(1), metavar="N",
-              help="Keep at most N of the stack's jobs active; create the rest later (env FTCTL_MAX_ACTIVE_JOBS).")
+              help="Keep at most N of the stack's jobs active; create the rest later "
+              "(env FTCTL_MAX_ACTIVE_JOBS, ftctl.yaml).")
 @prices_option
 @target_options
 @log_option
@@ -253,6 +254,7 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
 
     wait_for = duration(timeout)
     max_active = max_active_jobs or settings.max_active_jobs
+    max_active_name = "--max-active-jobs" if max_active_jobs else settings.max_active_jobs_from
     saved = _saved_plan(paths)
     if saved is not None:
         if prune or replace:
@@ -273,6 +275,7 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
         with _upload_progress(plan) as progress:
             applier = Applier(conn.step_reader, conn.writer, settings.root, parallelism=parallelism, wait=wait,
                               wait_timeout=wait_for, progress=progress, max_active=max_active,
+                              max_active_name=max_active_name,
                               provider=OPENAI if settings.sandbox else settings.profile)
             results = applier.apply(plan)
     _report(results)

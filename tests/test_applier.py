@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -245,3 +247,52 @@ def test_max_active_jobs_keeps_the_stack_under_the_limit_and_wait_creates_the_re
         plan([make_desired(n) for n in "abcde"], api.stack_jobs("default"), [], "default"))
     assert [r.outcome for r in waited] == ["done", "done", "done"]
     assert len(api.jobs) == 5
+
+
+def test_a_create_waits_for_creates_in_flight_before_it_is_deferred() -> None:
+    from reconciler.apply.guards import Slots
+
+    slots = Slots(lambda: 0, 2, wait=False, deadline=0.0, clock=lambda: 0.0, sleep=lambda s: None,
+                  limit_name="limits.max_active_jobs (ftctl.yaml)")
+    assert slots.acquire() is None and slots.acquire() is None  # two creates in flight
+    third: list[str | None] = []
+    waiter = threading.Thread(target=lambda: third.append(slots.acquire()))
+    waiter.start()
+    waiter.join(0.2)
+    assert waiter.is_alive()  # neither taken nor refused while the two may still fail
+    slots.settle(False)  # the first failed: its slot is free again
+    waiter.join(5)
+    assert third == [None]
+    slots.settle(True)
+    slots.settle(True)  # two jobs active now, none in flight: the next is deferred at once
+    assert slots.acquire() == ("2 of the stack's jobs are active and limits.max_active_jobs (ftctl.yaml) is 2: "
+                               "a later apply creates it (or apply --wait)")
+
+
+class FailsFor(FakeApi):
+    def __init__(self, names: set[str]) -> None:
+        super().__init__()
+        self.names = names
+
+    def create_job(self, body: dict[str, Any], idempotency_key: str) -> LiveJob:
+        if body["metadata"]["ftctl-name"] in self.names:
+            time.sleep(0.1)  # the refusal comes late: the other creates are deciding meanwhile
+            raise ApiError(400, "Unrecognized request argument supplied: trainingType", "unknown_parameter")
+        return super().create_job(body, idempotency_key)
+
+
+@pytest.mark.parametrize("parallelism", [1, 4])
+def test_failed_creates_free_their_slots(parallelism: int) -> None:
+    api = FailsFor({"a", "b"})
+    results = Applier(api, api, Path("/nonexistent"), sleep=lambda s: None, max_active=2,
+                      parallelism=parallelism).apply(plan([make_desired(n) for n in "abcd"], [], [], "default"))
+    assert {r.name: r.outcome for r in results} == {"a": "failed", "b": "failed", "c": "done", "d": "done"}
+
+
+def test_a_dropped_job_frees_its_slot_and_stops_the_creates_waiting_for_one() -> None:
+    api = DropsFields()
+    results = Applier(api, api, Path("/nonexistent"), sleep=lambda s: None, max_active=1, parallelism=3).apply(
+        plan([make_desired(n, n_epochs=3) for n in "abc"], [], [], "default"))
+    assert [r.outcome for r in results] == ["failed"] * 3
+    assert sum("not created: the target drops" in r.detail for r in results) == 2
+    assert [j["status"] for j in api.jobs.values()] == ["cancelled"]

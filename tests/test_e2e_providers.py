@@ -56,9 +56,10 @@ class Project:
         (root / "m" / "data" / "train.jsonl").write_bytes(
             (ROOT / "manifests" / "data" / "support" / "train.jsonl").read_bytes())
 
-    def write(self, name: str, epochs: int = 3, state: str = "active", model: str = "gpt-4.1-mini") -> None:
+    def write(self, name: str, epochs: int = 3, state: str = "active", model: str = "gpt-4.1-mini",
+              extra: str = "") -> None:
         (self.root / "m" / f"{name}.yaml").write_text(MANIFEST.format(name=name, epochs=epochs, state=state,
-                                                                      model=model))
+                                                                      model=model) + extra)
 
     def ftctl(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("FTCTL_", "OPENAI_", "AZURE_"))}
@@ -81,14 +82,15 @@ class Project:
 def test_azure_pending_pausing_resuming_replace_prune_and_converge(tmp_path: Path, azure: SandboxProcess) -> None:
     p = Project(tmp_path / "p", azure, "--provider", "azure")
     env = {"AZURE_OPENAI_API_KEY": KEY}
-    p.write("bot")
+    training_type = "provider_options: {azure: {training_type: globalstandard}}\n"
+    p.write("bot", extra=training_type)
     created = p.ftctl("apply", "--auto-approve", env=env)
-    assert created.returncode == 0, created.stdout + created.stderr
+    assert created.returncode == 0, created.stdout + created.stderr  # trainingType sent, and accepted
     assert p.statuses() == {"bot": ["pending"]}
     assert p.ftctl("plan", "--detailed-exitcode", env=env).returncode == 0  # pending is in progress: no drift
 
     azure.advance(60)
-    p.write("bot", state="paused")
+    p.write("bot", state="paused", extra=training_type)
     paused = p.ftctl("apply", "--auto-approve", env=env)
     assert paused.returncode == 0, paused.stdout
     assert p.statuses() == {"bot": ["pausing"]}
@@ -96,14 +98,14 @@ def test_azure_pending_pausing_resuming_replace_prune_and_converge(tmp_path: Pat
     azure.advance(10)
     assert p.statuses() == {"bot": ["paused"]}
 
-    p.write("bot", state="active")
+    p.write("bot", state="active", extra=training_type)
     resumed = p.ftctl("apply", "--auto-approve", env=env)
     assert resumed.returncode == 0 and "resume" in resumed.stdout
     assert p.statuses() == {"bot": ["resuming"]}
     azure.advance(10)
     assert p.statuses() == {"bot": ["running"]}
 
-    p.write("bot", epochs=4)
+    p.write("bot", epochs=4, extra=training_type)
     replaced = p.ftctl("apply", "--auto-approve", env=env)
     assert replaced.returncode == 0, replaced.stdout
     assert "~ method.hyperparameters.n_epochs: 3 → 4" in replaced.stdout
@@ -139,8 +141,12 @@ def test_azure_flavour_answers_fit_azures_description(tmp_path: Path, azure: San
     body = {"model": "gpt-4.1-mini", "training_file": file["id"], "suffix": "x" * 41}
     too_long = httpx.post(f"{url}/fine_tuning/jobs", headers=headers, json=body)
     assert too_long.status_code == 400 and check(too_long, "/openai/v1/fine_tuning/jobs")
+    bad_type = httpx.post(f"{url}/fine_tuning/jobs", headers=headers, json={**body, "trainingType": "premium"})
+    assert bad_type.status_code == 400 and check(bad_type, "/openai/v1/fine_tuning/jobs")["error"]["param"] == \
+        "trainingType"
     job = check(httpx.post(f"{url}/fine_tuning/jobs", headers=headers, json={**body, "suffix": "ok",
-                                                                            "metadata": {"k": "v"}}),
+                                                                            "metadata": {"k": "v"},
+                                                                            "trainingType": "developer"}),
                 "/openai/v1/fine_tuning/jobs")
     assert job["status"] == "pending"
     jobs = f"/openai/v1/fine_tuning/jobs/{job['id']}"
@@ -156,7 +162,7 @@ def test_azure_flavour_answers_fit_azures_description(tmp_path: Path, azure: San
     check(httpx.get(f"{azure.base}{jobs}/checkpoints", headers=headers), f"{jobs}/checkpoints")
     check(httpx.post(f"{azure.base}{jobs}/cancel", headers=headers), f"{jobs}/cancel")
     assert httpx.post(f"{url}/uploads", headers=headers, json={}).status_code == 404  # no Uploads API
-    assert len(checked) == 13
+    assert len(checked) == 14
 
 
 def test_a_gateway_that_drops_fields_leaves_no_job_running(tmp_path: Path) -> None:

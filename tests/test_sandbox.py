@@ -214,6 +214,7 @@ def test_dpo_and_reinforcement_jobs_succeed(client: openai.OpenAI, sandbox: Sand
     ({"method": {"type": "reinforcement", "reinforcement": {}}, "model": "o4-mini"},
      "method.reinforcement.grader", "required"),
     ({"training_file": "file-doesnotexist"}, "training_file", "invalid training_file"),
+    ({"extra_body": {"trainingType": "standard"}}, "trainingType", "Unrecognized request argument"),  # Azure's
 ])
 def test_create_is_validated_like_the_real_api(client: openai.OpenAI, kwargs: dict[str, Any], param: str,
                                                fragment: str) -> None:

@@ -78,13 +78,13 @@ class Applier:
                  parallelism: int = 4, wait: bool = False, wait_timeout: float = 3600,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
                  progress: UploadProgress | None = None, provider: Provider = COMPATIBLE,
-                 max_active: int | None = None) -> None:
+                 max_active: int | None = None, max_active_name: str = "--max-active-jobs") -> None:
         self.reader, self.writer, self.root = reader, writer, root
         self.retry = retry or RetryPolicy(sleep=sleep, clock=clock)
         self.parallelism = max(1, parallelism)
         self.wait, self.wait_timeout, self.clock, self.sleep = wait, wait_timeout, clock, sleep
         self.progress = progress
-        self.provider, self.max_active = provider, max_active
+        self.provider, self.max_active, self.max_active_name = provider, max_active, max_active_name
         self.stack = ""
         self.halted: str | None = None
         """Why no more jobs are created on this target (it drops fields), once that is known."""
@@ -94,7 +94,7 @@ class Applier:
     def apply(self, plan: Plan) -> list[StepResult]:
         self.stack = plan.stack
         self.slots = Slots(self._count_active, self.max_active, self.wait, self.clock() + self.wait_timeout,
-                           self.clock, self.sleep)
+                           self.clock, self.sleep, self.max_active_name)
         uploads = [a for a in plan.actions if isinstance(a, UploadAction)]
         with ThreadPoolExecutor(self.parallelism) as pool:
             upload_results = list(pool.map(lambda a: self._step(a, {}), uploads))
@@ -192,6 +192,9 @@ class Applier:
         full = self.slots.acquire()
         if full is not None:
             return StepResult(action.name, action.action, "deferred", before + full, action.job_id)
+        if self.halted:  # learnt while this create waited for a slot
+            self.slots.settle(False)
+            raise StepFailed(f"{before}not created: {self.halted}")
 
         def attempt(n: int) -> tuple[LiveJob, str, str]:
             found = self._find_created(action)
@@ -201,23 +204,29 @@ class Applier:
             job = self.writer.create_job(body, key)
             return job, "done", f"created {job.id}"
 
-        while True:
-            try:
-                job, outcome, detail = self.retry.run(attempt, self._retry(action.name, action.action))
-                break
-            except ApiError as exc:
-                if exc.quota and self.slots.wait_for_a_finished_job():
-                    continue  # --wait: one of the stack's jobs has finished; try again
-                self.slots.release()
-                if exc.quota:
-                    return StepResult(action.name, action.action, "deferred", f"{before}refused for a quota "
-                                      f"({exc}): a later apply creates it (or apply --wait)", action.job_id)
-                if not before:
-                    raise
-                raise StepFailed(f"{before}the new job was not created: {exc} (apply again to create it)") from None
-        dropped = dropped_fields(job, body)
-        if dropped:
-            return self._dropped(action, job, dropped)
+        created = False
+        try:
+            while True:
+                try:
+                    job, outcome, detail = self.retry.run(attempt, self._retry(action.name, action.action))
+                    break
+                except ApiError as exc:
+                    if exc.quota and self.slots.wait_for_a_finished_job():
+                        continue  # --wait: one of the stack's jobs has finished; try again
+                    if exc.quota:
+                        return StepResult(action.name, action.action, "deferred", f"{before}refused for a quota "
+                                          f"({exc}): a later apply creates it (or apply --wait)", action.job_id)
+                    if not before:
+                        raise
+                    raise StepFailed(f"{before}the new job was not created: {exc} "
+                                     "(apply again to create it)") from None
+            dropped = dropped_fields(job, body)
+            if dropped:
+                result, created = self._dropped(action, job, dropped)
+                return result
+            created = True
+        finally:
+            self.slots.settle(created)
         detail = before + detail
         logs.get(name=action.name, action=action.action, idempotency_key=key).info("create.done", job_id=job.id)
         if action.then_pause:
@@ -230,18 +239,20 @@ class Applier:
                 outcome = paused.outcome
         return StepResult(action.name, action.action, outcome, detail, job.id)
 
-    def _dropped(self, action: CreateAction | ReplaceAction, job: LiveJob, dropped: list[str]) -> StepResult:
+    def _dropped(self, action: CreateAction | ReplaceAction, job: LiveJob,
+                 dropped: list[str]) -> tuple[StepResult, bool]:
         """The job came back without what makes it findable or what it was asked to be: cancel it at
-        once (nothing would ever find it again) and create nothing more on this target."""
+        once (nothing would ever find it again) and create nothing more on this target. Also says
+        whether the job is still active (its cancel failed)."""
         self.halted = (f"the target drops {', '.join(dropped)} from create requests (a gateway that forwards "
                        "only some fields?); ftctl cannot track jobs there")
+        active = False
         try:
             cancelled = self._cancel(action.name, job.id, action.action).detail
-            self.slots.release()
         except ApiError as exc:
-            cancelled = f"cancelling it failed: {exc}; cancel {job.id} by hand"
+            cancelled, active = f"cancelling it failed: {exc}; cancel {job.id} by hand", True
         return StepResult(action.name, action.action, "failed",
-                          f"created {job.id}, but {self.halted}: {cancelled}", job.id)
+                          f"created {job.id}, but {self.halted}: {cancelled}", job.id), active
 
     # -- job actions ------------------------------------------------------------------------
     def _act(self, name: str, job_id: str, verb: str, done: Callable[[LiveJob], bool]) -> tuple[LiveJob, str]:

@@ -21,37 +21,58 @@ POLL = 2.0
 
 
 class Slots:
+    """Active-job slots: ``active`` jobs of the stack (counted once, then kept up to date) and
+    creates in flight. A create that finds every slot taken while another is in flight waits for
+    that one to settle — it may fail and free its slot — before it is deferred."""
+
     def __init__(self, count_active: Callable[[], int], limit: int | None, wait: bool, deadline: float,
-                 clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+                 clock: Callable[[], float], sleep: Callable[[float], None],
+                 limit_name: str = "--max-active-jobs") -> None:
         self.count_active, self.limit, self.wait, self.deadline = count_active, limit, wait, deadline
-        self.clock, self.sleep = clock, sleep
-        self.lock = threading.Lock()
+        self.clock, self.sleep, self.limit_name = clock, sleep, limit_name
+        self.cond = threading.Condition()
         self.active: int | None = None
+        self.inflight = 0
 
     def acquire(self) -> str | None:
-        """Take a slot for a create; a reason to defer it when there is none (and no waiting)."""
+        """Take a slot for a create (settle it afterwards); a reason to defer it when there is none
+        (and no waiting)."""
         if self.limit is None:
             return None
         while True:
-            with self.lock:
+            with self.cond:
                 if self.active is None:
                     self.active = self.count_active()
+                while self.active + self.inflight >= self.limit and self.inflight > 0:
+                    self.cond.wait()
                 if self.active < self.limit:
-                    self.active += 1
+                    self.inflight += 1
                     return None
                 full = self.active
             if not self.wait or self.clock() > self.deadline:
-                return (f"{full} of the stack's jobs are active and --max-active-jobs is {self.limit}: "
+                return (f"{full} of the stack's jobs are active and {self.limit_name} is {self.limit}: "
                         "a later apply creates it (or apply --wait)")
             self.sleep(POLL)
-            with self.lock:
+            with self.cond:
                 self.active = self.count_active()  # jobs may have finished meanwhile
 
+    def settle(self, created: bool) -> None:
+        """A create that took a slot has ended: its job is active (``created``), or there is none."""
+        if self.limit is None:
+            return
+        with self.cond:
+            self.inflight -= 1
+            if created:
+                assert self.active is not None
+                self.active += 1
+            self.cond.notify_all()
+
     def release(self) -> None:
-        """A job stopped being active (cancelled), or a taken slot was not used."""
-        with self.lock:
+        """A job stopped being active (cancelled)."""
+        with self.cond:
             if self.active is not None:
                 self.active = max(0, self.active - 1)
+            self.cond.notify_all()
 
     def wait_for_a_finished_job(self) -> bool:
         """After the service refused a create for a quota: with ``--wait``, wait until one of the

@@ -3,10 +3,10 @@
 Azure, as the service behaves: paths under ``/openai/v1``; jobs start ``pending`` (OpenAI's
 validating_files and queued); a pause passes through ``pausing`` and a resume through ``resuming``;
 the job list ignores a metadata filter, as a proxy might; a suffix has at most 40 characters; no
-python grader; no Uploads API; a file is created with ``expires_after``; error bodies carry
-camelCase codes and ``type: error`` (and no null ``param``), and a request in the wrong state is a
-409. Its published description (tests/azure-openai-spec/) is what the tests check its shapes
-against.
+python grader; ``trainingType`` on create (accepted and checked, not echoed); no Uploads API; a file
+is created with ``expires_after``; error bodies carry camelCase codes and ``type: error`` (and no
+null ``param``), and a request in the wrong state is a 409. Its published description
+(tests/azure-openai-spec/) is what the tests check its shapes against.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ class Flavor:
     python_grader: bool = True
     conflict_status: int = 400
     codes: dict[str, str] = field(default_factory=dict)
+    extra_create_fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Create fields of this dialect only, and their allowed values."""
 
     @property
     def statuses(self) -> frozenset[str]:
@@ -67,6 +69,7 @@ AZURE = Flavor(
         "rate_limit_exceeded": "tooManyRequests", "daily_rate_limit_exceeded": "quotaExceeded",
         "fine_tuning_job_limit_exceeded": "quotaExceeded", "idempotency_key_reused": "invalidPayload",
     },
+    extra_create_fields={"trainingType": ("globalstandard", "standard", "developer")},
 )
 FLAVORS = {f.name: f for f in (OPENAI, AZURE)}
 

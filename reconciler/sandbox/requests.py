@@ -138,9 +138,12 @@ def validate_create(body: Any, get_file: Any, flavor: Flavor = OPENAI) -> dict[s
     """Check ``body``; return the request with model, method and seed resolved (epochs not yet)."""
     if not isinstance(body, dict):
         raise _bad("The request body must be a JSON object.", None, "invalid_type")
-    unknown = sorted(set(body) - CREATE_FIELDS)
+    unknown = sorted(set(body) - CREATE_FIELDS - set(flavor.extra_create_fields))
     if unknown:
         raise _bad(f"Unrecognized request argument supplied: {unknown[0]}", unknown[0], "unknown_parameter")
+    for key, allowed in flavor.extra_create_fields.items():
+        if key in body and body[key] not in allowed:
+            raise _bad(f"{key} must be one of {', '.join(allowed)}, not {body[key]!r}.", key)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise _bad("Missing required parameter: 'model'.", "model", "missing_required_parameter")

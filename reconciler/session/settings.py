@@ -50,6 +50,8 @@ class Settings:
     """``--provider`` or ``FTCTL_PROVIDER``; None: detected from the API base."""
     max_active_jobs: int | None = None
     """``FTCTL_MAX_ACTIVE_JOBS``, else the config's ``limits.max_active_jobs``."""
+    max_active_jobs_from: str = ""
+    """Which of the two, in the words a user wrote it."""
     paths: tuple[Path, ...] = ()
     """The config's ``paths`` (resolved): where manifests are when no path is given."""
     offline: bool = False
@@ -188,6 +190,8 @@ def build(env: Mapping[str, str], cwd: Path, *, stack: str | None = None, sandbo
         provider=None if sandbox else chosen_provider, offline=offline,
         max_active_jobs=_positive(env["FTCTL_MAX_ACTIVE_JOBS"], "FTCTL_MAX_ACTIVE_JOBS")
         if env.get("FTCTL_MAX_ACTIVE_JOBS") else config.limits.max_active_jobs,
+        max_active_jobs_from="FTCTL_MAX_ACTIVE_JOBS" if env.get("FTCTL_MAX_ACTIVE_JOBS")
+        else "limits.max_active_jobs (ftctl.yaml)",
         paths=tuple(config_path.parent / p for p in config.paths) if config_path and config.paths else (),
         prices=Path(prices_path) if prices_path else None, prices_from=prices_from,
         token_cache=cache_folder(env) if tokens == "auto" else None,
