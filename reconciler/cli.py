@@ -162,7 +162,16 @@ def validate(paths: tuple[str, ...], output: str, provider: str | None, prices: 
         sys.exit(1)
 
 
-def _plan(paths: tuple[str, ...], settings: Settings, prune: bool, replace: tuple[str, ...], conn: Any) -> Plan:
+def budget_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--allow-over-budget and --allow-unpriced: choices a plan records (limits.max_cost_usd)."""
+    fn = click.option("--allow-unpriced", is_flag=True, help="With limits.max_cost_usd: accept new jobs whose "
+                      "cost cannot be estimated.")(fn)
+    return click.option("--allow-over-budget", is_flag=True, help="Accept a plan whose new training is "
+                        "estimated to cost more than limits.max_cost_usd (the plan says so).")(fn)
+
+
+def _plan(paths: tuple[str, ...], settings: Settings, prune: bool, replace: tuple[str, ...], conn: Any,
+          allow_over_budget: bool = False, allow_unpriced: bool = False) -> Plan:
     from reconciler.plan.planner import Options
     from reconciler.session.desired import load_desired
     from reconciler.session.planning import make_plan
@@ -176,6 +185,7 @@ def _plan(paths: tuple[str, ...], settings: Settings, prune: bool, replace: tupl
     if unknown:
         raise click.UsageError(f"--replace {unknown[0]}: no manifest declares that name")
     plan = make_plan(conn.reader, wanted, settings.stack, Options(prune=prune, replace=frozenset(replace)), conn.info)
+    plan = plan.with_budget(settings.max_cost_usd, allow_over_budget, allow_unpriced)
     return plan.model_copy(update={"warnings": [str(d) for d in analysis.warnings]})
 
 
@@ -186,11 +196,12 @@ def _plan(paths: tuple[str, ...], settings: Settings, prune: bool, replace: tupl
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes.")
 @click.option("--prune", is_flag=True, help="Cancel running jobs whose manifest is gone.")
 @click.option("--replace", "replace", multiple=True, metavar="NAME", help="Create a new job for NAME anyway.")
+@budget_options
 @prices_option
 @target_options
 @log_option
 def plan_cmd(paths: tuple[str, ...], output: str, out_file: str | None, detailed_exitcode: bool, prune: bool,
-             replace: tuple[str, ...], settings: Settings) -> None:
+             replace: tuple[str, ...], allow_over_budget: bool, allow_unpriced: bool, settings: Settings) -> None:
     """Show what apply would change. Sends GET requests only."""
     from reconciler.plan.render import render_json, render_markdown, render_text
     from reconciler.session.saved import apply_hint, check_out_name, write_plan
@@ -199,7 +210,7 @@ def plan_cmd(paths: tuple[str, ...], output: str, out_file: str | None, detailed
     if out_file:
         check_out_name(Path(out_file))
     with connect(settings) as conn:
-        plan = _plan(paths, settings, prune, replace, conn)
+        plan = _plan(paths, settings, prune, replace, conn, allow_over_budget, allow_unpriced)
     if out_file:
         write_plan(plan, Path(out_file))
     if output == "json":
@@ -239,17 +250,19 @@ def _saved_plan(paths: tuple[str, ...]) -> Plan | None:
 @click.option("--max-active-jobs", type=click.IntRange(1), metavar="N",
               help="Keep at most N of the stack's jobs active; create the rest later "
               "(env FTCTL_MAX_ACTIVE_JOBS, ftctl.yaml).")
+@budget_options
 @prices_option
 @target_options
 @log_option
 def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: tuple[str, ...],
-              parallelism: int, wait: bool, timeout: str, max_active_jobs: int | None, settings: Settings) -> None:
+              parallelism: int, wait: bool, timeout: str, max_active_jobs: int | None, allow_over_budget: bool,
+              allow_unpriced: bool, settings: Settings) -> None:
     """Make the live jobs match the manifests, or apply a saved plan (PLANFILE) exactly."""
     from reconciler.apply.applier import Applier
     from reconciler.plan.render import render_text
     from reconciler.providers import OPENAI
-    from reconciler.session.saved import check_fresh, check_target, target_of
-    from reconciler.session.settings import duration
+    from reconciler.session.saved import budget_refusal, check_fresh, check_target, target_of
+    from reconciler.session.settings import SetupError, duration
     from reconciler.session.target import connect
 
     wait_for = duration(timeout)
@@ -257,8 +270,11 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
     max_active_name = "--max-active-jobs" if max_active_jobs else settings.max_active_jobs_from
     saved = _saved_plan(paths)
     if saved is not None:
-        if prune or replace:
-            raise click.UsageError("--prune and --replace belong to plan; a saved plan is applied as it is")
+        given = [flag for flag, on in (("--prune", prune), ("--replace", replace), ("--allow-over-budget",
+                 allow_over_budget), ("--allow-unpriced", allow_unpriced)) if on]
+        if given:
+            raise click.UsageError(f"{' and '.join(given)} {'belongs' if len(given) == 1 else 'belong'} to plan "
+                                   "(--out PLANFILE); a saved plan is applied as it was reviewed")
         settings = target_of(saved, settings)
     with connect(settings) as conn:
         if saved is not None:
@@ -266,10 +282,13 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
             check_fresh(saved, conn.reader, settings.root)
             plan = saved
         else:
-            plan = _plan(paths, settings, prune, replace, conn)
+            plan = _plan(paths, settings, prune, replace, conn, allow_over_budget, allow_unpriced)
         click.echo(render_text(plan, _color()), nl=False)
         if not plan.has_changes:
             return
+        refused = budget_refusal(plan, settings.max_cost_usd, saved is not None)
+        if refused:
+            raise SetupError(refused)
         if saved is None:
             _confirm(auto_approve)  # a saved plan was reviewed already: it asks nothing
         with _upload_progress(plan) as progress:

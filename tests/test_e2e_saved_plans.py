@@ -183,7 +183,8 @@ def test_a_saved_plan_is_applied_alone(ws: Workspace) -> None:
     mixed = ws.ftctl("apply", "plan.json", "manifests")
     assert mixed.returncode == 1 and "plan.json is a saved plan: apply it alone" in mixed.stderr
     flags = ws.ftctl("apply", "plan.json", "--prune")
-    assert flags.returncode == 1 and "--prune and --replace belong to plan" in flags.stderr
+    assert flags.returncode == 1
+    assert "--prune belongs to plan (--out PLANFILE); a saved plan is applied as it was reviewed" in flags.stderr
     stack = ws.ftctl("apply", "plan.json", "--stack", "other")
     assert stack.returncode == 1 and "the plan is for stack 'default', not 'other'" in stack.stderr
     assert ws.jobs() == []
@@ -201,3 +202,23 @@ def test_retargeting_a_symlinked_data_file_makes_a_plan_stale(ws: Workspace) -> 
     refused = ws.ftctl("apply", "plan.json")
     _one_line_refusal(refused, "stale plan: manifests/data/link.jsonl (used by bot) changed since the plan was made")
     assert ws.jobs() == []
+
+
+def test_over_budget_apply_is_refused_before_any_write_unless_the_reviewed_plan_allows_it(
+        ws: Workspace, sandbox: SandboxProcess) -> None:
+    (ws.root / "ftctl.yaml").write_text("limits:\n  max_cost_usd: 0.0001\n")
+    before = sandbox.stats()
+    refused = ws.ftctl("apply", "--auto-approve")
+    assert refused.returncode == 1
+    assert "Over budget: the new training (≈$" in refused.stdout
+    assert refused.stderr.strip().splitlines()[-1].startswith(
+        "Error: refused, nothing was changed: its new training (≈$")
+    after = sandbox.stats()
+    assert [r for r in after if r.startswith("POST") and after[r] != before.get(r, 0)] == []  # nothing sent
+    saved = ws.ftctl("plan", "--out", "p.json", "--allow-over-budget")
+    assert saved.returncode == 0 and "allowed by --allow-over-budget." in saved.stdout
+    flagged = ws.ftctl("apply", "p.json", "--allow-over-budget")
+    assert flagged.returncode == 1 and "a saved plan is applied as it was reviewed" in flagged.stderr
+    applied = ws.ftctl("apply", "p.json")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert len(ws.jobs()) == 1

@@ -6,10 +6,12 @@ returns them (resolved values), so the field diffs shown here are the planner's 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
 from reconciler.api.models import LiveJob
+from reconciler.datasets.check import Estimate
 from reconciler.identity import CreateRequest, Desired, MethodSpec, tags
 from reconciler.plan.model import Plan, TargetInfo
 from reconciler.plan.planner import plan
@@ -293,3 +295,51 @@ def test_finished_orphans_are_counted_and_live_ones_listed() -> None:
         "  ! and 3 finished jobs of names no manifest declares (history; ftctl status lists them)",
         "",
         "No changes to apply, but 1 live job no manifest declares (listed above; plan --prune would cancel them)."]
+
+
+def _budget_plan(limit: float, **allow: bool) -> Plan:
+    priced = Estimate(examples=1200, tokens=480_000, exact=True, epochs=50, trained_tokens=24_000_000,
+                      cost=600.0, hourly=None, currency="USD", prices_as_of="2025-08-01")
+    hourly = priced.model_copy(update={"cost": None, "hourly": 100.0})
+    desired = [dataclasses.replace(make_desired("big", spec=None), estimate=priced),
+               dataclasses.replace(make_desired("rft", spec=None), estimate=hourly),
+               make_desired("byid", spec=None)]
+    return plan(desired, [], [], "default").with_budget(limit, **allow)
+
+
+def test_the_budget_is_shown_against_the_plan_and_marked_when_over() -> None:
+    text = render_text(_budget_plan(50)).split("\n\n")[-1]
+    assert text == """\
+Estimated training: 48,000,000 trained tokens, ≈$600.00 (+1 job billed otherwise or without a known price); \
+prices as of 2025-08-01.
+Over budget: the new training (≈$600.00) exceeds limits.max_cost_usd ($50.00); apply refuses this plan without \
+--allow-over-budget.
+Not priced, so not in the budget: byid (no local training file to estimate from), rft (billed by training time); \
+apply refuses this plan without --allow-unpriced.
+Plan: 0 to upload, 0 to cancel, 0 to replace, 3 to create, 0 to pause, 0 to resume.
+"""
+    allowed = render_text(_budget_plan(50, allow_over_budget=True, allow_unpriced=True))
+    assert "exceeds limits.max_cost_usd ($50.00); allowed by --allow-over-budget." in allowed
+    assert "rft (billed by training time); allowed by --allow-unpriced." in allowed
+    within = render_text(_budget_plan(1000, allow_unpriced=True))
+    assert "Budget: ≈$600.00 of new training, within limits.max_cost_usd ($1,000.00).\n" in within
+    assert "\n> **⚠️ Over budget: the new training (≈$600.00) exceeds limits.max_cost_usd ($50.00); apply refuses " \
+           "this plan without --allow-over-budget.**\n" in render_markdown(_budget_plan(50))
+    assert json.loads(render_json(_budget_plan(50)))["budget"] == {
+        "limit_usd": 50.0, "spend_usd": 600.0, "over": True, "allow_over_budget": False, "allow_unpriced": False,
+        "unpriced": {"byid": "no local training file to estimate from", "rft": "billed by training time"}}
+    assert "budget" not in render_text(plan([make_desired("a")], [], [], "default")).lower()
+
+
+def test_a_plan_is_refused_for_its_cost_unless_the_run_allows_it() -> None:
+    from reconciler.session.saved import budget_refusal
+
+    assert budget_refusal(_budget_plan(50, allow_over_budget=True, allow_unpriced=True), None, saved=False) is None
+    refused = budget_refusal(_budget_plan(50, allow_unpriced=True), None, saved=False)
+    assert refused == ("refused, nothing was changed: its new training (≈$600.00) exceeds limits.max_cost_usd "
+                       "($50.00); check the plan, or allow it with --allow-over-budget")
+    # a saved plan is also held to today's budget when it is lower, with the choices it recorded
+    saved = _budget_plan(1000, allow_unpriced=True)
+    assert budget_refusal(saved, None, saved=True) is None
+    assert "exceeds limits.max_cost_usd ($100.00)" in (budget_refusal(saved, 100, saved=True) or "")
+    assert budget_refusal(plan([make_desired("a")], [], [], "default"), None, saved=True) is None

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from reconciler.api.models import TERMINAL, LiveFile, LiveJob
 from reconciler.datasets.check import Estimate
 from reconciler.identity import CreateRequest, LocalFile
+from reconciler.plan.budget import Budget, assess
 from reconciler.providers import ALL_STATUSES
 
 FORMAT_VERSION = 2
@@ -237,6 +238,16 @@ class Plan(Frozen):
     """Every local file the plan relies on, uploaded already or not, with its sha256."""
     warnings: list[str] = Field(default_factory=list)
     """What validation warned of (an unknown model…), for the reviewer of a saved or posted plan."""
+    budget: Budget | None = None
+    """With ``limits.max_cost_usd``: the new spend against it, and what the run allowed."""
+
+    def with_budget(self, limit_usd: float | None, allow_over_budget: bool = False,
+                    allow_unpriced: bool = False) -> Plan:
+        """This plan assessed against ``limit_usd`` (no budget when None)."""
+        if limit_usd is None:
+            return self.model_copy(update={"budget": None})
+        pairs = [(a.name, a.estimate) for a in self.actions if isinstance(a, CreateAction | ReplaceAction)]
+        return self.model_copy(update={"budget": assess(pairs, limit_usd, allow_over_budget, allow_unpriced)})
 
     @property
     def summary(self) -> dict[str, int]:

@@ -39,6 +39,8 @@ class Target(Strict):
 class Limits(Strict):
     max_active_jobs: Annotated[int, Field(ge=1)] | None = None
     """apply keeps at most this many of the stack's jobs active."""
+    max_cost_usd: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    """plan marks, and apply refuses, a plan whose new training is estimated to cost more."""
 
 
 class Config(Strict):

@@ -100,6 +100,24 @@ def target_of(saved: Plan, settings: Settings) -> Settings:
     return dataclasses.replace(settings, stack=saved.stack)
 
 
+def budget_refusal(plan: Plan, limit_now: float | None, saved: bool) -> str | None:
+    """Why apply must not run ``plan`` for its cost, or None. A saved plan is held to the budget it
+    recorded, with the choices it recorded, and to today's ``limits.max_cost_usd`` if lower."""
+    recorded = plan.budget
+    limits = [x for x in (recorded.limit_usd if recorded else None, limit_now) if x is not None]
+    if not limits:
+        return None
+    allow = (recorded.allow_over_budget, recorded.allow_unpriced) if recorded else (False, False)
+    budget = plan.with_budget(min(limits), *allow).budget
+    refusal = budget.refusal() if budget else None
+    if refusal is None:
+        return None
+    if saved:
+        return (f"refused, nothing was changed: {refusal} — on `ftctl plan --out`, so that the saved plan "
+                "records the choice for its reviewer")
+    return f"refused, nothing was changed: {refusal}"
+
+
 def write_plan(plan: Plan, path: Path) -> None:
     path.write_text(render_json(plan), encoding="utf-8")
 

@@ -52,6 +52,8 @@ class Settings:
     """``FTCTL_MAX_ACTIVE_JOBS``, else the config's ``limits.max_active_jobs``."""
     max_active_jobs_from: str = ""
     """Which of the two, in the words a user wrote it."""
+    max_cost_usd: float | None = None
+    """The config's ``limits.max_cost_usd``: the budget of a plan's new training."""
     paths: tuple[Path, ...] = ()
     """The config's ``paths`` (resolved): where manifests are when no path is given."""
     offline: bool = False
@@ -192,6 +194,7 @@ def build(env: Mapping[str, str], cwd: Path, *, stack: str | None = None, sandbo
         if env.get("FTCTL_MAX_ACTIVE_JOBS") else config.limits.max_active_jobs,
         max_active_jobs_from="FTCTL_MAX_ACTIVE_JOBS" if env.get("FTCTL_MAX_ACTIVE_JOBS")
         else "limits.max_active_jobs (ftctl.yaml)",
+        max_cost_usd=config.limits.max_cost_usd,
         paths=tuple(config_path.parent / p for p in config.paths) if config_path and config.paths else (),
         prices=Path(prices_path) if prices_path else None, prices_from=prices_from,
         token_cache=cache_folder(env) if tokens == "auto" else None,

@@ -23,6 +23,7 @@ from reconciler.plan.model import (
 )
 from reconciler.plan.render.values import (
     SYMBOLS,
+    budget_lines,
     change_value,
     estimate_line,
     finished_orphans_line,
@@ -92,6 +93,8 @@ def render_markdown(plan: Plan) -> str:
     cost = total_cost(plan)
     if cost:
         out += [cost, ""]
+    for line, warn in budget_lines(plan):
+        out += [f"> **⚠️ {line}**" if warn else line, ""]
     for a in plan.actions:
         out += [f"<details><summary><code>{SYMBOLS[a.action]}</code> <b>{a.action}</b> "
                 f"{html.escape(subject(a))}</summary>", "", *_body(a), "</details>", ""]

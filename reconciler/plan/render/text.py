@@ -8,6 +8,7 @@ from __future__ import annotations
 from reconciler.plan.model import Action, CreateAction, Plan, ReplaceAction
 from reconciler.plan.render.values import (
     SYMBOLS,
+    budget_lines,
     change_value,
     estimate_line,
     finished_orphans_line,
@@ -68,5 +69,6 @@ def render_text(plan: Plan, color: bool = False) -> str:
     cost = total_cost(plan)
     if cost:
         out.append(cost)
+    out += [style(line, 1, 31) if warn else line for line, warn in budget_lines(plan)]
     out.append(style(summary_line(plan), 1))
     return "\n".join(out) + "\n"

@@ -16,6 +16,7 @@ from reconciler.api.models import TERMINAL
 from reconciler.datasets.check import Estimate
 from reconciler.diagnostics import plural
 from reconciler.identity.request import human_bytes
+from reconciler.plan.budget import CONFIG_KEY
 from reconciler.plan.model import ORDER, Action, Change, Notice, Plan, UploadAction
 
 SYMBOLS = {"upload": "↑", "create": "+", "replace": "-/+", "cancel": "-", "pause": "~", "resume": "~"}
@@ -121,6 +122,26 @@ def total_cost(plan: Plan) -> str | None:
     if unpriced:
         text += f" (+{plural(unpriced, 'job')} billed otherwise or without a known price)"
     return text + f"; prices as of {estimates[0].prices_as_of}."
+
+
+def budget_lines(plan: Plan) -> list[tuple[str, bool]]:
+    """The budget's lines, each with whether it is a warning (over, or unpriced), for both renderers."""
+    b = plan.budget
+    if b is None:
+        return []
+    limit, spend = f"{CONFIG_KEY} ({money(b.limit_usd, 'USD')})", money(b.spend_usd, "USD")
+    if b.over:
+        then = "allowed by --allow-over-budget" if b.allow_over_budget else \
+            "apply refuses this plan without --allow-over-budget"
+        lines = [(f"Over budget: the new training (≈{spend}) exceeds {limit}; {then}.", True)]
+    else:
+        lines = [(f"Budget: ≈{spend} of new training, within {limit}.", False)]
+    if b.unpriced:
+        jobs = ", ".join(f"{name} ({why})" for name, why in sorted(b.unpriced.items()))
+        then = "allowed by --allow-unpriced" if b.allow_unpriced else \
+            "apply refuses this plan without --allow-unpriced"
+        lines.append((f"Not priced, so not in the budget: {jobs}; {then}.", True))
+    return lines
 
 
 def subject(a: Action) -> str:
