@@ -13,7 +13,7 @@ from typing import Any
 
 from reconciler import catalog
 from reconciler.api.errors import ApiError
-from reconciler.api.models import LiveFile, LiveJob
+from reconciler.api.models import LiveCheckpoint, LiveEvent, LiveFile, LiveJob
 from reconciler.api.ports import Progress
 from reconciler.api.upload import ContentChanged
 
@@ -46,12 +46,24 @@ class FakeApi:
         self.writes: list[tuple[str, str]] = []
         self.keys: dict[str, str] = {}
         self.progress_on_read = progress_on_read  # time passes: each read moves a job one phase on
+        self.events: dict[str, list[dict[str, Any]]] = {}  # per job, oldest first
+        self.checkpoints: dict[str, list[dict[str, Any]]] = {}
 
     # -- helpers for tests -------------------------------------------------------------------
     def add_job(self, **fields: Any) -> str:
         job_id = str(fields.pop("id", f"ftjob-{next(self.ids)}"))
         self.jobs[job_id] = {"id": job_id, "status": "running", "created_at": next(self.clock), **fields}
         return job_id
+
+    def add_event(self, job_id: str, message: str, level: str = "info", **metrics: Any) -> None:
+        events = self.events.setdefault(job_id, [])
+        events.append({"id": f"ftevent-{job_id}-{len(events)}", "created_at": next(self.clock), "level": level,
+                       "message": message, "type": "metrics" if metrics else "message", "data": metrics or {}})
+
+    def add_checkpoint(self, job_id: str, step: int, **metrics: Any) -> None:
+        self.checkpoints.setdefault(job_id, []).append(
+            {"id": f"ftckpt-{job_id}-{step}", "created_at": next(self.clock), "step_number": step,
+             "fine_tuned_model_checkpoint": f"ft:{job_id}:ckpt-step-{step}", "metrics": metrics})
 
     def _fault(self) -> str | None:
         return self.faults.pop(0) if self.faults else None
@@ -84,6 +96,13 @@ class FakeApi:
 
     def list_files(self) -> list[LiveFile]:
         return [LiveFile.model_validate(f) for f in self.files.values()]
+
+    def list_events(self, job_id: str, limit: int | None = None) -> list[LiveEvent]:
+        newest_first = list(reversed(self.events.get(job_id, [])))
+        return [LiveEvent.model_validate(e) for e in newest_first[:limit]]
+
+    def list_checkpoints(self, job_id: str) -> list[LiveCheckpoint]:
+        return [LiveCheckpoint.model_validate(c) for c in reversed(self.checkpoints.get(job_id, []))]
 
     # -- ApiWriter ---------------------------------------------------------------------------
     def create_job(self, body: dict[str, Any], idempotency_key: str) -> LiveJob:

@@ -164,3 +164,23 @@ def test_a_404_from_a_base_url_without_v1_says_so() -> None:
     assert str(info.value) == ("HTTP 404: Not found (the API base URL https://gateway.example may be wrong: it "
                                "usually ends in /v1 for compatible, e.g. https://api.openai.com/v1, or "
                                "https://RESOURCE.openai.azure.com/openai/v1)")
+
+
+def test_events_are_read_page_by_page_and_only_as_many_as_asked() -> None:
+    events = [{"id": f"ev-{i}", "created_at": i, "level": "info", "message": f"m{i}", "type": "message"}
+              for i in (3, 2, 1)]  # newest first, as the API lists them
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        after = request.url.params.get("after")
+        start = 0 if after is None else [e["id"] for e in events].index(after) + 1
+        return httpx.Response(200, json={"object": "list", "data": events[start:start + 1],
+                                         "has_more": start + 1 < len(events)})
+
+    reader = _reader(Target("https://api.example.com/v1", "k"), httpx.MockTransport(handle))
+    assert [e.message for e in reader.list_events("ftjob-1")] == ["m3", "m2", "m1"]
+    assert len(seen) == 3 and all(r.url.path == "/v1/fine_tuning/jobs/ftjob-1/events" for r in seen)
+    seen.clear()
+    assert [e.id for e in reader.list_events("ftjob-1", limit=2)] == ["ev-3", "ev-2"]
+    assert len(seen) == 2 and seen[0].url.params["limit"] == "2"

@@ -215,8 +215,8 @@ def test_apply_wait_creates_as_slots_free_up(tmp_path: Path) -> None:
         env.update({"NO_COLOR": "1", "OPENAI_API_KEY": KEY})
         run = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "m", "--auto-approve", "--wait",
                                 "--max-active-jobs", "2", "--parallelism", "1", "--timeout", "2m",
-                                "--api-base", server.url], cwd=p.root, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                                "--poll-interval", "0.2s", "--api-base", server.url], cwd=p.root, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 120
         while run.poll() is None and time.monotonic() < deadline:
             time.sleep(0.5)

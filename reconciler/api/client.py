@@ -20,7 +20,7 @@ import httpx
 import structlog
 
 from reconciler.api.errors import ApiError, retry_after
-from reconciler.api.models import TAG_STACK, LiveFile, LiveJob
+from reconciler.api.models import TAG_STACK, LiveCheckpoint, LiveEvent, LiveFile, LiveJob
 from reconciler.api.ports import Progress
 from reconciler.api.retry import RetryPolicy
 from reconciler.api.upload import send_file
@@ -120,12 +120,17 @@ class Reader:
     def _get(self, path: str, params: Any = None) -> Any:
         return self.retry.run(lambda _: self.transport.once("GET", path, params=params))
 
-    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def _pages(self, path: str, params: dict[str, Any], limit: int | None = None) -> Iterator[dict[str, Any]]:
         after: str | None = None
+        count = 0
         while True:
             page = self._get(path, params={**params, **({"after": after} if after else {})})
             data = page.get("data") or []
-            yield from data
+            for item in data:
+                yield item
+                count += 1
+                if limit is not None and count >= limit:
+                    return
             if not page.get("has_more") or not data:
                 return
             after = data[-1]["id"]
@@ -159,6 +164,14 @@ class Reader:
     def list_files(self) -> list[LiveFile]:
         raw = self._pages("files", {"purpose": "fine-tune"})
         return [LiveFile.model_validate(item) for item in raw]
+
+    def list_events(self, job_id: str, limit: int | None = None) -> list[LiveEvent]:
+        raw = self._pages(f"fine_tuning/jobs/{job_id}/events", {"limit": min(limit or 100, 100)}, limit)
+        return [LiveEvent.model_validate(item) for item in raw]
+
+    def list_checkpoints(self, job_id: str) -> list[LiveCheckpoint]:
+        raw = self._pages(f"fine_tuning/jobs/{job_id}/checkpoints", {"limit": 100})
+        return [LiveCheckpoint.model_validate(item) for item in raw]
 
 
 class Writer:

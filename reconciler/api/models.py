@@ -87,6 +87,29 @@ class LiveJob(Lenient):
         return self.status in ALL_STATUSES
 
 
+class LiveEvent(Lenient):
+    """One event of a job; ``metrics`` events carry ``step``, ``total_steps`` and losses in ``data``."""
+
+    id: str
+    created_at: int = 0
+    level: str = "info"
+    message: str = ""
+    type: str | None = None
+    data: dict[str, Any] | None = None
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.data or {} if self.type == "metrics" else {}
+
+
+class LiveCheckpoint(Lenient):
+    id: str
+    created_at: int = 0
+    fine_tuned_model_checkpoint: str = ""
+    step_number: int = 0
+    metrics: dict[str, Any] = {}
+
+
 class LiveFile(Lenient):
     id: str
     filename: str = ""

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from reconciler.api.models import LiveFile, LiveJob
+from reconciler.api.models import LiveCheckpoint, LiveEvent, LiveFile, LiveJob
 
 Progress = Callable[[int], None]
 
@@ -28,6 +28,14 @@ class ApiReader(Protocol):
 
     def list_files(self) -> list[LiveFile]:
         """Files with purpose ``fine-tune``."""
+        ...
+
+    def list_events(self, job_id: str, limit: int | None = None) -> list[LiveEvent]:
+        """The job's events, newest first: the latest ``limit``, or all of them."""
+        ...
+
+    def list_checkpoints(self, job_id: str) -> list[LiveCheckpoint]:
+        """The job's checkpoints, newest first."""
         ...
 
 

@@ -1,0 +1,155 @@
+"""``status``, ``outputs``, ``logs`` and ``wait``: reading what the stack's jobs are doing. All of them
+send GET requests only."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import TYPE_CHECKING
+
+import click
+
+from reconciler.cli.common import age, interval_option, log_option, paths_of, table, target_options, timeout_option
+from reconciler.diagnostics import InputError
+
+if TYPE_CHECKING:
+    from reconciler.session.settings import Settings
+
+
+def _declared(paths: tuple[str, ...], settings: Settings) -> list[str]:
+    """Names the manifests declare; errors count only where paths were named (here or in ftctl.yaml):
+    the default folder is a hint."""
+    from reconciler.manifests import Known, load_manifests
+
+    chosen = paths_of(paths, settings)
+    if not (paths or settings.paths or all(p.is_dir() for p in chosen)):
+        return []
+    try:
+        return [m.name for m in load_manifests(chosen, known=Known(settings.extra_models))]
+    except InputError:
+        if paths or settings.paths:
+            raise
+        return []
+
+
+@click.command()
+@click.argument("paths", nargs=-1)
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@target_options
+@log_option
+def status(paths: tuple[str, ...], output: str, settings: Settings) -> None:
+    """The stack's managed jobs, their status, fine-tuned model and error."""
+    from reconciler.session.planning import status_rows
+    from reconciler.session.target import connect
+
+    declared = _declared(paths, settings)
+    with connect(settings) as conn:
+        jobs = conn.reader.stack_jobs(settings.stack)
+    rows = status_rows(jobs, time.time(), declared)
+    if output == "json":
+        click.echo(json.dumps({"stack": settings.stack, "jobs": rows}, indent=2))
+        return
+    if not rows:
+        click.echo(f'No managed jobs in stack "{settings.stack}".')
+        return
+    table(("NAME", "JOB ID", "STATUS", "FINE-TUNED MODEL", "AGE", "ERROR"),
+          [(r["name"] or "", r["job_id"] or "-", r["status"], r["fine_tuned_model"] or "-",
+            age(r["age_seconds"]) if r["age_seconds"] is not None else "-", _short(r["error"]))
+           for r in rows])
+
+
+def _short(text: str | None, width: int = 60) -> str:
+    if not text:
+        return "-" if text is None else ""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+@click.command()
+@click.argument("names", nargs=-1)
+@timeout_option("How long to wait (90s, 30m, 2h); exit 1 when jobs are still running then.")
+@interval_option
+@target_options
+@log_option
+def wait(names: tuple[str, ...], timeout: str, poll_interval: str, settings: Settings) -> None:
+    """Follow the stack's jobs (all unfinished ones, or NAMES) until they finish; exit 1 if one fails."""
+    from reconciler.cli.watch import follow_jobs
+    from reconciler.session.jobs import pick
+    from reconciler.session.settings import duration
+    from reconciler.session.target import connect
+
+    limit, every = duration(timeout), max(0.05, duration(poll_interval, "--poll-interval"))
+    with connect(settings) as conn:
+        current = pick(conn.reader, settings.stack, names)
+        chosen = {job.id: name for name, job in current.items() if names or not (job.terminal or job.paused)}
+        if not chosen:
+            click.echo(f'Nothing to wait for: no job of stack "{settings.stack}" is unfinished.')
+            return
+        ok = follow_jobs(conn.reader, chosen, limit, every)
+    if not ok:
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("name")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new events until the job finishes "
+              "(exit 1 if it fails).")
+@interval_option
+@target_options
+@log_option
+def logs(name: str, follow: bool, poll_interval: str, settings: Settings) -> None:
+    """The events of NAME's current job (or of a job ID), oldest first."""
+    from reconciler.session.jobs import event_line, pick
+    from reconciler.session.settings import duration
+    from reconciler.session.target import connect
+
+    every = max(0.05, duration(poll_interval, "--poll-interval"))
+    with connect(settings) as conn:
+        job = next(iter(pick(conn.reader, settings.stack, (name,)).values()))
+        seen: set[str] = set()
+        while True:
+            fresh = [e for e in reversed(conn.reader.list_events(job.id)) if e.id not in seen]
+            for event in fresh:
+                seen.add(event.id)
+                click.echo(event_line(event))
+            if not follow or job.terminal or job.paused:
+                break
+            time.sleep(every)
+            job = conn.reader.get_job(job.id)
+    if follow:
+        click.echo(f"{name}: {job.id} is {job.status}", err=True)
+        if job.status == "failed":
+            sys.exit(1)
+
+
+@click.command()
+@click.argument("names", nargs=-1)
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@target_options
+@log_option
+def outputs(names: tuple[str, ...], output: str, settings: Settings) -> None:
+    """Per name: the current job, its status, fine-tuned model, trained tokens and checkpoints."""
+    from reconciler.session.jobs import CHECKPOINT_METRICS, metric_text, pick
+    from reconciler.session.jobs import outputs as gather
+    from reconciler.session.target import connect
+
+    with connect(settings) as conn:
+        found = gather(conn.reader, pick(conn.reader, settings.stack, names))
+    if output == "json":
+        click.echo(json.dumps({"stack": settings.stack, "outputs": found}, indent=2))
+        return
+    if not found:
+        click.echo(f'No managed jobs in stack "{settings.stack}".')
+        return
+    table(("NAME", "JOB ID", "STATUS", "FINE-TUNED MODEL", "TRAINED TOKENS"),
+          [(name, o["job_id"], o["status"], o["fine_tuned_model"] or "-",
+            f"{o['trained_tokens']:,}" if o["trained_tokens"] is not None else "-") for name, o in found.items()])
+    for name, o in found.items():
+        if o["error"]:
+            click.echo(f"\n{name}: failed: {o['error']}")
+        if o["checkpoints"]:
+            click.echo(f"\n{name} checkpoints:")
+            table(("  STEP", "MODEL", "METRICS"), [(f"  {c['step']:,}", c["model"],
+                                                  metric_text(c["metrics"], CHECKPOINT_METRICS))
+                                                 for c in o["checkpoints"]])

@@ -1,0 +1,46 @@
+"""``sandbox serve``: the embedded OpenAI-compatible server, in either dialect, with its quotas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from reconciler.cli.common import log_option
+
+DROPPABLE = {"metadata", "method", "suffix", "seed", "integrations", "validation_file", "hyperparameters"}
+
+
+@click.group()
+def sandbox() -> None:
+    """The embedded OpenAI-compatible sandbox."""
+
+
+@sandbox.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8787, show_default=True, type=int)
+@click.option("--db", default=".ftctl/sandbox.db", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0.001),
+              help="Divide every job phase's duration by this factor.")
+@click.option("--flavor", type=click.Choice(["openai", "azure"]), default="openai", show_default=True,
+              help="The dialect: OpenAI's, or Azure OpenAI's v1 (paths under /openai/v1, pending, pausing…).")
+@click.option("--max-active-jobs", type=click.IntRange(1), metavar="N", help="Refuse creates beyond N active jobs.")
+@click.option("--daily-limit", type=click.IntRange(0), metavar="N", help="Refuse the create after N in a day.")
+@click.option("--drop-fields", metavar="FIELDS", default="",
+              help="Drop these fields of create requests (e.g. metadata,method), as a proxy might.")
+@click.option("--clock", type=click.Choice(["real", "manual"]), default="real", show_default=True,
+              help="manual: time moves only by POST /sandbox/clock/advance (for tests).")
+@log_option
+def sandbox_serve(host: str, port: int, db: str, speed: float, flavor: str, max_active_jobs: int | None,
+                  daily_limit: int | None, drop_fields: str, clock: str) -> None:
+    """Serve the sandbox API over HTTP until interrupted."""
+    from reconciler.sandbox.flavor import FLAVORS, Options
+    from reconciler.sandbox.server import serve
+
+    dropped = frozenset(f.strip() for f in drop_fields.split(",") if f.strip())
+    unknown = dropped - DROPPABLE
+    if unknown:
+        raise click.UsageError(f"--drop-fields: {', '.join(sorted(unknown))} is not a field of a create request "
+                               "that can be dropped")
+    serve(host, port, Path(db), Options(flavor=FLAVORS[flavor], speed=speed, max_active_jobs=max_active_jobs,
+                                        daily_limit=daily_limit, drop_fields=dropped), clock)

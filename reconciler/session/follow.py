@@ -1,0 +1,113 @@
+"""Following jobs until they finish: ``ftctl wait`` and ``apply --wait``.
+
+Each poll re-reads every job still followed and, while it runs, its newest events, and turns them
+into a ``Progress``: status, the step of the latest metrics event out of its total, the train loss
+there, the estimated finish and, once it failed, its error. A display is told of each progress
+that differs from the last one it was told of, so a terminal can redraw a table and a log can print
+one line per change. A job is settled when it is terminal or paused (a paused job waits for a
+person, not for time). The clock and the sleep are injected: tests follow jobs without waiting.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from reconciler.api.errors import ApiError
+from reconciler.api.models import LiveEvent, LiveJob
+from reconciler.api.ports import ApiReader
+
+EVENTS_PER_POLL = 20
+
+
+@dataclass(frozen=True)
+class Progress:
+    name: str
+    job_id: str
+    status: str
+    step: int | None = None
+    total_steps: int | None = None
+    train_loss: float | None = None
+    estimated_finish: int | None = None
+    fine_tuned_model: str | None = None
+    error: str | None = None
+
+    @property
+    def settled(self) -> bool:
+        return self.status in ("succeeded", "failed", "cancelled", "paused")
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    jobs: list[Progress]
+    timed_out: bool
+
+    @property
+    def ok(self) -> bool:
+        return not self.timed_out and not any(p.failed for p in self.jobs)
+
+
+def latest_metrics(events: list[LiveEvent]) -> dict[str, object]:
+    """The data of the newest metrics event among ``events`` (newest first), or {}."""
+    return next((e.metrics for e in events if e.metrics), {})
+
+
+def progress_of(name: str, job: LiveJob, events: list[LiveEvent], before: Progress | None = None) -> Progress:
+    """The progress a job shows now; what its events no longer show (an older step) is kept."""
+    metrics = latest_metrics(events)
+    step, total, loss = _int(metrics.get("step")), _int(metrics.get("total_steps")), _float(metrics.get("train_loss"))
+    if step is None and before is not None:
+        step, total, loss = before.step, before.total_steps, before.train_loss
+    error = None
+    if job.error is not None and (job.error.message or job.error.code):
+        error = job.error.message or job.error.code
+    return Progress(name, job.id, job.status, step, total, loss, job.estimated_finish, job.fine_tuned_model,
+                    error if job.status == "failed" else None)
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _float(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def follow(reader: ApiReader, jobs: dict[str, str], show: Callable[[Progress], None], timeout: float,
+           interval: float = 5.0, clock: Callable[[], float] = time.monotonic,
+           sleep: Callable[[float], None] = time.sleep) -> Outcome:
+    """Follow ``jobs`` (job ID → name) until each is settled or ``timeout`` seconds have passed.
+
+    A read that fails (the API is briefly away) is tried again at the next poll, up to the timeout;
+    the reader's own retry policy has already been spent on it.
+    """
+    deadline = clock() + timeout
+    last: dict[str, Progress] = {}
+    while True:
+        for job_id, name in jobs.items():
+            if job_id in last and last[job_id].settled:
+                continue
+            try:
+                job = reader.get_job(job_id)
+                events = reader.list_events(job_id, EVENTS_PER_POLL) if job.status not in ("validating_files",
+                                                                                          "queued", "pending") else []
+            except ApiError as exc:
+                if not exc.retryable or clock() >= deadline:
+                    raise
+                continue
+            now = progress_of(name, job, events, last.get(job_id))
+            if now != last.get(job_id):
+                show(now)
+            last[job_id] = now
+        current = [last.get(j) or Progress(n, j, "unknown") for j, n in jobs.items()]
+        if all(p.settled for p in current):
+            return Outcome(current, timed_out=False)
+        if clock() >= deadline:
+            return Outcome(current, timed_out=True)
+        sleep(max(0.0, min(interval, deadline - clock())))
+

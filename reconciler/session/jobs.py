@@ -1,0 +1,83 @@
+"""The stack's jobs by name, for the commands that read them (``wait``, ``logs``, ``outputs``).
+
+A name's *current* job is its newest, as in planning (SPEC §3). ``outputs`` gathers what a deploy
+step needs per name: the job, its status and error, the fine-tuned model, the trained tokens and
+every checkpoint with its step and metrics, oldest first. ``event_line`` is one event as ``logs``
+prints it: UTC time, level, message and, for a metrics event, its numbers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from reconciler.api.models import LiveEvent, LiveJob
+from reconciler.api.ports import ApiReader
+from reconciler.session.settings import SetupError
+
+EARLY = frozenset({"validating_files", "queued", "pending"})
+"""Statuses before training starts: no checkpoint or metric exists yet."""
+
+
+def current_jobs(jobs: list[LiveJob]) -> dict[str, LiveJob]:
+    """The current job of each name: the newest one."""
+    current: dict[str, LiveJob] = {}
+    for job in sorted(jobs, key=lambda j: j.created_at, reverse=True):
+        if job.name is not None:
+            current.setdefault(job.name, job)
+    return dict(sorted(current.items()))
+
+
+def pick(reader: ApiReader, stack: str, names: tuple[str, ...]) -> dict[str, LiveJob]:
+    """The current job of each of ``names`` (a name or a job ID of the stack), or of every name."""
+    jobs = reader.stack_jobs(stack)
+    current = current_jobs(jobs)
+    if not names:
+        return current
+    by_id = {job.id: job for job in jobs}
+    chosen: dict[str, LiveJob] = {}
+    for name in names:
+        if name in current:
+            chosen[name] = current[name]
+        elif name in by_id and by_id[name].name is not None:
+            chosen[by_id[name].name or name] = by_id[name]
+        else:
+            raise SetupError(f"no job named {name!r} in stack {stack!r} (`ftctl status` lists them)")
+    return chosen
+
+
+def outputs(reader: ApiReader, chosen: dict[str, LiveJob]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for name, job in chosen.items():
+        checkpoints = [] if job.status in EARLY or job.status == "failed" else reader.list_checkpoints(job.id)
+        out[name] = {
+            "job_id": job.id, "status": job.status, "fine_tuned_model": job.fine_tuned_model,
+            "trained_tokens": job.trained_tokens, "model": job.model,
+            "error": (job.error.message or job.error.code) if job.error and job.status == "failed" else None,
+            "checkpoints": [{"step": c.step_number, "model": c.fine_tuned_model_checkpoint,
+                             "metrics": {k: v for k, v in c.metrics.items() if k != "step"}}
+                            for c in sorted(checkpoints, key=lambda c: c.step_number)],
+        }
+    return out
+
+
+CHECKPOINT_METRICS = ("train_loss", "valid_loss", "valid_mean_token_accuracy")
+
+
+def metric_text(metrics: dict[str, Any], only: tuple[str, ...] | None = None) -> str:
+    """``train_loss=0.8123 valid_loss=0.9001``: numbers to 4 decimals, in the API's order (or
+    ``only`` these, in this order), without the step."""
+    parts = []
+    for key in only or tuple(metrics):
+        value = metrics.get(key)
+        if key in ("step", "total_steps") or value is None:
+            continue
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        parts.append(f"{key}={shown}")
+    return " ".join(parts)
+
+
+def event_line(event: LiveEvent) -> str:
+    when = datetime.fromtimestamp(event.created_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    metrics = metric_text(event.metrics)
+    return f"{when}  {event.level:<5}  {event.message}{f'  [{metrics}]' if metrics else ''}"
