@@ -252,19 +252,19 @@ def test_max_active_jobs_keeps_the_stack_under_the_limit_and_wait_creates_the_re
 def test_a_create_waits_for_creates_in_flight_before_it_is_deferred() -> None:
     from reconciler.apply.guards import Slots
 
-    slots = Slots(lambda: 0, 2, wait=False, deadline=0.0, clock=lambda: 0.0, sleep=lambda s: None,
+    slots = Slots(set, 2, wait=False, deadline=0.0, clock=lambda: 0.0, sleep=lambda s: None,
                   limit_name="limits.max_active_jobs (ftctl.yaml)")
     assert slots.acquire() is None and slots.acquire() is None  # two creates in flight
     third: list[str | None] = []
-    waiter = threading.Thread(target=lambda: third.append(slots.acquire()))
+    waiter = threading.Thread(target=lambda: third.append(slots.acquire()), daemon=True)
     waiter.start()
     waiter.join(0.2)
     assert waiter.is_alive()  # neither taken nor refused while the two may still fail
-    slots.settle(False)  # the first failed: its slot is free again
+    slots.settle(None)  # the first failed: its slot is free again
     waiter.join(5)
     assert third == [None]
-    slots.settle(True)
-    slots.settle(True)  # two jobs active now, none in flight: the next is deferred at once
+    slots.settle("ftjob-1")
+    slots.settle("ftjob-2")  # two jobs active now, none in flight: the next is deferred at once
     assert slots.acquire() == ("2 of the stack's jobs are active and limits.max_active_jobs (ftctl.yaml) is 2: "
                                "a later apply creates it (or apply --wait)")
 
@@ -296,3 +296,31 @@ def test_a_dropped_job_frees_its_slot_and_stops_the_creates_waiting_for_one() ->
     assert [r.outcome for r in results] == ["failed"] * 3
     assert sum("not created: the target drops" in r.detail for r in results) == 2
     assert [j["status"] for j in api.jobs.values()] == ["cancelled"]
+
+
+def _running(api: FakeApi, name: str, spec: str = "old") -> str:
+    return api.add_job(status="running", metadata={"ftctl-stack": "default", "ftctl-name": name, "ftctl-spec": spec})
+
+
+def test_a_replace_without_a_slot_is_deferred_before_it_cancels_anything() -> None:
+    api = FakeApi()
+    for name in "abc":
+        _running(api, name)
+    wanted = [make_desired("a", spec="old"), make_desired("b", spec="old"), make_desired("c", spec="new")]
+    results = Applier(api, api, Path("/nonexistent"), sleep=lambda s: None, max_active=2).apply(
+        plan(wanted, api.stack_jobs("default"), [], "default"))
+    assert [(r.action, r.outcome) for r in results] == [("replace", "deferred")]
+    assert "3 of the stack's jobs" not in results[0].detail and "2 of the stack's jobs are active" in results[0].detail
+    assert [j["status"] for j in api.jobs.values()] == ["running"] * 3  # the live job was not cancelled
+
+
+@pytest.mark.parametrize("parallelism", [1, 2])
+def test_a_replace_and_a_create_together_stay_under_the_limit(parallelism: int) -> None:
+    api = FakeApi()
+    _running(api, "a")
+    wanted = [make_desired("a", spec="new"), make_desired("b", spec="new")]
+    results = Applier(api, api, Path("/nonexistent"), sleep=lambda s: None, max_active=2,
+                      parallelism=parallelism).apply(plan(wanted, api.stack_jobs("default"), [], "default"))
+    assert sorted((r.action, r.outcome) for r in results) == [("create", "done"), ("replace", "done")]
+    active = [j for j in api.jobs.values() if j["status"] not in ("cancelled", "succeeded", "failed")]
+    assert len(active) == 2 and len(api.jobs) == 3

@@ -9,10 +9,11 @@ import httpx
 import pytest
 
 from reconciler.api import upload as api_upload
-from reconciler.api.client import Reader, Target, Transport, Writer, check_base_url
+from reconciler.api.client import Reader, Target, Transport, Writer
 from reconciler.api.errors import ApiError
 from reconciler.api.retry import RetryPolicy
 from reconciler.api.upload import ContentChanged
+from reconciler.api.urls import check_base_url
 from reconciler.identity import sha256_file
 from reconciler.providers import AZURE
 from reconciler.session.settings import SetupError, build

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from reconciler.diagnostics import InputError
 from reconciler.session.config import load_config
@@ -33,7 +34,8 @@ def test_config_case(case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     expected = _expectations(case)
     if not expected:
         config, path = load_config(tmp_path)
-        assert path == tmp_path / "ftctl.yaml" and config.stack is not None
+        assert path == tmp_path / "ftctl.yaml"
+        assert config.model_dump(mode="json") == yaml.safe_load(case.read_text())  # every value read as written
         return
     with pytest.raises(InputError) as caught:
         load_config(tmp_path)
@@ -66,6 +68,14 @@ def test_precedence_flag_over_environment_over_config_over_default(tmp_path: Pat
     s = build(env, deep, stack="from-flag", api_base="https://flag.example/v1", provider="openai")
     assert (s.stack, s.api_base, s.provider) == ("from-flag", "https://flag.example/v1", "openai")
     assert build({}, deep, sandbox=True).provider is None  # the embedded sandbox speaks OpenAI's dialect
+    # ftctl.yaml's provider describes ftctl.yaml's API base, not one given by a flag or the environment
+    elsewhere = build({"OPENAI_BASE_URL": "https://api.openai.com/v1"}, deep)
+    assert (elsewhere.provider, elsewhere.profile.name) == (None, "openai")
+    assert build({}, deep, api_base="https://gw.example/v1").profile.name == "compatible"
+    assert build({}, deep, offline=True).provider == "azure"  # validate checks ftctl.yaml's provider's limits
+    (tmp_path / "b").mkdir()
+    no_base = _project(tmp_path / "b", "target:\n  provider: azure\n")
+    assert build({"OPENAI_BASE_URL": "https://acme.openai.azure.com/openai/v1"}, no_base).provider == "azure"
 
 
 def _ftctl(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -94,7 +94,7 @@ def test_saved_plan_applies_exactly_and_refuses_when_stale(ws: Workspace, sandbo
     text = (ws.root / "plan.json").read_text()
     assert SECRET not in text
     data = json.loads(text)
-    assert data["format_version"] == 2 and data["stack"] == "default"
+    assert data["format_version"] == 3 and data["stack"] == "default"
     assert [a["action"] for a in data["actions"]] == ["replace"]
     assert data["summary"]["replace"] == 1 and data["fingerprint"].startswith("sha256:")
 

@@ -343,3 +343,10 @@ def test_a_plan_is_refused_for_its_cost_unless_the_run_allows_it() -> None:
     assert budget_refusal(saved, None, saved=True) is None
     assert "exceeds limits.max_cost_usd ($100.00)" in (budget_refusal(saved, 100, saved=True) or "")
     assert budget_refusal(plan([make_desired("a")], [], [], "default"), None, saved=True) is None
+    # an allowance is recorded only where it was needed, and never covers a budget lowered since
+    needless = _budget_plan(1000, allow_over_budget=True, allow_unpriced=True)
+    assert needless.budget is not None and not needless.budget.allow_over_budget and needless.budget.allow_unpriced
+    assert "exceeds limits.max_cost_usd ($10.00)" in (budget_refusal(needless, 10, saved=True) or "")
+    over = _budget_plan(50, allow_over_budget=True, allow_unpriced=True)
+    assert budget_refusal(over, 50, saved=True) is None and budget_refusal(over, 80, saved=True) is None
+    assert "exceeds limits.max_cost_usd ($10.00)" in (budget_refusal(over, 10, saved=True) or "")

@@ -266,7 +266,7 @@ def test_a_change_of_method_type_shows_as_such(workspace: Path) -> None:
 
 
 @pytest.mark.parametrize(("path", "value"), [
-    (("metadata", "team"), "other"), (("state",), "paused"), (("name",), "renamed"),
+    (("metadata", "team"), "other"), (("state",), "paused"), (("name",), "renamed"), (("job_id",), "ftjob-abc"),
 ])
 def test_excluded_fields_leave_the_hash_alone(workspace: Path, path: Path_, value: Any) -> None:
     base = _load(workspace, "supervised.yaml")

@@ -29,6 +29,8 @@ def test_precedence_flag_over_environment_over_default(tmp_path: Path) -> None:
     ({"FTCTL_SANDBOX_SPEED": "fast"}, {}, "FTCTL_SANDBOX_SPEED='fast' must be a number greater than 0"),
     ({"FTCTL_SANDBOX_SPEED": "-1"}, {}, "FTCTL_SANDBOX_SPEED='-1' must be a number greater than 0"),
     ({"FTCTL_TOKENS": "exact"}, {}, "FTCTL_TOKENS='exact' must be 'auto'"),
+    ({"FTCTL_MAX_ACTIVE_JOBS": "²"}, {}, "FTCTL_MAX_ACTIVE_JOBS='²' must be a whole number of at least 1"),
+    ({"FTCTL_MAX_ACTIVE_JOBS": "0"}, {}, "FTCTL_MAX_ACTIVE_JOBS='0' must be a whole number of at least 1"),
 ])
 def test_bad_values_are_one_clear_error(tmp_path: Path, env: dict[str, str], flags: dict[str, str],
                                         message: str) -> None:

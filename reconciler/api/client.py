@@ -28,7 +28,6 @@ from reconciler.providers import COMPATIBLE, Provider
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 _log = structlog.get_logger("ftctl.http")
-LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
 @dataclass(frozen=True)
@@ -42,16 +41,6 @@ class Target:
 
     def headers(self) -> dict[str, str]:
         return self.provider.headers(self.key)
-
-
-def check_base_url(url: str) -> str | None:
-    """A reason to refuse ``url``, or None. Plain http is allowed to loopback hosts only."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "not an http(s) URL"
-    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS and not parts.hostname.startswith("127."):
-        return "plain http is only allowed to loopback hosts; use https"
-    return None
 
 
 def _error_from(response: httpx.Response, provider: Provider) -> ApiError:

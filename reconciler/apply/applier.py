@@ -88,13 +88,14 @@ class Applier:
         self.stack = ""
         self.halted: str | None = None
         """Why no more jobs are created on this target (it drops fields), once that is known."""
-        self.slots = Slots(self._count_active, None, wait, 0.0, clock, sleep)
+        self.slots = Slots(self._list_active, None, wait, 0.0, clock, sleep)
 
     # -- entry point ------------------------------------------------------------------------
     def apply(self, plan: Plan) -> list[StepResult]:
         self.stack = plan.stack
-        self.slots = Slots(self._count_active, self.max_active, self.wait, self.clock() + self.wait_timeout,
+        self.slots = Slots(self._list_active, self.max_active, self.wait, self.clock() + self.wait_timeout,
                            self.clock, self.sleep, self.max_active_name)
+        self.slots.start()
         uploads = [a for a in plan.actions if isinstance(a, UploadAction)]
         with ThreadPoolExecutor(self.parallelism) as pool:
             upload_results = list(pool.map(lambda a: self._step(a, {}), uploads))
@@ -119,6 +120,7 @@ class Applier:
                     result = self._create(action, file_ids)
                 case CancelAction():
                     result = self._cancel(action.name, action.job_id, "cancel")
+                    self.slots.release(action.job_id)
                 case PauseAction():
                     result = self._pause(action.name, action.job_id, "pause")
                 case ResumeAction():
@@ -157,9 +159,9 @@ class Applier:
 
         return self.retry.run(attempt, self._retry(action.name, "upload"))
 
-    def _count_active(self) -> int:
+    def _list_active(self) -> set[str]:
         jobs = self.retry.run(lambda _: self.reader.stack_jobs(self.stack), self._retry("", "count"))
-        return sum(1 for j in managed_jobs(jobs, self.stack) if not j.terminal)
+        return {j.id for j in managed_jobs(jobs, self.stack) if not j.terminal}
 
     # -- creates ----------------------------------------------------------------------------
     def _find_created(self, action: CreateAction | ReplaceAction) -> LiveJob | None:
@@ -183,18 +185,21 @@ class Applier:
         key = idempotency_key(self.stack, action.name, action.spec, action.previous_job_id)
         if self.halted:
             raise StepFailed(f"not created: {self.halted}")
+        replacing = action.job_id if isinstance(action, ReplaceAction) else None
+        full = self.slots.acquire(replacing)
+        if full is not None:  # nothing was cancelled: the live job keeps running until a slot is free
+            return StepResult(action.name, action.action, "deferred", full, action.job_id)
         before = ""
-        if isinstance(action, ReplaceAction):
-            cancelled = self._cancel(action.name, action.job_id, "replace")
-            before = f"{cancelled.detail}; "
-            if cancelled.outcome == "done":
-                self.slots.release()
-        full = self.slots.acquire()
-        if full is not None:
-            return StepResult(action.name, action.action, "deferred", before + full, action.job_id)
-        if self.halted:  # learnt while this create waited for a slot
-            self.slots.settle(False)
-            raise StepFailed(f"{before}not created: {self.halted}")
+        try:
+            if self.halted:  # learnt while this create waited for a slot
+                raise StepFailed(f"not created: {self.halted}")
+            if replacing is not None:
+                cancelled = self._cancel(action.name, replacing, "replace")
+                before = f"{cancelled.detail}; "
+                self.slots.release(replacing)
+        except BaseException:
+            self.slots.settle(None)
+            raise
 
         def attempt(n: int) -> tuple[LiveJob, str, str]:
             found = self._find_created(action)
@@ -204,7 +209,7 @@ class Applier:
             job = self.writer.create_job(body, key)
             return job, "done", f"created {job.id}"
 
-        created = False
+        created: str | None = None
         try:
             while True:
                 try:
@@ -222,9 +227,10 @@ class Applier:
                                      "(apply again to create it)") from None
             dropped = dropped_fields(job, body)
             if dropped:
-                result, created = self._dropped(action, job, dropped)
+                result, still_active = self._dropped(action, job, dropped)
+                created = job.id if still_active else None
                 return result
-            created = True
+            created = job.id
         finally:
             self.slots.settle(created)
         detail = before + detail

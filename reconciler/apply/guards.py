@@ -21,57 +21,67 @@ POLL = 2.0
 
 
 class Slots:
-    """Active-job slots: ``active`` jobs of the stack (counted once, then kept up to date) and
-    creates in flight. A create that finds every slot taken while another is in flight waits for
-    that one to settle — it may fail and free its slot — before it is deferred."""
+    """Active-job slots: the IDs of the stack's active jobs (listed when the apply starts, then kept
+    up to date: a job added when created, removed when cancelled, so that no job is counted twice)
+    and the creates in flight. A create that finds every slot taken while another is in flight waits
+    for that one to settle — it may fail and free its slot — before it is deferred. A replace counts
+    the job it replaces as free: it takes its slot before it cancels, so it never cancels a job
+    without a slot for the new one. The API is never read while the lock is held."""
 
-    def __init__(self, count_active: Callable[[], int], limit: int | None, wait: bool, deadline: float,
+    def __init__(self, list_active: Callable[[], set[str]], limit: int | None, wait: bool, deadline: float,
                  clock: Callable[[], float], sleep: Callable[[float], None],
                  limit_name: str = "--max-active-jobs") -> None:
-        self.count_active, self.limit, self.wait, self.deadline = count_active, limit, wait, deadline
+        self.list_active, self.limit, self.wait, self.deadline = list_active, limit, wait, deadline
         self.clock, self.sleep, self.limit_name = clock, sleep, limit_name
         self.cond = threading.Condition()
-        self.active: int | None = None
+        self.active: set[str] = set()
         self.inflight = 0
 
-    def acquire(self) -> str | None:
+    def start(self) -> None:
+        """List the active jobs once, before any step runs (only when there is a limit)."""
+        if self.limit is not None:
+            listed = self.list_active()
+            with self.cond:
+                self.active = set(listed)
+
+    def _taken(self, replacing: str | None) -> int:
+        return len(self.active - {replacing} if replacing else self.active)
+
+    def acquire(self, replacing: str | None = None) -> str | None:
         """Take a slot for a create (settle it afterwards); a reason to defer it when there is none
-        (and no waiting)."""
+        (and no waiting). ``replacing``: the active job this create replaces, counted as free."""
         if self.limit is None:
             return None
         while True:
             with self.cond:
-                if self.active is None:
-                    self.active = self.count_active()
-                while self.active + self.inflight >= self.limit and self.inflight > 0:
+                while self._taken(replacing) + self.inflight >= self.limit and self.inflight > 0:
                     self.cond.wait()
-                if self.active < self.limit:
+                full = self._taken(replacing)
+                if full < self.limit:
                     self.inflight += 1
                     return None
-                full = self.active
             if not self.wait or self.clock() > self.deadline:
                 return (f"{full} of the stack's jobs are active and {self.limit_name} is {self.limit}: "
                         "a later apply creates it (or apply --wait)")
             self.sleep(POLL)
+            listed = self.list_active()  # jobs may have finished meanwhile
             with self.cond:
-                self.active = self.count_active()  # jobs may have finished meanwhile
+                self.active = set(listed)
 
-    def settle(self, created: bool) -> None:
-        """A create that took a slot has ended: its job is active (``created``), or there is none."""
+    def settle(self, created: str | None) -> None:
+        """A create that took a slot has ended: ``created`` is its job, active now, or None."""
         if self.limit is None:
             return
         with self.cond:
             self.inflight -= 1
             if created:
-                assert self.active is not None
-                self.active += 1
+                self.active.add(created)
             self.cond.notify_all()
 
-    def release(self) -> None:
-        """A job stopped being active (cancelled)."""
+    def release(self, job_id: str) -> None:
+        """``job_id`` stopped being active (cancelled); twice is the same as once."""
         with self.cond:
-            if self.active is not None:
-                self.active = max(0, self.active - 1)
+            self.active.discard(job_id)
             self.cond.notify_all()
 
     def wait_for_a_finished_job(self) -> bool:
@@ -79,10 +89,10 @@ class Slots:
         stack's jobs has finished (True), or give up at the deadline (False)."""
         if not self.wait:
             return False
-        before = self.count_active()
+        before = len(self.list_active())
         while self.clock() < self.deadline:
             self.sleep(POLL)
-            if self.count_active() < before:
+            if len(self.list_active()) < before:
                 return True
         return False
 

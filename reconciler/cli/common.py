@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from reconciler import logs
+from reconciler.providers import PROVIDERS as PROFILES
 
 if TYPE_CHECKING:
     from reconciler.session.settings import Settings
 
 DEFAULT_PATHS = ("manifests",)
 EXIT_CHANGES = 2
-PROVIDERS = click.Choice(["openai", "azure", "compatible"])
+PROVIDERS = click.Choice(list(PROFILES))
 LEVELS = click.Choice(["debug", "info", "warning", "error"])
 
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from reconciler.session.settings import Settings
 
 
-def _declared(paths: tuple[str, ...], settings: Settings) -> list[str]:
+def declared(paths: tuple[str, ...], settings: Settings) -> list[str]:
     """Names the manifests declare; errors count only where paths were named (here or in ftctl.yaml):
     the default folder is a hint."""
     from reconciler.manifests import Known, load_manifests
@@ -43,10 +43,10 @@ def status(paths: tuple[str, ...], output: str, settings: Settings) -> None:
     from reconciler.session.planning import status_rows
     from reconciler.session.target import connect
 
-    declared = _declared(paths, settings)
+    names = declared(paths, settings)
     with connect(settings) as conn:
         jobs = conn.reader.stack_jobs(settings.stack)
-    rows = status_rows(jobs, time.time(), declared)
+    rows = status_rows(jobs, time.time(), names)
     if output == "json":
         click.echo(json.dumps({"stack": settings.stack, "jobs": rows}, indent=2))
         return

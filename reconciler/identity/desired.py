@@ -47,6 +47,10 @@ class Desired:
     """Where the manifest is, as ``path:line`` relative to the project root."""
     files: tuple[LocalFile, ...] = ()
     estimate: Estimate | None = None
+    job_id: str | None = None
+    """An adopted job (``job_id:``), matched by ID instead of by tags (SPEC §9)."""
+    job_id_source: str = ""
+    """Where ``job_id:`` is, as ``path:line``."""
 
     def data_file(self, sha256: str) -> LocalFile | None:
         return next((f for f in self.files if f.role == "data" and f.sha256 == sha256), None)
@@ -85,6 +89,8 @@ def build(loaded: LoadedManifest, root: Path, digests: Mapping[Path, Digest] | N
             files.append(LocalFile(path=shown, sha256=d.sha256, bytes=d.bytes, role="grader", used_by=(loaded.name,)))
     request = from_manifest(loaded, refs)
     unique = {(f.path, f.role): f for f in files}
+    _, pin_line = loaded.where(("job_id",))
     return Desired(name=loaded.name, state=loaded.manifest.state, request=request, spec=spec_hash(request.hashed()),
                    source=f"{relative(loaded.source, root)}:{loaded.line}", files=tuple(unique.values()),
-                   estimate=estimate)
+                   estimate=estimate, job_id=loaded.manifest.job_id,
+                   job_id_source=f"{relative(loaded.source, root)}:{pin_line}")

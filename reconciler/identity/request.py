@@ -33,6 +33,7 @@ EXCLUDED_FIELDS = {
     "name": "the identity itself, carried by the ftctl-name tag",
     "metadata": "user tags: the API cannot change them on a live job, so they never force a new job",
     "state": "acts on the live job (pause, resume, cancel) instead of making a new one",
+    "job_id": "adopts an existing job, matched by its ID instead of by tags and never replaced (SPEC §9)",
 }
 NOT_CHOSEN = {"auto", "default"}
 """Hyperparameter values that leave the choice to the service (``default``: reasoning_effort)."""

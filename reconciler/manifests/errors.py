@@ -19,7 +19,13 @@ from pydantic_core import ErrorDetails
 
 from reconciler.diagnostics import Diagnostic
 from reconciler.manifests.graders import TOP_LEVEL_GRADER_TYPES
-from reconciler.manifests.model import NAME_PATTERN, DpoHyperparameters, Manifest, ReinforcementHyperparameters
+from reconciler.manifests.model import (
+    JOB_ID_PATTERN,
+    NAME_PATTERN,
+    DpoHyperparameters,
+    Manifest,
+    ReinforcementHyperparameters,
+)
 from reconciler.manifests.yamlsrc import Located, Path_
 
 _HYPERPARAMETERS = set(ReinforcementHyperparameters.model_fields) | set(DpoHyperparameters.model_fields)
@@ -129,6 +135,8 @@ def _message(err: ErrorDetails, user_path: Path_, root: type[BaseModel] = Manife
         what = "name" if user_path[-1:] == ("name",) else f"{user_path[-1]} name"
         return (f"{_short(value)} is not a valid {what}: use 1-63 lowercase letters, digits and '-', "
                 "starting and ending with a letter or digit")
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == JOB_ID_PATTERN:
+        return f"{_short(value)} is not a fine-tuning job ID (ftjob-…)"
     if kind.endswith("_type") or kind in ("model_type", "model_attributes_type", "dict_type", "list_type"):
         expected = err["msg"].removeprefix("Input should be ").removesuffix(" instance")
         hint = " (YAML reads yes/no/on/off as booleans: quote the value)" if isinstance(value, bool) else ""

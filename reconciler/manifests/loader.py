@@ -226,14 +226,17 @@ def load_all(paths: Iterable[Path], root: Path | None = None,
         found, errs = load_file(source, root, known)
         loaded.extend(found)
         problems.extend(errs)
-    first: dict[str, LoadedManifest] = {}
-    for item in loaded:
-        other = first.setdefault(item.name, item)
-        if other is not item:
-            where, line = other.where(("name",))
-            shown, here = item.where(("name",))
-            problems.append(Diagnostic(shown, here, "name",
-                                       f"duplicate name {item.name!r} (also declared at {where}:{line})"))
+    for key in ("name", "job_id"):  # a name, or an adopted job, belongs to one manifest
+        first: dict[str, LoadedManifest] = {}
+        for item in loaded:
+            value = getattr(item.manifest, key)
+            other = first.setdefault(value, item) if value is not None else item
+            if other is not item:
+                where, line = other.where((key,))
+                shown, here = item.where((key,))
+                message = (f"duplicate name {value!r} (also declared at {where}:{line})" if key == "name" else
+                           f"{value} is already adopted by {other.name} ({where}:{line})")
+                problems.append(Diagnostic(shown, here, key, message))
     return loaded, problems
 
 

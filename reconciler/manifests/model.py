@@ -15,9 +15,11 @@ from pydantic_core import PydanticCustomError
 
 from reconciler.manifests.graders import Grader
 from reconciler.manifests.strict import AS_WRITTEN, Strict, auto_or_float, auto_or_int
+from reconciler.providers.azure import TrainingType
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 FILE_ID = re.compile(r"^file-[A-Za-z0-9_-]+$")
+JOB_ID_PATTERN = r"^ftjob-[A-Za-z0-9_-]{1,128}$"
 RESERVED_PREFIX = "ftctl-"
 MAX_USER_METADATA = 13  # the API allows 16 pairs; ftctl keeps 3 for its identity tags
 MAX_SEED = 2_147_483_647
@@ -116,7 +118,7 @@ MetadataValue = Annotated[str, AfterValidator(_metadata_value)]
 
 
 class AzureOptions(Strict):
-    training_type: Literal["globalstandard", "standard", "developer"] | None = None
+    training_type: TrainingType | None = None
     """Sent to Azure OpenAI as ``trainingType``."""
 
 
@@ -139,6 +141,8 @@ class Manifest(Strict):
     integrations: Annotated[list[Integration], Field(max_length=5)] = Field(default_factory=list)
     state: Literal["active", "paused", "cancelled"] = "active"
     provider_options: ProviderOptions | None = None
+    job_id: Annotated[str, Field(pattern=JOB_ID_PATTERN)] | None = None
+    """Adopts an existing job: matched by this ID instead of by tags, never replaced (SPEC §9)."""
 
     @field_validator("metadata")
     @classmethod

@@ -65,5 +65,7 @@ def assess(creations: Iterable[tuple[str, Estimate | None]], limit_usd: float, a
             unpriced[name] = why
         elif estimate is not None and estimate.cost is not None:
             spend += estimate.cost
-    return Budget(limit_usd=limit_usd, spend_usd=round(spend, 6), over=spend > limit_usd, unpriced=unpriced,
-                  allow_over_budget=allow_over_budget, allow_unpriced=allow_unpriced)
+    over = spend > limit_usd
+    # An allowance is recorded only where it was needed: it covers what the reviewer saw, no more.
+    return Budget(limit_usd=limit_usd, spend_usd=round(spend, 6), over=over, unpriced=unpriced,
+                  allow_over_budget=allow_over_budget and over, allow_unpriced=allow_unpriced and bool(unpriced))

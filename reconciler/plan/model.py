@@ -22,7 +22,7 @@ from reconciler.identity import CreateRequest, LocalFile
 from reconciler.plan.budget import Budget, assess
 from reconciler.providers import ALL_STATUSES
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 ActionKind = Literal["upload", "cancel", "replace", "create", "pause", "resume"]
 ORDER: tuple[ActionKind, ...] = ("upload", "cancel", "replace", "create", "pause", "resume")
 

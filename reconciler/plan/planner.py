@@ -21,11 +21,14 @@ manifest name, "current" is the newest managed job with that name; SPEC §3's ta
 Older non-terminal jobs with the same name are duplicates and are cancelled. Managed jobs whose
 name no manifest declares are orphans: listed, and with ``prune`` cancelled when not terminal.
 A job whose status ftctl does not know is listed and never acted on; a job on its way to paused or
-running (Azure's ``pausing``, ``resuming``) is left to get there.
+running (Azure's ``pausing``, ``resuming``) is left to get there. A manifest with ``job_id:``
+adopts that job (``pinned``): ``state`` acts on it as usual, but it is never replaced — a
+difference is reported instead (SPEC §9).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
@@ -47,6 +50,7 @@ from reconciler.plan.model import (
     ResumeAction,
     UploadAction,
 )
+from reconciler.plan.pinned import differences
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,36 @@ class _Builder:
                 name=d.name, reason=reason, spec=d.spec, state=state, after=d.request,
                 before=JobSummary.of(previous) if previous is not None else None, changes=diff, estimate=d.estimate,
                 file_ids=file_ids))
+
+    def adopted(self, d: Desired, job: LiveJob | None) -> None:
+        """``state`` acts on an adopted job as usual; a difference is only reported."""
+        if job is None:
+            self.notes.append(Notice(name=d.name, job_id=d.job_id, status="missing", message=(
+                f"the adopted job {d.job_id} was not found; remove job_id to create a new job")))
+            return
+        if not job.known:
+            self.notes.append(_unknown(d.name, job))
+            return
+        before, state = JobSummary.of(job), d.state
+        differ = differences(job, d, self.uploads)
+        if differ:
+            self.notes.append(Notice(name=d.name, job_id=job.id, status=job.status, message=(
+                f"the adopted job differs from the manifest in {', '.join(differ)}; an adopted job is never "
+                "replaced: remove job_id to create a new job with the manifest's values")))
+        if not job.terminal:
+            if state == "cancelled":
+                self.actions.append(CancelAction(name=d.name, reason="state: cancelled", job_id=job.id, before=before))
+            elif job.paused and state == "active":
+                self.actions.append(ResumeAction(name=d.name, reason="state: active", job_id=job.id, before=before))
+            elif job.status == "running" and state == "paused":
+                self.actions.append(PauseAction(name=d.name, reason="state: paused", job_id=job.id, before=before))
+        elif job.status == "failed":
+            error = job.error.message if job.error and job.error.message else "no error given"
+            self.failed.append(Notice(name=d.name, job_id=job.id, status="failed",
+                                      message=f"{error} (an adopted job: remove job_id to create a new one)"))
+        elif job.status == "cancelled" and state != "cancelled" and not differ:
+            self.notes.append(Notice(name=d.name, job_id=job.id, status=job.status, message=(
+                "the adopted job is cancelled; remove job_id to create a new job")))
 
     def decide(self, d: Desired, current: LiveJob | None) -> None:
         state = d.state
@@ -137,10 +171,12 @@ class _Builder:
 
 
 def plan(desired: list[Desired], live_jobs: list[LiveJob], live_files: list[LiveFile], stack: str,
-         options: Options | None = None) -> Plan:
-    """Compare desired manifests with the stack's live jobs; no side effects."""
+         options: Options | None = None, pinned: Mapping[str, LiveJob] | None = None) -> Plan:
+    """Compare desired manifests with the stack's live jobs (and the ``pinned`` jobs that manifests
+    adopt, by ID); no side effects."""
     options = options or Options()
-    managed = managed_jobs(live_jobs, stack)
+    adopted = {job.id: job for job in [*live_jobs, *(pinned or {}).values()]}
+    managed = [j for j in managed_jobs(live_jobs, stack) if j.id not in {d.job_id for d in desired}]
     by_name: dict[str, list[LiveJob]] = {}
     # created_at has one-second resolution: within a second the API's own order (newest first) decides,
     # which a stable sort keeps.
@@ -150,13 +186,18 @@ def plan(desired: list[Desired], live_jobs: list[LiveJob], live_files: list[Live
     cancels: list[Action] = []
     for d in sorted(desired, key=lambda x: x.name):
         jobs = by_name.get(d.name, [])
-        b.decide(d, jobs[0] if jobs else None)
-        for older in jobs[1:]:
+        if d.job_id is not None:
+            b.adopted(d, adopted.get(d.job_id))
+        else:
+            b.decide(d, jobs[0] if jobs else None)
+            jobs = jobs[1:]
+        for older in jobs:
             if not older.known:
                 b.notes.append(_unknown(d.name, older))
             elif not older.terminal:
+                newest = d.job_id or by_name[d.name][0].id
                 cancels.append(CancelAction(name=d.name, job_id=older.id, before=JobSummary.of(older),
-                                            reason=f"duplicate: an older job of {d.name} (newest is {jobs[0].id})"))
+                                            reason=f"duplicate: an older job of {d.name} (newest is {newest})"))
     names = {d.name for d in desired}
     orphans: list[Notice] = []
     for name, jobs in sorted(by_name.items()):
@@ -170,7 +211,9 @@ def plan(desired: list[Desired], live_jobs: list[LiveJob], live_files: list[Live
                                             reason="orphan: no manifest declares it (--prune)"))
     return Plan(stack=stack, options=PlanOptions(prune=options.prune, replace=sorted(options.replace)),
                 actions=[*_uploads(b.actions, desired), *cancels, *b.actions], orphans=orphans, failed=b.failed,
-                notes=b.notes, live=LiveFacts.of(managed, list(b.relied.values())), local_files=_relied(desired))
+                notes=b.notes, local_files=_relied(desired),
+                live=LiveFacts.of(managed + [adopted[d.job_id] for d in desired if d.job_id in adopted],
+                                  list(b.relied.values())))
 
 
 def _unknown(name: str, job: LiveJob) -> Notice:

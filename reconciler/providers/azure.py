@@ -11,11 +11,12 @@ camelCase error codes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, get_args
 
 from reconciler.providers.base import OPENAI_STATUSES, Provider
 
-TRAINING_TYPES = ("globalstandard", "standard", "developer")
+TrainingType = Literal["globalstandard", "standard", "developer"]
+TRAINING_TYPES: tuple[str, ...] = get_args(TrainingType)
 
 
 def _create_fields(options: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, ValidationError
 
+from reconciler.api.urls import check_base_url
 from reconciler.diagnostics import Diagnostic, InputError, display_path
 from reconciler.manifests.errors import diagnostics_from_validation
 from reconciler.manifests.model import NAME_PATTERN
@@ -28,6 +29,9 @@ SECRET_KEY = re.compile(r"(api[-_]?key|token|secret|password)", re.IGNORECASE)
 def _url(value: str) -> str:
     if not re.match(r"^https?://[^/\s]+", value):
         raise ValueError(f"{value!r} must be an http:// or https:// URL, such as https://acme.openai.azure.com/openai/v1")
+    problem = check_base_url(value)
+    if problem:
+        raise ValueError(f"{value!r}: {problem}")
     return value
 
 
@@ -74,7 +78,8 @@ def load_config(root: Path) -> tuple[Config, Path | None]:
     if isinstance(doc, YamlError):
         raise InputError([Diagnostic(shown, doc.line, ".".join(map(str, doc.path)), doc.message)])
     if len(documents) > 1:
-        raise InputError([Diagnostic(shown, 0, "", "the project config is one YAML document, not several")])
+        raise InputError([Diagnostic(shown, documents[1].line, "", "the project config is one YAML document, not "
+                                     "several (remove this second one)")])
     if not isinstance(doc.data, dict):
         raise InputError([Diagnostic(shown, doc.line, "", "the project config must be a mapping of settings")])
     secrets = _secrets(doc.data)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.api.errors import ApiError
 from reconciler.api.models import LiveJob
 from reconciler.api.ports import ApiReader
 from reconciler.identity import Desired
 from reconciler.plan.model import Plan, TargetInfo
-from reconciler.plan.planner import Options, plan
-from reconciler.session.settings import UsageProblem
+from reconciler.plan.planner import Options, managed_jobs, plan
+from reconciler.session.settings import SetupError, UsageProblem
 
 
 def make_plan(reader: ApiReader, wanted: list[Desired], stack: str, options: Options, target: TargetInfo) -> Plan:
@@ -18,7 +19,33 @@ def make_plan(reader: ApiReader, wanted: list[Desired], stack: str, options: Opt
         raise UsageProblem(f"--prune with no manifest in the given paths would cancel every job of stack "
                            f"{stack!r}; refused (check the paths, or cancel jobs by declaring state: cancelled)")
     jobs, files = reader.stack_jobs(stack), reader.list_files()
-    return plan(wanted, jobs, files, stack, options).model_copy(update={"target": target})
+    listed = {job.id for job in jobs}
+    pinned = {}
+    for d in wanted:
+        if d.job_id is not None and d.job_id not in listed:
+            try:
+                pinned[d.job_id] = reader.get_job(d.job_id)
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+                raise SetupError(f"{d.job_id_source}: job_id: {d.job_id} was not found on {target.label} "
+                                 "(adopt a job of this target, or remove job_id to create a new one)") from None
+    return plan(wanted, jobs, files, stack, options, pinned).model_copy(update={"target": target})
+
+
+def relied_jobs(reader: ApiReader, stack: str, facts: list[str]) -> list[LiveJob]:
+    """The stack's managed jobs now, and each other job a plan relied on (adopted ones), re-read by
+    ID; a job that is gone is left out."""
+    jobs = managed_jobs(reader.stack_jobs(stack), stack)
+    listed = {job.id for job in jobs}
+    for job_id in facts:
+        if job_id not in listed:
+            try:
+                jobs.append(reader.get_job(job_id))
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+    return jobs
 
 
 def status_rows(jobs: list[LiveJob], now: float, declared: list[str] | None = None) -> list[dict[str, Any]]:

@@ -21,9 +21,9 @@ from reconciler.api.ports import ApiReader
 from reconciler.identity import sha256_file
 from reconciler.manifests.loader import SUFFIXES
 from reconciler.plan.model import FORMAT_VERSION, LiveFacts, Plan, TargetInfo
-from reconciler.plan.planner import managed_jobs
 from reconciler.plan.render import render_json
 from reconciler.project import absolute
+from reconciler.session.planning import relied_jobs
 from reconciler.session.settings import Settings, SetupError
 from reconciler.session.target import target_info
 
@@ -102,12 +102,15 @@ def target_of(saved: Plan, settings: Settings) -> Settings:
 
 def budget_refusal(plan: Plan, limit_now: float | None, saved: bool) -> str | None:
     """Why apply must not run ``plan`` for its cost, or None. A saved plan is held to the budget it
-    recorded, with the choices it recorded, and to today's ``limits.max_cost_usd`` if lower."""
+    recorded, with the choices it recorded, and to today's ``limits.max_cost_usd`` if lower (then
+    without the recorded allowance to go over)."""
     recorded = plan.budget
     limits = [x for x in (recorded.limit_usd if recorded else None, limit_now) if x is not None]
     if not limits:
         return None
     allow = (recorded.allow_over_budget, recorded.allow_unpriced) if recorded else (False, False)
+    if recorded is not None and limit_now is not None and limit_now < recorded.limit_usd:
+        allow = (False, recorded.allow_unpriced)  # going over a budget since lowered was never reviewed
     budget = plan.with_budget(min(limits), *allow).budget
     refusal = budget.refusal() if budget else None
     if refusal is None:
@@ -159,7 +162,7 @@ def check_fresh(plan: Plan, reader: ApiReader, root: Path) -> None:
         if now != f.sha256:
             raise StalePlan(f"stale plan: {f.path}{_users(f.used_by)} changed since the plan was made "
                             f"(sha256 {f.sha256[:12]} → {now[:12]}); run plan again")
-    jobs = managed_jobs(reader.stack_jobs(plan.stack), plan.stack)
+    jobs = relied_jobs(reader, plan.stack, [j.job_id for j in plan.live.jobs])
     relied = {u.file_id for u in plan.live.uploads}
     now_facts = LiveFacts.of(jobs, [f for f in reader.list_files() if f.id in relied])
     changed = plan.live.differences(now_facts)

@@ -121,9 +121,10 @@ def _stack(value: str, where: str) -> str:
 
 
 def _positive(value: str, where: str) -> int:
-    if not value.strip().isdigit() or int(value) < 1:
+    text = value.strip()
+    if not (text.isascii() and text.isdecimal()) or int(text) < 1:
         raise SetupError(f"{where}={value!r} must be a whole number of at least 1")
-    return int(value)
+    return int(text)
 
 
 def _speed(value: str) -> float:
@@ -148,7 +149,8 @@ def build(env: Mapping[str, str], cwd: Path, *, stack: str | None = None, sandbo
     """Settings from command-line values (None when not given) and the environment ``env``.
     ``offline`` (validate): the variables of the target and the stack are not used, so not checked."""
     if offline:
-        env = {k: v for k, v in env.items() if k not in ("FTCTL_STACK", "FTCTL_SANDBOX_SPEED", "OPENAI_BASE_URL")}
+        env = {k: v for k, v in env.items()
+               if k not in ("FTCTL_STACK", "FTCTL_SANDBOX_SPEED", "OPENAI_BASE_URL", "FTCTL_MAX_ACTIVE_JOBS")}
     chosen_provider = _provider(provider, "--provider") or _provider(env.get("FTCTL_PROVIDER") or None,
                                                                     "FTCTL_PROVIDER")
     if sandbox and provider:
@@ -156,7 +158,6 @@ def build(env: Mapping[str, str], cwd: Path, *, stack: str | None = None, sandbo
                            "another, run `ftctl sandbox serve --flavor azure` and point --api-base at it")
     root = find_root(cwd, cwd)
     config, config_path = load_config(root)
-    chosen_provider = chosen_provider or config.target.provider
     if sandbox and api_base:
         raise UsageProblem("--sandbox and --api-base choose two different targets; give one of them")
     stack_from: Source
@@ -178,6 +179,8 @@ def build(env: Mapping[str, str], cwd: Path, *, stack: str | None = None, sandbo
     else:
         base, base_from = DEFAULT_API_BASE, "default"
     base = base.rstrip("/")  # https://x/v1/ and https://x/v1 are one target
+    if chosen_provider is None and (offline or base_from == "config" or config.target.api_base is None):
+        chosen_provider = config.target.provider  # it describes ftctl.yaml's target, not one given elsewhere
     tokens = env.get("FTCTL_TOKENS", "auto")
     if tokens not in ("auto", "estimate"):
         raise SetupError(f"FTCTL_TOKENS={tokens!r} must be 'auto' (count exactly when tiktoken's encoding is "

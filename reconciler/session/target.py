@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from reconciler import logs
-from reconciler.api.client import Reader, Target, Transport, Writer, check_base_url
+from reconciler.api.client import Reader, Target, Transport, Writer
 from reconciler.api.retry import NO_RETRY
+from reconciler.api.urls import check_base_url
 from reconciler.plan.model import TargetInfo
 from reconciler.project import relative
 from reconciler.providers import OPENAI

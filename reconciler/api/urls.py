@@ -1,0 +1,18 @@
+"""Which API base URLs ftctl sends a key to: http(s) only, and plain http to loopback hosts only.
+Kept apart from the HTTP client so that reading settings does not import it."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def check_base_url(url: str) -> str | None:
+    """A reason to refuse ``url``, or None. Plain http is allowed to loopback hosts only."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "not an http(s) URL"
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS and not parts.hostname.startswith("127."):
+        return "plain http is only allowed to loopback hosts; use https"
+    return None

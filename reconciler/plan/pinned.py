@@ -1,0 +1,79 @@
+"""Adopted jobs (SPEC §9): a manifest with ``job_id:`` is matched to that job by ID, not by tags.
+
+Such a job was usually created by someone else, so it has no spec hash to compare: its live
+fields are compared with the manifest's instead, the way the API returns them — the model alias
+resolved, ``auto`` hyperparameters matching whatever the service chose, a local file matching the
+upload of its bytes, the suffix read from the fine-tuned model's name when the API does not return
+it, a grader matching when the live one holds every field the manifest gives. What cannot be read
+back (provider options) is not compared. An adopted job is never replaced: a difference is
+reported, and removing ``job_id`` is how a user asks for a new, tagged job.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler import catalog
+from reconciler.api.models import LiveJob
+from reconciler.identity import Desired, UploadIndex
+from reconciler.identity.request import FileRef
+
+
+def differences(job: LiveJob, d: Desired, uploads: UploadIndex) -> list[str]:
+    """The manifest fields whose value the live job does not have."""
+    r, out = d.request, []
+    if catalog.resolve_model(r.model) != job.model and r.model != job.model:
+        out.append("model")
+    for key in ("training_file", "validation_file"):
+        if not _same_file(getattr(r, key), getattr(job, key), uploads):
+            out.append(key)
+    method = job.method or {}
+    kind = method.get("type") or "supervised"
+    if kind != r.method.type:
+        out.append("method.type")
+    else:
+        inner = method.get(kind) or {}
+        live = inner.get("hyperparameters") or job.hyperparameters or {}
+        out += [f"method.hyperparameters.{k}" for k, v in r.method.chosen().items() if not _same(live.get(k), v)]
+        if r.method.grader is not None and not _covers(inner.get("grader"), r.method.grader):
+            out.append("method.grader")
+    suffix = job.suffix if job.suffix is not None else suffix_of(job.fine_tuned_model)
+    if r.suffix is not None and suffix is not None and suffix != r.suffix:
+        out.append("suffix")
+    if r.seed is not None and job.seed is not None and job.seed != r.seed:
+        out.append("seed")
+    if (r.integrations or []) != (job.integrations or []):
+        out.append("integrations")
+    if job.metadata is not None and job.user_metadata != dict(r.metadata):
+        out.append("metadata")
+    return out
+
+
+def suffix_of(fine_tuned_model: str | None) -> str | None:
+    """``ft:gpt-4o-mini-2024-07-18:org:support-v3:AbC123`` → ``support-v3`` (None when unknown)."""
+    parts = (fine_tuned_model or "").split(":")
+    return (parts[3] or None) if len(parts) >= 5 and parts[0] == "ft" else None
+
+
+def _same_file(ref: FileRef | None, live_id: str | None, uploads: UploadIndex) -> bool:
+    if ref is None:
+        return live_id is None
+    if ref.sha256 is None:
+        return ref.file_id == live_id
+    found = uploads.find(ref.sha256, ref.bytes or 0)
+    return found is not None and found.id == live_id
+
+
+def _same(live: Any, wanted: Any) -> bool:
+    if isinstance(live, int | float) and isinstance(wanted, int | float) and not isinstance(live, bool):
+        return float(live) == float(wanted)
+    return bool(live == wanted)
+
+
+def _covers(live: Any, wanted: Any) -> bool:
+    """Whether ``live`` has every field of ``wanted`` with the same value (a server may add defaults)."""
+    if isinstance(wanted, dict):
+        return isinstance(live, dict) and all(_covers(live.get(k), v) for k, v in wanted.items())
+    if isinstance(wanted, list):
+        return isinstance(live, list) and len(live) == len(wanted) and all(map(_covers, live, wanted))
+    return _same(live, wanted)

@@ -1,0 +1,106 @@
+"""``ftctl import``: manifests for jobs that exist already, pinned with ``job_id`` (SPEC §9).
+
+Each manifest holds the job's values as the API returns them — its model, its file IDs, its
+resolved hyperparameters, grader, seed, integrations and user metadata, its suffix when the
+fine-tuned model's name shows it — and a ``state`` that matches its status, so that a plan of the
+written manifests shows no change against the jobs they came from. Every manifest is validated
+with the manifest model before it is written; nothing remote is changed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from reconciler.api.models import LiveJob
+from reconciler.manifests.model import (
+    DpoHyperparameters,
+    Manifest,
+    ReinforcementHyperparameters,
+    SupervisedHyperparameters,
+)
+from reconciler.plan.pinned import suffix_of
+from reconciler.session.settings import SetupError
+
+HYPERPARAMETERS = {"supervised": SupervisedHyperparameters, "dpo": DpoHyperparameters,
+                   "reinforcement": ReinforcementHyperparameters}
+
+
+@dataclass(frozen=True)
+class Imported:
+    name: str
+    job: LiveJob
+    document: dict[str, Any]
+
+    def text(self) -> str:
+        header = f"# Imported from {self.job.id} ({self.job.status}) by ftctl import; job_id adopts it.\n"
+        return header + yaml.safe_dump(self.document, sort_keys=False, allow_unicode=True, width=100)
+
+
+def name_for(job: LiveJob, taken: set[str]) -> str:
+    """The job's ``ftctl-name`` tag, else its suffix, else ``job-`` and its ID, made a valid name."""
+    raw = job.name or suffix_of(job.fine_tuned_model) or job.suffix or f"job-{job.id.removeprefix('ftjob-')}"
+    base = re.sub(r"[^a-z0-9]+", "-", raw.lower()).strip("-")[:55].strip("-") or "job"
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}-{n}", n + 1
+    taken.add(name)
+    return name
+
+
+def state_of(status: str) -> str:
+    return {"paused": "paused", "pausing": "paused", "cancelled": "cancelled"}.get(status, "active")
+
+
+def document(job: LiveJob, name: str) -> dict[str, Any]:
+    method = job.method or {"type": "supervised", "supervised": {"hyperparameters": job.hyperparameters or {}}}
+    kind = method.get("type") or "supervised"
+    inner = method.get(kind) or {}
+    allowed = HYPERPARAMETERS[kind].model_fields if kind in HYPERPARAMETERS else {}
+    hyper = {k: v for k, v in (inner.get("hyperparameters") or job.hyperparameters or {}).items()
+             if k in allowed and v is not None}
+    doc: dict[str, Any] = {"name": name, "model": job.model, "training_file": job.training_file}
+    if job.validation_file:
+        doc["validation_file"] = job.validation_file
+    doc["method"] = {"type": kind, **({"hyperparameters": hyper} if hyper else {}),
+                     **({"grader": inner["grader"]} if inner.get("grader") else {})}
+    suffix = job.suffix or suffix_of(job.fine_tuned_model)
+    for key, value in (("suffix", suffix), ("seed", job.seed), ("metadata", job.user_metadata or None),
+                       ("integrations", job.integrations or None)):
+        if value is not None:
+            doc[key] = value
+    doc["state"] = state_of(job.status)
+    doc["job_id"] = job.id
+    return doc
+
+
+def imports(jobs: list[LiveJob], taken: set[str]) -> list[Imported]:
+    out = []
+    for job in jobs:
+        name = name_for(job, taken)
+        doc = document(job, name)
+        try:
+            Manifest.model_validate(doc)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise SetupError(f"{job.id} cannot be written as a manifest: {where}: {first['msg']}") from None
+        out.append(Imported(name, job, doc))
+    return out
+
+
+def write(items: list[Imported], out_dir: Path) -> list[Path]:
+    """One file per manifest in ``out_dir``; an existing file is never overwritten."""
+    paths = [out_dir / f"{item.name}.yaml" for item in items]
+    existing = [p for p in paths if p.exists()]
+    if existing:
+        raise SetupError(f"{existing[0]} exists already: nothing was written (choose another --out, or move it)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for item, path in zip(items, paths, strict=True):
+        path.write_text(item.text(), encoding="utf-8")
+    return paths
