@@ -25,7 +25,7 @@ def cli() -> None:
     """Declarative plan/apply for fine-tuning jobs."""
 
 
-for command in (check.validate, plan_apply.plan_cmd, plan_apply.apply_cmd, inspect.status, inspect.wait,
+for command in (check.validate, check.schema, plan_apply.plan_cmd, plan_apply.apply_cmd, inspect.status, inspect.wait,
                 inspect.logs, inspect.outputs, adopt.import_cmd,
                 sandbox.sandbox):
     cli.add_command(command)

@@ -51,3 +51,12 @@ def validate(paths: tuple[str, ...], output: str, provider: str | None, prices: 
         click.echo(summary)
     if failed:
         sys.exit(1)
+
+
+@click.command()
+@click.option("--config", "of_config", is_flag=True, help="The schema of ftctl.yaml instead of a manifest's.")
+def schema(of_config: bool) -> None:
+    """Print the JSON Schema of the manifest format (or of ftctl.yaml), for editors and CI."""
+    from reconciler.session.schemas import config_schema, manifest_schema
+
+    click.echo(json.dumps(config_schema() if of_config else manifest_schema(), indent=2, ensure_ascii=False))

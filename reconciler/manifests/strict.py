@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator
 from pydantic_core import PydanticCustomError
 
 
 class Strict(BaseModel):
     """Strict in: ``extra="forbid"`` turns a typo into an error; ``strict`` refuses "3" for 3."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True)
 
 
 def _is_number(value: Any) -> bool:
@@ -31,7 +31,7 @@ def auto_or_int(low: int, high: int | None = None) -> PlainValidator:
         raise PydanticCustomError("auto_or_int", f'must be "auto" or an integer {span}, got {{got}}',
                                   {"got": repr(value)})
 
-    return PlainValidator(check, json_schema_input_type=Literal["auto"] | int)
+    return PlainValidator(check, json_schema_input_type=Literal["auto"] | Annotated[int, Field(ge=low, le=high)])
 
 
 AS_WRITTEN = PlainSerializer(lambda value: value, return_type=Any)
@@ -55,4 +55,4 @@ def auto_or_float(above: float, high: float | None = None) -> PlainValidator:
         raise PydanticCustomError("auto_or_float", f'must be "auto" or a number {span}, got {{got}}{hint}',
                                   {"got": repr(value)})
 
-    return PlainValidator(check, json_schema_input_type=Literal["auto"] | float)
+    return PlainValidator(check, json_schema_input_type=Literal["auto"] | Annotated[float, Field(gt=above, le=high)])
