@@ -21,14 +21,14 @@ demo: $(VENV)/.installed-base
 	./scripts/demo.sh
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check reconciler tests bench
+	$(BIN)/ruff check reconciler tests bench examples
 	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy reconciler tests bench
 
 unit: $(VENV)/.installed-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 4
 
 test: lint typecheck unit
 

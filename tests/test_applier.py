@@ -324,3 +324,34 @@ def test_a_replace_and_a_create_together_stay_under_the_limit(parallelism: int) 
     assert sorted((r.action, r.outcome) for r in results) == [("create", "done"), ("replace", "done")]
     active = [j for j in api.jobs.values() if j["status"] not in ("cancelled", "succeeded", "failed")]
     assert len(active) == 2 and len(api.jobs) == 3
+
+
+class DailyLimit(FakeApi):
+    """Refuses every create until ``opens_at`` on the test's clock: no job has to finish first."""
+
+    def __init__(self, clock: list[float], opens_at: float) -> None:
+        super().__init__()
+        self.now, self.opens_at = clock, opens_at
+
+    def create_job(self, body: dict[str, Any], idempotency_key: str) -> LiveJob:
+        self.writes.append(("try", body["metadata"]["ftctl-name"]))
+        if self.now[0] < self.opens_at:
+            raise ApiError(429, "daily limit", "daily_rate_limit_exceeded", kind="quota")
+        return super().create_job(body, idempotency_key)
+
+
+@pytest.mark.parametrize(("opens_at", "outcome", "tries"), [(150.0, "done", 4), (10_000.0, "deferred", 5)])
+def test_wait_tries_a_quota_refusal_again_now_and_then_until_the_timeout(opens_at: float, outcome: str,
+                                                                        tries: int) -> None:
+    now = [0.0]
+    api = DailyLimit(now, opens_at)
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    results = Applier(api, api, Path("/nonexistent"), sleep=sleep, clock=lambda: now[0], wait=True,
+                      wait_timeout=300).apply(plan([make_desired("a")], [], [], "default"))
+    assert [r.outcome for r in results] == [outcome]
+    assert len([w for w in api.writes if w[0] == "try"]) == tries  # once a minute, not a storm
+    if outcome == "deferred":
+        assert results[0].detail.endswith(": --wait timed out") and now[0] <= 300 + 2

@@ -185,3 +185,8 @@ def test_a_price_table_of_the_wrong_shape_is_an_error_naming_the_field(repo: Pat
     assert done.stderr.strip() == (
         "Error: --prices prices.json is not a price table: training_per_million_tokens.gpt-4o: "
         "should be a valid number; training_per_hour.o4-mini: should be greater than or equal to 0")
+    (repo / "prices.json").write_text('{"as_of": "x"}')
+    empty = ftctl("validate", "m.yaml", "--prices", "prices.json", cwd=repo)
+    assert empty.returncode == 1 and empty.stderr.strip() == (
+        "Error: --prices prices.json is not a price table: no prices: give training_per_million_tokens (and "
+        "training_per_hour for models billed by time), each a mapping of model snapshot to price")

@@ -30,6 +30,7 @@ def _expectations(path: Path) -> list[str]:
 @pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
 def test_config_case(case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copy(case, tmp_path / "ftctl.yaml")
+    (tmp_path / "manifests").mkdir()  # the paths the cases name exist, but 'nope'
     monkeypatch.chdir(tmp_path)
     expected = _expectations(case)
     if not expected:

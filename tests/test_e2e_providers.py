@@ -246,3 +246,23 @@ def test_a_daily_limit_defers_until_the_next_day(tmp_path: Path) -> None:
         assert sorted(p.statuses()) == list("abc")
     finally:
         server.stop()
+
+
+def test_a_gateway_that_drops_only_the_method_costs_one_job_then_plan_stops_asking(tmp_path: Path) -> None:
+    server = SandboxProcess(tmp_path / "s.db", 1.0, "--clock", "manual", "--drop-fields", "method").start()
+    try:
+        p = Project(tmp_path / "p", server)
+        for name in ("a", "b", "c"):
+            p.write(name, extra="")
+        env = {"OPENAI_API_KEY": KEY}
+        first = p.ftctl("apply", "--auto-approve", env=env)  # parallelism 4: the first create goes alone
+        assert first.returncode == 1 and "the target drops method.hyperparameters" in first.stdout
+        assert first.stdout.count("not created: the target drops") == 2
+        assert [j["status"] for j in p.jobs()] == ["cancelled"]
+        again = p.ftctl("plan", "--detailed-exitcode", env=env)  # nothing more is asked of that target
+        assert again.returncode == 0, again.stdout
+        assert "the target dropped method.hyperparameters from this job's create request" in again.stdout
+        assert again.stdout.count("not planned: the target drops method.hyperparameters (job ftjob-") == 2
+        assert p.ftctl("apply", "--auto-approve", env=env).returncode == 0 and len(p.jobs()) == 1
+    finally:
+        server.stop()

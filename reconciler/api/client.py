@@ -73,10 +73,10 @@ class Transport:
             response = self.http.request(method, path.lstrip("/"), **kwargs)
         except httpx.TimeoutException as exc:
             _log.debug("http", method=method, path=path, outcome="timeout")
-            raise ApiError(0, f"{method} {path}: timed out ({type(exc).__name__})") from None
+            raise ApiError(0, f"{method} {self._url(path)}: timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
             _log.debug("http", method=method, path=path, outcome=type(exc).__name__)
-            raise ApiError(0, f"{method} {path}: no answer ({type(exc).__name__}: {exc})") from None
+            raise ApiError(0, f"{method} {self._url(path)}: no answer ({type(exc).__name__}: {exc})") from None
         _log.debug("http", method=method, path=path, params=dict(kwargs.get("params") or {}) or None,
                    status=response.status_code, ms=round((time.monotonic() - started) * 1000))
         if response.status_code >= 400:
@@ -91,6 +91,9 @@ class Transport:
         except ValueError:
             raise ApiError(response.status_code, f"{method} {path}: the answer is not JSON (is "
                            f"{self.target.base_url} an OpenAI-compatible API?)") from None
+
+    def _url(self, path: str) -> str:
+        return f"{self.target.base_url.rstrip('/')}/{path.lstrip('/')}"
 
     def _base_path(self) -> str:
         return urlsplit(self.target.base_url).path.rstrip("/")

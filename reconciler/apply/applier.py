@@ -16,6 +16,7 @@ are reported.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +30,7 @@ from reconciler.api.models import TAG_NAME, TAG_SPEC, TAG_STACK, LiveJob
 from reconciler.api.ports import ApiReader, ApiWriter
 from reconciler.api.retry import RetryPolicy
 from reconciler.api.upload import ContentChanged
-from reconciler.apply.guards import Slots, dropped_fields
+from reconciler.apply.guards import Slots
 from reconciler.identity import UploadIndex, tags
 from reconciler.plan.model import (
     Action,
@@ -42,6 +43,7 @@ from reconciler.plan.model import (
     UploadAction,
 )
 from reconciler.plan.planner import managed_jobs
+from reconciler.plan.roundtrip import dropped_fields
 from reconciler.project import absolute
 from reconciler.providers import COMPATIBLE, Provider
 
@@ -87,6 +89,7 @@ class Applier:
         self.provider, self.max_active, self.max_active_name = provider, max_active, max_active_name
         self.stack = ""
         self.halted: str | None = None
+        self.probe, self.verified = threading.Lock(), False
         """Why no more jobs are created on this target (it drops fields), once that is known."""
         self.slots = Slots(self._list_active, None, wait, 0.0, clock, sleep)
 
@@ -164,6 +167,17 @@ class Applier:
         return {j.id for j in managed_jobs(jobs, self.stack) if not j.terminal}
 
     # -- creates ----------------------------------------------------------------------------
+    def _probe(self) -> bool:
+        """Until one create on this target has come back with every field it was sent, creates run
+        one at a time (True: this one holds ``probe``): a target that drops fields costs one job."""
+        if self.verified:
+            return False
+        self.probe.acquire()
+        if self.verified:
+            self.probe.release()
+            return False
+        return True
+
     def _find_created(self, action: CreateAction | ReplaceAction) -> LiveJob | None:
         """A job with this create's tags that the plan did not know of: a create that went through."""
         wanted = {TAG_STACK: self.stack, TAG_NAME: action.name, TAG_SPEC: action.spec}
@@ -189,50 +203,58 @@ class Applier:
         full = self.slots.acquire(replacing)
         if full is not None:  # nothing was cancelled: the live job keeps running until a slot is free
             return StepResult(action.name, action.action, "deferred", full, action.job_id)
-        before = ""
+        probing = self._probe()
         try:
-            if self.halted:  # learnt while this create waited for a slot
-                raise StepFailed(f"not created: {self.halted}")
-            if replacing is not None:
-                cancelled = self._cancel(action.name, replacing, "replace")
-                before = f"{cancelled.detail}; "
-                self.slots.release(replacing)
-        except BaseException:
-            self.slots.settle(None)
-            raise
+            before = ""
+            try:
+                if self.halted:  # learnt while this create waited for a slot
+                    raise StepFailed(f"not created: {self.halted}")
+                if replacing is not None:
+                    cancelled = self._cancel(action.name, replacing, "replace")
+                    before = f"{cancelled.detail}; "
+                    self.slots.release(replacing)
+            except BaseException:
+                self.slots.settle(None)
+                raise
 
-        def attempt(n: int) -> tuple[LiveJob, str, str]:
-            found = self._find_created(action)
-            if found is not None:
-                return (found, "skipped", f"already created as {found.id}") if n == 0 else \
-                    (found, "done", f"created {found.id} (recovered after a lost answer)")
-            job = self.writer.create_job(body, key)
-            return job, "done", f"created {job.id}"
+            def attempt(n: int) -> tuple[LiveJob, str, str]:
+                found = self._find_created(action)
+                if found is not None:
+                    return (found, "skipped", f"already created as {found.id}") if n == 0 else \
+                        (found, "done", f"created {found.id} (recovered after a lost answer)")
+                job = self.writer.create_job(body, key)
+                return job, "done", f"created {job.id}"
 
-        created: str | None = None
-        try:
-            while True:
-                try:
-                    job, outcome, detail = self.retry.run(attempt, self._retry(action.name, action.action))
-                    break
-                except ApiError as exc:
-                    if exc.quota and self.slots.wait_for_a_finished_job():
-                        continue  # --wait: one of the stack's jobs has finished; try again
-                    if exc.quota:
-                        return StepResult(action.name, action.action, "deferred", f"{before}refused for a quota "
-                                          f"({exc}): a later apply creates it (or apply --wait)", action.job_id)
-                    if not before:
-                        raise
-                    raise StepFailed(f"{before}the new job was not created: {exc} "
-                                     "(apply again to create it)") from None
-            dropped = dropped_fields(job, body)
-            if dropped:
-                result, still_active = self._dropped(action, job, dropped)
-                created = job.id if still_active else None
-                return result
-            created = job.id
+            created: str | None = None
+            try:
+                while True:
+                    try:
+                        job, outcome, detail = self.retry.run(attempt, self._retry(action.name, action.action))
+                        break
+                    except ApiError as exc:
+                        if exc.quota and self.slots.wait_after_quota():
+                            continue  # --wait: a job has finished, or time has passed; try again
+                        if exc.quota:
+                            later = "--wait timed out" if self.wait else "a later apply creates it (or apply --wait)"
+                            return StepResult(action.name, action.action, "deferred",
+                                              f"{before}refused for a quota ({exc}): {later}", action.job_id)
+                        if not before:
+                            raise
+                        raise StepFailed(f"{before}the new job was not created: {exc} "
+                                         "(apply again to create it)") from None
+                kind = body["method"]["type"]
+                dropped = dropped_fields(job, body["metadata"], kind, body["method"][kind].get("hyperparameters", {}))
+                if dropped:
+                    result, still_active = self._dropped(action, job, dropped)
+                    created = job.id if still_active else None
+                    return result
+                created = job.id
+                self.verified = True  # this target keeps what ftctl sends: creates may run side by side
+            finally:
+                self.slots.settle(created)
         finally:
-            self.slots.settle(created)
+            if probing:
+                self.probe.release()
         detail = before + detail
         logs.get(name=action.name, action=action.action, idempotency_key=key).info("create.done", job_id=job.id)
         if action.then_pause:

@@ -4,20 +4,18 @@
   beyond that is deferred (or, with ``--wait``, made once a job has finished). A quota refusal from
   the service itself is handled the same way: deferred, or retried after a job has finished — never
   retried in a loop.
-* ``dropped_fields``: a job must come back carrying what ftctl sent that makes it findable and what
-  it was asked to be (its three tags, its method and hyperparameters). A gateway that forwards only
-  some fields would otherwise make every apply create another paid job, forever.
+
+The tag round trip (``reconciler.plan.roundtrip``) is checked by the applier after each create.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
-
-from reconciler.api.models import TAGS, LiveJob
 
 POLL = 2.0
+QUOTA_RETRY = 60.0
+"""With --wait, a create refused for a quota is tried again at most this often."""
 
 
 class Slots:
@@ -61,8 +59,9 @@ class Slots:
                     self.inflight += 1
                     return None
             if not self.wait or self.clock() > self.deadline:
-                return (f"{full} of the stack's jobs are active and {self.limit_name} is {self.limit}: "
-                        "a later apply creates it (or apply --wait)")
+                are = "is" if full == 1 else "are"
+                later = "--wait timed out" if self.wait else "a later apply creates it (or apply --wait)"
+                return f"{full} of the stack's jobs {are} active and {self.limit_name} is {self.limit}: {later}"
             self.sleep(POLL)
             listed = self.list_active()  # jobs may have finished meanwhile
             with self.cond:
@@ -84,32 +83,15 @@ class Slots:
             self.active.discard(job_id)
             self.cond.notify_all()
 
-    def wait_for_a_finished_job(self) -> bool:
+    def wait_after_quota(self) -> bool:
         """After the service refused a create for a quota: with ``--wait``, wait until one of the
-        stack's jobs has finished (True), or give up at the deadline (False)."""
+        stack's jobs has finished or ``QUOTA_RETRY`` seconds have passed (a daily limit resets
+        without any job finishing), then try again (True); give up at the deadline (False)."""
         if not self.wait:
             return False
-        before = len(self.list_active())
+        before, since = len(self.list_active()), self.clock()
         while self.clock() < self.deadline:
-            self.sleep(POLL)
-            if len(self.list_active()) < before:
-                return True
+            self.sleep(min(POLL, max(0.0, self.deadline - self.clock())))
+            if self.clock() - since >= QUOTA_RETRY or len(self.list_active()) < before:
+                return self.clock() < self.deadline
         return False
-
-
-def dropped_fields(job: LiveJob, body: dict[str, Any]) -> list[str]:
-    """The fields of ``body`` that ``job`` came back without."""
-    dropped = []
-    if any(job.tags.get(key) != body["metadata"][key] for key in TAGS):
-        dropped.append("metadata")
-    kind = body["method"]["type"]
-    method = job.method or {}
-    if method.get("type", "supervised" if job.method is None and job.hyperparameters else None) != kind:
-        dropped.append("method")
-    else:
-        sent = body["method"][kind].get("hyperparameters", {})
-        got = (method.get(kind) or {}).get("hyperparameters") or job.hyperparameters or {}
-        chosen = {k: v for k, v in sent.items() if v not in ("auto", "default")}
-        if any(k in got and got[k] != v for k, v in chosen.items()) or any(k not in got for k in chosen):
-            dropped.append("method.hyperparameters")
-    return dropped

@@ -30,10 +30,16 @@ LEVELS = click.Choice(["debug", "info", "warning", "error"])
 
 
 def paths_of(paths: tuple[str, ...], settings: Settings) -> list[Path]:
-    """The paths given, else ftctl.yaml's ``paths``, else ``manifests``."""
+    """The paths given, else ftctl.yaml's ``paths``, else ``manifests`` at the project root (so that
+    a command run from a subdirectory reads the same manifests)."""
     if paths:
         return [Path(p) for p in paths]
-    return list(settings.paths) or [Path(p) for p in DEFAULT_PATHS]
+    if settings.paths:
+        return list(settings.paths)
+    here = [Path(p) for p in DEFAULT_PATHS]
+    if Path.cwd().resolve() == settings.root.resolve():
+        return here
+    return [settings.root / p for p in DEFAULT_PATHS]
 
 
 def color() -> bool:
@@ -108,7 +114,7 @@ def prices_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def timeout_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    return click.option("--timeout", metavar="DURATION", default="1h", show_default=True, help=help_text)
+    return click.option("--timeout", metavar="DURATION", help=help_text + " [default: 1h]")
 
 
 def interval_option(fn: Callable[..., Any]) -> Callable[..., Any]:

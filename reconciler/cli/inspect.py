@@ -72,14 +72,14 @@ def _short(text: str | None, width: int = 60) -> str:
 @interval_option
 @target_options
 @log_option
-def wait(names: tuple[str, ...], timeout: str, poll_interval: str, settings: Settings) -> None:
+def wait(names: tuple[str, ...], timeout: str | None, poll_interval: str, settings: Settings) -> None:
     """Follow the stack's jobs (all unfinished ones, or NAMES) until they finish; exit 1 if one fails."""
     from reconciler.cli.watch import follow_jobs
     from reconciler.session.jobs import pick
     from reconciler.session.settings import duration
     from reconciler.session.target import connect
 
-    limit, every = duration(timeout), max(0.05, duration(poll_interval, "--poll-interval"))
+    limit, every = duration(timeout or "1h"), max(0.05, duration(poll_interval, "--poll-interval"))
     with connect(settings) as conn:
         current = pick(conn.reader, settings.stack, names)
         chosen = {job.id: name for name, job in current.items() if names or not (job.terminal or job.paused)}

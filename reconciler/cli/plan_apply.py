@@ -125,7 +125,7 @@ def _saved_plan(paths: tuple[str, ...]) -> Plan | None:
 @target_options
 @log_option
 def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: tuple[str, ...],
-              parallelism: int, wait: bool, timeout: str, poll_interval: str, max_active_jobs: int | None,
+              parallelism: int, wait: bool, timeout: str | None, poll_interval: str, max_active_jobs: int | None,
               allow_over_budget: bool, allow_unpriced: bool, settings: Settings) -> None:
     """Make the live jobs match the manifests, or apply a saved plan (PLANFILE) exactly."""
     from reconciler.apply.applier import Applier
@@ -136,7 +136,9 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
     from reconciler.session.settings import SetupError, duration
     from reconciler.session.target import connect
 
-    started, wait_for = time.monotonic(), duration(timeout)
+    started, wait_for = time.monotonic(), duration(timeout or "1h")
+    if timeout is not None and not wait:
+        click.echo("warning: --timeout has no effect without --wait", err=True)
     every = duration(poll_interval, "--poll-interval")
     max_active = max_active_jobs or settings.max_active_jobs
     max_active_name = "--max-active-jobs" if max_active_jobs else settings.max_active_jobs_from
@@ -172,11 +174,14 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
         _report(results)
         followed = {r.job_id: r.name for r in results if r.job_id and r.action in FOLLOWED
                     and r.outcome in ("done", "skipped")}
+        finished = True
         if wait and followed:
             left = max(0.0, wait_for - (time.monotonic() - started))
-            if not follow_jobs(conn.reader, followed, left, every):
-                sys.exit(1)
-    if any(r.outcome == "failed" for r in results):
+            finished = follow_jobs(conn.reader, followed, left, every)
+    deferred = [r.name for r in results if r.outcome == "deferred"]
+    if wait and deferred:  # --wait promised to see them through
+        click.echo(f"\nNot done within --timeout {timeout or '1h'}: {', '.join(deferred)}; apply again to finish.")
+    if not finished or (wait and deferred) or any(r.outcome == "failed" for r in results):
         sys.exit(1)
 
 

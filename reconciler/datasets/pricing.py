@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from reconciler import catalog
 
@@ -28,6 +28,13 @@ class PriceTable(BaseModel):
     source: str | None = None
     training_per_million_tokens: dict[str, Price] = {}
     training_per_hour: dict[str, Price] = {}
+
+    @model_validator(mode="after")
+    def _some_prices(self) -> PriceTable:
+        if not self.training_per_million_tokens and not self.training_per_hour:
+            raise ValueError("no prices: give training_per_million_tokens (and training_per_hour for models "
+                             "billed by time), each a mapping of model snapshot to price")
+        return self
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,8 @@ def load_prices(path: Path | None = None) -> Prices:
         for err in exc.errors(include_url=False):
             where = ".".join(str(p) for p in err["loc"]) or "the file"
             message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-            problems.append(f"{where}: {message.removeprefix('Input ').removeprefix('Value ')}")
+            message = message.removeprefix("Value error, ").removeprefix("Input ").removeprefix("Value ")
+            problems.append(message if where == "the file" else f"{where}: {message}")
         raise ValueError(f"{origin} is not a price table: {'; '.join(problems)}") from None
     return Prices(table.as_of, table.currency, dict(table.training_per_million_tokens),
                   dict(table.training_per_hour), origin)

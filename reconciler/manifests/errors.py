@@ -10,6 +10,7 @@ same location to suggest the closest allowed field.
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from typing import Any
@@ -139,6 +140,8 @@ def _message(err: ErrorDetails, user_path: Path_, root: type[BaseModel] = Manife
         return f"{_short(value)} is not a fine-tuning job ID (ftjob-…)"
     if kind.endswith("_type") or kind in ("model_type", "model_attributes_type", "dict_type", "list_type"):
         expected = err["msg"].removeprefix("Input should be ").removesuffix(" instance")
+        expected = re.sub(r" or instance of \w+$", "", expected)
+        expected = {"a valid dictionary": "a mapping"}.get(expected, expected)
         hint = " (YAML reads yes/no/on/off as booleans: quote the value)" if isinstance(value, bool) else ""
         return f"must be {expected}, got {_typename(value)} {_short(value)}" + hint
     message = err["msg"]

@@ -19,6 +19,12 @@ from reconciler.datasets.check import Estimate
 CONFIG_KEY = "limits.max_cost_usd"
 
 
+def money(amount: float, currency: str = "USD") -> str:
+    """``$1,234.50``; below a dollar four decimals (``$0.0051``), as estimates are that small."""
+    text = f"{amount:,.4f}" if amount < 1 else f"{amount:,.2f}"
+    return f"${text}" if currency == "USD" else f"{text} {currency}"
+
+
 class Budget(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -35,8 +41,8 @@ class Budget(BaseModel):
         """Why apply must not run this plan, or None."""
         reasons = []
         if self.over and not self.allow_over_budget:
-            reasons.append(f"its new training (≈${self.spend_usd:,.2f}) exceeds {CONFIG_KEY} "
-                           f"(${self.limit_usd:,.2f}); check the plan, or allow it with --allow-over-budget")
+            reasons.append(f"its new training (≈{money(self.spend_usd)}) exceeds {CONFIG_KEY} "
+                           f"({money(self.limit_usd)}); check the plan, or allow it with --allow-over-budget")
         if self.unpriced and not self.allow_unpriced:
             reasons.append(f"the cost of {', '.join(sorted(self.unpriced))} cannot be estimated and "
                            f"{CONFIG_KEY} is set; allow it with --allow-unpriced")

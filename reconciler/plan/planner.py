@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
-from reconciler.api.models import LiveFile, LiveJob
+from reconciler.api.models import TAG_NAME, TAG_SPEC, TAG_STACK, LiveFile, LiveJob
 from reconciler.identity import Desired, LocalFile, UploadIndex
 from reconciler.plan.diff import changes
 from reconciler.plan.model import (
@@ -51,6 +51,7 @@ from reconciler.plan.model import (
     UploadAction,
 )
 from reconciler.plan.pinned import differences
+from reconciler.plan.roundtrip import dropped_fields
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class _Builder:
         self.failed: list[Notice] = []
         self.notes: list[Notice] = []
         self.relied: dict[str, LiveFile] = {}
+        self.dropping: str | None = None
+        """What the target is known to drop from create requests (a job ftctl cancelled for it)."""
 
     def create(self, d: Desired, reason: str, previous: LiveJob | None, replace: bool = False) -> None:
         file_ids: dict[str, str] = {}
@@ -163,7 +166,16 @@ class _Builder:
         if not same:
             self.create(d, f"the spec changed; the {current.status} job stays as history", current)
         elif current.status == "cancelled":
-            self.create(d, "the job was cancelled and the manifest wants it to run", current)
+            tags = {TAG_STACK: current.stack or "", TAG_NAME: d.name, TAG_SPEC: d.spec}
+            shown = current.method is not None or current.hyperparameters is not None  # else nothing to judge
+            dropped = dropped_fields(current, tags, d.request.method.type, d.request.method.hyperparameters)
+            if dropped and shown:  # ftctl cancelled it: the target had dropped these; another create would be the same
+                self.dropping = self.dropping or f"{', '.join(dropped)} (job {current.id} of {d.name})"
+                self.failed.append(Notice(name=d.name, job_id=current.id, status="cancelled", message=(
+                    f"the target dropped {', '.join(dropped)} from this job's create request, so ftctl "
+                    "cancelled it; use a target that forwards every field (or --replace to try again)")))
+            else:
+                self.create(d, "the job was cancelled and the manifest wants it to run", current)
         elif current.status == "failed":
             error = current.error.message if current.error and current.error.message else "no error given"
             self.failed.append(Notice(name=d.name, job_id=current.id, status="failed",
@@ -198,6 +210,16 @@ def plan(desired: list[Desired], live_jobs: list[LiveJob], live_files: list[Live
                 newest = d.job_id or by_name[d.name][0].id
                 cancels.append(CancelAction(name=d.name, job_id=older.id, before=JobSummary.of(older),
                                             reason=f"duplicate: an older job of {d.name} (newest is {newest})"))
+    if b.dropping:  # no create on a target known to drop fields, but those asked for by --replace
+        kept: list[Action] = []
+        for a in b.actions:
+            if isinstance(a, CreateAction | ReplaceAction) and a.name not in options.replace:
+                b.failed.append(Notice(name=a.name, job_id=a.job_id, status="not created", message=(
+                    f"not planned: the target drops {b.dropping} from create requests; use a target that "
+                    "forwards every field (or --replace)")))
+            else:
+                kept.append(a)
+        b.actions = kept
     names = {d.name for d in desired}
     orphans: list[Notice] = []
     for name, jobs in sorted(by_name.items()):

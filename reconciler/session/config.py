@@ -24,6 +24,8 @@ from reconciler.manifests.yamlsrc import YamlError, load_documents
 from reconciler.project import CONFIG_NAME
 
 SECRET_KEY = re.compile(r"(api[-_]?key|token|secret|password)", re.IGNORECASE)
+SECRET_MESSAGE = ("secrets are never kept in ftctl.yaml: set them in the environment (the API key: "
+                  "OPENAI_API_KEY or AZURE_OPENAI_API_KEY)")
 
 
 def _url(value: str) -> str:
@@ -84,9 +86,14 @@ def load_config(root: Path) -> tuple[Config, Path | None]:
         raise InputError([Diagnostic(shown, doc.line, "", "the project config must be a mapping of settings")])
     secrets = _secrets(doc.data)
     if secrets:
-        raise InputError([Diagnostic(shown, doc.line_of(p), ".".join(p), "keys are never kept in ftctl.yaml: "
-                                     "set OPENAI_API_KEY or AZURE_OPENAI_API_KEY in the environment") for p in secrets])
+        raise InputError([Diagnostic(shown, doc.line_of(p), ".".join(p), SECRET_MESSAGE) for p in secrets])
     try:
-        return Config.model_validate(doc.data), path
+        config = Config.model_validate(doc.data)
     except ValidationError as exc:
         raise InputError(diagnostics_from_validation(exc, doc, shown, model=Config)) from None
+    missing = [Diagnostic(shown, doc.line_of(("paths", i)), "paths", f"{p!r}: no such file or directory "
+                          f"(paths are relative to {CONFIG_NAME}'s directory)")
+               for i, p in enumerate(config.paths or []) if not (path.parent / p).exists()]
+    if missing:
+        raise InputError(missing)
+    return config, path

@@ -106,7 +106,7 @@ def render_markdown(plan: Plan) -> str:
             out += [f"- `{n.name}`" + (f" ({n.job_id}, {n.status})" if n.job_id else "")
                     + f": {html.escape(n.message, quote=False)}" for n in notices]
             if more:
-                out.append(f"- {finished_orphans_line(more)}")
+                out.append(f"- {finished_orphans_line(more, bool(notices))}")
             out.append("")
     if plan.warnings:
         out.append("**Warnings**")

@@ -64,7 +64,7 @@ def render_text(plan: Plan, color: bool = False) -> str:
                 job = f" ({n.job_id}, {n.status})" if n.job_id else ""
                 out.append(f"  ! {n.name}{job}: {n.message}")
             if more:
-                out.append(f"  ! {finished_orphans_line(more)}")
+                out.append(f"  ! {finished_orphans_line(more, bool(notices))}")
             out.append("")
     cost = total_cost(plan)
     if cost:

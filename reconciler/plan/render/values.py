@@ -16,7 +16,7 @@ from reconciler.api.models import TERMINAL
 from reconciler.datasets.check import Estimate
 from reconciler.diagnostics import plural
 from reconciler.identity.request import human_bytes
-from reconciler.plan.budget import CONFIG_KEY
+from reconciler.plan.budget import CONFIG_KEY, money
 from reconciler.plan.model import ORDER, Action, Change, Notice, Plan, UploadAction
 
 SYMBOLS = {"upload": "↑", "create": "+", "replace": "-/+", "cancel": "-", "pause": "~", "resume": "~"}
@@ -91,11 +91,6 @@ def request_yaml(tree: dict[str, Any]) -> list[str]:
     return text.rstrip("\n").split("\n")
 
 
-def money(amount: float, currency: str) -> str:
-    text = f"{amount:,.4f}" if amount < 1 else f"{amount:,.2f}"
-    return f"${text}" if currency == "USD" else f"{text} {currency}"
-
-
 def estimate_line(est: Estimate) -> str:
     tokens = f"{est.tokens:,} tokens" if est.exact else f"≈{est.tokens:,} tokens (estimated)"
     line = (f"{plural(est.examples, 'example')}, {tokens} × {plural(est.epochs, 'epoch')} = "
@@ -160,9 +155,9 @@ def live_orphans(plan: Plan) -> tuple[list[Notice], int]:
     return running, len(plan.orphans) - len(running)
 
 
-def finished_orphans_line(count: int) -> str:
-    return (f"and {plural(count, 'finished job')} of names no manifest declares (history; ftctl status lists "
-            "them)")
+def finished_orphans_line(count: int, after_others: bool) -> str:
+    return (f"{'and ' if after_others else ''}{plural(count, 'finished job')} of names no manifest declares "
+            "(history; ftctl status lists them)")
 
 
 def summary_line(plan: Plan) -> str:
