@@ -31,6 +31,9 @@ def _server(db: Path, options: Options, clock: str) -> tuple[uvicorn.Server, San
     return uvicorn.Server(config), sandbox, store
 
 
+BACKLOG = 2048
+
+
 def serve(host: str, port: int, db: Path, options: Options | None = None, clock: str = "real") -> None:
     """Serve until interrupted."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -44,6 +47,7 @@ def serve(host: str, port: int, db: Path, options: Options | None = None, clock:
             raise OSError(f"port {port} on {host} is in use (another sandbox?): choose another with --port N, "
                           "or --port 0 for any free port") from None
         raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(BACKLOG)  # from now on a client waits in the backlog instead of being refused
     options = options or Options()
     server, _, store = _server(db, options, clock)
     extras = "".join(f", {k} {v}" for k, v in (("max active jobs", options.max_active_jobs),
