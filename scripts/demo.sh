@@ -12,8 +12,8 @@ mkdir -p .ftctl
 if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
 step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 
-step "ftctl validate manifests examples"
-"$FTCTL" validate manifests examples
+step "ftctl validate manifests examples/manifests"
+"$FTCTL" validate manifests examples/manifests
 
 step "ftctl plan --sandbox --out $PLAN   # what would change, saved for review"
 "$FTCTL" plan --sandbox --out "$PLAN"

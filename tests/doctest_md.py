@@ -16,10 +16,12 @@ checkpoint IDs, the sandbox's port, times, ages and ETAs, and the width of table
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -104,7 +106,18 @@ def run_page(page: Path, root: Path, record: dict[int, list[str]] | None = None)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FTCTL_", "OPENAI_", "AZURE_"))}
     env.update({"NO_COLOR": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
                 "COLUMNS": "200"})
-    cwd, problems = root, []
+    problems: list[str] = []
+    groups: list[int] = []
+    try:
+        return _run(page, root, env, problems, groups, record)
+    finally:
+        for group in groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGTERM)
+
+
+def _run(page: Path, cwd: Path, env: dict[str, str], problems: list[str], groups: list[int],
+         record: dict[int, list[str]] | None) -> list[str]:
     for step in steps(page.read_text(encoding="utf-8")):
         if step.file is not None:
             (cwd / step.file[0]).parent.mkdir(parents=True, exist_ok=True)
@@ -118,11 +131,17 @@ def run_page(page: Path, root: Path, record: dict[int, list[str]] | None = None)
             if words and words[0] == "cd":
                 cwd = (cwd / words[1]).resolve()
                 continue
-            done = subprocess.run(["bash", "-c", sample.command], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True, timeout=120)
-            actual = normalise(done.stdout.splitlines())
+            proc = subprocess.Popen(["bash", "-c", sample.command], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True, start_new_session=True)
+            groups.append(proc.pid)  # what it leaves running (a server in the background) is stopped at the end
+            try:
+                output = proc.communicate(timeout=120)[0]
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                output = proc.communicate()[0] + "\n(timed out after 120 s)"
+            actual = normalise(output.splitlines())
             if record is not None:
-                record[sample.line] = [line.rstrip() for line in done.stdout.splitlines()]
+                record[sample.line] = [line.rstrip() for line in output.splitlines()]
             if not matches(normalise(sample.expected), actual):
                 problems.append(f"{page.name}:{sample.line}: $ {sample.command}\n--- expected\n"
                                 + "\n".join(sample.expected) + "\n--- got\n" + "\n".join(actual))

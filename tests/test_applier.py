@@ -355,3 +355,72 @@ def test_wait_tries_a_quota_refusal_again_now_and_then_until_the_timeout(opens_a
     assert len([w for w in api.writes if w[0] == "try"]) == tries  # once a minute, not a storm
     if outcome == "deferred":
         assert results[0].detail.endswith(": --wait timed out") and now[0] <= 300 + 2
+
+
+class Concurrent(FakeApi):
+    """Another apply creates the same job just before this one's create lands."""
+
+    def create_job(self, body: dict[str, Any], idempotency_key: str) -> LiveJob:
+        self.add_job(id="ftjob-theirs", status="validating_files", metadata=dict(body["metadata"]),
+                     method=body["method"])
+        return super().create_job(body, idempotency_key + "-ours")
+
+
+def test_concurrent_applies_keep_the_newest_job_as_every_plan_does() -> None:
+    api = Concurrent()
+    results = applier(api).apply(plan([make_desired("a")], [], [], "default"))
+    [result] = results
+    assert result.outcome == "done" and result.job_id != "ftjob-theirs"
+    assert result.detail.endswith("; ftjob-theirs, the same job created by a concurrent apply, cancelled")
+    assert api.jobs["ftjob-theirs"]["status"] == "cancelled"
+    assert api.jobs[result.job_id or ""]["status"] == "running"  # the fake starts jobs running
+    assert run(api, [make_desired("a")]) == []  # the next plan takes the kept job as current: nothing to do
+
+
+class DropsMethod(FakeApi):
+    """A gateway that forwards the tags but not the method: every job trains supervised, with defaults."""
+
+    def create_job(self, body: dict[str, Any], idempotency_key: str) -> LiveJob:
+        return super().create_job({**body, "method": {"type": "supervised"}}, idempotency_key)
+
+
+def test_each_method_type_is_probed_alone_before_its_creates_run_side_by_side() -> None:
+    from reconciler.identity import MethodSpec
+
+    api = DropsMethod()
+    dpo = make_request().model_copy(update={"method": MethodSpec(type="dpo", hyperparameters={"beta": 0.2})})
+    desired = [make_desired("sft", spec=None)] + [make_desired(f"dpo{i}", spec=None, request=dpo) for i in range(3)]
+    results = Applier(api, api, Path("/nonexistent"), parallelism=4, sleep=lambda s: None).apply(
+        plan(desired, [], [], "default"))
+    outcomes = {r.name: r.outcome for r in results}
+    assert sorted(outcomes[f"dpo{i}"] for i in range(3)) == ["failed"] * 3
+    # all-auto supervised comes back as asked: done when it went before the first DPO create, else not made
+    assert outcomes["sft"] == ("done" if any(j["metadata"]["ftctl-name"] == "sft" for j in api.jobs.values())
+                               else "failed")
+    dpo_jobs = [j for j in api.jobs.values() if j["metadata"]["ftctl-name"].startswith("dpo")]
+    assert [j["status"] for j in dpo_jobs] == ["cancelled"]  # one DPO job spent, not three
+
+
+def test_a_create_waiting_for_a_quota_lets_a_replace_take_the_probe() -> None:
+    from reconciler.apply.guards import Probe
+
+    probe, order = Probe(), []
+
+    def replace() -> None:
+        with probe.first("supervised"):
+            order.append("replace")
+
+    with probe.first("supervised"):
+        with probe.released():  # waiting for a quota teaches nothing: another create may probe meanwhile
+            other = threading.Thread(target=replace, daemon=True)
+            other.start()
+            other.join(2)
+        order.append("back")
+    assert order == ["replace", "back"] and not probe.lock.locked()
+    blocked = threading.Thread(target=replace, daemon=True)
+    with probe.first("supervised"):  # not released: the other waits
+        blocked.start()
+        blocked.join(0.2)
+        assert blocked.is_alive()
+    blocked.join(2)
+    assert order == ["replace", "back", "replace"]

@@ -72,6 +72,7 @@ def test_hidden_folders_virtual_environments_and_the_config_are_not_manifests(re
         (repo / folder).mkdir(parents=True)
         (repo / folder / "stray.yaml").write_text("on: push\n")
     (repo / "ftctl.yaml").write_text("stack: prod\n")
+    (repo / ".gitlab-ci.yml").write_text("stages: [plan]\n")  # a hidden file is not a manifest either
     (repo / "data").mkdir()
     (repo / "data" / "t.jsonl").write_text("")
     (repo / "m.yaml").write_text("name: bot\nmodel: gpt-4o-mini\ntraining_file: file-abc\n")

@@ -3,6 +3,7 @@ HTTP (as the openai SDK would), ``ftctl import`` writing a manifest for it, and 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -69,6 +70,17 @@ def test_imported_manifests_validate_and_plan_as_no_change(tmp_path: Path, serve
     assert valid.returncode == 0 and valid.stdout.startswith("2 manifests in 2 files valid"), valid.stderr
     plan = p.ftctl("plan", "--detailed-exitcode", env=env)
     assert plan.returncode == 0 and "No changes." in plan.stdout, plan.stdout
+    # the commands that read jobs see adopted ones under their manifest's name (manifests from ftctl.yaml)
+    (p.root / "ftctl.yaml").write_text("paths: [m]\n")
+    status = p.ftctl("status", env=env)
+    assert re.search(rf"^legacy-bot +{first['id']} +running ", status.stdout, re.M), status.stdout
+    outputs = ftctl("outputs", "legacy-bot", "-o", "json")
+    assert json.loads(outputs.stdout)["outputs"]["legacy-bot"]["job_id"] == first["id"], outputs.stderr
+    assert ftctl("logs", "legacy-bot").stdout.splitlines()[0].endswith(f"Created fine-tuning job: {first['id']}")
+    assert second["id"] in ftctl("logs", second["id"]).stdout  # any job, by its ID
+    twice = ftctl("import", first["id"], "--out", "more")
+    assert twice.returncode == 1 and f"{first['id']} is adopted already, by the manifest legacy-bot" in twice.stderr
+    assert not (p.root / "more").exists()
 
     # state acts on an adopted job; a different value is reported, never replaced
     path = p.root / "m" / "legacy-bot.yaml"

@@ -80,7 +80,7 @@ def test_apply_wait_follows_each_job_to_its_end_and_fails_when_one_fails(tmp_pat
     assert len(lines) == len(set(lines)) >= 2  # one per change, never a repeat
     assert re.search(r"^  ✓ good ftjob-\w+ succeeded: ft:gpt-4\.1-mini-2025-04-14:sandbox:s-good:\w+$", out, re.M)
     assert re.search(r"^  ✗ bad ftjob-\w+ failed: The job failed due to an invalid training file\. .+", out, re.M)
-    assert out.rstrip().endswith("1 of 2 failed.")
+    assert out.rstrip().endswith("1 of 2 failed or cancelled.")
 
     status = p.ftctl("status", env={"OPENAI_API_KEY": KEY})
     assert re.search(r"^bad +ftjob-\w+ +failed +- +\d+[smhd] +The job failed due to an invalid training file",

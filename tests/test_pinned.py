@@ -40,6 +40,9 @@ def _live(**changes: Any) -> LiveJob:
     ({}, {"training_file": "file-other"}, ["training_file"]),
     ({}, {"metadata": {"team": "y"}}, ["metadata"]),
     ({}, {"integrations": [{"type": "wandb", "wandb": {"project": "p"}}]}, ["integrations"]),
+    ({"integrations": [{"type": "wandb", "wandb": {"project": "p"}}]},
+     {"integrations": [{"type": "wandb", "wandb": {"project": "p", "name": None, "entity": None, "tags": None}}]},
+     []),  # the API shows unset fields as null
 ])
 def test_differences(request_fields: dict[str, Any], live: dict[str, Any], expected: list[str]) -> None:
     n_epochs = request_fields.pop("n_epochs", "auto")

@@ -16,21 +16,21 @@ are reported.
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import assert_never
+from typing import Any, assert_never
 
 from reconciler import logs
 from reconciler.api.errors import ApiError
-from reconciler.api.models import TAG_NAME, TAG_SPEC, TAG_STACK, LiveJob
+from reconciler.api.models import LiveJob
 from reconciler.api.ports import ApiReader, ApiWriter
 from reconciler.api.retry import RetryPolicy
 from reconciler.api.upload import ContentChanged
-from reconciler.apply.guards import Slots
+from reconciler.apply.guards import Probe, Slots
+from reconciler.apply.lookups import doubles, find_created
 from reconciler.identity import UploadIndex, tags
 from reconciler.plan.model import (
     Action,
@@ -89,7 +89,7 @@ class Applier:
         self.provider, self.max_active, self.max_active_name = provider, max_active, max_active_name
         self.stack = ""
         self.halted: str | None = None
-        self.probe, self.verified = threading.Lock(), False
+        self.probe = Probe()
         """Why no more jobs are created on this target (it drops fields), once that is known."""
         self.slots = Slots(self._list_active, None, wait, 0.0, clock, sleep)
 
@@ -167,25 +167,22 @@ class Applier:
         return {j.id for j in managed_jobs(jobs, self.stack) if not j.terminal}
 
     # -- creates ----------------------------------------------------------------------------
-    def _probe(self) -> bool:
-        """Until one create on this target has come back with every field it was sent, creates run
-        one at a time (True: this one holds ``probe``): a target that drops fields costs one job."""
-        if self.verified:
-            return False
-        self.probe.acquire()
-        if self.verified:
-            self.probe.release()
-            return False
-        return True
-
-    def _find_created(self, action: CreateAction | ReplaceAction) -> LiveJob | None:
-        """A job with this create's tags that the plan did not know of: a create that went through."""
-        wanted = {TAG_STACK: self.stack, TAG_NAME: action.name, TAG_SPEC: action.spec}
-        previous_at = action.before.created_at if action.before is not None else -1
-        for job in self.reader.list_jobs(wanted):
-            if job.id != action.previous_job_id and job.created_at >= previous_at and job.status != "cancelled":
-                return job
-        return None
+    def _one_of_its_kind(self, action: CreateAction | ReplaceAction, job: LiveJob) -> list[str]:
+        """Cancel the same job made by concurrent applies but the newest (see ``lookups.doubles``);
+        the jobs cancelled. Without an answer nothing is done: the next plan cancels duplicates."""
+        try:
+            others = self.retry.run(lambda _: doubles(self.reader, self.stack, action, job),
+                                    self._retry(action.name, "check"))
+        except ApiError:
+            return []
+        cancelled = []
+        for other in others:
+            try:
+                self._cancel(action.name, other, action.action)
+                cancelled.append(other)
+            except ApiError:
+                continue
+        return cancelled
 
     def _create(self, action: CreateAction | ReplaceAction, uploaded: dict[str, str]) -> StepResult:
         # Everything that can fail here is checked before a replace cancels the live job.
@@ -203,58 +200,34 @@ class Applier:
         full = self.slots.acquire(replacing)
         if full is not None:  # nothing was cancelled: the live job keeps running until a slot is free
             return StepResult(action.name, action.action, "deferred", full, action.job_id)
-        probing = self._probe()
+        kind = body["method"]["type"]
+        created: str | None = None
         try:
-            before = ""
-            try:
-                if self.halted:  # learnt while this create waited for a slot
+            with self.probe.first(kind):
+                if self.halted:  # learnt while this create waited for a slot, or for the probe
                     raise StepFailed(f"not created: {self.halted}")
+                before = ""
                 if replacing is not None:
-                    cancelled = self._cancel(action.name, replacing, "replace")
-                    before = f"{cancelled.detail}; "
+                    before = f"{self._cancel(action.name, replacing, 'replace').detail}; "
                     self.slots.release(replacing)
-            except BaseException:
-                self.slots.settle(None)
-                raise
-
-            def attempt(n: int) -> tuple[LiveJob, str, str]:
-                found = self._find_created(action)
-                if found is not None:
-                    return (found, "skipped", f"already created as {found.id}") if n == 0 else \
-                        (found, "done", f"created {found.id} (recovered after a lost answer)")
-                job = self.writer.create_job(body, key)
-                return job, "done", f"created {job.id}"
-
-            created: str | None = None
-            try:
-                while True:
-                    try:
-                        job, outcome, detail = self.retry.run(attempt, self._retry(action.name, action.action))
-                        break
-                    except ApiError as exc:
-                        if exc.quota and self.slots.wait_after_quota():
-                            continue  # --wait: a job has finished, or time has passed; try again
-                        if exc.quota:
-                            later = "--wait timed out" if self.wait else "a later apply creates it (or apply --wait)"
-                            return StepResult(action.name, action.action, "deferred",
-                                              f"{before}refused for a quota ({exc}): {later}", action.job_id)
-                        if not before:
-                            raise
-                        raise StepFailed(f"{before}the new job was not created: {exc} "
-                                         "(apply again to create it)") from None
-                kind = body["method"]["type"]
+                sent = self._send(action, body, key, before)
+                if isinstance(sent, StepResult):
+                    return sent
+                job, outcome, detail = sent
                 dropped = dropped_fields(job, body["metadata"], kind, body["method"][kind].get("hyperparameters", {}))
                 if dropped:
                     result, still_active = self._dropped(action, job, dropped)
                     created = job.id if still_active else None
                     return result
-                created = job.id
-                self.verified = True  # this target keeps what ftctl sends: creates may run side by side
-            finally:
-                self.slots.settle(created)
+                self.probe.passed(kind)  # this target keeps what ftctl sends: such creates may run side by side
+                doubles = self._one_of_its_kind(action, job)
+                if job.id in doubles:  # a concurrent apply made it later: that one is kept
+                    detail = f"{detail}, but a concurrent apply created the same job since: {job.id} is cancelled"
+                elif doubles:
+                    detail = f"{detail}; {', '.join(doubles)}, the same job created by a concurrent apply, cancelled"
+                created = None if job.id in doubles else job.id
         finally:
-            if probing:
-                self.probe.release()
+            self.slots.settle(created)
         detail = before + detail
         logs.get(name=action.name, action=action.action, idempotency_key=key).info("create.done", job_id=job.id)
         if action.then_pause:
@@ -266,6 +239,35 @@ class Applier:
             if paused.outcome in ("failed", "deferred"):
                 outcome = paused.outcome
         return StepResult(action.name, action.action, outcome, detail, job.id)
+
+    def _send(self, action: CreateAction | ReplaceAction, body: dict[str, Any], key: str,
+              before: str) -> tuple[LiveJob, str, str] | StepResult:
+        """POST the create (looking first for one that went through), retried under the policy; a
+        quota refusal waits (``--wait``, with the probe released meanwhile) or defers the step."""
+
+        def attempt(n: int) -> tuple[LiveJob, str, str]:
+            found = find_created(self.reader, self.stack, action)
+            if found is not None:
+                return (found, "skipped", f"already created as {found.id}") if n == 0 else \
+                    (found, "done", f"created {found.id} (recovered after a lost answer)")
+            new = self.writer.create_job(body, key)
+            return new, "done", f"created {new.id}"
+
+        while True:
+            try:
+                return self.retry.run(attempt, self._retry(action.name, action.action))
+            except ApiError as exc:
+                if exc.quota:
+                    with self.probe.released():
+                        again = self.slots.wait_after_quota()
+                    if again:
+                        continue  # --wait: a job has finished, or time has passed; try again
+                    later = "--wait timed out" if self.wait else "a later apply creates it (or apply --wait)"
+                    return StepResult(action.name, action.action, "deferred",
+                                      f"{before}refused for a quota ({exc}): {later}", action.job_id)
+                if not before:
+                    raise
+                raise StepFailed(f"{before}the new job was not created: {exc} (apply again to create it)") from None
 
     def _dropped(self, action: CreateAction | ReplaceAction, job: LiveJob,
                  dropped: list[str]) -> tuple[StepResult, bool]:

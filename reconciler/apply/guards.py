@@ -10,10 +10,13 @@ The tag round trip (``reconciler.plan.roundtrip``) is checked by the applier aft
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 POLL = 2.0
+QUOTA_POLL = 15.0
+"""How often a create refused for a quota looks whether a job has finished."""
 QUOTA_RETRY = 60.0
 """With --wait, a create refused for a quota is tried again at most this often."""
 
@@ -91,7 +94,49 @@ class Slots:
             return False
         before, since = len(self.list_active()), self.clock()
         while self.clock() < self.deadline:
-            self.sleep(min(POLL, max(0.0, self.deadline - self.clock())))
+            self.sleep(min(QUOTA_POLL, max(0.0, self.deadline - self.clock())))
             if self.clock() - since >= QUOTA_RETRY or len(self.list_active()) < before:
                 return self.clock() < self.deadline
         return False
+
+
+class Probe:
+    """Until a create of a method type has come back with every field it was sent, creates of that
+    type go one at a time: a target that drops fields (a gateway) costs one job, not one per
+    parallel step. A create waiting for a quota lets go of the probe meanwhile."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.verified: set[str] = set()
+        self.holder = threading.local()
+
+    @contextlib.contextmanager
+    def first(self, kind: str) -> Iterator[None]:
+        if kind in self.verified:
+            yield
+            return
+        self.lock.acquire()
+        self.holder.held = True
+        try:
+            yield
+        finally:
+            if getattr(self.holder, "held", False):
+                self.holder.held = False
+                self.lock.release()
+
+    @contextlib.contextmanager
+    def released(self) -> Iterator[None]:
+        """Let go of the probe for a while (waiting for a quota teaches nothing about the target)."""
+        if not getattr(self.holder, "held", False):
+            yield
+            return
+        self.holder.held = False
+        self.lock.release()
+        try:
+            yield
+        finally:
+            self.lock.acquire()
+            self.holder.held = True
+
+    def passed(self, kind: str) -> None:
+        self.verified.add(kind)

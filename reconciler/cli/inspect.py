@@ -16,21 +16,28 @@ from reconciler.diagnostics import InputError
 if TYPE_CHECKING:
     from reconciler.session.settings import Settings
 
+FOLLOW_PAGE = 100
+"""``logs --follow`` reads the newest events a page at a time, not the whole history per poll."""
 
-def declared(paths: tuple[str, ...], settings: Settings) -> list[str]:
-    """Names the manifests declare; errors count only where paths were named (here or in ftctl.yaml):
-    the default folder is a hint."""
+
+def declared(paths: tuple[str, ...], settings: Settings) -> dict[str, str | None]:
+    """Names the manifests declare, each with the job it adopts (``job_id:``) if any; errors count
+    only where paths were named (here or in ftctl.yaml): the default folder is a hint."""
     from reconciler.manifests import Known, load_manifests
 
     chosen = paths_of(paths, settings)
     if not (paths or settings.paths or all(p.is_dir() for p in chosen)):
-        return []
+        return {}
     try:
-        return [m.name for m in load_manifests(chosen, known=Known(settings.extra_models))]
+        return {m.name: m.manifest.job_id for m in load_manifests(chosen, known=Known(settings.extra_models))}
     except InputError:
         if paths or settings.paths:
             raise
-        return []
+        return {}
+
+
+def _pins(found: dict[str, str | None]) -> dict[str, str]:
+    return {name: job_id for name, job_id in found.items() if job_id}
 
 
 @click.command()
@@ -40,13 +47,14 @@ def declared(paths: tuple[str, ...], settings: Settings) -> list[str]:
 @log_option
 def status(paths: tuple[str, ...], output: str, settings: Settings) -> None:
     """The stack's managed jobs, their status, fine-tuned model and error."""
+    from reconciler.session.jobs import with_pins
     from reconciler.session.planning import status_rows
     from reconciler.session.target import connect
 
-    names = declared(paths, settings)
+    found = declared(paths, settings)
     with connect(settings) as conn:
-        jobs = conn.reader.stack_jobs(settings.stack)
-    rows = status_rows(jobs, time.time(), names)
+        jobs = with_pins(conn.reader, conn.reader.stack_jobs(settings.stack), _pins(found))
+    rows = status_rows(jobs, time.time(), list(found))
     if output == "json":
         click.echo(json.dumps({"stack": settings.stack, "jobs": rows}, indent=2))
         return
@@ -81,7 +89,7 @@ def wait(names: tuple[str, ...], timeout: str | None, poll_interval: str, settin
 
     limit, every = duration(timeout or "1h"), max(0.05, duration(poll_interval, "--poll-interval"))
     with connect(settings) as conn:
-        current = pick(conn.reader, settings.stack, names)
+        current = pick(conn.reader, settings.stack, names, _pins(declared((), settings)))
         chosen = {job.id: name for name, job in current.items() if names or not (job.terminal or job.paused)}
         if not chosen:
             click.echo(f'Nothing to wait for: no job of stack "{settings.stack}" is unfinished.')
@@ -106,10 +114,13 @@ def logs(name: str, follow: bool, poll_interval: str, settings: Settings) -> Non
 
     every = max(0.05, duration(poll_interval, "--poll-interval"))
     with connect(settings) as conn:
-        job = next(iter(pick(conn.reader, settings.stack, (name,)).values()))
+        job = next(iter(pick(conn.reader, settings.stack, (name,), _pins(declared((), settings))).values()))
         seen: set[str] = set()
         while True:
-            fresh = [e for e in reversed(conn.reader.list_events(job.id)) if e.id not in seen]
+            newest = conn.reader.list_events(job.id, FOLLOW_PAGE) if seen else []  # only what is new, mostly
+            if not seen or all(e.id not in seen for e in newest):
+                newest = conn.reader.list_events(job.id)
+            fresh = [e for e in reversed(newest) if e.id not in seen]
             for event in fresh:
                 seen.add(event.id)
                 click.echo(event_line(event))
@@ -135,7 +146,7 @@ def outputs(names: tuple[str, ...], output: str, settings: Settings) -> None:
     from reconciler.session.target import connect
 
     with connect(settings) as conn:
-        found = gather(conn.reader, pick(conn.reader, settings.stack, names))
+        found = gather(conn.reader, pick(conn.reader, settings.stack, names, _pins(declared((), settings))))
     if output == "json":
         click.echo(json.dumps({"stack": settings.stack, "outputs": found}, indent=2))
         return

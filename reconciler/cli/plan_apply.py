@@ -62,7 +62,7 @@ def _plan(paths: tuple[str, ...], settings: Settings, prune: bool, replace: tupl
 @click.argument("paths", nargs=-1)
 @click.option("-o", "--output", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan for `apply PLANFILE`.")
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes or failed jobs.")
 @click.option("--prune", is_flag=True, help="Cancel running jobs whose manifest is gone.")
 @click.option("--replace", "replace", multiple=True, metavar="NAME", help="Create a new job for NAME anyway.")
 @budget_options
@@ -91,7 +91,7 @@ def plan_cmd(paths: tuple[str, ...], output: str, out_file: str | None, detailed
     if out_file:
         click.echo(f"Saved the plan to {out_file}; apply it with: {apply_hint(out_file, settings)}",
                    err=output != "text")
-    if detailed_exitcode and plan.has_changes:
+    if detailed_exitcode and (plan.has_changes or plan.failed):  # failed jobs: the live jobs do not match either
         sys.exit(EXIT_CHANGES)
 
 

@@ -28,11 +28,13 @@ def sandbox() -> None:
 @click.option("--daily-limit", type=click.IntRange(0), metavar="N", help="Refuse the create after N in a day.")
 @click.option("--drop-fields", metavar="FIELDS", default="",
               help="Drop these fields of create requests (e.g. metadata,method), as a proxy might.")
+@click.option("--no-idempotency", "no_idempotency", is_flag=True,
+              help="Ignore Idempotency-Key headers, as an API that does not know them would.")
 @click.option("--clock", type=click.Choice(["real", "manual"]), default="real", show_default=True,
               help="manual: time moves only by POST /sandbox/clock/advance (for tests).")
 @log_option
 def sandbox_serve(host: str, port: int, db: str, speed: float, flavor: str, max_active_jobs: int | None,
-                  daily_limit: int | None, drop_fields: str, clock: str) -> None:
+                  daily_limit: int | None, drop_fields: str, no_idempotency: bool, clock: str) -> None:
     """Serve the sandbox API over HTTP until interrupted."""
     from reconciler.sandbox.flavor import FLAVORS, Options
     from reconciler.sandbox.server import serve
@@ -43,4 +45,5 @@ def sandbox_serve(host: str, port: int, db: str, speed: float, flavor: str, max_
         raise click.UsageError(f"--drop-fields: {', '.join(sorted(unknown))} is not a field of a create request "
                                "that can be dropped")
     serve(host, port, Path(db), Options(flavor=FLAVORS[flavor], speed=speed, max_active_jobs=max_active_jobs,
-                                        daily_limit=daily_limit, drop_fields=dropped), clock)
+                                        daily_limit=daily_limit, drop_fields=dropped,
+                                        idempotency=not no_idempotency), clock)

@@ -103,12 +103,12 @@ def report(outcome: Outcome, timeout: float) -> None:
             click.echo(f"  · {p.name} {p.job_id} is {p.status}")
         else:
             click.echo(f"  … {p.name} {p.job_id} is still {p.status}")
-    failed = sum(1 for p in outcome.jobs if p.failed)
+    failed = sum(1 for p in outcome.jobs if p.failed or p.status == "cancelled")
     if outcome.timed_out:
         waiting = [p.name for p in outcome.jobs if not p.settled]
         click.echo(f"\nTimed out after {span(timeout)}: {', '.join(waiting)} not finished"
                    f"{f'; {failed} failed' if failed else ''}.")
     elif failed:
-        click.echo(f"\n{failed} of {len(outcome.jobs)} failed.")
+        click.echo(f"\n{failed} of {len(outcome.jobs)} failed or cancelled.")
     else:
         click.echo("\nAll finished.")

@@ -62,12 +62,14 @@ def _python_grader_paths(grader: object, prefix: str) -> Iterator[tuple[str, Pyt
 
 
 SKIPPED_DIRS = {"node_modules", "venv", "site-packages", "__pycache__"}
-"""Folders never searched for manifests, besides hidden ones (``.git``, ``.venv``, ``.github``…)."""
+"""Folders never searched for manifests, besides hidden ones (``.git``, ``.venv``, ``.github``…); hidden
+files (``.gitlab-ci.yml``) are never read either."""
 
 
 def _searched(path: Path, top: Path) -> bool:
     parts = path.relative_to(top).parts
-    return not any(p.startswith(".") or p in SKIPPED_DIRS for p in parts[:-1]) and parts[-1] != CONFIG_NAME
+    hidden = any(p.startswith(".") for p in parts)  # .github/, .venv/, and files such as .gitlab-ci.yml
+    return not hidden and not any(p in SKIPPED_DIRS for p in parts[:-1]) and parts[-1] != CONFIG_NAME
 
 
 def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Diagnostic]]:

@@ -17,6 +17,7 @@ from reconciler import catalog
 from reconciler.api.models import LiveJob
 from reconciler.identity import Desired, UploadIndex
 from reconciler.identity.request import FileRef
+from reconciler.identity.uploads import parse_upload_name
 
 
 def differences(job: LiveJob, d: Desired, uploads: UploadIndex) -> list[str]:
@@ -42,7 +43,7 @@ def differences(job: LiveJob, d: Desired, uploads: UploadIndex) -> list[str]:
         out.append("suffix")
     if r.seed is not None and job.seed is not None and job.seed != r.seed:
         out.append("seed")
-    if (r.integrations or []) != (job.integrations or []):
+    if not _covers(job.integrations or [], r.integrations or []):  # the API shows unset fields as null
         out.append("integrations")
     if job.metadata is not None and job.user_metadata != dict(r.metadata):
         out.append("metadata")
@@ -60,8 +61,9 @@ def _same_file(ref: FileRef | None, live_id: str | None, uploads: UploadIndex) -
         return live_id is None
     if ref.sha256 is None:
         return ref.file_id == live_id
-    found = uploads.find(ref.sha256, ref.bytes or 0)
-    return found is not None and found.id == live_id
+    live = uploads.by_id.get(live_id or "")  # the upload the job trains on holds these bytes, by its name
+    parsed = parse_upload_name(live.filename) if live is not None else None
+    return live is not None and parsed is not None and parsed[0] == ref.sha256 and live.bytes == ref.bytes
 
 
 def _same(live: Any, wanted: Any) -> bool:

@@ -207,16 +207,16 @@ def plan(desired: list[Desired], live_jobs: list[LiveJob], live_files: list[Live
             if not older.known:
                 b.notes.append(_unknown(d.name, older))
             elif not older.terminal:
-                newest = d.job_id or by_name[d.name][0].id
-                cancels.append(CancelAction(name=d.name, job_id=older.id, before=JobSummary.of(older),
-                                            reason=f"duplicate: an older job of {d.name} (newest is {newest})"))
+                why = (f"another job of {d.name}, which adopts {d.job_id}" if d.job_id else
+                       f"duplicate: an older job of {d.name} (newest is {by_name[d.name][0].id})")
+                cancels.append(CancelAction(name=d.name, job_id=older.id, before=JobSummary.of(older), reason=why))
     if b.dropping:  # no create on a target known to drop fields, but those asked for by --replace
         kept: list[Action] = []
         for a in b.actions:
             if isinstance(a, CreateAction | ReplaceAction) and a.name not in options.replace:
                 b.failed.append(Notice(name=a.name, job_id=a.job_id, status="not created", message=(
                     f"not planned: the target drops {b.dropping} from create requests; use a target that "
-                    "forwards every field (or --replace)")))
+                    f"forwards every field (or --replace {a.name})")))
             else:
                 kept.append(a)
         b.actions = kept

@@ -86,3 +86,5 @@ class Options:
     """The create after this many in a (UTC) day is refused (429, ``daily_rate_limit_exceeded``)."""
     drop_fields: frozenset[str] = frozenset()
     """Fields of a create request dropped before it is handled, as a forwarding proxy might."""
+    idempotency: bool = True
+    """Honour ``Idempotency-Key``; off, every POST is a new write (as on an API that ignores the key)."""

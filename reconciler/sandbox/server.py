@@ -52,7 +52,9 @@ def serve(host: str, port: int, db: Path, options: Options | None = None, clock:
     server, _, store = _server(db, options, clock)
     extras = "".join(f", {k} {v}" for k, v in (("max active jobs", options.max_active_jobs),
                                               ("daily limit", options.daily_limit),
-                                              ("dropping", ",".join(sorted(options.drop_fields)) or None)) if v)
+                                              ("dropping", ",".join(sorted(options.drop_fields)) or None),
+                                              ("idempotency keys", None if options.idempotency else "ignored"))
+                     if v)
     print(f"ftctl sandbox: http://{host}:{sock.getsockname()[1]}{options.flavor.prefix} ({options.flavor.name}, "
           f"db {db}, speed x{options.speed}, {clock} clock{extras})", flush=True)
     try:

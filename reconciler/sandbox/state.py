@@ -85,7 +85,7 @@ class Sandbox:
 
     def idempotent(self, request: Request, digest: str, write: Callable[[], tuple[int, Any]]) -> Response:
         """Run ``write`` once per ``Idempotency-Key``: a repeat with the same body replays the answer."""
-        key = request.headers.get("idempotency-key")
+        key = request.headers.get("idempotency-key") if self.options.idempotency else None
         if not key:
             status, body = self._call(write)
             return JSONResponse(body, status)

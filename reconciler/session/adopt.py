@@ -70,13 +70,21 @@ def document(job: LiveJob, name: str) -> dict[str, Any]:
     doc["method"] = {"type": kind, **({"hyperparameters": hyper} if hyper else {}),
                      **({"grader": inner["grader"]} if inner.get("grader") else {})}
     suffix = job.suffix or suffix_of(job.fine_tuned_model)
+    integrations = [_without_nulls(i) for i in job.integrations or []] or None
     for key, value in (("suffix", suffix), ("seed", job.seed), ("metadata", job.user_metadata or None),
-                       ("integrations", job.integrations or None)):
+                       ("integrations", integrations)):
         if value is not None:
             doc[key] = value
     doc["state"] = state_of(job.status)
     doc["job_id"] = job.id
     return doc
+
+
+def _without_nulls(value: Any) -> Any:
+    """The API shows unset fields as null; a manifest leaves them out."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    return value
 
 
 def imports(jobs: list[LiveJob], taken: set[str]) -> list[Imported]:

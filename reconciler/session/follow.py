@@ -49,7 +49,8 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return not self.timed_out and not any(p.failed for p in self.jobs)
+        """Every job finished well (or was paused): none failed, none was cancelled, none still running."""
+        return not self.timed_out and not any(p.failed or p.status == "cancelled" for p in self.jobs)
 
 
 def latest_metrics(events: list[LiveEvent]) -> dict[str, object]:

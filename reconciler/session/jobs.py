@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.api.models import LiveEvent, LiveJob
+from reconciler.api.errors import ApiError
+from reconciler.api.models import TAG_NAME, LiveEvent, LiveJob
 from reconciler.api.ports import ApiReader
 from reconciler.session.settings import SetupError
 
@@ -28,9 +29,27 @@ def current_jobs(jobs: list[LiveJob]) -> dict[str, LiveJob]:
     return dict(sorted(current.items()))
 
 
-def pick(reader: ApiReader, stack: str, names: tuple[str, ...]) -> dict[str, LiveJob]:
-    """The current job of each of ``names`` (a name or a job ID of the stack), or of every name."""
-    jobs = reader.stack_jobs(stack)
+def with_pins(reader: ApiReader, jobs: list[LiveJob], pins: dict[str, str]) -> list[LiveJob]:
+    """``jobs`` and the jobs manifests adopt (name → job ID), each shown under its manifest's name."""
+    listed = {job.id for job in jobs}
+    adopted = []
+    for name, job_id in pins.items():
+        if job_id not in listed:
+            try:
+                job = reader.get_job(job_id)
+            except ApiError as exc:
+                if exc.status == 404:
+                    continue  # plan says so, at the manifest's line
+                raise
+            adopted.append(job.model_copy(update={"metadata": {**job.tags, TAG_NAME: name}}))
+    return [j for j in jobs if j.id not in pins.values()] + adopted
+
+
+def pick(reader: ApiReader, stack: str, names: tuple[str, ...], pins: dict[str, str] | None = None,
+         ) -> dict[str, LiveJob]:
+    """The current job of each of ``names`` (a name, or any job ID), or of every name; a name whose
+    manifest adopts a job (``pins``) is that job."""
+    jobs = with_pins(reader, reader.stack_jobs(stack), pins or {})
     current = current_jobs(jobs)
     if not names:
         return current
@@ -39,8 +58,10 @@ def pick(reader: ApiReader, stack: str, names: tuple[str, ...]) -> dict[str, Liv
     for name in names:
         if name in current:
             chosen[name] = current[name]
-        elif name in by_id and by_id[name].name is not None:
+        elif name in by_id:
             chosen[by_id[name].name or name] = by_id[name]
+        elif name.startswith("ftjob-"):
+            chosen[name] = reader.get_job(name)  # any job: reading it changes nothing
         else:
             raise SetupError(f"no job named {name!r} in stack {stack!r} (`ftctl status` lists them)")
     return chosen

@@ -86,8 +86,9 @@ def target_of(saved: Plan, settings: Settings) -> Settings:
         db = settings.root / plan_target.sandbox_db
         settings = settings.with_target(True, None, db)
     elif settings.sandbox or settings.api_base != (plan_target.api_base or "").rstrip("/"):
+        source = "--sandbox" if settings.sandbox else settings.api_base_source
         raise SetupError(f"the plan was made for {plan_target.label}, but this run targets {chosen.label} "
-                         f"({settings.api_base_source}); ftctl sends your API key only to the target you choose: "
+                         f"({source}); ftctl sends your API key only to the target you choose: "
                          f"apply it with --api-base {plan_target.api_base} (or OPENAI_BASE_URL set to it)")
     elif settings.provider is not None and settings.provider != plan_target.provider:
         raise SetupError(f"the plan was made for a {plan_target.provider} target, not {settings.provider} "

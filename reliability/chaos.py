@@ -1,0 +1,58 @@
+"""Chaos: apply N manifests while the sandbox fails 30% of requests in every way it can (500, 429,
+the connection dropped before the write, dropped after it), with latency, under many fault seeds.
+
+Per seed: a fresh server and project; ``apply`` under faults; faults off, audit; if not converged,
+a second ``apply`` under the same faults and another audit. What must hold after every apply
+(``Audit.safe``): no extra active job, no job wrongly cancelled, no file uploaded twice. What is
+counted: how many seeds converged (one current job per manifest) after one apply, and after two.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from reliability.harness import Audit, Server, audit, ftctl, make_project
+
+
+def one_seed(seed: int, manifests: int, rate: float, latency_ms: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="ftctl-chaos-") as tmp:
+        root = Path(tmp) / "project"
+        names = make_project(root, manifests)
+        server = Server(Path(tmp) / "sandbox.db")
+        try:
+            applies: list[Audit] = []
+            started = time.monotonic()
+            for _ in range(2):
+                server.faults(rate, seed + 1000 * len(applies), latency_ms)
+                ftctl(root, server, "apply", "--auto-approve", "--parallelism", "4")
+                server.faults(0)
+                applies.append(audit(server, names))
+                if applies[-1].converged:
+                    break
+            return {"seed": seed, "applies": len(applies), "converged": applies[-1].converged,
+                    "safe": all(a.safe for a in applies), "seconds": round(time.monotonic() - started, 1),
+                    "last": vars(applies[-1])}
+        finally:
+            server.stop()
+
+
+def run(seeds: int = 20, manifests: int = 20, rate: float = 0.3, latency_ms: int = 20) -> dict[str, Any]:
+    results = []
+    for seed in range(1, seeds + 1):
+        result = one_seed(seed, manifests, rate, latency_ms)
+        results.append(result)
+        print(f"  seed {seed:>2}: {'converged' if result['converged'] else 'NOT converged'} after "
+              f"{result['applies']} apply(s), {'safe' if result['safe'] else 'UNSAFE'}, {result['seconds']} s "
+              f"{result['last']}", flush=True)
+    return {
+        "seeds": seeds, "manifests": manifests, "fault_rate": rate, "latency_ms": latency_ms,
+        "converged_in_one": sum(1 for r in results if r["converged"] and r["applies"] == 1),
+        "converged_in_two": sum(1 for r in results if r["converged"] and r["applies"] == 2),
+        "not_converged": sum(1 for r in results if not r["converged"]),
+        "unsafe": sum(1 for r in results if not r["safe"]),
+        "duplicates_created": sum(r["last"]["duplicates_created"] for r in results),
+        "runs": results,
+    }

@@ -1,0 +1,57 @@
+"""Concurrent applies: 2 and 4 applies of the same manifests started together, against a sandbox
+that honours ``Idempotency-Key`` and against one that ignores it (as an API without the header
+would). Counted: duplicate jobs created, duplicates still active when the runs end (the runs must
+agree which job to keep: the newest, cancelling the others), and after one more apply — where
+nothing duplicated may survive.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from reliability.harness import KEY, Server, audit, ftctl, make_project
+
+
+def one_case(runs: int, idempotency: bool, manifests: int, latency_ms: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="ftctl-concurrent-") as tmp:
+        root = Path(tmp) / "project"
+        names = make_project(root, manifests)
+        server = Server(Path(tmp) / "sandbox.db", *([] if idempotency else ["--no-idempotency"]))
+        try:
+            server.admin("PUT", "faults", {"rate": 0, "latency_ms": latency_ms})
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("FTCTL_", "OPENAI_", "AZURE_"))}
+            env.update({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.url, "NO_COLOR": "1"})
+            procs = [subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve"], cwd=root,
+                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                     for _ in range(runs)]
+            codes = [p.wait(timeout=600) for p in procs]
+            together = audit(server, names)
+            server.admin("PUT", "faults", {"rate": 0})
+            ftctl(root, server, "apply", "--auto-approve")
+            after = audit(server, names)
+            return {"runs": runs, "idempotency_keys": idempotency, "exit_codes": codes,
+                    "duplicates_created": together.duplicates_created,
+                    "duplicates_active_when_runs_ended": together.extra_active,
+                    "after_one_more_apply": vars(after), "converged": after.converged}
+        finally:
+            server.stop()
+
+
+def run(manifests: int = 20, latency_ms: int = 20) -> dict[str, Any]:
+    cases = []
+    for idempotency in (True, False):
+        for runs in (2, 4):
+            case = one_case(runs, idempotency, manifests, latency_ms)
+            cases.append(case)
+            print(f"  {runs} applies, idempotency keys {'honoured' if idempotency else 'ignored'}: "
+                  f"{case['duplicates_created']} duplicates created, {case['duplicates_active_when_runs_ended']} "
+                  f"active when the runs ended; after one more apply "
+                  f"{'converged' if case['converged'] else 'NOT converged'} {case['after_one_more_apply']}",
+                  flush=True)
+    return {"manifests": manifests, "latency_ms": latency_ms, "cases": cases,
+            "all_converged": all(c["converged"] for c in cases)}

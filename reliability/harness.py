@@ -1,0 +1,126 @@
+"""What every reliability run needs: a project of N manifests across the three methods, a sandbox
+server in its own process, ftctl run as a user runs it, and an audit of what ended up live.
+
+The audit reads the sandbox with its faults switched off and counts what must never happen:
+a manifest without exactly one current (not cancelled) job, an active job beyond that one, a
+duplicate job created at all, a job cancelled that was the only one of its name, and a file uploaded
+twice.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+TEMPLATES = ("support-bot.yaml", "ranking.yaml", "triage.yaml")  # supervised, dpo, reinforcement
+KEY = "sk-reliability-0123456789"
+ALL_FAULTS = ["500", "429", "drop_before", "drop_after"]
+
+
+def make_project(root: Path, n: int) -> list[str]:
+    """``root`` with ``.git`` and ``manifests/`` holding ``n`` jobs (names ``job-00``…), the three
+    methods in turn, each with its own suffix; their data and graders are the repository's."""
+    (root / ".git").mkdir(parents=True)
+    shutil.copytree(REPO / "manifests" / "data", root / "manifests" / "data")
+    shutil.copytree(REPO / "manifests" / "graders", root / "manifests" / "graders")
+    names = []
+    for i in range(n):
+        doc = yaml.safe_load((REPO / "manifests" / TEMPLATES[i % 3]).read_text())
+        doc.update(name=f"job-{i:02d}", suffix=f"r{i:02d}")
+        (root / "manifests" / f"job-{i:02d}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+        names.append(doc["name"])
+    return names
+
+
+class Server:
+    """``ftctl sandbox serve`` on a free loopback port, its database in ``db``."""
+
+    def __init__(self, db: Path, *options: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "reconciler", "sandbox", "serve", "--port", "0",
+                                      "--db", str(db), *options], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        found = re.search(r"(http://127\.0\.0\.1:\d+)(/\S*v1) ", line)
+        if not found:
+            raise RuntimeError(f"the sandbox did not start: {line!r}")
+        self.base, self.url = found.group(1), found.group(1) + found.group(2)
+
+    def admin(self, method: str, path: str, body: Any = None) -> Any:
+        answer = httpx.request(method, f"{self.base}/sandbox/{path}", json=body, timeout=30)
+        answer.raise_for_status()
+        return answer.json()
+
+    def faults(self, rate: float, seed: int = 0, latency_ms: int = 0) -> None:
+        self.admin("PUT", "faults", {"rate": rate, "kinds": ALL_FAULTS, "seed": seed, "latency_ms": latency_ms,
+                                     "retry_after": 0.05})
+
+    def listing(self, path: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        after = None
+        while True:
+            params = {"limit": 100, **({"after": after} if after else {})}
+            page = httpx.get(f"{self.url}/{path}", params=params, headers={"Authorization": f"Bearer {KEY}"},
+                             timeout=30).json()
+            out += page["data"]
+            if not page.get("has_more") or not page["data"]:
+                return out
+            after = page["data"][-1]["id"]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def ftctl(root: Path, server: Server, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FTCTL_", "OPENAI_", "AZURE_"))}
+    env.update({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.url, "NO_COLOR": "1"})
+    return subprocess.run([sys.executable, "-m", "reconciler", *args], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@dataclass
+class Audit:
+    missing: int  # manifests without exactly one current job
+    extra_active: int
+    duplicates_created: int
+    wrongly_cancelled: int
+    duplicate_uploads: int
+
+    @property
+    def safe(self) -> bool:
+        """Nothing duplicated or lost (what must hold after any apply, converged or not)."""
+        return self.extra_active == self.wrongly_cancelled == self.duplicate_uploads == 0
+
+    @property
+    def converged(self) -> bool:
+        return self.safe and self.missing == 0
+
+
+def audit(server: Server, names: list[str]) -> Audit:
+    """What is live now (the server's faults must be off)."""
+    jobs = [j for j in server.listing("fine_tuning/jobs") if (j.get("metadata") or {}).get("ftctl-name") in names]
+    by_name: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    for job in jobs:
+        by_name[job["metadata"]["ftctl-name"]].append(job)
+    live = {n: [j for j in js if j["status"] != "cancelled"] for n, js in by_name.items()}
+    active = {n: [j for j in js if j["status"] not in ("succeeded", "failed", "cancelled")] for n, js in by_name.items()}
+    uploads = Counter(f["filename"] for f in server.listing("files") if f["filename"].startswith("ftctl-"))
+    return Audit(missing=sum(1 for js in live.values() if len(js) != 1),
+                 extra_active=sum(max(0, len(js) - 1) for js in active.values()),
+                 duplicates_created=sum(max(0, len(js) - 1) for js in by_name.values()),
+                 wrongly_cancelled=sum(1 for n, js in by_name.items() if js and not live[n]),
+                 duplicate_uploads=sum(c - 1 for c in uploads.values() if c > 1))
