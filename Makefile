@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP_FLAGS ?= --disable-pip-version-check -q
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench reliability clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +21,11 @@ demo: $(VENV)/.installed-base
 	./scripts/demo.sh
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check reconciler tests bench examples
+	$(BIN)/ruff check reconciler tests bench examples reliability
 	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.installed-test
-	$(BIN)/mypy reconciler tests bench
+	$(BIN)/mypy reconciler tests bench reliability
 
 unit: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -n 4
@@ -34,6 +34,9 @@ test: lint typecheck unit
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench
+
+reliability: $(VENV)/.installed-test
+	$(BIN)/python -m reliability
 
 clean:
 	rm -rf $(VENV) .ftctl .mypy_cache .ruff_cache build *.egg-info

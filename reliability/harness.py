@@ -117,7 +117,8 @@ def audit(server: Server, names: list[str]) -> Audit:
     for job in jobs:
         by_name[job["metadata"]["ftctl-name"]].append(job)
     live = {n: [j for j in js if j["status"] != "cancelled"] for n, js in by_name.items()}
-    active = {n: [j for j in js if j["status"] not in ("succeeded", "failed", "cancelled")] for n, js in by_name.items()}
+    ended = ("succeeded", "failed", "cancelled")
+    active = {n: [j for j in js if j["status"] not in ended] for n, js in by_name.items()}
     uploads = Counter(f["filename"] for f in server.listing("files") if f["filename"].startswith("ftctl-"))
     return Audit(missing=sum(1 for js in live.values() if len(js) != 1),
                  extra_active=sum(max(0, len(js) - 1) for js in active.values()),
