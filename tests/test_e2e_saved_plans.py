@@ -222,3 +222,13 @@ def test_over_budget_apply_is_refused_before_any_write_unless_the_reviewed_plan_
     applied = ws.ftctl("apply", "p.json")
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert len(ws.jobs()) == 1
+
+
+def test_a_plan_applies_from_outside_any_project_in_the_project_it_lies_in(ws: Workspace,
+                                                                          tmp_path_factory: pytest.TempPathFactory,
+                                                                          ) -> None:
+    _saved(ws)
+    outside = tmp_path_factory.mktemp("outside")  # no ftctl.yaml, no .git above it
+    applied = ws.ftctl("apply", str(ws.root / "plan.json"), cwd=outside)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert len(ws.jobs()) == 1 and len(uploads(ws.sandbox)) == 1

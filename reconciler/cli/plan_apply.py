@@ -132,7 +132,7 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
     from reconciler.cli.watch import follow_jobs
     from reconciler.plan.render import render_text
     from reconciler.providers import OPENAI
-    from reconciler.session.saved import budget_refusal, check_fresh, check_target, target_of
+    from reconciler.session.saved import budget_refusal, check_fresh, check_target, project_of_plan, target_of
     from reconciler.session.settings import SetupError, duration
     from reconciler.session.target import connect
 
@@ -149,7 +149,7 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
         if given:
             raise click.UsageError(f"{' and '.join(given)} {'belongs' if len(given) == 1 else 'belong'} to plan "
                                    "(--out PLANFILE); a saved plan is applied as it was reviewed")
-        settings = target_of(saved, settings)
+        settings = target_of(saved, project_of_plan(settings, Path(paths[0])))
     with connect(settings) as conn:
         if saved is not None:
             check_target(saved, conn.info)

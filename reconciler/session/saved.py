@@ -22,7 +22,7 @@ from reconciler.identity import sha256_file
 from reconciler.manifests.loader import SUFFIXES
 from reconciler.plan.model import FORMAT_VERSION, LiveFacts, Plan, TargetInfo
 from reconciler.plan.render import render_json
-from reconciler.project import absolute
+from reconciler.project import CONFIG_NAME, absolute, find_root
 from reconciler.session.planning import relied_jobs
 from reconciler.session.settings import Settings, SetupError
 from reconciler.session.target import target_info
@@ -99,6 +99,15 @@ def target_of(saved: Plan, settings: Settings) -> Settings:
         raise SetupError(f"the plan is for stack {saved.stack!r}, not {settings.stack!r}; "
                          "a saved plan is applied to its own stack: leave out --stack")
     return dataclasses.replace(settings, stack=saved.stack)
+
+
+def project_of_plan(settings: Settings, plan_file: Path) -> Settings:
+    """Run from outside any project (no ftctl.yaml or .git above), a saved plan is applied in the
+    project it lies in: its paths are relative to that project's root."""
+    if any((settings.root / marker).exists() for marker in (CONFIG_NAME, ".git")):
+        return settings
+    root = find_root(plan_file.resolve().parent, settings.root)
+    return dataclasses.replace(settings, root=root) if root != settings.root else settings
 
 
 def budget_refusal(plan: Plan, limit_now: float | None, saved: bool) -> str | None:
