@@ -30,9 +30,9 @@ def verdicts(results: dict[str, Any]) -> list[str]:
     broken = []
     if "chaos" in results:
         c = results["chaos"]
-        if c["unsafe"] or c["not_converged"] or c["duplicates_created"]:
-            broken.append(f"chaos: {c['unsafe']} seeds unsafe, {c['not_converged']} not converged in two applies, "
-                          f"{c['duplicates_created']} duplicate jobs")
+        if c["unsafe"] or c["not_converged_once_faults_stop"] or c["duplicates_created"]:
+            broken.append(f"chaos: {c['unsafe']} seeds unsafe, {c['not_converged_once_faults_stop']} not converged "
+                          f"once the faults stopped, {c['duplicates_created']} duplicate jobs")
     if "crash" in results:
         c = results["crash"]
         if c["converged_after_rerun"] != c["trials"] or c["duplicates_created"]:

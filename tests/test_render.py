@@ -310,7 +310,7 @@ def _budget_plan(limit: float, **allow: bool) -> Plan:
 def test_the_budget_is_shown_against_the_plan_and_marked_when_over() -> None:
     text = render_text(_budget_plan(50)).split("\n\n")[-1]
     assert text == """\
-Estimated training: 48,000,000 trained tokens, ≈$600.00 (+1 job billed otherwise or without a known price); \
+Estimated training: 48,000,000 trained tokens, ≈$600.00 (+2 jobs billed otherwise or without an estimate); \
 prices as of 2025-08-01.
 Over budget: the new training (≈$600.00) exceeds limits.max_cost_usd ($50.00); apply refuses this plan without \
 --allow-over-budget.

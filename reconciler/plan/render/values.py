@@ -105,7 +105,8 @@ def estimate_line(est: Estimate) -> str:
 
 
 def total_cost(plan: Plan) -> str | None:
-    estimates = [a.estimate for a in plan.actions if a.action in ("create", "replace") and a.estimate is not None]
+    new = [a.estimate for a in plan.actions if a.action in ("create", "replace")]
+    estimates = [e for e in new if e is not None]
     if not estimates:
         return None
     priced = [e for e in estimates if e.cost is not None]
@@ -113,9 +114,9 @@ def total_cost(plan: Plan) -> str | None:
     text = f"Estimated training: {sum(e.trained_tokens for e in estimates):,} trained tokens"
     if priced:
         text += f", ≈{money(total, priced[0].currency)}"
-    unpriced = len(estimates) - len(priced)
+    unpriced = len(new) - len(priced)  # billed by time, no known price, or a training file given by ID
     if unpriced:
-        text += f" (+{plural(unpriced, 'job')} billed otherwise or without a known price)"
+        text += f" (+{plural(unpriced, 'job')} billed otherwise or without an estimate)"
     return text + f"; prices as of {estimates[0].prices_as_of}."
 
 
