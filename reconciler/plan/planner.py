@@ -188,7 +188,8 @@ def plan(desired: list[Desired], live_jobs: list[LiveJob], live_files: list[Live
     adopt, by ID); no side effects."""
     options = options or Options()
     adopted = {job.id: job for job in [*live_jobs, *(pinned or {}).values()]}
-    managed = [j for j in managed_jobs(live_jobs, stack) if j.id not in {d.job_id for d in desired}]
+    pins = {d.job_id for d in desired if d.job_id}
+    managed = [j for j in managed_jobs(live_jobs, stack) if j.id not in pins]
     by_name: dict[str, list[LiveJob]] = {}
     # created_at has one-second resolution: within a second the API's own order (newest first) decides,
     # which a stable sort keeps.
