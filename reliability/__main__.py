@@ -2,7 +2,7 @@
 does not hold. The figures are written to ``bench/results.json`` (key ``reliability``), with the
 machine they ran on, for docs/reliability.md.
 
-Usage: python -m reliability [chaos] [crash] [concurrency] [--quick]
+Usage: python -m reliability [chaos] [crash] [concurrency] [hostile] [secrets] [--quick]
 """
 
 from __future__ import annotations
@@ -15,9 +15,53 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reliability import chaos, concurrency, crash
+from reliability import chaos, concurrency, crash, hostile, secrets
 
 RESULTS = Path(__file__).resolve().parent.parent / "bench" / "results.json"
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
+START, END = "<!-- results: written by python -m reliability -->", "<!-- /results -->"
+
+
+def table(results: dict[str, Any]) -> str:
+    """The figures as a Markdown table, for docs/reliability.md."""
+    m = results["machine"]
+    rows = [f"Run {m['when']} on {m['system']}, {m['cpus']} CPUs, Python {m['python']}.", "",
+            "| run | figure |", "|---|---|"]
+    if "chaos" in results:
+        c = results["chaos"]
+        rows += [f"| chaos ({c['seeds']} seeds × {c['manifests']} manifests, {c['fault_rate']:.0%} faults) | "
+                 f"converged in one apply: {c['converged_in_one']}; in two: {c['converged_in_two']}; once the faults "
+                 f"stopped: {c['seeds'] - c['not_converged_once_faults_stop']} of {c['seeds']}; unsafe seeds: "
+                 f"{c['unsafe']}; duplicate jobs: {c['duplicates_created']} |"]
+    if "crash" in results:
+        c = results["crash"]
+        rows += [f"| crash ({c['trials']} trials × {c['manifests']} manifests) | killed mid-apply: "
+                 f"{c['killed_mid_apply']}; converged after one more apply: {c['converged_after_rerun']} of "
+                 f"{c['trials']}; duplicate jobs: {c['duplicates_created']} |"]
+    for case in results.get("concurrency", {}).get("cases", []):
+        after = case["after_one_more_apply"]
+        rows += [f"| {case['runs']} concurrent applies, keys {'honoured' if case['idempotency_keys'] else 'ignored'} "
+                 f"| duplicates created: {case['duplicates_created']}; still active when the runs ended: "
+                 f"{case['duplicates_active_when_runs_ended']}; after one more apply: extra active "
+                 f"{after['extra_active']}, missing {after['missing']}, wrongly cancelled "
+                 f"{after['wrongly_cancelled']}, "
+                 f"duplicate uploads {after['duplicate_uploads']} |"]
+    for case in results.get("hostile", {}).get("cases", []):
+        rows += [f"| hostile input: {case['case']} | exit {case['exit']}, {case['seconds']} s, {case['peak_mb']} MB "
+                 f"peak, {case['requests_sent']} requests sent, {case['output_lines']} lines: "
+                 f"`{case['message'][:90]}` |"]
+    if "secrets" in results:
+        s = results["secrets"]
+        rows += [f"| secrets: {s['runs']} runs ({len(s['commands'])} commands × 3 log levels), every request failing "
+                 f"| canary key found in {len(s['leaks'])} outputs or files |"]
+    return "\n".join(rows)
+
+
+def write_page(results: dict[str, Any]) -> None:
+    text = PAGE.read_text()
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    PAGE.write_text(f"{head}{START}\n{table(results)}\n{END}{tail}")
 
 
 def machine() -> dict[str, Any]:
@@ -46,12 +90,19 @@ def verdicts(results: dict[str, Any]) -> list[str]:
                     case["duplicates_active_when_runs_ended"] or keyed_duplicates:
                 broken.append(f"concurrency: {case['runs']} applies, keys "
                               f"{'honoured' if case['idempotency_keys'] else 'ignored'}: {case}")
+    for case in results.get("hostile", {}).get("cases", []):
+        if case["exit"] != 1 or case["plan_exit"] != 1 or case["requests_sent"] or case["seconds"] > 30 or \
+                case["peak_mb"] > 200 or case["output_lines"] > 25:
+            broken.append(f"hostile input: {case}")
+    if results.get("secrets", {}).get("leaks"):
+        broken.append(f"secrets: the key appeared in {results['secrets']['leaks']}")
     return broken
 
 
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
-    chosen = [a for a in argv if a in ("chaos", "crash", "concurrency")] or ["chaos", "crash", "concurrency"]
+    every = ["chaos", "crash", "concurrency", "hostile", "secrets"]
+    chosen = [a for a in argv if a in every] or every
     results: dict[str, Any] = {"machine": machine()}
     if "chaos" in chosen:
         print("== chaos: 30% faults of every kind, 20 ms latency", flush=True)
@@ -62,11 +113,20 @@ def main(argv: list[str]) -> int:
     if "concurrency" in chosen:
         print("== concurrency: applies started together", flush=True)
         results["concurrency"] = concurrency.run(manifests=6 if quick else 20)
+    if "hostile" in chosen:
+        print("== hostile input", flush=True)
+        results["hostile"] = hostile.run()
+    if "secrets" in chosen:
+        print("== secrets: a canary key against an API that fails in every way", flush=True)
+        results["secrets"] = secrets.run()
     broken = verdicts(results)
     if not quick:
         stored = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-        stored["reliability"] = results
+        merged = {**stored.get("reliability", {}), **results}  # a run of some parts keeps the others' figures
+        stored["reliability"] = merged
         RESULTS.write_text(json.dumps(stored, indent=2) + "\n")
+        if set(every) <= set(merged):
+            write_page(merged)
         print(f"\nwrote {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
     for line in broken:
         print(f"NOT HELD: {line}")

@@ -214,3 +214,26 @@ def test_indexed_and_hyphenated_item_templates_are_checked() -> None:
     grader = {"type": "string_check", "input": "{{item.tags[0]}}", "reference": "{{ item.my-field }}"}
     assert item_fields(grader) == {"tags.0": "{{item.tags[0]}} in method.grader.input",
                                    "my-field": "{{item.my-field}} in method.grader.reference"}
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 4096])
+def test_a_line_longer_than_an_example_can_be_is_hashed_but_not_kept(tmp_path: Path, chunk: int,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    from reconciler.datasets import formats, scan
+
+    monkeypatch.setattr(scan, "MAX_LINE", 200)
+    monkeypatch.setattr(formats, "MAX_LINE", 200)
+    monkeypatch.setattr(scan, "CHUNK", chunk)
+    good = json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]})
+    long = json.dumps({"messages": [{"role": "user", "content": "x" * 1000}, {"role": "assistant", "content": "a"}]})
+    data = "\n".join([good, long, good, "x" * 150, good]).encode()  # a short bad line stays a JSON error
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(data)
+    result = scan_file(path, "chat")
+    assert result.sha256 == hashlib.sha256(data).hexdigest() and result.bytes == len(data)
+    errors = [(p.lines[0], p.message) for p in result.report.errors]
+    assert errors[0] == (2, f"{len(long):,} bytes on one line, more than an example may take (0 MB): not read")
+    assert errors[1][0] == 4 and errors[1][1].startswith("not valid JSON")
+    assert result.report.examples == 3

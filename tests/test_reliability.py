@@ -34,3 +34,19 @@ def test_concurrent_applies_agree_on_the_job_to_keep() -> None:
 
 def test_a_broken_guarantee_is_reported() -> None:
     assert verdicts({"crash": {"trials": 2, "converged_after_rerun": 1, "duplicates_created": 0}})
+
+
+def test_hostile_manifests_are_refused_in_bounded_time_with_nothing_sent() -> None:
+    from reliability import hostile
+
+    cases = hostile.run(["YAML alias bomb", "nested 10,000 deep", "binary manifest", "invalid UTF-8 manifest",
+                         "symlink and .. leaving the project"])["cases"]
+    assert len(cases) == 5
+    assert verdicts({"hostile": {"cases": cases}}) == []
+
+
+def test_a_canary_key_appears_nowhere_when_every_request_fails() -> None:
+    from reliability import secrets
+
+    result = secrets.run([["plan", "--out", "plan.json"], ["apply", "--auto-approve"], ["status"]], ("debug",))
+    assert result["runs"] == 3 and result["leaks"] == []

@@ -25,6 +25,19 @@ import orjson
 
 MIN_EXAMPLES = 10
 MAX_LISTED = 20
+MAX_LINE = 64 * 1024 * 1024
+"""Bytes one example may take (images inline as data URLs included); a longer line is not read."""
+
+
+class TooLong(bytes):
+    """Stands for a line over ``MAX_LINE``, which was skipped: only its length is known."""
+
+    size: int
+
+    def __new__(cls, size: int) -> TooLong:
+        made = super().__new__(cls, b"")
+        made.size = size
+        return made
 """Distinct problems listed per file; the rest are counted."""
 SHOWN_LINES = 3
 """Line numbers given for a problem that repeats."""
@@ -268,6 +281,11 @@ def check_lines(lines: Iterable[bytes], fmt: str, context_tokens: int | None = N
     binary = False
     for number, raw in enumerate(lines, start=1):
         start = offset
+        if isinstance(raw, TooLong):
+            offset += raw.size + 1
+            report.error(number, f"{raw.size:,} bytes on one line, more than an example may take "
+                                 f"({MAX_LINE // 2**20} MB): not read")
+            continue
         offset += len(raw) if raw.endswith(b"\n") else len(raw) + 1  # split lines, or a file's own lines
         if binary or not raw.strip():
             continue  # the rest of a binary file is read (its digest still counts) but not checked

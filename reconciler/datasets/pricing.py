@@ -76,6 +76,7 @@ def load_prices(path: Path | None = None) -> Prices:
             where = ".".join(str(p) for p in err["loc"]) or "the file"
             message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
             message = message.removeprefix("Value error, ").removeprefix("Input ").removeprefix("Value ")
+            message = message[:1].lower() + message[1:]
             problems.append(message if where == "the file" else f"{where}: {message}")
         raise ValueError(f"{origin} is not a price table: {'; '.join(problems)}") from None
     return Prices(table.as_of, table.currency, dict(table.training_per_million_tokens),

@@ -1,7 +1,8 @@
 """One streaming pass over a local training file: sha256 of its bytes and the format check.
 
 Reading once for both keeps ``plan`` on a 1 GB file to one read of 1 GB, and memory to one chunk
-plus one line, whatever the file's size.
+plus one line, whatever the file's size; a line longer than any example can be (``MAX_LINE``) is
+hashed but not kept, and reported.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.datasets.formats import Counter, Report, check_lines
+from reconciler.datasets.formats import MAX_LINE, Counter, Report, TooLong, check_lines
 
 CHUNK = 4 * 1024 * 1024
 
@@ -25,15 +26,29 @@ class Scan:
 
 
 def _lines(path: Path, digest: hashlib._Hash) -> Iterator[bytes]:
-    rest = b""
+    """The file's lines; a line over ``MAX_LINE`` is skipped (hashed, not kept) and given as ``TooLong``."""
+    parts: list[bytes] = []  # the line so far, in pieces: no copying per chunk
+    kept = skipped = 0
     with path.open("rb") as f:
         while chunk := f.read(CHUNK):
             digest.update(chunk)
-            lines = (rest + chunk).split(b"\n")
-            rest = lines.pop()
-            yield from lines
-    if rest:
-        yield rest
+            lines = chunk.split(b"\n")
+            for piece in lines[:-1]:
+                if skipped or kept + len(piece) > MAX_LINE:
+                    yield TooLong((skipped or kept) + len(piece))
+                else:
+                    yield b"".join([*parts, piece])
+                parts, kept, skipped = [], 0, 0
+            last = lines[-1]
+            if skipped or kept + len(last) > MAX_LINE:
+                skipped, parts, kept = (skipped or kept) + len(last), [], 0
+            else:
+                parts.append(last)
+                kept += len(last)
+    if skipped:
+        yield TooLong(skipped)
+    elif kept:
+        yield b"".join(parts)
 
 
 def scan_file(path: Path, fmt: str, context_tokens: int | None = None, required: dict[str, str] | None = None,

@@ -1,0 +1,118 @@
+"""Hostile input: each case refused with a clear message, in bounded time and memory, with nothing
+sent. Each runs ``ftctl validate`` (offline) and ``ftctl plan`` against a sandbox whose request
+counter must not move; the child's time and peak memory are measured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from reliability.harness import KEY, Server
+
+GOOD = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+MANIFEST = "name: {name}\nmodel: gpt-4o-mini\ntraining_file: {data}\n"
+
+
+def _alias_bomb(root: Path) -> None:
+    lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x"]']
+    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    (root / "m.yaml").write_text("\n".join(lines) + "\nname: bomb\n")
+
+
+def _deep(root: Path) -> None:
+    (root / "m.yaml").write_text(MANIFEST.format(name="deep", data="file-x") + "metadata: " + "[" * 10_000 +
+                                 "]" * 10_000 + "\n")
+
+
+def _huge_manifest(root: Path) -> None:
+    with (root / "m.yaml").open("w") as f:  # written in pieces: this process stays small (its children fork it)
+        f.write(MANIFEST.format(name="huge", data="file-x") + "# ")
+        f.writelines("x" * 1_000_000 for _ in range(50))
+        f.write("\n")
+
+
+def _binary_manifest(root: Path) -> None:
+    (root / "m.yaml").write_bytes(os.urandom(1_000_000))  # 1 MB of noise
+
+
+def _latin1_manifest(root: Path) -> None:
+    (root / "m.yaml").write_bytes("name: caf\xe9\nmodel: gpt-4o-mini\n".encode("latin-1"))
+
+
+def _long_line(root: Path) -> None:
+    with (root / "d.jsonl").open("w") as f:
+        f.write('{"messages": [{"role": "user", "content": "')
+        f.writelines("x" * 1_000_000 for _ in range(100))
+        f.write('"}]}\n')
+        f.writelines(json.dumps(GOOD) + "\n" for _ in range(20))
+    (root / "m.yaml").write_text(MANIFEST.format(name="long", data="d.jsonl"))
+
+
+def _million_wrong(root: Path) -> None:
+    with (root / "d.jsonl").open("w") as f:
+        f.writelines('{"messages": [{"role": "robot", "content": "x"}]}\n' for _ in range(1_000_000))
+    (root / "m.yaml").write_text(MANIFEST.format(name="wrong", data="d.jsonl"))
+
+
+def _escapes(root: Path) -> None:
+    (root / "outside.jsonl").symlink_to("/etc/passwd")
+    (root / "m.yaml").write_text(MANIFEST.format(name="link", data="outside.jsonl") + "---\n" +
+                                 MANIFEST.format(name="dots", data="../../../etc/passwd"))
+
+
+CASES: dict[str, Callable[[Path], None]] = {
+    "YAML alias bomb": _alias_bomb, "nested 10,000 deep": _deep, "50 MB manifest": _huge_manifest,
+    "binary manifest": _binary_manifest, "invalid UTF-8 manifest": _latin1_manifest,
+    "one 100 MB JSONL line": _long_line, "1,000,000 wrong lines": _million_wrong,
+    "symlink and .. leaving the project": _escapes,
+}
+
+
+def _measured(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, float, float]:
+    """Exit code, output, seconds and the child's own peak memory (MB, from ``wait4``)."""
+    started = time.monotonic()
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        return proc.returncode, out.read(), time.monotonic() - started, usage.ru_maxrss / 1024
+
+
+def run(names: list[str] | None = None) -> dict[str, Any]:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="ftctl-hostile-") as tmp:
+        server = Server(Path(tmp) / "sandbox.db")
+        try:
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("FTCTL_", "OPENAI_", "AZURE_"))}
+            env.update({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.url, "NO_COLOR": "1"})
+            for name, make in CASES.items():
+                if names is not None and name not in names:
+                    continue
+                root = Path(tmp) / name.replace(" ", "-").replace("/", "-")
+                (root / ".git").mkdir(parents=True)
+                make(root)
+                before = server.admin("GET", "stats")["total"]
+                code, out, seconds, peak = _measured([sys.executable, "-m", "reconciler", "validate", "m.yaml"],
+                                                     root, env)
+                plan_code, _, plan_seconds, plan_peak = _measured(
+                    [sys.executable, "-m", "reconciler", "plan", "m.yaml"], root, env)
+                sent = server.admin("GET", "stats")["total"] - before
+                lines = out.strip().splitlines()
+                result = {"case": name, "exit": code, "plan_exit": plan_code, "seconds": round(max(seconds,
+                          plan_seconds), 2), "peak_mb": round(max(peak, plan_peak)), "requests_sent": sent,
+                          "output_lines": len(lines), "message": lines[0][:200] if lines else ""}
+                results.append(result)
+                print(f"  {name}: exit {code}/{plan_code}, {result['seconds']} s, {result['peak_mb']} MB, "
+                      f"{sent} requests, {len(lines)} lines: {result['message']}", flush=True)
+        finally:
+            server.stop()
+    return {"cases": results}
