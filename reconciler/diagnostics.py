@@ -70,3 +70,11 @@ def to_github(d: Diagnostic, root: Path | None = None) -> str:
     if d.field:
         props.append(f"title={_escape(d.field, True)}")
     return f"::{d.severity} {','.join(props)}::{_escape(d.message)}"
+
+
+class SetupError(Exception):
+    """A problem with options or environment, explained to the user (exit 1)."""
+
+
+class UsageProblem(SetupError):
+    """Options that contradict each other: shown as a usage error."""

@@ -1,14 +1,15 @@
-"""structlog set-up. Secrets are removed by a processor, not by care at each call site."""
+"""structlog set-up. Secrets are removed by a processor, not by care at each call site. structlog is
+imported when logging is configured or used, so that ``ftctl --version`` and ``--help`` start fast."""
 
 from __future__ import annotations
 
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-import structlog
+from reconciler.diagnostics import SetupError
 
 _SECRETS: set[str] = set()
 _SECRET_KEYS = re.compile(r"(?:^|[-_])(?:api[-_]?key|authorization|secret|password|token)$", re.IGNORECASE)
@@ -43,7 +44,32 @@ def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[s
     return {k: REDACTED if _SECRET_KEYS.search(k) else _scrub(v) for k, v in event.items()}
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def log_level(flag: str | None, env: Mapping[str, str]) -> str:
+    """``--log-level``, else ``FTCTL_LOG``, else warning."""
+    if flag is not None:
+        return flag
+    value = env.get("FTCTL_LOG") or "warning"
+    if value.lower() not in LOG_LEVELS:
+        raise SetupError(f"FTCTL_LOG={value!r} must be one of {', '.join(LOG_LEVELS)}")
+    return value.lower()
+
+
+_LEVEL = ["warning"]
+_CONFIGURED = [False]
+
+
 def configure(level: str = "warning") -> None:
+    """Set the level; structlog itself is set up when something is first logged."""
+    _LEVEL[0], _CONFIGURED[0] = level, False
+
+
+def _setup() -> None:
+    import structlog  # here, not at the top: commands that log nothing start without it
+
+    level = _LEVEL[0]
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -61,4 +87,9 @@ def configure(level: str = "warning") -> None:
 
 
 def get(**bound: Any) -> Any:
+    import structlog
+
+    if not _CONFIGURED[0]:
+        _setup()
+        _CONFIGURED[0] = True
     return structlog.get_logger("ftctl").bind(**bound)

@@ -65,7 +65,7 @@ def test_a_bad_variable_is_reported_by_the_cli_without_a_traceback(tmp_path: Pat
 
 
 def test_log_level_flag_over_environment_and_a_bad_value_names_the_variable() -> None:
-    from reconciler.session.settings import log_level
+    from reconciler.logs import log_level
 
     assert log_level(None, {}) == "warning"
     assert log_level(None, {"FTCTL_LOG": "INFO"}) == "info"

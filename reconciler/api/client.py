@@ -17,8 +17,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import structlog
 
+from reconciler import logs
 from reconciler.api.errors import ApiError, retry_after
 from reconciler.api.models import TAG_STACK, LiveCheckpoint, LiveEvent, LiveFile, LiveJob
 from reconciler.api.ports import Progress
@@ -27,7 +27,6 @@ from reconciler.api.upload import send_file
 from reconciler.providers import COMPATIBLE, Provider
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-_log = structlog.get_logger("ftctl.http")
 
 
 @dataclass(frozen=True)
@@ -72,12 +71,12 @@ class Transport:
         try:
             response = self.http.request(method, path.lstrip("/"), **kwargs)
         except httpx.TimeoutException as exc:
-            _log.debug("http", method=method, path=path, outcome="timeout")
+            logs.get().debug("http", method=method, path=path, outcome="timeout")
             raise ApiError(0, f"{method} {self._url(path)}: timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
-            _log.debug("http", method=method, path=path, outcome=type(exc).__name__)
+            logs.get().debug("http", method=method, path=path, outcome=type(exc).__name__)
             raise ApiError(0, f"{method} {self._url(path)}: no answer ({type(exc).__name__}: {exc})") from None
-        _log.debug("http", method=method, path=path, params=dict(kwargs.get("params") or {}) or None,
+        logs.get().debug("http", method=method, path=path, params=dict(kwargs.get("params") or {}) or None,
                    status=response.status_code, ms=round((time.monotonic() - started) * 1000))
         if response.status_code >= 400:
             error = _error_from(response, self.target.provider)

@@ -15,7 +15,7 @@ from reconciler import __version__, logs
 from reconciler.api.errors import ApiError
 from reconciler.cli import adopt, check, inspect, plan_apply, sandbox
 from reconciler.cli.common import log_option
-from reconciler.diagnostics import InputError
+from reconciler.diagnostics import InputError, SetupError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,8 +33,6 @@ for command in (check.validate, check.schema, plan_apply.plan_cmd, plan_apply.ap
 
 def main() -> None:
     """Entry point: every failure becomes a message and exit code, never a traceback."""
-    from reconciler.session.settings import SetupError
-
     try:
         cli.main(prog_name="ftctl", standalone_mode=False)
     except InputError as exc:

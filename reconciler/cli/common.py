@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from reconciler import logs
+from reconciler.diagnostics import UsageProblem
 from reconciler.providers import PROVIDERS as PROFILES
 
 if TYPE_CHECKING:
@@ -60,8 +61,6 @@ def usage_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from reconciler.session.settings import UsageProblem
-
         try:
             return fn(*args, **kwargs)
         except UsageProblem as exc:
@@ -93,12 +92,10 @@ def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 def _log_level(ctx: click.Context, _: click.Parameter, value: str | None) -> None:
     """Configure logging as soon as ``--log-level`` is read, wherever it was given: the flag wins
     over ``FTCTL_LOG``, which is only read (and checked) when no flag is given at all."""
-    from reconciler.session.settings import log_level
-
     if value is not None:
         logs.configure(value)
     elif ctx.parent is None and not any(a == "--log-level" or a.startswith("--log-level=") for a in sys.argv[1:]):
-        logs.configure(log_level(None, os.environ))
+        logs.configure(logs.log_level(None, os.environ))
 
 
 def log_option(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -12,7 +12,7 @@ from pydantic_core import PydanticCustomError
 class Strict(BaseModel):
     """Strict in: ``extra="forbid"`` turns a typo into an error; ``strict`` refuses "3" for 3."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 def _is_number(value: Any) -> bool:

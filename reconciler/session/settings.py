@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Literal
 
 from reconciler.datasets.tokens import cache_folder
+from reconciler.diagnostics import SetupError as SetupError  # re-exported: where settings go wrong
+from reconciler.diagnostics import UsageProblem as UsageProblem
 from reconciler.manifests.model import NAME_PATTERN
 from reconciler.project import find_root
 from reconciler.providers import PROVIDERS, Provider, detect
@@ -26,14 +28,6 @@ Source = Literal["flag", "env", "config", "default", "plan"]
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 DEFAULT_STACK = "default"
 SANDBOX_DB = ".ftctl/sandbox.db"
-
-
-class SetupError(Exception):
-    """A problem with options or environment, explained to the user (exit 1)."""
-
-
-class UsageProblem(SetupError):
-    """Options that contradict each other: shown as a usage error."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +85,6 @@ class Settings:
                        provider=provider if provider in PROVIDERS else self.provider)
 
 
-LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def duration(text: str, where: str = "--timeout") -> float:
@@ -101,16 +94,6 @@ def duration(text: str, where: str = "--timeout") -> float:
         raise UsageProblem(f"{where} {text!r}: give a duration such as 90s, 30m, 2h or 1h30m")
     hours, minutes, seconds = (float(p) if p else 0.0 for p in parts.groups())
     return hours * 3600 + minutes * 60 + seconds
-
-
-def log_level(flag: str | None, env: Mapping[str, str]) -> str:
-    """``--log-level``, else ``FTCTL_LOG``, else warning."""
-    if flag is not None:
-        return flag
-    value = env.get("FTCTL_LOG") or "warning"
-    if value.lower() not in LOG_LEVELS:
-        raise SetupError(f"FTCTL_LOG={value!r} must be one of {', '.join(LOG_LEVELS)}")
-    return value.lower()
 
 
 def _stack(value: str, where: str) -> str:

@@ -1,0 +1,45 @@
+"""Start-up: ``ftctl --version`` and ``--help`` under 100 ms, ``validate`` of one manifest under 300 ms
+(median of 9 runs of the installed console script). Heavy modules (structlog, the manifest models,
+the HTTP client) are imported by the commands that need them, never at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+GOALS = {"--version": 100, "--help": 100, "validate one manifest": 300}
+RESULTS = REPO / "bench" / "results.json"
+
+
+def _median_ms(args: list[str], runs: int = 9) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(args, cwd=REPO, capture_output=True, check=False)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ftctl = shutil.which("ftctl", path=str(Path(sys.executable).parent)) or "ftctl"
+    cases = {"--version": [ftctl, "--version"], "--help": [ftctl, "--help"],
+             "validate one manifest": [ftctl, "validate", "manifests/support-bot.yaml"]}
+    figures = {name: round(_median_ms(args)) for name, args in cases.items()}
+    baseline = round(_median_ms([sys.executable, "-c", "pass"]))
+    met = True
+    for name, ms in figures.items():
+        ok = ms < GOALS[name]
+        met &= ok
+        print(f"  {name:<22} {ms:>5} ms (goal < {GOALS[name]} ms) {'met' if ok else 'NOT MET'}")
+    print(f"  {'python -c pass':<22} {baseline:>5} ms (the interpreter alone)")
+    stored = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    stored["startup"] = {"median_ms": figures, "interpreter_ms": baseline, "goals_ms": GOALS, "met": met}
+    RESULTS.write_text(json.dumps(stored, indent=2) + "\n")
+    return 0 if met else 1
