@@ -1,15 +1,16 @@
 """``make bench``: every benchmark, or the ones named. Exit 1 when a goal is not met.
 
-Usage: python -m bench [planner] [datasets] [startup] [-- ARGS for a single benchmark]
+Usage: python -m bench [planner] [datasets] [startup] [apply] [-- ARGS for a single benchmark]
 """
 
 from __future__ import annotations
 
 import sys
 
-from bench import datasets, planner, startup
+from bench import apply, datasets, planner, startup
 
-BENCHMARKS = {"planner": planner.main, "datasets": datasets.main, "startup": startup.main}
+BENCHMARKS = {"planner": planner.main, "datasets": datasets.main, "startup": startup.main,
+              "apply": apply.main}
 
 
 def main() -> int:
