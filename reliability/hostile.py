@@ -76,15 +76,29 @@ CASES: dict[str, Callable[[Path], None]] = {
 }
 
 
+LAUNCHER = """
+import json, os, sys
+out = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+pid = os.fork()
+if pid == 0:
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+print(json.dumps({"exit": os.waitstatus_to_exitcode(status), "peak_kb": usage.ru_maxrss}))
+"""
+"""Runs a command and reports its own peak memory: Linux counts a child's peak from the memory of the
+process that forked it, so the fork happens in this small launcher, not in a large parent."""
+
+
 def _measured(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, float, float]:
-    """Exit code, output, seconds and the child's own peak memory (MB, from ``wait4``)."""
+    """Exit code, output, seconds and the child's own peak memory (MB)."""
     started = time.monotonic()
-    with tempfile.TemporaryFile("w+") as out:
-        proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        return proc.returncode, out.read(), time.monotonic() - started, usage.ru_maxrss / 1024
+    with tempfile.NamedTemporaryFile("r") as out:
+        report = subprocess.run([sys.executable, "-c", LAUNCHER, out.name, *args], cwd=cwd, env=env,
+                                capture_output=True, text=True, check=True, timeout=300)
+        measured = json.loads(report.stdout)
+        return measured["exit"], out.read(), time.monotonic() - started, measured["peak_kb"] / 1024
 
 
 def run(names: list[str] | None = None) -> dict[str, Any]:
