@@ -12,7 +12,7 @@ from tests.doctest_md import matches, normalise, project, run_page, steps
 
 pytestmark = pytest.mark.e2e
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-FIGURES = {"reliability.md"}
+FIGURES = {"reliability.md", "performance.md"}
 """Pages of figures written by a run (make reliability), not of samples."""
 
 
