@@ -7,7 +7,6 @@ applies): three round trips, so one at a time it costs at least 150 ms.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -36,8 +35,7 @@ def one_run(parallelism: int, creates: int, latency_ms: int) -> float:
                 (root / "manifests" / f"j{i:03d}.yaml").write_text(
                     f"name: j{i:03d}\nmodel: gpt-4o-mini\ntraining_file: {upload['id']}\n")
             server.admin("PUT", "faults", {"rate": 0, "latency_ms": latency_ms})
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("FTCTL_", "OPENAI_", "AZURE_"))}
-            env.update({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.url, "NO_COLOR": "1"})
+            env = server.env()
             started = time.monotonic()
             done = subprocess.run([sys.executable, "-m", "reconciler", "apply", "--auto-approve", "--parallelism",
                                    str(parallelism)], cwd=root, env=env, capture_output=True, text=True, timeout=900)

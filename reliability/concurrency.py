@@ -7,14 +7,13 @@ nothing duplicated may survive.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from reliability.harness import KEY, Server, audit, ftctl, make_project
+from reliability.harness import Server, audit, ftctl, make_project
 
 
 def one_case(runs: int, idempotency: bool, manifests: int, latency_ms: int) -> dict[str, Any]:
@@ -24,8 +23,7 @@ def one_case(runs: int, idempotency: bool, manifests: int, latency_ms: int) -> d
         server = Server(Path(tmp) / "sandbox.db", *([] if idempotency else ["--no-idempotency"]))
         try:
             server.admin("PUT", "faults", {"rate": 0, "latency_ms": latency_ms})
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("FTCTL_", "OPENAI_", "AZURE_"))}
-            env.update({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.url, "NO_COLOR": "1"})
+            env = server.env()
             procs = [subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve"], cwd=root,
                                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                      for _ in range(runs)]

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reliability.harness import KEY, Server, audit, ftctl, make_project
+from reliability.harness import Server, audit, ftctl, make_project
 
 
 def one_trial(trial: int, manifests: int, latency_ms: int, window: float) -> dict[str, Any]:
@@ -29,8 +29,7 @@ def one_trial(trial: int, manifests: int, latency_ms: int, window: float) -> dic
         server = Server(Path(tmp) / "sandbox.db")
         try:
             server.admin("PUT", "faults", {"rate": 0, "latency_ms": latency_ms})
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("FTCTL_", "OPENAI_", "AZURE_"))}
-            env.update({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.url, "NO_COLOR": "1"})
+            env = server.env()
             run = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve"], cwd=root,
                                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             delay = rng.uniform(0.5, window)

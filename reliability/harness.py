@@ -78,6 +78,13 @@ class Server:
                 return out
             after = page["data"][-1]["id"]
 
+    def env(self, key: str = KEY, **more: str) -> dict[str, str]:
+        """The environment ftctl runs in against this server: none of the user's FTCTL_, OPENAI_ or
+        AZURE_ settings, the key, the server as the API base, no colour."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("FTCTL_", "OPENAI_", "AZURE_"))}
+        env.update({"OPENAI_API_KEY": key, "OPENAI_BASE_URL": self.url, "NO_COLOR": "1", **more})
+        return env
+
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=10)
@@ -86,10 +93,8 @@ class Server:
 
 
 def ftctl(root: Path, server: Server, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FTCTL_", "OPENAI_", "AZURE_"))}
-    env.update({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.url, "NO_COLOR": "1"})
-    return subprocess.run([sys.executable, "-m", "reconciler", *args], cwd=root, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "reconciler", *args], cwd=root, env=server.env(),
+                          capture_output=True, text=True, timeout=timeout)
 
 
 @dataclass

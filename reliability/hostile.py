@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from reliability.harness import KEY, Server
+from reliability.harness import Server
 
 GOOD = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
 MANIFEST = "name: {name}\nmodel: gpt-4o-mini\ntraining_file: {data}\n"
@@ -106,8 +106,7 @@ def run(names: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ftctl-hostile-") as tmp:
         server = Server(Path(tmp) / "sandbox.db")
         try:
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("FTCTL_", "OPENAI_", "AZURE_"))}
-            env.update({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.url, "NO_COLOR": "1"})
+            env = server.env()
             for name, make in CASES.items():
                 if names is not None and name not in names:
                     continue

@@ -5,7 +5,6 @@ The canary must appear in no output, no log line, no plan file and no exception 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -35,9 +34,7 @@ def run(commands: list[list[str]] | None = None, levels: tuple[str, ...] = ("deb
         try:
             server.faults(1.0, 7, 20)
             for level in levels:
-                env = {k: v for k, v in os.environ.items() if not k.startswith(("FTCTL_", "OPENAI_", "AZURE_"))}
-                env.update({"OPENAI_API_KEY": CANARY, "AZURE_OPENAI_API_KEY": CANARY, "OPENAI_BASE_URL": server.url,
-                            "NO_COLOR": "1", "FTCTL_LOG": level})
+                env = server.env(CANARY, AZURE_OPENAI_API_KEY=CANARY, FTCTL_LOG=level)
                 for args in commands:
                     done = subprocess.run([sys.executable, "-m", "reconciler", *args], cwd=root, env=env,
                                           capture_output=True, text=True, timeout=300)
