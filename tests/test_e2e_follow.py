@@ -9,11 +9,9 @@ invalid, so it fails after validation, as a real job would.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import SandboxProcess
-from tests.test_e2e_providers import KEY, Project
+from tests.test_e2e_providers import KEY, Project, client_env, run_while_time_passes
 
 pytestmark = pytest.mark.e2e
 BAD_LINE = b'{"messages": [{"role": "user", "content": "no answer"}]}\n'
@@ -45,31 +43,11 @@ def _project(tmp_path: Path, server: SandboxProcess) -> Project:
     return p
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FTCTL_", "OPENAI_", "AZURE_"))}
-    env.update({"NO_COLOR": "1", "OPENAI_API_KEY": KEY})
-    return env
-
-
-def _run_while_time_passes(server: SandboxProcess, args: list[str], cwd: Path, step: float = 20,
-                           ) -> subprocess.CompletedProcess[str]:
-    """Run ftctl, advancing the sandbox's clock by ``step`` seconds every 0.2 s until it exits."""
-    run = subprocess.Popen([sys.executable, "-m", "reconciler", *args], cwd=cwd, env=_env(),
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 90
-    while run.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-        if step:
-            server.advance(step)
-    out, err = run.communicate(timeout=30)
-    return subprocess.CompletedProcess(args, run.returncode, out, err)
-
-
 def test_apply_wait_follows_each_job_to_its_end_and_fails_when_one_fails(tmp_path: Path,
                                                                         server: SandboxProcess) -> None:
     p = _project(tmp_path, server)
-    done = _run_while_time_passes(server, ["apply", "m", "--auto-approve", "--wait", "--poll-interval", "0.1s",
-                                           "--api-base", server.url], p.root)
+    done = run_while_time_passes(server, ["apply", "m", "--auto-approve", "--wait", "--poll-interval", "0.1s",
+                                           "--api-base", server.url], p.root, step=20)
     assert done.returncode == 1, done.stdout + done.stderr
     out = done.stdout
     assert "Apply finished: 3 done, 0 already done, 0 deferred, 0 failed." in out
@@ -91,7 +69,7 @@ def test_wait_times_out_and_names_what_did_not_finish(tmp_path: Path, server: Sa
     p = Project(tmp_path / "p", server)
     p.write("good")
     assert p.ftctl("apply", "--auto-approve", env={"OPENAI_API_KEY": KEY}).returncode == 0
-    env = _env()
+    env = client_env(OPENAI_API_KEY=KEY)
     late = subprocess.run([sys.executable, "-m", "reconciler", "wait", "--timeout", "1s", "--poll-interval", "0.2s",
                            "--api-base", server.url], cwd=p.root, env=env, capture_output=True, text=True)
     assert late.returncode == 1
@@ -117,7 +95,7 @@ def test_logs_and_outputs_show_what_a_deploy_step_needs(tmp_path: Path, server: 
     p.write("good", epochs=10)
     assert p.ftctl("apply", "--auto-approve", env={"OPENAI_API_KEY": KEY}).returncode == 0
     server.advance(100_000)
-    env = _env()
+    env = client_env(OPENAI_API_KEY=KEY)
 
     def ftctl(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "reconciler", *args, "--api-base", server.url], cwd=p.root,

@@ -48,6 +48,27 @@ def azure(tmp_path: Path) -> Iterator[SandboxProcess]:
     yield from _serve(tmp_path, "--flavor", "azure")
 
 
+def client_env(**more: str) -> dict[str, str]:
+    """The environment ftctl runs in: none of the user's FTCTL_, OPENAI_ or AZURE_ settings, no colour."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FTCTL_", "OPENAI_", "AZURE_"))}
+    env.update({"NO_COLOR": "1", **more})
+    return env
+
+
+def run_while_time_passes(server: SandboxProcess, args: list[str], cwd: Path, step: float, every: float = 0.2,
+                          limit: float = 90) -> subprocess.CompletedProcess[str]:
+    """Run ftctl (with the key), advancing the sandbox's manual clock by ``step`` seconds ``every``
+    seconds until it exits (or ``limit`` seconds have passed)."""
+    run = subprocess.Popen([sys.executable, "-m", "reconciler", *args], cwd=cwd, env=client_env(OPENAI_API_KEY=KEY),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + limit
+    while run.poll() is None and time.monotonic() < deadline:
+        time.sleep(every)
+        server.advance(step)
+    out, err = run.communicate(timeout=30)
+    return subprocess.CompletedProcess(args, run.returncode, out, err)
+
+
 class Project:
     def __init__(self, root: Path, server: SandboxProcess, *flags: str) -> None:
         self.root, self.server, self.flags = root, server, flags
@@ -62,10 +83,9 @@ class Project:
                                                                       model=model) + extra)
 
     def ftctl(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("FTCTL_", "OPENAI_", "AZURE_"))}
-        base.update({"NO_COLOR": "1", **(env or {})})
         return subprocess.run([sys.executable, "-m", "reconciler", *args, "m", "--api-base", self.server.url,
-                               *self.flags], cwd=self.root, env=base, capture_output=True, text=True, timeout=180)
+                               *self.flags], cwd=self.root, env=client_env(**(env or {})), capture_output=True,
+                              text=True, timeout=180)
 
     def jobs(self) -> list[dict[str, Any]]:
         headers = {"api-key": KEY, "Authorization": f"Bearer {KEY}"}
@@ -211,19 +231,11 @@ def test_apply_wait_creates_as_slots_free_up(tmp_path: Path) -> None:
         p = Project(tmp_path / "p", server)
         for name in "abcde":
             p.write(name)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("FTCTL_", "OPENAI_"))}
-        env.update({"NO_COLOR": "1", "OPENAI_API_KEY": KEY})
-        run = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "m", "--auto-approve", "--wait",
-                                "--max-active-jobs", "2", "--parallelism", "1", "--timeout", "2m",
-                                "--poll-interval", "0.2s", "--api-base", server.url], cwd=p.root, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 120
-        while run.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.5)
-            server.advance(300)  # time passes for the jobs only when the test says so
-        out, err = run.communicate(timeout=30)
-        assert run.returncode == 0, out + err
-        assert "Apply finished: 6 done, 0 already done, 0 deferred, 0 failed." in out
+        done = run_while_time_passes(server, ["apply", "m", "--auto-approve", "--wait", "--max-active-jobs", "2",
+                                              "--parallelism", "1", "--timeout", "2m", "--poll-interval", "0.2s",
+                                              "--api-base", server.url], p.root, step=300, every=0.5, limit=120)
+        assert done.returncode == 0, done.stdout + done.stderr  # time passes for the jobs only when the test says so
+        assert "Apply finished: 6 done, 0 already done, 0 deferred, 0 failed." in done.stdout
         assert sorted(p.statuses()) == list("abcde")
     finally:
         server.stop()
