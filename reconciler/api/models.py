@@ -14,6 +14,8 @@ TAG_SPEC = "ftctl-spec"
 TAGS = (TAG_STACK, TAG_NAME, TAG_SPEC)
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+EARLY = frozenset({"validating_files", "queued", "pending"})
+"""Before training starts: no metric or checkpoint exists yet."""
 TRANSITIONAL = frozenset({"pausing", "resuming"})
 """On the way to paused or running (Azure): nothing is done to such a job until it gets there."""
 

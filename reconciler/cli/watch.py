@@ -103,7 +103,7 @@ def report(outcome: Outcome, timeout: float) -> None:
             click.echo(f"  · {p.name} {p.job_id} is {p.status}")
         else:
             click.echo(f"  … {p.name} {p.job_id} is still {p.status}")
-    failed = sum(1 for p in outcome.jobs if p.failed or p.status == "cancelled")
+    failed = sum(1 for p in outcome.jobs if p.unsuccessful)
     if outcome.timed_out:
         waiting = [p.name for p in outcome.jobs if not p.settled]
         click.echo(f"\nTimed out after {span(timeout)}: {', '.join(waiting)} not finished"

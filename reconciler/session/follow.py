@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from reconciler.api.errors import ApiError
-from reconciler.api.models import LiveEvent, LiveJob
+from reconciler.api.models import EARLY, LiveEvent, LiveJob
 from reconciler.api.ports import ApiReader
 
 EVENTS_PER_POLL = 20
@@ -41,6 +41,11 @@ class Progress:
     def failed(self) -> bool:
         return self.status == "failed"
 
+    @property
+    def unsuccessful(self) -> bool:
+        """Ended without the model it was followed for: failed, or cancelled."""
+        return self.status in ("failed", "cancelled")
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -50,7 +55,7 @@ class Outcome:
     @property
     def ok(self) -> bool:
         """Every job finished well (or was paused): none failed, none was cancelled, none still running."""
-        return not self.timed_out and not any(p.failed or p.status == "cancelled" for p in self.jobs)
+        return not self.timed_out and not any(p.unsuccessful for p in self.jobs)
 
 
 def latest_metrics(events: list[LiveEvent]) -> dict[str, object]:
@@ -95,8 +100,7 @@ def follow(reader: ApiReader, jobs: dict[str, str], show: Callable[[Progress], N
                 continue
             try:
                 job = reader.get_job(job_id)
-                events = reader.list_events(job_id, EVENTS_PER_POLL) if job.status not in ("validating_files",
-                                                                                          "queued", "pending") else []
+                events = [] if job.status in EARLY else reader.list_events(job_id, EVENTS_PER_POLL)
             except ApiError as exc:
                 if not exc.retryable or clock() >= deadline:
                     raise

@@ -12,12 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.api.errors import ApiError
-from reconciler.api.models import TAG_NAME, LiveEvent, LiveJob
+from reconciler.api.models import EARLY, TAG_NAME, LiveEvent, LiveJob
 from reconciler.api.ports import ApiReader
 from reconciler.session.settings import SetupError
-
-EARLY = frozenset({"validating_files", "queued", "pending"})
-"""Statuses before training starts: no checkpoint or metric exists yet."""
 
 
 def current_jobs(jobs: list[LiveJob]) -> dict[str, LiveJob]:
