@@ -86,3 +86,14 @@ def test_an_adopted_job_is_acted_on_by_state_never_replaced_and_tagged_duplicate
         "the adopted job differs from the manifest in method.hyperparameters.n_epochs"]
     assert not result.orphans
     assert {j.job_id for j in result.live.jobs} == {"ftjob-tagged", "ftjob-theirs"}
+
+
+def test_adopted_jobs_are_shown_under_their_manifests_names_whether_listed_with_the_stack_or_not() -> None:
+    from reconciler.session.jobs import with_pins
+    from tests.fakes import FakeApi
+
+    api = FakeApi()
+    tagged = api.add_job(metadata={"ftctl-stack": "default", "ftctl-name": "old"})
+    theirs = api.add_job(metadata={"team": "x"})
+    jobs = with_pins(api, api.stack_jobs("default"), {"mine": tagged, "legacy": theirs, "lost": "ftjob-gone"})
+    assert sorted((j.id, j.name) for j in jobs) == sorted([(tagged, "mine"), (theirs, "legacy")])

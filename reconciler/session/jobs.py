@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.api.errors import ApiError
 from reconciler.api.models import EARLY, TAG_NAME, LiveEvent, LiveJob
 from reconciler.api.ports import ApiReader
+from reconciler.session.planning import jobs_by_id
 from reconciler.session.settings import SetupError
 
 
@@ -27,18 +27,11 @@ def current_jobs(jobs: list[LiveJob]) -> dict[str, LiveJob]:
 
 
 def with_pins(reader: ApiReader, jobs: list[LiveJob], pins: dict[str, str]) -> list[LiveJob]:
-    """``jobs`` and the jobs manifests adopt (name → job ID), each shown under its manifest's name."""
-    listed = {job.id for job in jobs}
-    adopted = []
-    for name, job_id in pins.items():
-        if job_id not in listed:
-            try:
-                job = reader.get_job(job_id)
-            except ApiError as exc:
-                if exc.status == 404:
-                    continue  # plan says so, at the manifest's line
-                raise
-            adopted.append(job.model_copy(update={"metadata": {**job.tags, TAG_NAME: name}}))
+    """``jobs`` and the jobs manifests adopt (name → job ID), each shown under its manifest's name; an
+    adopted job that is gone is left out (plan says so, at the manifest's line)."""
+    found = jobs_by_id(reader, pins.values(), jobs)
+    adopted = [found[job_id].model_copy(update={"metadata": {**found[job_id].tags, TAG_NAME: name}})
+               for name, job_id in pins.items() if job_id in found]
     return [j for j in jobs if j.id not in pins.values()] + adopted
 
 

@@ -3,6 +3,7 @@ reader: planning cannot change anything remote."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from reconciler.api.errors import ApiError
@@ -19,18 +20,29 @@ def make_plan(reader: ApiReader, wanted: list[Desired], stack: str, options: Opt
         raise UsageProblem(f"--prune with no manifest in the given paths would cancel every job of stack "
                            f"{stack!r}; refused (check the paths, or cancel jobs by declaring state: cancelled)")
     jobs, files = reader.stack_jobs(stack), reader.list_files()
-    listed = {job.id for job in jobs}
-    pinned = {}
+    pinned = jobs_by_id(reader, [d.job_id for d in wanted if d.job_id], jobs)
     for d in wanted:
-        if d.job_id is not None and d.job_id not in listed:
-            try:
-                pinned[d.job_id] = reader.get_job(d.job_id)
-            except ApiError as exc:
-                if exc.status != 404:
-                    raise
-                raise SetupError(f"{d.job_id_source}: job_id: {d.job_id} was not found on {target.label} "
-                                 "(adopt a job of this target, or remove job_id to create a new one)") from None
+        if d.job_id is not None and d.job_id not in pinned:
+            raise SetupError(f"{d.job_id_source}: job_id: {d.job_id} was not found on {target.label} "
+                             "(adopt a job of this target, or remove job_id to create a new one)")
     return plan(wanted, jobs, files, stack, options, pinned).model_copy(update={"target": target})
+
+
+def jobs_by_id(reader: ApiReader, job_ids: Iterable[str], listed: Iterable[LiveJob]) -> dict[str, LiveJob]:
+    """The jobs of ``job_ids``: those among ``listed`` as they are, the others read one by one; a job
+    the API does not know (404) is left out."""
+    known = {job.id: job for job in listed}
+    found: dict[str, LiveJob] = {}
+    for job_id in dict.fromkeys(job_ids):
+        if job_id in known:
+            found[job_id] = known[job_id]
+            continue
+        try:
+            found[job_id] = reader.get_job(job_id)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+    return found
 
 
 def relied_jobs(reader: ApiReader, stack: str, facts: list[str]) -> list[LiveJob]:
@@ -38,14 +50,7 @@ def relied_jobs(reader: ApiReader, stack: str, facts: list[str]) -> list[LiveJob
     ID; a job that is gone is left out."""
     jobs = managed_jobs(reader.stack_jobs(stack), stack)
     listed = {job.id for job in jobs}
-    for job_id in facts:
-        if job_id not in listed:
-            try:
-                jobs.append(reader.get_job(job_id))
-            except ApiError as exc:
-                if exc.status != 404:
-                    raise
-    return jobs
+    return jobs + [job for job_id, job in jobs_by_id(reader, facts, jobs).items() if job_id not in listed]
 
 
 def status_rows(jobs: list[LiveJob], now: float, declared: list[str] | None = None) -> list[dict[str, Any]]:
