@@ -49,6 +49,12 @@ class UploadIndex:
             if parsed is not None and usable(f):
                 self.by_sha.setdefault(parsed[0], []).append(f)
 
+    def holds(self, file_id: str | None, sha256: str, size: int | None) -> bool:
+        """Whether the live file ``file_id`` is an upload of the bytes with this digest and size."""
+        live = self.by_id.get(file_id or "")
+        parsed = parse_upload_name(live.filename) if live is not None else None
+        return live is not None and parsed is not None and parsed[0] == sha256 and live.bytes == size
+
     def find(self, sha256: str, size: int) -> LiveFile | None:
         """An uploaded copy of the bytes with this digest and size, or None."""
         return next((f for f in self.by_sha.get(sha256, ()) if f.bytes == size), None)

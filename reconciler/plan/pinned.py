@@ -17,7 +17,6 @@ from reconciler import catalog
 from reconciler.api.models import LiveJob
 from reconciler.identity import Desired, UploadIndex
 from reconciler.identity.request import FileRef
-from reconciler.identity.uploads import parse_upload_name
 
 
 def differences(job: LiveJob, d: Desired, uploads: UploadIndex) -> list[str]:
@@ -61,9 +60,7 @@ def _same_file(ref: FileRef | None, live_id: str | None, uploads: UploadIndex) -
         return live_id is None
     if ref.sha256 is None:
         return ref.file_id == live_id
-    live = uploads.by_id.get(live_id or "")  # the upload the job trains on holds these bytes, by its name
-    parsed = parse_upload_name(live.filename) if live is not None else None
-    return live is not None and parsed is not None and parsed[0] == ref.sha256 and live.bytes == ref.bytes
+    return uploads.holds(live_id, ref.sha256, ref.bytes)  # the upload the job trains on, by its own name
 
 
 def _same(live: Any, wanted: Any) -> bool:
