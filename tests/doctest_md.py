@@ -153,18 +153,15 @@ def rewrite(page: Path, root: Path) -> None:
     person writing a page, who then reads every output before committing it."""
     recorded: dict[int, list[str]] = {}
     run_page(page, root, recorded)
-    lines = page.read_text(encoding="utf-8").splitlines()
+    text = page.read_text(encoding="utf-8")
+    samples = {sample.line: sample for step in steps(text) for sample in step.samples}
     out: list[str] = []
-    skipping = False
-    for n, line in enumerate(lines, 1):
+    skipping = False  # over a sample's old output, up to the next command or the end of the block
+    for n, line in enumerate(text.splitlines(), 1):
         if n in recorded:
-            out.append(line)
-            kept = next(s for st in steps(page.read_text(encoding="utf-8")) for s in st.samples if s.line == n)
-            skipping = "..." not in kept.expected
-            out.extend(recorded[n] if skipping else [])
-            if not skipping:
-                out.extend(kept.expected)
-                skipping = True
+            expected = samples[n].expected
+            out += [line, *(expected if "..." in expected else recorded[n])]
+            skipping = True
             continue
         if skipping and (line.startswith("$ ") or line.startswith("```")):
             skipping = False
