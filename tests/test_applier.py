@@ -424,3 +424,36 @@ def test_a_create_waiting_for_a_quota_lets_a_replace_take_the_probe() -> None:
         assert blocked.is_alive()
     blocked.join(2)
     assert order == ["replace", "back", "replace"]
+
+
+def test_creates_that_waited_for_the_probe_go_side_by_side_once_it_passed() -> None:
+    """Creates queued behind the first of their kind must not then take the probe one after another
+    (that made --parallelism 16 barely faster than 4)."""
+    from reconciler.apply.guards import Probe
+
+    probe = Probe()
+    inside, most = [0], [0]
+    guard = threading.Lock()
+    release = threading.Event()
+
+    def create() -> None:
+        with probe.first("supervised"):
+            with guard:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            release.wait(2)
+            with guard:
+                inside[0] -= 1
+
+    with probe.first("supervised"):
+        waiting = [threading.Thread(target=create, daemon=True) for _ in range(4)]
+        for t in waiting:
+            t.start()
+        probe.passed("supervised")
+    deadline = time.monotonic() + 2
+    while most[0] < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.set()
+    for t in waiting:
+        t.join(2)
+    assert most[0] == 4 and not probe.lock.locked()

@@ -116,6 +116,10 @@ class Probe:
             yield
             return
         self.lock.acquire()
+        if kind in self.verified:  # the create ahead came back whole while this one waited: go side by side
+            self.lock.release()
+            yield
+            return
         self.holder.held = True
         try:
             yield
