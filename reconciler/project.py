@@ -8,6 +8,7 @@ directory ftctl was started in (SPEC §4).
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path, PurePosixPath
 
@@ -29,13 +30,23 @@ def find_root(start: Path | None = None, here: Path | None = None) -> Path:
 def relative(path: Path, root: Path) -> str:
     """``path`` as a POSIX path relative to ``root`` (as written where it can be: a symlink stays a
     symlink), else resolved; absolute when it lies outside the root."""
-    base = root.resolve()
-    for candidate in (Path(os.path.abspath(path)), path.resolve()):
-        try:
-            return PurePosixPath(candidate.relative_to(base)).as_posix()
-        except ValueError:
-            continue
-    return path.resolve().as_posix()
+    base = _resolved(root)
+    try:
+        return PurePosixPath(Path(os.path.abspath(path)).relative_to(base)).as_posix()
+    except ValueError:
+        pass
+    resolved = path.resolve()  # only when the path as written is not under the root
+    try:
+        return PurePosixPath(resolved.relative_to(base)).as_posix()
+    except ValueError:
+        return resolved.as_posix()
+
+
+@functools.lru_cache(maxsize=16)
+def _resolved(root: Path) -> Path:
+    """The project root, resolved once per run rather than once per file (a thousand manifests name
+    three thousand paths)."""
+    return root.resolve()
 
 
 def absolute(path: str, root: Path) -> Path:

@@ -93,8 +93,9 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Diagnostic]]:
     seen: set[Path] = set()
     unique = []
     for f in files:
-        if f.resolve() not in seen:
-            seen.add(f.resolve())
+        resolved = f.resolve()
+        if resolved not in seen:
+            seen.add(resolved)
             unique.append(f)
     return unique, problems
 
@@ -224,8 +225,11 @@ def load_all(paths: Iterable[Path], root: Path | None = None,
     """Every valid manifest under ``paths``, and every problem found (errors and warnings)."""
     files, problems = discover(paths)
     loaded: list[LoadedManifest] = []
+    roots: dict[Path, Path] = {}  # the project root of each folder, looked for once
     for source in files:
-        found, errs = load_file(source, root, known)
+        if root is None and source.parent not in roots:
+            roots[source.parent] = find_root(source.parent)
+        found, errs = load_file(source, root or roots[source.parent], known)
         loaded.extend(found)
         problems.extend(errs)
     for key in ("name", "job_id"):  # a name, or an adopted job, belongs to one manifest
