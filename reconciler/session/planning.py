@@ -4,10 +4,11 @@ reader: planning cannot change anything remote."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from reconciler.api.errors import ApiError
-from reconciler.api.models import LiveJob
+from reconciler.api.models import LiveFile, LiveJob
 from reconciler.api.ports import ApiReader
 from reconciler.identity import Desired
 from reconciler.plan.model import Plan, TargetInfo
@@ -19,13 +20,22 @@ def make_plan(reader: ApiReader, wanted: list[Desired], stack: str, options: Opt
     if options.prune and not wanted:
         raise UsageProblem(f"--prune with no manifest in the given paths would cancel every job of stack "
                            f"{stack!r}; refused (check the paths, or cancel jobs by declaring state: cancelled)")
-    jobs, files = reader.stack_jobs(stack), reader.list_files()
+    jobs, files = read_live(reader, stack)
     pinned = jobs_by_id(reader, [d.job_id for d in wanted if d.job_id], jobs)
     for d in wanted:
         if d.job_id is not None and d.job_id not in pinned:
             raise SetupError(f"{d.job_id_source}: job_id: {d.job_id} was not found on {target.label} "
                              "(adopt a job of this target, or remove job_id to create a new one)")
     return plan(wanted, jobs, files, stack, options, pinned).model_copy(update={"target": target})
+
+
+def read_live(reader: ApiReader, stack: str) -> tuple[list[LiveJob], list[LiveFile]]:
+    """The stack's jobs and the uploaded files, read side by side: each list is a chain of pages
+    (a cursor names the next), so the two chains overlap rather than add up."""
+    with ThreadPoolExecutor(1, thread_name_prefix="ftctl-files") as pool:
+        files = pool.submit(reader.list_files)
+        jobs = reader.stack_jobs(stack)
+        return jobs, files.result()
 
 
 def jobs_by_id(reader: ApiReader, job_ids: Iterable[str], listed: Iterable[LiveJob]) -> dict[str, LiveJob]:
