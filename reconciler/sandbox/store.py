@@ -21,7 +21,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ class Store:
         self.lock = threading.RLock()
         self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")  # survives a killed server, not a power cut: a sandbox
         self._migrate()
         self.db.executescript(SCHEMA)
         self.manual = clock == "manual"
@@ -128,11 +129,15 @@ class Store:
         return self.blobs / file_id
 
     def add_file(self, row: dict[str, Any], available_at: float | None = None) -> None:
+        self.add_files([row], available_at)
+
+    def add_files(self, rows: Iterable[dict[str, Any]], available_at: float | None = None) -> None:
+        """Many files in one transaction (seeding a large sandbox: one commit, not one per file)."""
         with self.transaction():
-            self.db.execute(
+            self.db.executemany(
                 "INSERT OR IGNORE INTO files (id, bytes, created_at, filename, purpose, available_at) "
                 "VALUES (?,?,?,?,?,?)",
-                (row["id"], row["bytes"], row["created_at"], row["filename"], row["purpose"], available_at))
+                [(r["id"], r["bytes"], r["created_at"], r["filename"], r["purpose"], available_at) for r in rows])
 
     def make_available(self, file_id: str, at: float | None) -> None:
         """When a file (a job's results) appears; None: never (the job will not succeed as planned)."""
@@ -163,11 +168,16 @@ class Store:
 
     # -- jobs -------------------------------------------------------------------------------
     def add_job(self, job: Job) -> None:
-        metadata = job.request.get("metadata") or None
+        self.add_jobs([job])
+
+    def add_jobs(self, jobs: Iterable[Job]) -> None:
+        """Jobs in one transaction, in the order given (the list's creation order)."""
         with self.transaction():
-            seq = self.db.execute("INSERT INTO jobs (id, body, metadata, created_at) VALUES (?, ?, ?, ?)",
-                                  (job.id, _dump(job), json.dumps(metadata), job.created_at)).lastrowid
-            self._tag(seq, metadata)
+            for job in jobs:
+                metadata = job.request.get("metadata") or None
+                seq = self.db.execute("INSERT INTO jobs (id, body, metadata, created_at) VALUES (?, ?, ?, ?)",
+                                      (job.id, _dump(job), json.dumps(metadata), job.created_at)).lastrowid
+                self._tag(seq, metadata)
 
     def _tag(self, seq: int | None, metadata: dict[str, str] | None) -> None:
         self.db.executemany("INSERT INTO job_tags VALUES (?, ?, ?)", [(seq, k, v) for k, v in (metadata or {}).items()])
