@@ -37,6 +37,7 @@ bench: $(VENV)/.installed-test
 
 reliability: $(VENV)/.installed-test
 	$(BIN)/python -m reliability
+	$(BIN)/python -m bench.report
 
 clean:
 	rm -rf $(VENV) .ftctl .mypy_cache .ruff_cache build *.egg-info

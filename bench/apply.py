@@ -6,7 +6,6 @@ applies): three round trips, so one at a time it costs at least 150 ms.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import tempfile
@@ -15,10 +14,10 @@ from pathlib import Path
 
 import httpx
 
+from bench import results
 from reliability.harness import KEY, Server
 
 GOAL_SPEEDUP = 8.0
-RESULTS = Path(__file__).resolve().parent / "results.json"
 TRAIN = Path(__file__).resolve().parent.parent / "manifests" / "data" / "support" / "train.jsonl"
 
 
@@ -57,8 +56,6 @@ def main(argv: list[str] | None = None) -> int:
     speedup = figures[1] / figures[16]
     met = speedup >= GOAL_SPEEDUP
     print(f"  speed-up at 16: ×{speedup:.1f} (goal ≥ ×{GOAL_SPEEDUP:.0f}) {'met' if met else 'NOT MET'}")
-    stored = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    stored["apply"] = {"creates": creates, "latency_ms": latency, "seconds_by_parallelism": figures,
-                       "speedup_at_16": round(speedup, 1), "goal": GOAL_SPEEDUP, "met": met}
-    RESULTS.write_text(json.dumps(stored, indent=2) + "\n")
+    results.store("apply", {"creates": creates, "latency_ms": latency, "seconds_by_parallelism": figures,
+                            "speedup_at_16": round(speedup, 1), "goal": GOAL_SPEEDUP, "met": met})
     return 0 if met else 1

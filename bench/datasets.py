@@ -1,15 +1,18 @@
 """Validation + hashing throughput and peak memory on generated chat JSONL files.
 
-For each size (default 100 MB and 1 GB) a chat-format file is generated once under bench/out/,
+For each size (default 10 MB, 100 MB and 1 GB) a chat-format file is generated once under bench/out/,
 then two ways of checking it are run, each in a fresh child process so that its peak RSS is its
 own:
 
-* ``streaming``: ftctl's ``scan_file`` — one pass, sha256 and the format check together;
+* ``streaming``: ftctl's ``scan_file`` — one read, the format check here and sha256 on a thread;
 * ``baseline``: load everything, then check — read the whole file, parse every line into a list,
   then run the same per-example check and hash the bytes.
 
-Goal (issue 5): streaming ≥ 100 MB/s, and peak memory under 150 MB at 1 GB.
-Usage: python -m bench datasets [--sizes 100,1000] [--out bench/out]
+Beside them, ``sha256sum`` of the same file: the cost of reading and hashing alone.
+
+Goals: streaming ≥ 100 MB/s (issue 5; issue 12 asks ≥ 200 MB/s, reported), within 3× of
+``sha256sum``, and peak memory under 150 MB at 1 GB.
+Usage: python -m bench datasets [--sizes 10,100,1000] [--out bench/out]
 """
 
 from __future__ import annotations
@@ -23,7 +26,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import results
+
 GOAL_MBPS = 100.0
+AIM_MBPS = 200.0  # issue 12's figure: not met on the 2-CPU machine (the checks run at about 170 MB/s alone)
+GOAL_RATIO = 3.0
 GOAL_PEAK_MB = 150.0
 
 CHILD = r"""
@@ -89,7 +96,7 @@ def measure(mode: str, path: Path) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench datasets", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="100,1000", help="file sizes in MB, comma-separated")
+    parser.add_argument("--sizes", default="10,100,1000", help="file sizes in MB, comma-separated")
     parser.add_argument("--out", default=str(Path(__file__).parent / "out"))
     parser.add_argument("--skip-baseline-over", type=int, default=2000,
                         help="skip the load-everything baseline above this size (MB)")
@@ -118,19 +125,19 @@ def main(argv: list[str] | None = None) -> int:
                   f"{int(r['examples'])} examples  {r['seconds']:.2f}s", flush=True)
         path_results = [r for r in rows if r["size_mb"] == size and "sha256" in r]
         assert len({r["sha256"] for r in path_results}) == 1, "both modes must hash the same bytes"
-    (out / "datasets.json").write_text(json.dumps(rows, indent=2))
     streaming = [r for r in rows if r["mode"] == "streaming"]
     slowest = min(r["mb_per_s"] for r in streaming)
     biggest = max(streaming, key=lambda r: r["size_mb"])
-    ok = slowest >= GOAL_MBPS and biggest["peak_mb"] < GOAL_PEAK_MB
-    hashing = [r for r in rows if r["mode"] == "sha256sum"]
-    if hashing:
-        ratio = max(h["mb_per_s"] / s["mb_per_s"] for h, s in zip(hashing, streaming, strict=True))
-        print(f"sha256sum is at most {ratio:.1f}× faster than validation + hashing (issue 12's aim: within 3×, "
-              f"and ≥ 200 MB/s)")
-    print(f"\nstreaming: slowest {slowest:.1f} MB/s (goal ≥ {GOAL_MBPS:.0f}); peak {biggest['peak_mb']:.1f} MB at "
-          f"{biggest['size_mb']} MB (goal < {GOAL_PEAK_MB:.0f}) → {'goals met' if ok else 'GOALS NOT MET'}")
-    print(f"results: {out / 'datasets.json'}")
+    hashing = {r["size_mb"]: r["mb_per_s"] for r in rows if r["mode"] == "sha256sum"}
+    ratio = max((hashing[r["size_mb"]] / r["mb_per_s"] for r in streaming if r["size_mb"] in hashing), default=0.0)
+    ok = slowest >= GOAL_MBPS and biggest["peak_mb"] < GOAL_PEAK_MB and ratio <= GOAL_RATIO
+    print(f"\nstreaming: slowest {slowest:.1f} MB/s (goal ≥ {GOAL_MBPS:.0f}; issue 12's aim ≥ {AIM_MBPS:.0f}: "
+          f"{'met' if slowest >= AIM_MBPS else 'NOT MET'}); sha256sum at most {ratio:.1f}× faster (goal ≤ "
+          f"{GOAL_RATIO:.0f}×); peak {biggest['peak_mb']:.1f} MB at {biggest['size_mb']} MB (goal < "
+          f"{GOAL_PEAK_MB:.0f}) → {'goals met' if ok else 'GOALS NOT MET'}")
+    results.store("datasets", {"rows": rows, "goal_mb_per_s": GOAL_MBPS, "aim_mb_per_s": AIM_MBPS,
+                               "goal_ratio": GOAL_RATIO, "goal_peak_mb": GOAL_PEAK_MB, "slowest_mb_per_s": slowest,
+                               "sha256sum_ratio": round(ratio, 2), "aim_met": slowest >= AIM_MBPS, "met": ok})
     return 0 if ok else 1
 
 

@@ -15,12 +15,11 @@ Usage: python -m bench planner [--sizes 100,1000,10000]
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import time
-from pathlib import Path
 from typing import Any
 
+from bench import results
 from reconciler.api.models import LiveFile, LiveJob
 from reconciler.identity import CreateRequest, Desired, FileRef, LocalFile, MethodSpec, parse_upload_name, spec_hash
 from reconciler.plan.planner import plan
@@ -113,7 +112,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench planner", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100,1000,10000")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "out"))
     args = parser.parse_args(argv)
     rows: list[dict[str, Any]] = []
     for n in (int(s) for s in args.sizes.split(",")):
@@ -130,8 +128,6 @@ def main(argv: list[str] | None = None) -> int:
         base = f"; baseline file matching alone {old:.2f} s" if old is not None else ""
         print(f"  {n:>6,} manifests × {len(jobs):,} jobs × {len(files):,} files: {seconds:.3f} s ({summary}){base}",
               flush=True)
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    (Path(args.out) / "planner.json").write_text(json.dumps(rows, indent=2))
     by_n = {r["manifests"]: r["seconds"] for r in rows}
     ok = True
     if 1000 in by_n:
@@ -145,4 +141,6 @@ def main(argv: list[str] | None = None) -> int:
             ok &= met
             print(f"  {small:,} → {big:,} manifests: ×{growth:.1f} time (goal ≤ ×{GOAL_GROWTH:.0f}) "
                   f"{'met' if met else 'NOT MET'}")
+    results.store("planner", {"rows": rows, "goal_seconds_at_1000": GOAL_SECONDS_AT_1000, "goal_growth": GOAL_GROWTH,
+                              "met": ok})
     return 0 if ok else 1

@@ -5,7 +5,6 @@ the HTTP client) are imported by the commands that need them, never at start-up.
 
 from __future__ import annotations
 
-import json
 import shutil
 import statistics
 import subprocess
@@ -13,9 +12,10 @@ import sys
 import time
 from pathlib import Path
 
+from bench import results
+
 REPO = Path(__file__).resolve().parent.parent
 GOALS = {"--version": 100, "--help": 100, "validate one manifest": 300}
-RESULTS = REPO / "bench" / "results.json"
 
 
 def _median_ms(args: list[str], runs: int = 9) -> float:
@@ -39,7 +39,5 @@ def main(argv: list[str] | None = None) -> int:
         met &= ok
         print(f"  {name:<22} {ms:>5} ms (goal < {GOALS[name]} ms) {'met' if ok else 'NOT MET'}")
     print(f"  {'python -c pass':<22} {baseline:>5} ms (the interpreter alone)")
-    stored = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    stored["startup"] = {"median_ms": figures, "interpreter_ms": baseline, "goals_ms": GOALS, "met": met}
-    RESULTS.write_text(json.dumps(stored, indent=2) + "\n")
+    results.store("startup", {"median_ms": figures, "interpreter_ms": baseline, "goals_ms": GOALS, "met": met})
     return 0 if met else 1

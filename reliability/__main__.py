@@ -8,14 +8,12 @@ Usage: python -m reliability [chaos] [crash] [concurrency] [hostile] [secrets] [
 from __future__ import annotations
 
 import json
-import os
-import platform
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from reliability import chaos, concurrency, crash, hostile, secrets
+from reliability.harness import machine, write_between
 
 RESULTS = Path(__file__).resolve().parent.parent / "bench" / "results.json"
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
@@ -58,15 +56,7 @@ def table(results: dict[str, Any]) -> str:
 
 
 def write_page(results: dict[str, Any]) -> None:
-    text = PAGE.read_text()
-    head, _, rest = text.partition(START)
-    _, _, tail = rest.partition(END)
-    PAGE.write_text(f"{head}{START}\n{table(results)}\n{END}{tail}")
-
-
-def machine() -> dict[str, Any]:
-    return {"python": platform.python_version(), "system": f"{platform.system()} {platform.machine()}",
-            "cpus": os.cpu_count(), "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    write_between(PAGE, START, END, table(results))
 
 
 def verdicts(results: dict[str, Any]) -> list[str]:

@@ -10,10 +10,12 @@ twice.
 from __future__ import annotations
 
 import os
+import platform
 import re
 import shutil
 import subprocess
 import sys
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,21 @@ def make_project(root: Path, n: int) -> list[str]:
         (root / "manifests" / f"job-{i:02d}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
         names.append(doc["name"])
     return names
+
+
+def machine() -> dict[str, Any]:
+    """What a figure was measured on, stored beside it."""
+    return {"python": platform.python_version(), "system": f"{platform.system()} {platform.machine()}",
+            "cpus": os.cpu_count(), "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def write_between(page: Path, start: str, end: str, text: str) -> None:
+    """Replace what lies between the markers ``start`` and ``end`` of ``page`` with ``text``."""
+    head, found, rest = page.read_text().partition(start)
+    _, ended, tail = rest.partition(end)
+    if not (found and ended):
+        raise ValueError(f"{page}: the markers {start} … {end} are missing")
+    page.write_text(f"{head}{start}\n{text}\n{end}{tail}")
 
 
 class Server:

@@ -1,0 +1,122 @@
+"""``ftctl plan`` over HTTP: requests and wall time for 10, 100 and 1,000 manifests against 1,000 and
+10,000 live jobs and 20,000 files, the sandbox answering every request after 20 ms.
+
+Each size gets a project and a sandbox seeded in-process (``bench.live``: one current job per
+manifest, one earlier job of each name where there is room, the rest other stacks' jobs), then
+``ftctl plan --detailed-exitcode`` runs as a user runs it, in a child process; the wall time is the
+child's, start-up and validation included, best of 3. The sandbox counts the requests.
+
+Beside it, the way a hand-written script reconciles: per manifest, the official SDK's
+``fine_tuning.jobs.list(metadata={stack, name})`` (auto-paginated), plus one listing of the files
+(timed in-process, SDK import excluded).
+
+Goals (issue 12): at most ceil(managed jobs / 100) + 3 requests, and under 1.5 s at 1,000 manifests
+against 10,000 jobs.
+Usage: python -m bench plan [--sizes 10,100,1000] [--jobs 1000,10000] [--latency-ms 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import results
+from bench.live import STACK, Seeded, make_project, seed
+from reliability.harness import KEY, Server
+
+GOAL_SECONDS = 1.5
+GOAL_AT = (1000, 10_000)
+
+
+def _requests(server: Server) -> int:
+    return int(server.admin("GET", "stats")["total"])
+
+
+def ftctl_plan(root: Path, server: Server, repeat: int = 3) -> tuple[float, int]:
+    """Best wall time of ``repeat`` plans, and the requests one plan sends."""
+    times, sent = [], 0
+    for _ in range(repeat):
+        before = _requests(server)
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "reconciler", "plan", "--detailed-exitcode"], cwd=root,
+                              env=server.env(FTCTL_STACK=STACK), capture_output=True, text=True, timeout=300)
+        times.append(time.perf_counter() - started)
+        sent = _requests(server) - before
+        if done.returncode != 0 or "No changes" not in done.stdout:
+            raise RuntimeError(f"plan did not find the seeded jobs up to date (exit {done.returncode}): "
+                               f"{done.stdout[-400:]}{done.stderr[-400:]}")
+    return min(times), sent
+
+
+def script_baseline(names: list[str], server: Server) -> tuple[float, int]:
+    """A per-manifest script with the official SDK: one filtered job listing per manifest."""
+    import openai  # test-only dependency: make bench installs the test extras
+
+    client = openai.OpenAI(api_key=KEY, base_url=server.url, max_retries=0)
+    before = _requests(server)
+    started = time.perf_counter()
+    uploads = {f.filename for f in client.files.list(purpose="fine-tune")}
+    found = 0
+    for name in names:
+        jobs = list(client.fine_tuning.jobs.list(metadata={"ftctl-stack": STACK, "ftctl-name": name}, limit=100))
+        found += any(j.status not in ("cancelled", "failed") for j in jobs)
+    seconds = time.perf_counter() - started
+    if found != len(names) or not uploads:
+        raise RuntimeError(f"the script found {found} of {len(names)} current jobs")
+    return seconds, _requests(server) - before
+
+
+def one_size(manifests: int, jobs: int, latency_ms: int, baseline: bool) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="ftctl-plan-bench-") as tmp:
+        root = Path(tmp) / "project"
+        names = make_project(root, manifests)
+        seeded: Seeded = seed(root, Path(tmp) / "sandbox.db", jobs)
+        server = Server(Path(tmp) / "sandbox.db", "--clock", "manual")
+        try:
+            server.admin("PUT", "faults", {"rate": 0, "latency_ms": latency_ms})
+            seconds, sent = ftctl_plan(root, server)
+            row: dict[str, Any] = {"manifests": manifests, "live_jobs": jobs, "managed_jobs": seeded.managed,
+                                   "live_files": seeded.files, "requests": sent,
+                                   "request_goal": math.ceil(seeded.managed / 100) + 3, "seconds": round(seconds, 3)}
+            if baseline:
+                script_seconds, script_sent = script_baseline(names, server)
+                row.update(script_requests=script_sent, script_seconds=round(script_seconds, 3))
+            return row
+        finally:
+            server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench plan", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10,100,1000")
+    parser.add_argument("--jobs", default="1000,10000")
+    parser.add_argument("--latency-ms", type=int, default=20)
+    parser.add_argument("--no-baseline", action="store_true", help="Skip the per-manifest script.")
+    args = parser.parse_args(argv)
+    rows = []
+    ok = True
+    for jobs in (int(j) for j in args.jobs.split(",")):
+        for n in (int(s) for s in args.sizes.split(",")):
+            row = one_size(n, jobs, args.latency_ms, not args.no_baseline)
+            rows.append(row)
+            met = row["requests"] <= row["request_goal"]
+            ok &= met
+            script = (f"; per-manifest script {row['script_requests']:,} requests, {row['script_seconds']:.2f} s"
+                      if "script_seconds" in row else "")
+            print(f"  {n:>5,} manifests × {jobs:>6,} jobs ({row['managed_jobs']:,} managed) × {row['live_files']:,} "
+                  f"files: {row['requests']} requests (goal ≤ {row['request_goal']}{'' if met else ' NOT MET'}), "
+                  f"{row['seconds']:.2f} s{script}", flush=True)
+    at = next((r for r in rows if (r["manifests"], r["live_jobs"]) == GOAL_AT), None)
+    if at is not None:
+        met = at["seconds"] < GOAL_SECONDS
+        ok &= met
+        print(f"  1,000 × 10,000: {at['seconds']:.2f} s (goal < {GOAL_SECONDS} s) {'met' if met else 'NOT MET'}")
+    results.store("plan", {"latency_ms": args.latency_ms, "rows": rows, "goal_seconds": GOAL_SECONDS, "met": ok})
+    return 0 if ok else 1

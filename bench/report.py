@@ -1,0 +1,163 @@
+"""The figures of ``bench/results.json`` as the tables of ``docs/performance.md`` and the README,
+written between their markers by ``make bench`` (and ``make reliability``) after a run, so that
+the pages carry the last run's own numbers and the machine it ran on.
+
+Usage: python -m bench.report
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.results import load
+from reliability.harness import write_between
+
+REPO = Path(__file__).resolve().parent.parent
+PERFORMANCE = REPO / "docs" / "performance.md"
+README = REPO / "README.md"
+START, END = "<!-- figures: written by python -m bench.report -->", "<!-- /figures -->"
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "**not met**"
+
+
+def _machine(m: dict[str, Any]) -> str:
+    return f"{m['when']}, {m['system']}, {m['cpus']} CPUs, Python {m['python']}"
+
+
+Row = tuple[str, str, str, str, str]
+
+
+def performance_rows(r: dict[str, Any], summary: bool = False) -> list[Row]:
+    """(what, goal, measured, baseline in the same run, verdict) per figure; ``summary``: only the
+    largest case of each kind (the README's table)."""
+    rows: list[Row] = []
+    if "plan" in r:
+        p = r["plan"]
+        for row in p["rows"]:
+            if summary and (row["manifests"], row["live_jobs"]) != (1000, 10_000):
+                continue
+            rows.append((f"`ftctl plan`, {row['manifests']:,} manifests × {row['live_jobs']:,} jobs "
+                         f"({row['managed_jobs']:,} of the stack) × {row['live_files']:,} files, "
+                         f"{p['latency_ms']} ms per request",
+                         f"≤ {row['request_goal']} requests" + (f", < {p['goal_seconds']} s"
+                                                                 if (row["manifests"], row["live_jobs"]) ==
+                                                                 (1000, 10_000) else ""),
+                         f"{row['requests']} requests, {row['seconds']:.2f} s",
+                         f"per-manifest SDK script: {row['script_requests']:,} requests, {row['script_seconds']:.2f} s"
+                         if "script_seconds" in row else "—",
+                         _verdict(row["requests"] <= row["request_goal"] and (
+                             (row["manifests"], row["live_jobs"]) != (1000, 10_000) or
+                             row["seconds"] < p["goal_seconds"]))))
+    if "planner" in r and not summary:
+        by_n = {row["manifests"]: row for row in r["planner"]["rows"]}
+        if 1000 in by_n:
+            row = by_n[1000]
+            rows.append(("planner alone, 1,000 manifests × 10,000 jobs × 20,000 files, in memory",
+                         f"< {r['planner']['goal_seconds_at_1000']} s", f"{row['seconds']:.2f} s",
+                         f"file matching by scanning: {row.get('baseline_matching_seconds', 0):.1f} s",
+                         _verdict(row["seconds"] < r["planner"]["goal_seconds_at_1000"])))
+    if "sandbox" in r:
+        s = r["sandbox"]
+        c = s["concurrent"]
+        rows.append((f"sandbox: a filtered page of 100 out of {s['jobs']:,} jobs",
+                     f"median < {s['goal_median_ms']:.0f} ms",
+                     f"median {s['filtered']['median_ms']} ms, p95 {s['filtered']['p95_ms']} ms",
+                     f"unfiltered page: median {s['unfiltered']['median_ms']} ms",
+                     _verdict(s["filtered"]["median_ms"] < s["goal_median_ms"])))
+        rows.append((f"sandbox: {c['clients']} clients at once", "no error",
+                     f"{c['requests']} pages, {c['errors']} errors, median {c['median_ms']} ms, "
+                     f"{c['requests_per_s']} pages/s", "—", _verdict(c["errors"] == 0)))
+    if "apply" in r:
+        a = r["apply"]
+        s = a["seconds_by_parallelism"]
+        rows.append((f"`ftctl apply`, {a['creates']} creates at {a['latency_ms']} ms per request, "
+                     "`--parallelism` 4 / 16", f"≥ {a['goal']:.0f}× faster at 16",
+                     f"{s['4']:.1f} s / {s['16']:.1f} s: ×{a['speedup_at_16']}", f"`--parallelism 1`: {s['1']:.1f} s",
+                     _verdict(a["met"])))
+    if "datasets" in r:
+        d = r["datasets"]
+        sizes = sorted({row["size_mb"] for row in d["rows"]})
+        for size in sizes[-1:] if summary else sizes:
+            got = {row["mode"]: row for row in d["rows"] if row["size_mb"] == size}
+            if "streaming" not in got:
+                continue
+            s = got["streaming"]
+            base = [f"`sha256sum`: {got['sha256sum']['mb_per_s']:.0f} MB/s"] if "sha256sum" in got else []
+            if "baseline" in got:
+                base.append(f"load everything: {got['baseline']['mb_per_s']:.0f} MB/s, "
+                            f"{got['baseline']['peak_mb']:,.0f} MB")
+            ratio = got["sha256sum"]["mb_per_s"] / s["mb_per_s"] if "sha256sum" in got else 0
+            rows.append((f"validation + sha256 of a {size:,} MB chat file, streaming",
+                         f"≥ {d['aim_mb_per_s']:.0f} MB/s, within {d['goal_ratio']:.0f}× of `sha256sum`"
+                         + (f", < {d['goal_peak_mb']:.0f} MB peak" if size >= 1000 else ""),
+                         f"{s['mb_per_s']:.0f} MB/s ({ratio:.1f}× `sha256sum`'s time), {s['peak_mb']:.0f} MB peak",
+                         "; ".join(base) or "—",
+                         _verdict(s["mb_per_s"] >= d["aim_mb_per_s"] and ratio <= d["goal_ratio"] and
+                                  (size < 1000 or s["peak_mb"] < d["goal_peak_mb"]))))
+    if "startup" in r:
+        s = r["startup"]
+        for name, ms in s["median_ms"].items():
+            shown = f"`ftctl {name}`" if name.startswith("--") else "`ftctl validate` of one manifest"
+            rows.append((shown, f"< {s['goals_ms'][name]} ms", f"{ms} ms (median of 9)",
+                         f"`python -c pass`: {s['interpreter_ms']} ms", _verdict(ms < s["goals_ms"][name])))
+    return rows
+
+
+def performance_table(r: dict[str, Any]) -> str:
+    machines = sorted({_machine(r[k]["machine"]) for k in ("plan", "planner", "sandbox", "apply", "datasets", "startup")
+                       if k in r and "machine" in r[k]})
+    lines = [f"Last run: {'; '.join(machines)}.", "", "| what | goal | measured | baseline, same run | |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {' | '.join(row)} |" for row in performance_rows(r)]
+    return "\n".join(lines)
+
+
+def readme_table(r: dict[str, Any]) -> str:
+    """One line per claim: reliability first, then the performance goals."""
+    lines = ["| claim | last run |", "|---|---|"]
+    rel = r.get("reliability", {})
+    if "chaos" in rel:
+        c = rel["chaos"]
+        lines.append(f"| no duplicate job, nothing lost under {c['fault_rate']:.0%} faults of every kind | "
+                     f"{c['seeds']} seeds × {c['manifests']} manifests: {c['duplicates_created']} duplicates, "
+                     f"{c['unsafe']} unsafe seeds; {c['converged_in_one'] + c['converged_in_two']} converged "
+                     f"within two applies under faults, {c['seeds'] - c['not_converged_once_faults_stop']} "
+                     "once they stopped |")
+    if "crash" in rel:
+        c = rel["crash"]
+        lines.append(f"| a crash loses nothing | {c['trials']} SIGKILLs mid-apply, then apply: "
+                     f"{c['converged_after_rerun']} converged, {c['duplicates_created']} duplicates |")
+    if "concurrency" in rel:
+        cases = rel["concurrency"]["cases"]
+        keyed = sum(c["duplicates_created"] for c in cases if c["idempotency_keys"])
+        left = sum(c["duplicates_active_when_runs_ended"] + c["after_one_more_apply"]["extra_active"] for c in cases)
+        lines.append(f"| concurrent applies agree | {' and '.join(sorted({str(c['runs']) for c in cases}))} applies "
+                     f"together, with and without idempotency keys: {left} duplicates left running; {keyed} created "
+                     "while the keys were honoured |")
+    if "hostile" in rel:
+        cases = rel["hostile"]["cases"]
+        lines.append(f"| hostile input refused, nothing sent | {len(cases)} kinds: exit "
+                     f"{'/'.join(sorted({str(c['exit']) for c in cases}))}, "
+                     f"{sum(c['requests_sent'] for c in cases)} requests, ≤ {max(c['seconds'] for c in cases)} s, "
+                     f"≤ {max(c['peak_mb'] for c in cases)} MB |")
+    if "secrets" in rel:
+        s = rel["secrets"]
+        lines.append(f"| the key is never shown | {s['runs']} runs at every log level against an API failing every "
+                     f"request: {len(s['leaks'])} leaks |")
+    for what, goal, measured, _, verdict in performance_rows(r, summary=True):
+        lines.append(f"| {what}: {goal} | {measured} ({verdict}) |")
+    return "\n".join(lines)
+
+
+def write() -> None:
+    r = load()
+    write_between(PERFORMANCE, START, END, performance_table(r))
+    write_between(README, START, END, readme_table(r))
+
+
+if __name__ == "__main__":
+    write()
+    print(f"wrote the figures of {REPO / 'bench' / 'results.json'} into docs/performance.md and README.md")

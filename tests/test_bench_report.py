@@ -1,0 +1,48 @@
+"""The tables of docs/performance.md and the README are written from bench/results.json: a goal not
+met must say so, and the markers must be found (or the run fails rather than writing nothing)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.report import performance_table, readme_table
+from reliability.harness import write_between
+
+MACHINE = {"when": "2026-11-22 08:00 UTC", "system": "Linux x86_64", "cpus": 2, "python": "3.11.7"}
+RESULTS = {
+    "plan": {"latency_ms": 20, "goal_seconds": 1.5, "machine": MACHINE, "rows": [
+        {"manifests": 10, "live_jobs": 1000, "managed_jobs": 20, "live_files": 20000, "requests": 3,
+         "request_goal": 4, "seconds": 0.9, "script_requests": 12, "script_seconds": 1.8},
+        {"manifests": 1000, "live_jobs": 10000, "managed_jobs": 2000, "live_files": 20000, "requests": 22,
+         "request_goal": 23, "seconds": 1.86}]},
+    "apply": {"creates": 100, "latency_ms": 50, "seconds_by_parallelism": {"1": 16.8, "4": 4.9, "16": 1.98},
+              "speedup_at_16": 8.5, "goal": 8.0, "met": True, "machine": MACHINE},
+}
+
+
+def test_each_figure_shows_its_verdict_and_the_machine() -> None:
+    table = performance_table(RESULTS)
+    assert "Last run: 2026-11-22 08:00 UTC, Linux x86_64, 2 CPUs, Python 3.11.7." in table
+    rows = {line.split(" | ")[0]: line for line in table.splitlines() if line.startswith("| `ftctl")}
+    small = rows["| `ftctl plan`, 10 manifests × 1,000 jobs (20 of the stack) × 20,000 files, 20 ms per request"]
+    assert small.endswith("| 3 requests, 0.90 s | per-manifest SDK script: 12 requests, 1.80 s | met |")
+    large = rows["| `ftctl plan`, 1,000 manifests × 10,000 jobs (2,000 of the stack) × 20,000 files, 20 ms per request"]
+    assert "≤ 23 requests, < 1.5 s" in large and large.endswith("| **not met** |")  # 1.86 s: over the goal
+    assert "| 4.9 s / 2.0 s: ×8.5 | `--parallelism 1`: 16.8 s | met |" in table
+
+
+def test_the_readme_keeps_only_the_largest_plan() -> None:
+    table = readme_table(RESULTS)
+    assert "10 manifests" not in table and "1,000 manifests × 10,000 jobs" in table
+
+
+def test_figures_replace_what_lies_between_the_markers(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("head\n<!-- a -->\nold\n<!-- /a -->\ntail\n")
+    write_between(page, "<!-- a -->", "<!-- /a -->", "new")
+    assert page.read_text() == "head\n<!-- a -->\nnew\n<!-- /a -->\ntail\n"
+    page.write_text("no markers\n")
+    with pytest.raises(ValueError, match="markers"):
+        write_between(page, "<!-- a -->", "<!-- /a -->", "new")
