@@ -9,12 +9,16 @@ PIP_FLAGS ?= --disable-pip-version-check -q
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# An editable install leaves the package uncompiled, and with PYTHONDONTWRITEBYTECODE set (as on CI
+# machines) every run would compile it again: compile it once, as installing a wheel does.
 $(VENV)/.installed-base: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install $(PIP_FLAGS) -e .
+	$(BIN)/python -m compileall -q reconciler
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[test]'
+	$(BIN)/python -m compileall -q reconciler
 	touch $@ $(VENV)/.installed-base
 
 demo: $(VENV)/.installed-base
