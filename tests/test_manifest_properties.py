@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reconciler.manifests import yamlsrc
 from reconciler.manifests.loader import load_file
 from reconciler.manifests.model import Manifest
 
@@ -124,3 +126,42 @@ def test_arbitrary_structures_give_model_or_errors(repo: Path, value: dict[str, 
     assert bool(loaded) != bool(problems)
     for problem in problems:
         assert problem.line >= 1 and problem.message
+
+
+YAML_PIECES = ["a", "b: ", "- ", "\n", "  ", "\t", "\ufeff", "[", "]", "{", "}", ",", ": ", "&x ", "*x", "'q'",
+               '"d\\t"', "#c", "---\n", "...\n", "? ", "?", "|\n", ">\n", "!!str ", "%YAML 1.1\n", "\x07", "\u2028",
+               "\x85", "é", "1", "0x1F", "~", "null", "yes", ":", "-", "\r\n", "\r", " ", "@", "`", "!tag ",
+               "<<: *x\n", "\\", "%", "\U0001F600", "\x00", "\ufffe"]
+
+
+def _read(text: str) -> list[Any]:
+    return [(d.line, d.message) if isinstance(d, yamlsrc.YamlError) else (d.line, repr(d.data))
+            for d in yamlsrc.load_documents(text)]
+
+
+@SETTINGS
+@given(pieces=st.lists(st.sampled_from(YAML_PIECES), min_size=1, max_size=12))
+def test_libyaml_and_the_python_parser_read_every_text_alike(pieces: list[str]) -> None:
+    """The fast path (libyaml, for short texts) gives what the Python parser gives, errors included."""
+    text = "".join(pieces)
+    assert _read(text) == _python(text), text
+
+
+def _python(text: str) -> list[Any]:
+    return [(d.line, d.message) if isinstance(d, yamlsrc.YamlError) else (d.line, repr(d.data))
+            for d in yamlsrc._documents(text, yaml.SafeLoader)]
+
+
+@pytest.mark.skipif(yamlsrc._FAST is None, reason="PyYAML without libyaml")
+@pytest.mark.parametrize("text", ["a: 1\t\n", "[a, b\t]\n", "\ufeff\ufeffa\n", "\r\ufeff", "[a?]\n", "{a? }\n"])
+def test_texts_the_parsers_disagree_on_go_to_the_python_parser(text: str) -> None:
+    libyaml = [(d.line, d.message) if isinstance(d, yamlsrc.YamlError) else (d.line, repr(d.data))
+               for d in yamlsrc._documents(text, yamlsrc._FAST)]
+    assert libyaml != _python(text)  # a real disagreement...
+    assert _read(text) == _python(text)  # ...settled by the Python parser
+
+
+@pytest.mark.parametrize("depth", [yamlsrc.FAST_MAX_CHARS // 2, yamlsrc.FAST_MAX_CHARS])
+def test_the_deepest_text_libyaml_is_given_is_refused_cleanly(depth: int) -> None:
+    (refused,) = list(yamlsrc.load_documents("[" * depth))  # unclosed: as deep as the text is long
+    assert isinstance(refused, yamlsrc.YamlError)

@@ -13,7 +13,9 @@ that:
 Speed: a small text (every manifest one writes by hand) is composed by libyaml's parser when PyYAML
 has it, eight times faster; libyaml's composer recurses in C, so it only gets texts too short to
 nest deeper than it safely can (``FAST_MAX_CHARS``). Any error on that path is found again by the
-pure-Python parser, so messages, lines and refusals are the same either way.
+pure-Python parser, so messages, lines and refusals are the same either way. Where the two parsers
+disagree on what is valid (libyaml takes a tab after a value, a byte-order mark mid-text, a ``?``
+inside a flow scalar), the text goes to the Python parser alone (``_PYTHON_ONLY``).
 """
 
 from __future__ import annotations
@@ -30,8 +32,11 @@ MAX_NODES = 20_000
 """Most values one document may expand to; a real manifest has a few hundred."""
 
 FAST_MAX_CHARS = 8_192
-"""Longest text given to libyaml: it cannot nest deeper than half its length (4,096 levels; libyaml
-composes 10,000 fine and overflows the C stack near 100,000)."""
+"""Longest text given to libyaml: it cannot nest deeper than its length (8,192 unclosed brackets;
+libyaml composes 10,000 levels fine and overflows the C stack near 100,000)."""
+_PYTHON_ONLY = "\t\ufeff\x85\u2028\u2029?"
+"""Characters of the texts that the two parsers read differently: found by comparing them on
+random texts (tests/test_manifest_properties.py does so on every run)."""
 _FAST = getattr(yaml, "CSafeLoader", None)
 
 
@@ -110,7 +115,7 @@ def load_documents(text: str) -> Iterator[Located | YamlError]:
     A syntax error ends the stream (the parser cannot resynchronise); a duplicate key or an
     alias bomb spoils only its own document.
     """
-    if _FAST is not None and len(text) <= FAST_MAX_CHARS:
+    if _FAST is not None and len(text) <= FAST_MAX_CHARS and not any(c in text for c in _PYTHON_ONLY):
         try:
             documents = list(_documents(text, _FAST))
         except Exception:  # libyaml's own failure: the Python parser says what is wrong
