@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from reconciler.api.models import LiveFile, LiveJob
-from reconciler.identity import tags
+from reconciler.identity import FilesNotRead, tags
 from reconciler.plan.model import CreateAction, ReplaceAction
 from reconciler.plan.planner import Options, plan
 from tests.builders import desired_from_case
@@ -36,8 +36,12 @@ def test_planner_case(path: Path) -> None:
     jobs = [LiveJob.model_validate(j) for j in case["live"]]
     files = [LiveFile.model_validate(f) for f in case.get("files", [])]
     opts = case.get("options", {})
-    result = plan(desired, jobs, files, "default",
-                  Options(prune=opts.get("prune", False), replace=frozenset(opts.get("replace", []))))
+    options = Options(prune=opts.get("prune", False), replace=frozenset(opts.get("replace", [])))
+    result = plan(desired, jobs, files, "default", options)
+    try:  # without the file list, the same plan, or a FilesNotRead for the caller to read it
+        assert plan(desired, jobs, None, "default", options) == result
+    except FilesNotRead:
+        assert any(isinstance(a, CreateAction | ReplaceAction) and a.after.local_files() for a in result.actions)
     assert [[a.name, a.action, a.job_id] for a in result.actions] == case["expect"], case["description"]
     assert [o.job_id for o in result.orphans] == case.get("orphans", [])
     assert [f.name for f in result.failed] == case.get("failed", [])

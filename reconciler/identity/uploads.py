@@ -4,6 +4,11 @@ The name makes an upload findable from any machine without a state file. The nam
 trusted: a copy of another size is not these bytes (the API does not let fine-tune files be
 downloaded, so the size is the check that can be made). ``UploadIndex`` reads the live file list
 once, so that matching N local files against M live files costs N + M, not N × M.
+
+Most plans never ask about a file (nothing to create: the jobs' spec hashes decide), and an account's
+file list can be many pages long, so a plan is first made over an index of files not read
+(``UploadIndex(None)``): the first question it asks raises ``FilesNotRead``, and only then are the
+files listed and the plan made again.
 """
 
 from __future__ import annotations
@@ -37,24 +42,41 @@ def usable(f: LiveFile) -> bool:
     return f.purpose == "fine-tune" and f.status != "error"
 
 
-class UploadIndex:
-    """The live files, indexed by ID and by the sha256 in their upload name."""
+class FilesNotRead(Exception):
+    """Raised by an ``UploadIndex`` of files not read when it is asked about one."""
 
-    def __init__(self, files: Iterable[LiveFile]) -> None:
-        self.by_id: dict[str, LiveFile] = {}
-        self.by_sha: dict[str, list[LiveFile]] = {}
-        for f in files:
-            self.by_id[f.id] = f
+
+class UploadIndex:
+    """The live files, indexed by ID and by the sha256 in their upload name; ``None``: not read."""
+
+    def __init__(self, files: Iterable[LiveFile] | None) -> None:
+        self.read = files is not None
+        self._by_id: dict[str, LiveFile] = {}
+        self._by_sha: dict[str, list[LiveFile]] = {}
+        for f in files or ():
+            self._by_id[f.id] = f
             parsed = parse_upload_name(f.filename)
             if parsed is not None and usable(f):
-                self.by_sha.setdefault(parsed[0], []).append(f)
+                self._by_sha.setdefault(parsed[0], []).append(f)
+
+    def get(self, file_id: str | None) -> LiveFile | None:
+        """The live file ``file_id``, or None (deleted, or never there)."""
+        if not self.read:
+            raise FilesNotRead
+        return self._by_id.get(file_id or "")
 
     def holds(self, file_id: str | None, sha256: str, size: int | None) -> bool:
         """Whether the live file ``file_id`` is an upload of the bytes with this digest and size."""
-        live = self.by_id.get(file_id or "")
+        live = self.get(file_id)
         parsed = parse_upload_name(live.filename) if live is not None else None
         return live is not None and parsed is not None and parsed[0] == sha256 and live.bytes == size
 
+    def copies(self, sha256: str) -> list[LiveFile]:
+        """The usable uploads named with this digest, of any size."""
+        if not self.read:
+            raise FilesNotRead
+        return self._by_sha.get(sha256, [])
+
     def find(self, sha256: str, size: int) -> LiveFile | None:
         """An uploaded copy of the bytes with this digest and size, or None."""
-        return next((f for f in self.by_sha.get(sha256, ()) if f.bytes == size), None)
+        return next((f for f in self.copies(sha256) if f.bytes == size), None)

@@ -20,9 +20,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from deepdiff import DeepDiff
-from deepdiff.helper import NotPresent
-
 from reconciler.api.models import LiveJob
 from reconciler.identity import Desired, FileRef, UploadIndex, parse_upload_name, spec_hash
 from reconciler.identity.request import NOT_CHOSEN, review_view
@@ -115,7 +112,7 @@ class _Readings:
             self.add(path, [new], UNREPORTED)
         elif file_id is None or new == {"file_id": file_id}:  # the same ID as the manifest: known
             self.add(path, [None if file_id is None else new])
-        elif (live := self.uploads.by_id.get(file_id)) is None:  # deleted since: its bytes cannot be known
+        elif (live := self.uploads.get(file_id)) is None:  # deleted since: its bytes cannot be known
             self.add(path, _unique([new, {"file_id": file_id}]), UNLISTED)
         else:
             parsed = parse_upload_name(live.filename)
@@ -250,6 +247,8 @@ def _same(x: Any, y: Any) -> bool:
 
 
 def _diff(old: dict[str, Any], new: dict[str, Any], desired: Desired, uploads: UploadIndex) -> list[Change]:
+    from deepdiff import DeepDiff  # imported by the plans that show a change, not by every start-up
+
     tree = DeepDiff(*_differing(old, new), view="tree", threshold_to_diff_deeper=0)  # key by key, always
     out: dict[Path_, Change] = {}
     for report in tree.values():
@@ -280,6 +279,8 @@ def _leaves(path: Path_, before: Any, after: Any) -> Iterator[tuple[Path_, Any, 
 
 def _shown(path: Path_, value: Any, desired: Desired, uploads: UploadIndex) -> Any:
     """A value as the reviewer reads it: files by name, size and digest; ``auto`` for a value left out."""
+    from deepdiff.helper import NotPresent  # _diff's, imported already
+
     if value is ABSENT or isinstance(value, NotPresent):
         if len(path) >= 3 and path[:2] == ("method", "hyperparameters"):
             return "default" if path[-1] == "reasoning_effort" else "auto"
@@ -290,7 +291,7 @@ def _shown(path: Path_, value: Any, desired: Desired, uploads: UploadIndex) -> A
         ref = next((f for f in desired.request.local_files() if f.sha256 == value["sha256"]), None)
         if ref is not None:
             return ref.display()
-        live = next(iter(uploads.by_sha.get(value["sha256"], [])), None)
+        live = next(iter(uploads.copies(value["sha256"])), None)
         parsed = parse_upload_name(live.filename) if live is not None else None
         return FileRef(sha256=value["sha256"], path=parsed[1] if parsed else None,
                        bytes=live.bytes if live is not None else None).display()

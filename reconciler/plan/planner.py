@@ -182,10 +182,11 @@ class _Builder:
                                       message=f"{error} (retry with --replace {d.name})"))
 
 
-def plan(desired: list[Desired], live_jobs: list[LiveJob], live_files: list[LiveFile], stack: str,
+def plan(desired: list[Desired], live_jobs: list[LiveJob], live_files: list[LiveFile] | None, stack: str,
          options: Options | None = None, pinned: Mapping[str, LiveJob] | None = None) -> Plan:
     """Compare desired manifests with the stack's live jobs (and the ``pinned`` jobs that manifests
-    adopt, by ID); no side effects."""
+    adopt, by ID); no side effects. ``live_files`` None: not read, and ``FilesNotRead`` is raised if
+    the plan turns out to need them."""
     options = options or Options()
     adopted = {job.id: job for job in [*live_jobs, *(pinned or {}).values()]}
     pins = {d.job_id for d in desired if d.job_id}

@@ -3,39 +3,67 @@ reader: planning cannot change anything remote."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+import threading
+from collections.abc import Callable, Collection, Iterable
+from typing import Any, Generic, TypeVar, cast
 
 from reconciler.api.errors import ApiError
-from reconciler.api.models import LiveFile, LiveJob
+from reconciler.api.models import LiveJob
 from reconciler.api.ports import ApiReader
-from reconciler.identity import Desired
+from reconciler.identity import Desired, FilesNotRead
 from reconciler.plan.model import Plan, TargetInfo
 from reconciler.plan.planner import Options, managed_jobs, plan
 from reconciler.session.settings import SetupError, UsageProblem
 
+T = TypeVar("T")
 
-def make_plan(reader: ApiReader, wanted: list[Desired], stack: str, options: Options, target: TargetInfo) -> Plan:
-    if options.prune and not wanted:
+
+def check_options(options: Options, names: Collection[str], stack: str) -> None:
+    """Refuse options that make no sense for these manifests, before anything is read."""
+    if options.prune and not names:
         raise UsageProblem(f"--prune with no manifest in the given paths would cancel every job of stack "
                            f"{stack!r}; refused (check the paths, or cancel jobs by declaring state: cancelled)")
-    jobs, files = read_live(reader, stack)
+
+
+def make_plan(reader: ApiReader, wanted: list[Desired], stack: str, options: Options, target: TargetInfo,
+              jobs: list[LiveJob] | None = None) -> Plan:
+    """The plan for ``wanted`` against the stack's ``jobs`` (read here when not given)."""
+    check_options(options, [d.name for d in wanted], stack)
+    jobs = reader.stack_jobs(stack) if jobs is None else jobs
     pinned = jobs_by_id(reader, [d.job_id for d in wanted if d.job_id], jobs)
     for d in wanted:
         if d.job_id is not None and d.job_id not in pinned:
             raise SetupError(f"{d.job_id_source}: job_id: {d.job_id} was not found on {target.label} "
                              "(adopt a job of this target, or remove job_id to create a new one)")
-    return plan(wanted, jobs, files, stack, options, pinned).model_copy(update={"target": target})
+    try:  # the file list only when the plan asks about a file: most plans never do
+        made = plan(wanted, jobs, None, stack, options, pinned)
+    except FilesNotRead:
+        made = plan(wanted, jobs, reader.list_files(), stack, options, pinned)
+    return made.model_copy(update={"target": target})
 
 
-def read_live(reader: ApiReader, stack: str) -> tuple[list[LiveJob], list[LiveFile]]:
-    """The stack's jobs and the uploaded files, read side by side: each list is a chain of pages
-    (a cursor names the next), so the two chains overlap rather than add up."""
-    with ThreadPoolExecutor(1, thread_name_prefix="ftctl-files") as pool:
-        files = pool.submit(reader.list_files)
-        jobs = reader.stack_jobs(stack)
-        return jobs, files.result()
+class Soon(Generic[T]):
+    """``fn(*args)`` run on a thread of its own from now on, its value (or its error) given by
+    ``result()``. The thread is a daemon: an interrupted run does not wait for it. ``plan`` reads
+    the stack's jobs this way once its input is checked, while the manifests become requests."""
+
+    def __init__(self, fn: Callable[..., T], *args: Any) -> None:
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn, args), name="ftctl-read", daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[..., T], args: tuple[Any, ...]) -> None:
+        try:
+            self._value = fn(*args)
+        except BaseException as exc:  # handed to the caller of result()
+            self._error = exc
+
+    def result(self) -> T:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return cast(T, self._value)
 
 
 def jobs_by_id(reader: ApiReader, job_ids: Iterable[str], listed: Iterable[LiveJob]) -> dict[str, LiveJob]:
