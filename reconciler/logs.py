@@ -93,3 +93,10 @@ def get(**bound: Any) -> Any:
         _setup()
         _CONFIGURED[0] = True
     return structlog.get_logger("ftctl").bind(**bound)
+
+
+def debug(event: str, **fields: Any) -> None:
+    """A debug line. Below that level nothing is built and structlog is not imported: each HTTP
+    request is one, and a plan's first request would otherwise wait for the import."""
+    if _LEVEL[0] == "debug":
+        get().debug(event, **fields)

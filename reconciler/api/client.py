@@ -9,6 +9,7 @@ are never retried here: their callers know how to check first whether the write 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -56,13 +57,26 @@ def _error_from(response: httpx.Response, provider: Provider) -> ApiError:
 
 
 class Transport:
+    """Requests to one target. The HTTP client (its TLS set-up costs tens of milliseconds) is made at
+    the first request: a command that sends nothing never pays for it, and ``plan`` pays for it on
+    the thread that reads while the manifests become requests."""
+
     def __init__(self, target: Target, client: httpx.Client | None = None) -> None:
         self.target = target
-        self.http = client or httpx.Client(base_url=target.base_url.rstrip("/") + "/", timeout=TIMEOUT,
-                                           headers={**target.headers(), "User-Agent": "ftctl"})
+        self._http = client
+        self._making = threading.Lock()
+
+    @property
+    def http(self) -> httpx.Client:
+        with self._making:
+            if self._http is None:
+                self._http = httpx.Client(base_url=self.target.base_url.rstrip("/") + "/", timeout=TIMEOUT,
+                                          headers={**self.target.headers(), "User-Agent": "ftctl"})
+            return self._http
 
     def close(self) -> None:
-        self.http.close()
+        if self._http is not None:
+            self._http.close()
 
     def once(self, method: str, path: str, **kwargs: Any) -> Any:
         """One request, no retry; an ``ApiError`` with status 0 when no answer arrived. Each request
@@ -71,12 +85,12 @@ class Transport:
         try:
             response = self.http.request(method, path.lstrip("/"), **kwargs)
         except httpx.TimeoutException as exc:
-            logs.get().debug("http", method=method, path=path, outcome="timeout")
+            logs.debug("http", method=method, path=path, outcome="timeout")
             raise ApiError(0, f"{method} {self._url(path)}: timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
-            logs.get().debug("http", method=method, path=path, outcome=type(exc).__name__)
+            logs.debug("http", method=method, path=path, outcome=type(exc).__name__)
             raise ApiError(0, f"{method} {self._url(path)}: no answer ({type(exc).__name__}: {exc})") from None
-        logs.get().debug("http", method=method, path=path, params=dict(kwargs.get("params") or {}) or None,
+        logs.debug("http", method=method, path=path, params=dict(kwargs.get("params") or {}) or None,
                    status=response.status_code, ms=round((time.monotonic() - started) * 1000))
         if response.status_code >= 400:
             error = _error_from(response, self.target.provider)

@@ -62,6 +62,6 @@ def main() -> None:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
     except Exception as exc:  # the last line of defence: no traceback reaches the user (but --log-level debug)
-        logs.get().debug("internal_error", exc_info=True)
+        logs.debug("internal_error", exc_info=True)
         click.echo(f"ftctl: internal error: {type(exc).__name__}: {logs.redact_text(str(exc))}", err=True)
         sys.exit(1)

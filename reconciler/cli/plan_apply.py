@@ -42,18 +42,22 @@ def budget_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 def _plan(paths: tuple[str, ...], settings: Settings, prune: bool, replace: tuple[str, ...], conn: Any,
           allow_over_budget: bool = False, allow_unpriced: bool = False) -> Plan:
     from reconciler.plan.planner import Options
-    from reconciler.session.desired import load_desired
-    from reconciler.session.planning import make_plan
+    from reconciler.session.desired import check_data, desired_of
+    from reconciler.session.planning import Soon, check_options, make_plan
 
-    wanted, analysis = load_desired(paths_of(paths, settings), settings)
+    loaded, analysis = check_data(paths_of(paths, settings), settings)
     warn(analysis)
-    if not wanted:
+    if not loaded:
         click.echo(f"warning: no manifest found in {', '.join(map(str, paths_of(paths, settings)))}", err=True)
-    known = {d.name for d in wanted}
+    known = {m.name for m in loaded}
     unknown = [n for n in replace if n not in known]
     if unknown:
         raise click.UsageError(f"--replace {unknown[0]}: no manifest declares that name")
-    plan = make_plan(conn.reader, wanted, settings.stack, Options(prune=prune, replace=frozenset(replace)), conn.info)
+    options = Options(prune=prune, replace=frozenset(replace))
+    check_options(options, known, settings.stack)
+    jobs = Soon(conn.reader.stack_jobs, settings.stack)  # every input is checked: reading may start
+    wanted = desired_of(loaded, analysis, settings)
+    plan = make_plan(conn.reader, wanted, settings.stack, options, conn.info, jobs.result())
     plan = plan.with_budget(settings.max_cost_usd, allow_over_budget, allow_unpriced)
     return plan.model_copy(update={"warnings": [str(d) for d in analysis.warnings]})
 

@@ -32,8 +32,13 @@ def check_data(paths: list[Path], settings: Settings) -> tuple[list[LoadedManife
     return loaded, analysis
 
 
-def load_desired(paths: list[Path], settings: Settings) -> tuple[list[Desired], Analysis]:
-    loaded, analysis = check_data(paths, settings)
+def desired_of(loaded: list[LoadedManifest], analysis: Analysis, settings: Settings) -> list[Desired]:
+    """The checked manifests as ``Desired``: request, spec hash, local files, estimate."""
     digests = {path: Digest(scan.sha256, scan.bytes, scan.report.examples, scan.report.tokens)
                for path, scan in analysis.scans.items()}
-    return [build(m, settings.root, digests, analysis.estimates.get(m.name)) for m in loaded], analysis
+    return [build(m, settings.root, digests, analysis.estimates.get(m.name)) for m in loaded]
+
+
+def load_desired(paths: list[Path], settings: Settings) -> tuple[list[Desired], Analysis]:
+    loaded, analysis = check_data(paths, settings)
+    return desired_of(loaded, analysis, settings), analysis

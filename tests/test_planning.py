@@ -1,0 +1,101 @@
+"""Planning against a reader: the file list is read only when the plan asks about a file, and the
+jobs can be read on a thread of their own (``Soon``) while the manifests become requests."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from reconciler.api.models import LiveFile
+from reconciler.identity import tags, upload_filename
+from reconciler.plan.model import TargetInfo
+from reconciler.plan.planner import Options
+from reconciler.session.planning import Soon, make_plan
+from reconciler.session.settings import UsageProblem
+from tests.builders import make_desired
+from tests.fakes import FakeApi
+
+TARGET = TargetInfo(provider="openai", api_base="https://api.example/v1")
+
+
+class CountingApi(FakeApi):
+    def __init__(self) -> None:
+        super().__init__()
+        self.file_lists = 0
+
+    def list_files(self) -> list[LiveFile]:
+        self.file_lists += 1
+        return super().list_files()
+
+
+def _current(api: FakeApi, name: str, spec: str, **more: Any) -> None:
+    api.add_job(metadata=tags("default", name, spec), model="gpt-4o-mini-2024-07-18", **more)
+
+
+def test_a_plan_with_nothing_to_create_does_not_read_the_files() -> None:
+    api = CountingApi()
+    up_to_date = make_desired("bot", spec=None, local_file="a")
+    _current(api, "bot", up_to_date.spec)
+    result = make_plan(api, [up_to_date], "default", Options(), TARGET)
+    assert result.actions == [] and api.file_lists == 0
+
+
+def test_a_create_of_a_local_file_reads_them_once_and_finds_the_upload() -> None:
+    api = CountingApi()
+    new = make_desired("bot", spec=None, local_file="a")
+    ref = new.request.local_files()[0]
+    api.files["file-up"] = {"id": "file-up", "object": "file", "bytes": ref.bytes, "created_at": 1,
+                            "filename": upload_filename(ref.sha256 or "", "train.jsonl"), "purpose": "fine-tune",
+                            "status": "processed"}
+    result = make_plan(api, [new], "default", Options(), TARGET)
+    assert api.file_lists == 1
+    assert [a.action for a in result.actions] == ["create"]  # no upload: the file is there already
+    assert result.actions[0].file_ids == {ref.sha256: "file-up"}  # type: ignore[union-attr]
+
+
+def test_a_create_by_file_id_does_not_read_the_files() -> None:
+    api = CountingApi()
+    result = make_plan(api, [make_desired("bot", spec=None)], "default", Options(), TARGET)
+    assert [a.action for a in result.actions] == ["create"] and api.file_lists == 0
+
+
+def test_prune_without_manifests_is_refused_before_anything_is_read() -> None:
+    api = CountingApi()
+    api.list_jobs = None  # type: ignore[assignment,method-assign]  # a read would fail loudly
+    with pytest.raises(UsageProblem, match="--prune with no manifest"):
+        make_plan(api, [], "default", Options(prune=True), TARGET)
+
+
+def test_soon_gives_the_value_or_the_error_of_its_thread() -> None:
+    names: list[str] = []
+
+    def work(x: int) -> int:
+        names.append(threading.current_thread().name)
+        return x * 2
+
+    assert Soon(work, 21).result() == 42
+    assert names and names[0] != threading.current_thread().name
+
+    def broken() -> None:
+        raise ValueError("from the thread")
+
+    with pytest.raises(ValueError, match="from the thread"):
+        Soon(broken).result()
+
+
+def test_soon_runs_on_a_daemon_thread_that_an_interrupted_run_leaves_behind() -> None:
+    release = threading.Event()
+    started = threading.Event()
+
+    def waits() -> None:
+        started.set()
+        release.wait(10)
+
+    soon = Soon(waits)
+    assert started.wait(5)
+    busy = [t for t in threading.enumerate() if t.name == "ftctl-read" and t.is_alive()]
+    assert busy and all(t.daemon for t in busy)
+    release.set()
+    soon.result()
