@@ -72,9 +72,10 @@ def _searched(path: Path, top: Path) -> bool:
     return not hidden and not any(p in SKIPPED_DIRS for p in parts[:-1]) and parts[-1] != CONFIG_NAME
 
 
-def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Diagnostic]]:
-    """The manifest files under ``paths``: YAML files, not in hidden folders or virtual
-    environments, and not the project config ``ftctl.yaml``."""
+def discover(paths: Iterable[Path]) -> tuple[dict[Path, Path], list[Diagnostic]]:
+    """The manifest files under ``paths``, each with its real path (a file reached twice is read
+    once): YAML files, not in hidden folders or virtual environments, and not the project config
+    ``ftctl.yaml``."""
     files: list[Path] = []
     problems: list[Diagnostic] = []
     for path in paths:
@@ -90,13 +91,13 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Diagnostic]]:
             files.append(path)
         else:
             problems.append(Diagnostic(display_path(path), 0, "", "no such file or directory"))
+    unique: dict[Path, Path] = {}
     seen: set[Path] = set()
-    unique = []
     for f in files:
-        resolved = f.resolve()
-        if resolved not in seen:
-            seen.add(resolved)
-            unique.append(f)
+        real = f.resolve()
+        if real not in seen:
+            seen.add(real)
+            unique[f] = real
     return unique, problems
 
 
@@ -162,7 +163,7 @@ def _raw_model_check(doc: Located, shown: str, known: Known) -> list[Diagnostic]
     return list(check_model(model, str(kind), doc, shown, known))
 
 
-def _load_document(doc: Located, source: Path, root: Path, shown: str, known: Known,
+def _load_document(doc: Located, source: Path, real: Path, root: Path, shown: str, known: Known,
                    problems: list[Diagnostic]) -> LoadedManifest | None:
     try:
         manifest = Manifest.model_validate(doc.data)
@@ -175,13 +176,17 @@ def _load_document(doc: Located, source: Path, root: Path, shown: str, known: Kn
     problems.extend(check(manifest, doc, shown, sources, files, known))
     if any(p.severity == "error" for p in problems[before:]):
         return None
-    return LoadedManifest(manifest, source.resolve(), doc.line, root, files, doc.lines, sources)
+    return LoadedManifest(manifest, real, doc.line, root, files, doc.lines, sources)
 
 
 def load_file(source: Path, root: Path | None = None,
               known: Known = CATALOG_ONLY) -> tuple[list[LoadedManifest], list[Diagnostic]]:
+    return _load_file(source, source.resolve(), (root or find_root(source.parent)).resolve(), known)
+
+
+def _load_file(source: Path, real: Path, root: Path, known: Known) -> tuple[list[LoadedManifest], list[Diagnostic]]:
+    """``load_file`` with the real paths of the manifest and of its root already known."""
     shown = display_path(source)
-    root = (root or find_root(source.parent)).resolve()
     try:
         size = source.stat().st_size
         if size > MAX_MANIFEST_BYTES:
@@ -208,7 +213,7 @@ def load_file(source: Path, root: Path | None = None,
             problems.append(Diagnostic(shown, doc.line, "", "a manifest must be a mapping of fields"))
             continue
         try:
-            found = _load_document(doc, source, root, shown, known, problems)
+            found = _load_document(doc, source, real, root, shown, known, problems)
         except RecursionError:  # pydantic or a check on a document nested beyond reason
             problems.append(Diagnostic(shown, doc.line, "", "the document nests too deeply to be checked; refused"))
             continue
@@ -225,11 +230,11 @@ def load_all(paths: Iterable[Path], root: Path | None = None,
     """Every valid manifest under ``paths``, and every problem found (errors and warnings)."""
     files, problems = discover(paths)
     loaded: list[LoadedManifest] = []
-    roots: dict[Path, Path] = {}  # the project root of each folder, looked for once
-    for source in files:
-        if root is None and source.parent not in roots:
-            roots[source.parent] = find_root(source.parent)
-        found, errs = load_file(source, root or roots[source.parent], known)
+    roots: dict[Path, Path] = {}  # the real project root of each folder, looked for once
+    for source, real in files.items():
+        if source.parent not in roots:
+            roots[source.parent] = (root or find_root(source.parent)).resolve()
+        found, errs = _load_file(source, real, roots[source.parent], known)
         loaded.extend(found)
         problems.extend(errs)
     for key in ("name", "job_id"):  # a name, or an adopted job, belongs to one manifest
