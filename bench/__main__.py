@@ -1,7 +1,8 @@
 """``make bench``: every benchmark, or the ones named. Exit 1 when a goal is not met.
 
 The figures go to ``bench/results.json``; the tables of docs/performance.md and the README are then
-written from it (``bench.report``).
+written from it (``bench.report``). A run given arguments of its own (``--sizes 100``...) prints its
+figures and publishes nothing.
 
 Usage: python -m bench [planner] [plan] [sandbox] [apply] [datasets] [startup] [ARGS for a single one]
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import apply, datasets, plan, planner, report, sandbox, startup
+from bench import apply, datasets, plan, planner, report, results, sandbox, startup
 
 BENCHMARKS = {"planner": planner.main, "plan": plan.main, "sandbox": sandbox.main, "apply": apply.main,
               "datasets": datasets.main, "startup": startup.main}
@@ -19,14 +20,18 @@ BENCHMARKS = {"planner": planner.main, "plan": plan.main, "sandbox": sandbox.mai
 def main() -> int:
     names = [a for a in sys.argv[1:] if a in BENCHMARKS] or list(BENCHMARKS)
     rest = [a for a in sys.argv[1:] if a not in BENCHMARKS]
+    results.publish = not rest
     failed = []
     for name in names:
         print(f"== {name}", flush=True)
         if BENCHMARKS[name](rest if len(names) == 1 else []) != 0:
             failed.append(name)
         print(flush=True)
-    report.write()
-    print("wrote the figures into bench/results.json, docs/performance.md and README.md")
+    if results.publish:
+        report.write()
+        print("wrote the figures into bench/results.json, docs/performance.md and README.md")
+    else:
+        print("arguments of its own: figures printed, not written into bench/results.json or the docs")
     if failed:
         print(f"goals not met: {', '.join(failed)}")
     return 1 if failed else 0
