@@ -78,6 +78,44 @@ def test_sha256_of_scan_matches_the_bytes(tmp_path: Path) -> None:
     assert scan_file(f, "chat").sha256 == hashlib.sha256(f.read_bytes()).hexdigest()
 
 
+@pytest.mark.parametrize("chunk", [7, 64, 1000])
+def test_a_file_of_many_chunks_is_hashed_and_split_into_the_same_lines(tmp_path: Path, chunk: int,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks hashed on their thread in order, and lines that straddle chunks joined again."""
+    import hashlib
+
+    from reconciler.datasets import scan
+
+    f = tmp_path / "t.jsonl"
+    shutil.copy(ROOT / "manifests" / "data" / "support" / "train.jsonl", f)
+    whole = scan_file(f, "chat")
+    monkeypatch.setattr(scan, "CHUNK", chunk)
+    chunked = scan_file(f, "chat")
+    assert chunked.sha256 == hashlib.sha256(f.read_bytes()).hexdigest() == whole.sha256
+    assert (chunked.report.examples, chunked.report.tokens) == (whole.report.examples, whole.report.tokens) != (0, 0)
+
+
+ABSENT = object()
+MESSAGES = [  # every combination of what the short path looks at
+    {k: v for k, v in {"role": role, "content": content, "weight": weight, **extra}.items() if v is not ABSENT}
+    for role in ("system", "user", "assistant", "tool", "bot", 3, ABSENT)
+    for content in ("hi", "", None, 1, [{"type": "text", "text": "t"}], ABSENT)
+    for weight in (0, 1, 2, 1.0, True, False, None, ABSENT)
+    for extra in ({}, {"name": "n"}, {"extra": 1})]
+
+
+def test_the_short_path_for_plain_messages_judges_as_the_whole_check() -> None:
+    from reconciler.datasets import formats
+
+    plain = {"role": "user", "content": "q"}
+    lists: list[object] = [[m] for m in MESSAGES] + [[plain, m] for m in MESSAGES] + [[m, plain] for m in MESSAGES]
+    for messages in [*lists, [], None, {}, "text", [plain, "text"], [plain, []]]:
+        short, whole = formats.Report("chat"), formats.Report("chat")
+        assert formats._check_messages(messages, "messages", short, 1) == \
+            formats._check_each_message(messages, "messages", whole, 1), messages
+        assert [(e.line, e.message) for e in short.errors] == [(e.line, e.message) for e in whole.errors], messages
+
+
 def test_sandbox_and_cli_share_one_checker() -> None:
     lines = (ROOT / "manifests" / "data" / "support" / "train.jsonl").read_bytes().splitlines()
     report = check_lines(lines, "preference")

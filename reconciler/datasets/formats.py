@@ -165,8 +165,26 @@ TOKENS_PER_REPLY = 3
 def _check_messages(messages: Any, where: str, report: Report, line: int) -> tuple[str, set[str]] | None:
     """Check a message list; return (its text, roles seen) or None after reporting an error.
 
-    The common message (a known role, known keys, non-empty string content) takes the short path:
-    this loop runs for every message of every line of files of gigabytes."""
+    This runs for every message of every line of files of gigabytes: a list of plain messages (a
+    known role and non-empty string content, and on an assistant message a weight of 0 or 1) is
+    taken in one short loop; any other goes through the whole check."""
+    if type(messages) is list and messages:
+        texts, roles = [], set()
+        for msg in messages:
+            if type(msg) is not dict or len(msg) > 3:
+                break
+            role, content = msg.get("role"), msg.get("content")
+            if role not in ROLES or type(content) is not str or not content or (len(msg) == 3 and not (
+                    role == "assistant" and type(msg.get("weight")) is int and msg["weight"] in (0, 1))):
+                break
+            roles.add(role)
+            texts.append(content)
+        else:
+            return "\n".join(texts), roles
+    return _check_each_message(messages, where, report, line)
+
+
+def _check_each_message(messages: Any, where: str, report: Report, line: int) -> tuple[str, set[str]] | None:
     if type(messages) is not list or not messages:
         report.error(line, f"{where} must be a non-empty list of messages")
         return None
@@ -257,7 +275,7 @@ def _check_example(obj: Any, fmt: str, report: Report, line: int) -> tuple[str, 
         if "assistant" not in roles:
             report.error(line, "no assistant message: nothing to learn from this example")
             return None
-        if not roles & {"system", "developer"}:
+        if "system" not in roles and "developer" not in roles:
             report.warn(line, "no system message")
         if "user" not in roles:
             report.warn(line, "no user message")
@@ -287,7 +305,7 @@ def check_lines(lines: Iterable[bytes], fmt: str, context_tokens: int | None = N
                                  f"({MAX_LINE // 2**20} MB): not read")
             continue
         offset += len(raw) if raw.endswith(b"\n") else len(raw) + 1  # split lines, or a file's own lines
-        if binary or not raw.strip():
+        if binary or not raw or raw.isspace():
             continue  # the rest of a binary file is read (its digest still counts) but not checked
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]  # a byte-order mark, as some editors write at the start of a file
@@ -305,10 +323,12 @@ def check_lines(lines: Iterable[bytes], fmt: str, context_tokens: int | None = N
         checked = _check_example(obj, fmt, report, number)
         if checked is None:
             continue
-        missing = [key for key, (path, _) in needed.items() if not _has(obj, path)]
-        if missing:
-            report.error(number, "; ".join(f"no field {key!r} (the grader reads {needed[key][1]})" for key in missing))
-            continue
+        if needed:
+            missing = [key for key, (path, _) in needed.items() if not _has(obj, path)]
+            if missing:
+                report.error(number, "; ".join(f"no field {key!r} (the grader reads {needed[key][1]})"
+                                               for key in missing))
+                continue
         text, messages = checked
         tokens = tokens_of(text) + TOKENS_PER_MESSAGE * messages + (TOKENS_PER_REPLY if messages else 0)
         report.examples += 1

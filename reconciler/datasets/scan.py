@@ -48,7 +48,7 @@ def _lines(path: Path, digest: hashlib._Hash) -> Iterator[bytes]:
                 if skipped or kept + len(piece) > MAX_LINE:
                     yield TooLong((skipped or kept) + len(piece))
                 else:
-                    yield b"".join([*parts, piece])
+                    yield b"".join([*parts, piece]) if parts else piece
                 parts, kept, skipped = [], 0, 0
             last = lines[-1]
             if skipped or kept + len(last) > MAX_LINE:
