@@ -108,8 +108,9 @@ def test_the_short_path_for_plain_messages_judges_as_the_whole_check() -> None:
     from reconciler.datasets import formats
 
     plain = {"role": "user", "content": "q"}
-    lists: list[object] = [[m] for m in MESSAGES] + [[plain, m] for m in MESSAGES] + [[m, plain] for m in MESSAGES]
-    for messages in [*lists, [], None, {}, "text", [plain, "text"], [plain, []]]:
+    lists = [[m] for m in MESSAGES] + [[plain, m] for m in MESSAGES] + [[m, plain] for m in MESSAGES]
+    odd: list[object] = [[], None, {}, "text", [plain, "text"], [plain, []]]
+    for messages in [*lists, *odd]:
         short, whole = formats.Report("chat"), formats.Report("chat")
         assert formats._check_messages(messages, "messages", short, 1) == \
             formats._check_each_message(messages, "messages", whole, 1), messages
