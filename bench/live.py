@@ -37,7 +37,7 @@ class Seeded:
     files: int
 
 
-def make_project(root: Path, manifests: int) -> list[str]:
+def supervised_project(root: Path, manifests: int) -> list[str]:
     """``root`` with ``.git`` and ``manifests/``: one supervised job per manifest, each with its own
     ten-example training file."""
     (root / ".git").mkdir(parents=True, exist_ok=True)
