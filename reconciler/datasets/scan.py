@@ -1,8 +1,8 @@
 """One streaming pass over a local training file: sha256 of its bytes and the format check.
 
-Reading once for both keeps ``plan`` on a 1 GB file to one read of 1 GB, and memory to a few chunks
-(the one being checked, its lines, the one still being hashed), whatever the file's size; a line longer than any example can be (``MAX_LINE``) is
-hashed but not kept, and reported.
+Reading once for both keeps ``plan`` on a 1 GB file to one read of 1 GB, and memory to a few
+chunks (the one being checked, its lines, the one still being hashed), whatever the file's size; a
+line longer than any example can be (``MAX_LINE``) is hashed but not kept, and reported.
 """
 
 from __future__ import annotations
