@@ -30,7 +30,9 @@ def _lines(path: Path, digest: hashlib._Hash) -> Iterator[bytes]:
     """The file's lines; a line over ``MAX_LINE`` is skipped (hashed, not kept) and given as ``TooLong``.
 
     Each chunk is hashed on a thread of its own while its lines are checked here: hashlib lets go of
-    the GIL on large buffers, so the digest costs no time beside the checks (one chunk in flight)."""
+    the GIL on large buffers, so the digest costs no time beside the checks (one chunk in flight).
+    The lines wholly inside a chunk (shorter than ``MAX_LINE``, as a chunk is) go out as they are;
+    only the line that spans chunks is pieced together (or counted and skipped)."""
     parts: list[bytes] = []  # the line so far, in pieces: no copying per chunk
     kept = skipped = 0
     threaded = path.stat().st_size > CHUNK  # a file of one chunk is hashed at once: no thread to start
@@ -44,12 +46,17 @@ def _lines(path: Path, digest: hashlib._Hash) -> Iterator[bytes]:
             else:
                 digest.update(chunk)
             lines = chunk.split(b"\n")
-            for piece in lines[:-1]:
-                if skipped or kept + len(piece) > MAX_LINE:
-                    yield TooLong((skipped or kept) + len(piece))
+            if len(lines) > 1:  # the spanning line ends in this chunk
+                first = lines[0]
+                if skipped or kept + len(first) > MAX_LINE:
+                    yield TooLong((skipped or kept) + len(first))
                 else:
-                    yield b"".join([*parts, piece]) if parts else piece
+                    yield b"".join([*parts, first]) if parts else first
                 parts, kept, skipped = [], 0, 0
+                if len(chunk) <= MAX_LINE:  # as always but in tests: no line inside is too long
+                    yield from lines[1:-1]
+                else:
+                    yield from (p if len(p) <= MAX_LINE else TooLong(len(p)) for p in lines[1:-1])
             last = lines[-1]
             if skipped or kept + len(last) > MAX_LINE:
                 skipped, parts, kept = (skipped or kept) + len(last), [], 0
