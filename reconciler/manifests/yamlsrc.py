@@ -14,8 +14,9 @@ Speed: a small text (every manifest one writes by hand) is composed by libyaml's
 has it, eight times faster; libyaml's composer recurses in C, so it only gets texts too short to
 nest deeper than it safely can (``FAST_MAX_CHARS``). Any error on that path is found again by the
 pure-Python parser, so messages, lines and refusals are the same either way. Where the two parsers
-disagree on what is valid (libyaml takes a tab after a value, a byte-order mark mid-text, a ``?``
-inside a flow scalar), the text goes to the Python parser alone (``_PYTHON_ONLY``).
+disagree (libyaml takes a tab after a value, a byte-order mark mid-text, a ``?`` inside a flow
+scalar; it reads a value tagged ``!`` as text), the text goes to the Python parser alone
+(``_PYTHON_ONLY``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ MAX_NODES = 20_000
 FAST_MAX_CHARS = 8_192
 """Longest text given to libyaml: it cannot nest deeper than its length (8,192 unclosed brackets;
 libyaml composes 10,000 levels fine and overflows the C stack near 100,000)."""
-_PYTHON_ONLY = "\t\ufeff\x85\u2028\u2029?"
+_PYTHON_ONLY = "\t\ufeff\x85\u2028\u2029?!"
 """Characters of the texts that the two parsers read differently: found by comparing them on
 random texts (tests/test_manifest_properties.py does so on every run)."""
 _FAST = getattr(yaml, "CSafeLoader", None)
@@ -86,7 +87,7 @@ class _Builder:
             self.loader.flatten_mapping(node)  # resolves "<<" merge keys
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                key = self.loader.construct_object(key_node, deep=True)
+                key = self._construct(key_node, path)
                 if not isinstance(key, str | int | float | bool) and key is not None:
                     raise YamlError(key_node.start_mark.line + 1, "mapping keys must be plain scalars", path)
                 if key in out:
@@ -101,7 +102,16 @@ class _Builder:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self.loader.construct_object(node, deep=True)
+        return self._construct(node, path)
+
+    def _construct(self, node: yaml.Node, path: Path_) -> Any:
+        """A scalar's value; a typed one that is not of its type (``!!int x``) is an error at its line."""
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (ValueError, TypeError, IndexError, OverflowError):
+            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+            raise YamlError(node.start_mark.line + 1, f"invalid YAML: {node.value!r} is not a valid {tag}",
+                            path) from None
 
 
 def _mark_line(exc: yaml.YAMLError) -> int:
