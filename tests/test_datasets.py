@@ -98,7 +98,7 @@ def test_a_file_of_many_chunks_is_hashed_and_split_into_the_same_lines(tmp_path:
 ABSENT = object()
 MESSAGES = [  # every combination of what the short path looks at
     {k: v for k, v in {"role": role, "content": content, "weight": weight, **extra}.items() if v is not ABSENT}
-    for role in ("system", "user", "assistant", "tool", "bot", 3, ABSENT)
+    for role in ("system", "user", "assistant", "tool", "bot", 3, ["user"], {}, ABSENT)
     for content in ("hi", "", None, 1, [{"type": "text", "text": "t"}], ABSENT)
     for weight in (0, 1, 2, 1.0, True, False, None, ABSENT)
     for extra in ({}, {"name": "n"}, {"extra": 1})]

@@ -174,7 +174,8 @@ def _check_messages(messages: Any, where: str, report: Report, line: int) -> tup
             if type(msg) is not dict or len(msg) > 3:
                 break
             role, content = msg.get("role"), msg.get("content")
-            if role not in ROLES or type(content) is not str or not content or (len(msg) == 3 and not (
+            if type(role) is not str or role not in ROLES or type(content) is not str or not content or (
+                    len(msg) == 3 and not (
                     role == "assistant" and type(msg.get("weight")) is int and msg["weight"] in (0, 1))):
                 break
             roles.add(role)
@@ -194,7 +195,7 @@ def _check_each_message(messages: Any, where: str, report: Report, line: int) ->
             report.error(line, f"{where}[{i}] must be an object")
             return None
         role = msg.get("role")
-        if role not in ROLES:
+        if type(role) is not str or role not in ROLES:  # a list or a mapping cannot be looked up
             report.error(line, f"{where}[{i}].role {role!r} is not one of {', '.join(sorted(ROLES))}")
             return None
         if not MESSAGE_KEYS.issuperset(msg):
