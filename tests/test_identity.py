@@ -78,6 +78,15 @@ def test_python_grader_source_file_is_part_of_the_spec(copy: Path) -> None:
     assert _load(copy, "rft").spec != PINNED["rft"]
 
 
+def test_a_grader_source_gone_after_loading_is_a_clear_error(copy: Path) -> None:
+    from reconciler.diagnostics import SetupError
+
+    (loaded,) = load_manifests([copy / "rft.yaml"], root=copy)
+    (copy / "grade.py").unlink()  # between the checks and the requests
+    with pytest.raises(SetupError, match=r"^grade\.py: cannot read: No such file or directory$"):
+        build(loaded, copy)
+
+
 def test_create_body_carries_tags_and_inlines_python_source() -> None:
     d = _load(CASES, "rft")
     body = d.request.body(tags("prod", d.name, d.spec), {d.request.training_file.sha256 or "": "file-up"})

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from reconciler.datasets.check import Estimate
+from reconciler.diagnostics import SetupError
 from reconciler.identity.request import CreateRequest, FileRef, Frozen, from_manifest
 from reconciler.identity.spec import spec_hash
 from reconciler.identity.uploads import sha256_file, upload_filename
@@ -74,7 +75,10 @@ def build(loaded: LoadedManifest, root: Path, digests: Mapping[Path, Digest] | N
 
     def digest(path: Path) -> Digest:
         if path not in known:
-            known[path] = Digest(sha256_file(path), path.stat().st_size)
+            try:
+                known[path] = Digest(sha256_file(path), path.stat().st_size)
+            except OSError as exc:  # checked by the loader, gone or unreadable since
+                raise SetupError(f"{relative(path, root)}: cannot read: {exc.strerror or exc}") from None
         return known[path]
 
     refs: dict[str, FileRef] = {}
