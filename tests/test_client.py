@@ -185,3 +185,21 @@ def test_events_are_read_page_by_page_and_only_as_many_as_asked() -> None:
     seen.clear()
     assert [e.id for e in reader.list_events("ftjob-1", limit=2)] == ["ev-3", "ev-2"]
     assert len(seen) == 2 and seen[0].url.params["limit"] == "2"
+
+
+def test_the_client_is_made_at_the_first_request_and_a_closed_transport_sends_nothing() -> None:
+    sent: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        return httpx.Response(200, json={"data": []})
+
+    target = Target("https://api.example/v1", "k")
+    transport = Transport(target)
+    assert transport._http is None  # nothing built for a command that sends nothing
+    transport._http = httpx.Client(base_url=target.base_url + "/", transport=httpx.MockTransport(answer))
+    assert transport.once("GET", "files") == {"data": []} and sent == ["/v1/files"]
+    transport.close()
+    with pytest.raises(ApiError) as closed:
+        transport.once("GET", "files")  # a read left running on its thread when the command ended
+    assert closed.value.status == 0 and sent == ["/v1/files"]

@@ -85,7 +85,8 @@ def test_soon_gives_the_value_or_the_error_of_its_thread() -> None:
         Soon(broken).result()
 
 
-def test_soon_runs_on_a_daemon_thread_that_an_interrupted_run_leaves_behind() -> None:
+def test_soon_runs_on_a_daemon_thread() -> None:
+    """A daemon: an interrupted run exits without waiting for the read to end."""
     release = threading.Event()
     started = threading.Event()
 

@@ -64,19 +64,25 @@ class Transport:
     def __init__(self, target: Target, client: httpx.Client | None = None) -> None:
         self.target = target
         self._http = client
+        self._closed = False
         self._making = threading.Lock()
 
     @property
     def http(self) -> httpx.Client:
-        with self._making:
-            if self._http is None:
-                self._http = httpx.Client(base_url=self.target.base_url.rstrip("/") + "/", timeout=TIMEOUT,
-                                          headers={**self.target.headers(), "User-Agent": "ftctl"})
-            return self._http
+        if self._http is None or self._closed:
+            with self._making:
+                if self._closed:  # a read still running on its thread when the command ended
+                    raise ApiError(0, f"{self.target.base_url}: the connection was closed")
+                if self._http is None:
+                    self._http = httpx.Client(base_url=self.target.base_url.rstrip("/") + "/", timeout=TIMEOUT,
+                                              headers={**self.target.headers(), "User-Agent": "ftctl"})
+        return self._http
 
     def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
+        with self._making:
+            self._closed = True
+            if self._http is not None:
+                self._http.close()
 
     def once(self, method: str, path: str, **kwargs: Any) -> Any:
         """One request, no retry; an ``ApiError`` with status 0 when no answer arrived. Each request

@@ -60,7 +60,8 @@ class Soon(Generic[T]):
             self._error = exc
 
     def result(self) -> T:
-        self._thread.join()
+        while self._thread.is_alive():  # in steps: a Ctrl-C is seen at once everywhere (a bare join
+            self._thread.join(0.1)      # cannot be interrupted on Windows)
         if self._error is not None:
             raise self._error
         return cast(T, self._value)
