@@ -187,6 +187,17 @@ def test_bad_training_data_stops_plan_before_any_request(ws: Workspace, sandbox:
     assert sandbox.stats() == before
 
 
+def test_options_refused_for_these_manifests_send_nothing(ws: Workspace, sandbox: SandboxProcess) -> None:
+    """The jobs are read on a thread once the input is checked: options are part of the input."""
+    before = sandbox.stats()
+    unknown = ws.ftctl("plan", "--replace", "nobody")
+    assert unknown.returncode != 0 and "--replace nobody: no manifest declares that name" in unknown.stderr
+    (ws.root / "manifests" / "bot.yaml").unlink()
+    prune = ws.ftctl("apply", "--prune", "--auto-approve")
+    assert prune.returncode == 1 and "--prune with no manifest in the given paths" in prune.stderr
+    assert sandbox.stats() == before
+
+
 def test_concurrent_applies_create_one_job(ws: Workspace) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY")}
     env.update({"NO_COLOR": "1", "OPENAI_BASE_URL": ws.sandbox.url, "OPENAI_API_KEY": SECRET})
