@@ -20,11 +20,15 @@ BENCHMARKS = {"planner": planner.main, "plan": plan.main, "sandbox": sandbox.mai
 def main() -> int:
     names = [a for a in sys.argv[1:] if a in BENCHMARKS] or list(BENCHMARKS)
     rest = [a for a in sys.argv[1:] if a not in BENCHMARKS]
+    if rest and len(names) != 1:
+        print(f"arguments ({' '.join(rest)}) go with one benchmark: python -m bench NAME {' '.join(rest)}",
+              file=sys.stderr)
+        return 2
     results.publish = not rest
     failed = []
     for name in names:
         print(f"== {name}", flush=True)
-        if BENCHMARKS[name](rest if len(names) == 1 else []) != 0:
+        if BENCHMARKS[name](rest) != 0:
             failed.append(name)
         print(flush=True)
     if results.publish:

@@ -157,7 +157,3 @@ def main(argv: list[str] | None = None) -> int:
                                "goal_ratio": GOAL_RATIO, "goal_peak_mb": GOAL_PEAK_MB, "slowest_mb_per_s": slowest,
                                "sha256sum_ratio": round(ratio, 2), "met": ok})
     return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

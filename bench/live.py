@@ -22,7 +22,7 @@ from reconciler.sandbox.lifecycle import Job
 from reconciler.sandbox.routes.jobs import create_job
 from reconciler.sandbox.state import new_id
 from reconciler.sandbox.store import Store
-from reconciler.session.desired import load_desired
+from reconciler.session.desired import check_data, desired_of
 from reconciler.session.settings import Settings
 
 STACK = "bench"
@@ -61,7 +61,8 @@ def seed(root: Path, db: Path, jobs: int, files: int = 20_000) -> Seeded:
     """Fill the sandbox database ``db`` (manual clock) for the project at ``root``: one current job per
     manifest, a finished earlier one per manifest while they fit in half the room left, the rest
     other stacks' jobs; ``files`` uploads, the manifests' among them."""
-    desired, _ = load_desired([root / "manifests"], Settings(root=root, stack=STACK, sandbox=True))
+    settings = Settings(root=root, stack=STACK, sandbox=True)
+    desired = desired_of(*check_data([root / "manifests"], settings), settings)
     if jobs < len(desired):
         raise ValueError(f"{jobs} jobs cannot hold a current job for each of {len(desired)} manifests")
     store = Store(db, "manual")

@@ -38,7 +38,3 @@ def desired_of(loaded: list[LoadedManifest], analysis: Analysis, settings: Setti
                for path, scan in analysis.scans.items()}
     return [build(m, settings.root, digests, analysis.estimates.get(m.name)) for m in loaded]
 
-
-def load_desired(paths: list[Path], settings: Settings) -> tuple[list[Desired], Analysis]:
-    loaded, analysis = check_data(paths, settings)
-    return desired_of(loaded, analysis, settings), analysis
