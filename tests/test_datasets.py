@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.datasets.check import analyse, grader_fields, item_fields
-from reconciler.datasets.formats import MAX_LISTED, check_lines
+from reconciler.datasets.formats import check_lines
 from reconciler.datasets.pricing import load_prices
+from reconciler.datasets.report import MAX_LISTED
 from reconciler.datasets.scan import scan_file
 from reconciler.diagnostics import InputError
 from reconciler.manifests import load_manifests
@@ -96,25 +97,36 @@ def test_a_file_of_many_chunks_is_hashed_and_split_into_the_same_lines(tmp_path:
 
 
 ABSENT = object()
-MESSAGES = [  # every combination of what the short path looks at
+MESSAGES = [  # every combination of what the quick path looks at
     {k: v for k, v in {"role": role, "content": content, "weight": weight, **extra}.items() if v is not ABSENT}
-    for role in ("system", "user", "assistant", "tool", "bot", 3, ["user"], {}, ABSENT)
+    for role in ("system", "developer", "user", "assistant", "tool", "bot", 3, ["user"], {}, ABSENT)
     for content in ("hi", "", None, 1, [{"type": "text", "text": "t"}], ABSENT)
     for weight in (0, 1, 2, 1.0, True, False, None, ABSENT)
     for extra in ({}, {"name": "n"}, {"extra": 1})]
 
 
-def test_the_short_path_for_plain_messages_judges_as_the_whole_check() -> None:
+def test_the_quick_path_for_clean_chat_judges_and_counts_as_the_whole_check() -> None:
+    """Each message of the table, alone and among plain ones, a line each; checked with the quick path
+    and without (an exact tokenizer given, here the estimate itself, turns it off): the same errors,
+    warnings, examples and tokens; and the quick path taken only by examples the whole check passes
+    in silence."""
     from reconciler.datasets import formats
 
-    plain = {"role": "user", "content": "q"}
-    lists = [[m] for m in MESSAGES] + [[plain, m] for m in MESSAGES] + [[m, plain] for m in MESSAGES]
-    odd: list[object] = [[], None, {}, "text", [plain, "text"], [plain, []]]
-    for messages in [*lists, *odd]:
-        short, whole = formats.Report("chat"), formats.Report("chat")
-        assert formats._check_messages(messages, "messages", short, 1) == \
-            formats._check_each_message(messages, "messages", whole, 1), messages
-        assert [(e.line, e.message) for e in short.errors] == [(e.line, e.message) for e in whole.errors], messages
+    system, user, answer = ({"role": r, "content": c} for r, c in
+                            (("system", "be brief"), ("user", "q?"), ("assistant", "an answer")))
+    lists = [[m] for m in MESSAGES] + [[system, user, m] for m in MESSAGES] + \
+        [[m, user, answer] for m in MESSAGES] + [[system, m, answer] for m in MESSAGES]
+    odd: list[object] = [[], None, {}, "text", [system, user, answer, "text"], [system, user, answer, []]]
+    lines = [json.dumps({"messages": messages}).encode() for messages in [*lists, *odd]] + [b"[1]", b"3"]
+    quick = check_lines(lines, "chat")
+    whole = check_lines(lines, "chat", count=formats.estimate_tokens)
+    assert [(p.line, p.message, p.lines, p.count) for p in quick.errors + quick.warnings] == \
+        [(p.line, p.message, p.lines, p.count) for p in whole.errors + whole.warnings]
+    assert (quick.examples, quick.tokens, quick.longest) == (whole.examples, whole.tokens, whole.longest)
+    clean = [line for line in lines if formats._clean_chat(json.loads(line)) is not None]
+    assert len(clean) == 6  # 3 weights of an answer, a system or developer message, a question
+    silent = check_lines(clean * 2, "chat", count=formats.estimate_tokens)  # 12: enough examples
+    assert (silent.examples, silent.error_count, silent.warning_count) == (12, 0, 0)
 
 
 def test_sandbox_and_cli_share_one_checker() -> None:

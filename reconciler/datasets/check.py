@@ -16,8 +16,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from reconciler import catalog
-from reconciler.datasets.formats import MAX_LISTED, Counter, format_for
+from reconciler.datasets.formats import Counter, format_for
 from reconciler.datasets.pricing import Prices
+from reconciler.datasets.report import MAX_LISTED
 from reconciler.datasets.scan import Scan, scan_file
 from reconciler.diagnostics import Diagnostic, display_path, plural
 from reconciler.manifests.loader import LoadedManifest

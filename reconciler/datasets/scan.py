@@ -13,7 +13,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.datasets.formats import MAX_LINE, Counter, Report, TooLong, check_lines
+from reconciler.datasets.formats import MAX_LINE, Counter, TooLong, check_lines
+from reconciler.datasets.report import Report
 
 CHUNK = 4 * 1024 * 1024
 

@@ -20,7 +20,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconciler.datasets.check import item_fields
-from reconciler.datasets.formats import check_lines, first_error, format_for
+from reconciler.datasets.formats import check_lines, format_for
+from reconciler.datasets.report import first_error
 from reconciler.sandbox.lifecycle import LEGAL, TERMINAL, Job
 from reconciler.sandbox.requests import ApiError, resolve_hyperparameters, validate_create
 from reconciler.sandbox.state import Sandbox, body_hash, int_param, json_body, new_id, page
