@@ -42,7 +42,7 @@ class FakeApi:
         self.ids = itertools.count(1)
         self.clock = itertools.count(1000)
         self.start_status = start_status
-        self.faults: list[str] = []  # consumed by writes: "500", "drop_before", "drop_after", "429"
+        self.faults: list[str] = []  # consumed by writes: "500", "drop_before", "drop_after", "429"; "ok" for none
         self.writes: list[tuple[str, str]] = []
         self.keys: dict[str, str] = {}
         self.progress_on_read = progress_on_read  # time passes: each read moves a job one phase on
@@ -95,7 +95,7 @@ class FakeApi:
         return LiveJob.model_validate(job)
 
     def list_files(self) -> list[LiveFile]:
-        return [LiveFile.model_validate(f) for f in self.files.values()]
+        return [LiveFile.model_validate(f) for f in reversed(self.files.values())]  # newest first, as the API
 
     def list_events(self, job_id: str, limit: int | None = None) -> list[LiveEvent]:
         newest_first = list(reversed(self.events.get(job_id, [])))
@@ -143,8 +143,17 @@ class FakeApi:
             raise ContentChanged(f"{path} changed after the plan was made")
         file_id = f"file-{next(self.ids)}"
         self.files[file_id] = {"id": file_id, "filename": filename, "bytes": path.stat().st_size,
-                               "purpose": "fine-tune"}
+                               "purpose": "fine-tune", "created_at": next(self.clock)}
         self.writes.append(("upload", filename))
         if fault == "drop_after":
             raise ApiError(0, "connection dropped after the write")
         return LiveFile.model_validate(self.files[file_id])
+
+    def delete_file(self, file_id: str) -> None:
+        fault = self._fault()
+        self._before(fault)
+        if self.files.pop(file_id, None) is None:
+            raise ApiError(404, f"no file {file_id}")
+        self.writes.append(("delete_file", file_id))
+        if fault == "drop_after":
+            raise ApiError(0, "connection dropped after the write")

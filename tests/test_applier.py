@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from reconciler.api.errors import ApiError
-from reconciler.api.models import LiveJob
+from reconciler.api.models import LiveFile, LiveJob
 from reconciler.apply.applier import Applier, idempotency_key
 from reconciler.identity import Desired
 from reconciler.plan.planner import Options, plan
@@ -123,6 +123,54 @@ def test_a_replace_whose_upload_failed_leaves_the_live_job_running(tmp_path: Pat
     assert [(a, o) for _, a, o in results] == [("upload", "failed"), ("replace", "failed")]
     assert api.jobs[old]["status"] == "running" and api.files == {}
     assert not [w for w in api.writes if w[0] in ("cancel", "create")]
+
+
+class UploadsAtOnce(FakeApi):
+    """Another apply uploads the same bytes at the same moment, against an API that ignores
+    ``Idempotency-Key``: its copy lands just before this one's (``first``) or just after."""
+
+    def __init__(self, first: bool) -> None:
+        super().__init__()
+        self.first = first
+
+    def upload(self, path: Path, filename: str, idempotency_key: str, sha256: str,
+               progress: Any = None) -> LiveFile:
+        if self.first:
+            self._theirs(filename, path)
+        ours = super().upload(path, filename, idempotency_key, sha256, progress)
+        if not self.first:
+            self._theirs(filename, path)
+        return ours
+
+    def _theirs(self, filename: str, path: Path) -> None:
+        self.files["file-theirs"] = {"id": "file-theirs", "filename": filename, "bytes": path.stat().st_size,
+                                     "purpose": "fine-tune", "created_at": next(self.clock)}
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_uploads_of_the_same_bytes_at_once_settle_on_the_oldest(tmp_path: Path, first: bool) -> None:
+    """Every run uses the oldest copy, and deletes its own later copy before any job uses it; a copy
+    it did not upload is never deleted (its uploader sees ours, the older, and deletes its own)."""
+    api = UploadsAtOnce(first)
+    results = applier(api, tmp_path).apply(plan([_data(tmp_path)], [], api.list_files(), "default"))
+    upload, create = results
+    (job,) = api.list_jobs()
+    if first:
+        assert upload.job_id == job.training_file == "file-theirs" and list(api.files) == ["file-theirs"]
+        assert upload.detail.endswith("uploaded at the same time by another apply; this run's copy file-1 deleted")
+        assert [w for w in api.writes if w[0] == "delete_file"] == [("delete_file", "file-1")]
+    else:
+        assert upload.job_id == job.training_file == "file-1" and sorted(api.files) == ["file-1", "file-theirs"]
+        assert not [w for w in api.writes if w[0] == "delete_file"]
+    assert create.outcome == "done"
+
+
+@pytest.mark.parametrize("fault", ["500", "drop_after"])
+def test_a_failed_delete_of_a_surplus_copy_is_tried_again(tmp_path: Path, fault: str) -> None:
+    api = UploadsAtOnce(first=True)
+    api.faults = ["ok", fault]  # the upload goes through, its delete fails, the step is tried again
+    results = applier(api, tmp_path).apply(plan([_data(tmp_path)], [], api.list_files(), "default"))
+    assert results[0].job_id == "file-theirs" and list(api.files) == ["file-theirs"]
 
 
 class PauseFails(FakeApi):

@@ -25,7 +25,7 @@ from typing import Any, assert_never
 
 from reconciler import logs
 from reconciler.api.errors import ApiError
-from reconciler.api.models import LiveJob
+from reconciler.api.models import LiveFile, LiveJob
 from reconciler.api.ports import ApiReader, ApiWriter
 from reconciler.api.retry import RetryPolicy
 from reconciler.api.upload import ContentChanged
@@ -92,6 +92,8 @@ class Applier:
         self.probe = Probe()
         """Why no more jobs are created on this target (it drops fields), once that is known."""
         self.slots = Slots(self._list_active, None, wait, 0.0, clock, sleep)
+        self._mine: set[str] = set()
+        """Files this run uploaded: the only ones it may delete, as surplus copies."""
 
     # -- entry point ------------------------------------------------------------------------
     def apply(self, plan: Plan) -> list[StepResult]:
@@ -153,14 +155,34 @@ class Applier:
         report = (lambda n: progress(f.path, n)) if progress else None
 
         def attempt(n: int) -> StepResult:
-            existing = UploadIndex(self.reader.list_files()).find(f.sha256, f.bytes)
-            if existing is not None:
+            kept = self._oldest_copy(action)
+            if kept is not None:
                 return StepResult(action.name, "upload", "skipped" if n == 0 else "done",
-                                  f"{f.path} already uploaded as {existing.id}", existing.id)
+                                  f"{f.path} already uploaded as {kept.id}", kept.id)
             uploaded = self.writer.upload(path, f.filename, upload_key(f.filename, f.bytes), f.sha256, report)
+            self._mine.add(uploaded.id)
+            kept = self._oldest_copy(action) or uploaded
+            if kept.id != uploaded.id:
+                return StepResult(action.name, "upload", "done", f"{f.path} → {kept.id}, uploaded at the same "
+                                  f"time by another apply; this run's copy {uploaded.id} deleted", kept.id)
             return StepResult(action.name, "upload", "done", f"{f.path} → {uploaded.id}", uploaded.id)
 
         return self.retry.run(attempt, self._retry(action.name, "upload"))
+
+    def _oldest_copy(self, action: UploadAction) -> LiveFile | None:
+        """The oldest upload of these bytes, which every run uses; the later copies this run uploaded
+        (an API that ignores ``Idempotency-Key``, two applies at once) are deleted — no job uses them
+        yet, as creates start when every upload is done. A delete that fails fails this attempt, and
+        the step's retry deletes again."""
+        copies = UploadIndex(self.reader.list_files()).same(action.file.sha256, action.file.bytes)
+        for later in copies[1:]:
+            if later.id in self._mine:
+                try:
+                    self.writer.delete_file(later.id)
+                except ApiError as exc:
+                    if exc.status != 404:  # 404: gone already
+                        raise
+        return next(iter(copies), None)
 
     def _list_active(self) -> set[str]:
         jobs = self.retry.run(lambda _: self.reader.stack_jobs(self.stack), self._retry("", "count"))

@@ -5,6 +5,10 @@ trusted: a copy of another size is not these bytes (the API does not let fine-tu
 downloaded, so the size is the check that can be made). ``UploadIndex`` reads the live file list
 once, so that matching N local files against M live files costs N + M, not N × M.
 
+When there are copies of the same bytes (two applies uploaded them at once, against an API that
+ignores ``Idempotency-Key``), the oldest is the one used, by every run alike; an apply deletes the
+later copies it uploaded itself (``apply/applier.py``), so none is left behind.
+
 Most plans never ask about a file (nothing to create: the jobs' spec hashes decide), and an account's
 file list can be many pages long, so a plan is first made over an index of files not read
 (``UploadIndex(None)``): the first question it asks raises ``FilesNotRead``, and only then are the
@@ -77,6 +81,12 @@ class UploadIndex:
             raise FilesNotRead
         return self._by_sha.get(sha256, [])
 
+    def same(self, sha256: str, size: int) -> list[LiveFile]:
+        """The uploads of the bytes with this digest and size, oldest first: by creation time, then
+        by the listing's order (newest first, as the API lists files)."""
+        matches = [f for f in reversed(self.copies(sha256)) if f.bytes == size]
+        return sorted(matches, key=lambda f: f.created_at)  # stable: ties keep the listing's order
+
     def find(self, sha256: str, size: int) -> LiveFile | None:
-        """An uploaded copy of the bytes with this digest and size, or None."""
-        return next((f for f in self.copies(sha256) if f.bytes == size), None)
+        """The copy of these bytes that every plan and apply uses, the oldest; or None."""
+        return next(iter(self.same(sha256, size)), None)
