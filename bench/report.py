@@ -139,9 +139,10 @@ def readme_table(r: dict[str, Any]) -> str:
         cases = rel["concurrency"]["cases"]
         keyed = sum(c["duplicates_created"] for c in cases if c["idempotency_keys"])
         left = sum(c["duplicates_active_when_runs_ended"] + c["after_one_more_apply"]["extra_active"] for c in cases)
+        uploads = sum(c["after_one_more_apply"]["duplicate_uploads"] for c in cases)
         lines.append(f"| concurrent applies agree | {' and '.join(sorted({str(c['runs']) for c in cases}))} applies "
-                     f"together, with and without idempotency keys: {left} duplicates left running; {keyed} created "
-                     "while the keys were honoured |")
+                     f"together, with and without idempotency keys: {left} duplicate jobs left running, {uploads} "
+                     f"duplicate uploads left; {keyed} jobs created twice while the keys were honoured |")
     if "hostile" in rel:
         cases = rel["hostile"]["cases"]
         lines.append(f"| hostile input refused, nothing sent | {len(cases)} kinds: exit "

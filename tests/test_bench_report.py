@@ -59,3 +59,17 @@ def test_figures_replace_what_lies_between_the_markers(tmp_path: Path) -> None:
     page.write_text("no markers\n")
     with pytest.raises(ValueError, match="markers"):
         write_between(page, "<!-- a -->", "<!-- /a -->", "new")
+
+
+def test_the_readme_counts_duplicate_jobs_and_uploads_left_by_concurrent_applies() -> None:
+    def case(runs: int, keys: bool, created: int, uploads: int) -> dict[str, object]:
+        return {"runs": runs, "idempotency_keys": keys, "duplicates_created": created,
+                "duplicates_active_when_runs_ended": 0,
+                "after_one_more_apply": {"extra_active": 0, "duplicate_uploads": uploads}}
+
+    cases = [case(2, True, 0, 0), case(4, True, 0, 0), case(2, False, 9, 1), case(4, False, 25, 2)]
+    row = next(line for line in readme_table({"reliability": {"concurrency": {"cases": cases}}}).splitlines()
+               if "concurrent" in line)
+    assert row == ("| concurrent applies agree | 2 and 4 applies together, with and without idempotency keys: 0 "
+                   "duplicate jobs left running, 3 duplicate uploads left; 0 jobs created twice while the keys were "
+                   "honoured |")
