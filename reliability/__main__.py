@@ -33,8 +33,9 @@ def table(results: dict[str, Any]) -> str:
                  f"{c['unsafe']}; duplicate jobs: {c['duplicates_created']} |"]
     if "crash" in results:
         c = results["crash"]
+        alone = f" (an apply left alone: {c['undisturbed_apply_s']} s)" if "undisturbed_apply_s" in c else ""
         rows += [f"| crash ({c['trials']} trials × {c['manifests']} manifests) | killed mid-apply: "
-                 f"{c['killed_mid_apply']}; converged after one more apply: {c['converged_after_rerun']} of "
+                 f"{c['killed_mid_apply']}{alone}; converged after one more apply: {c['converged_after_rerun']} of "
                  f"{c['trials']}; duplicate jobs: {c['duplicates_created']} |"]
     for case in results.get("concurrency", {}).get("cases", []):
         after = case["after_one_more_apply"]
@@ -72,12 +73,14 @@ def verdicts(results: dict[str, Any]) -> list[str]:
         if c["converged_after_rerun"] != c["trials"] or c["duplicates_created"]:
             broken.append(f"crash: {c['trials'] - c['converged_after_rerun']} trials not converged after a rerun, "
                           f"{c['duplicates_created']} duplicate jobs")
+        if c["trials"] < c.get("asked", 0):
+            broken.append(f"crash: only {c['trials']} of {c['asked']} trials were killed mid-apply")
     if "concurrency" in results:
         for case in results["concurrency"]["cases"]:
             after = case["after_one_more_apply"]
             keyed_duplicates = case["idempotency_keys"] and case["duplicates_created"]
-            if after["extra_active"] or after["missing"] or after["wrongly_cancelled"] or \
-                    case["duplicates_active_when_runs_ended"] or keyed_duplicates:
+            if after["extra_active"] or after["missing"] or after["wrongly_cancelled"] or after["duplicate_uploads"] \
+                    or case["duplicates_active_when_runs_ended"] or keyed_duplicates:
                 broken.append(f"concurrency: {case['runs']} applies, keys "
                               f"{'honoured' if case['idempotency_keys'] else 'ignored'}: {case}")
     for case in results.get("hostile", {}).get("cases", []):
