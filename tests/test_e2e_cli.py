@@ -198,6 +198,25 @@ def test_options_refused_for_these_manifests_send_nothing(ws: Workspace, sandbox
     assert sandbox.stats() == before
 
 
+def test_prune_with_paths_that_leave_out_a_manifest_is_refused(ws: Workspace, sandbox: SandboxProcess) -> None:
+    """Its jobs would be orphans of a plan of the other paths: --prune is refused, nothing sent; a plain
+    plan of those paths says why it lists them."""
+    bot = ws.root / "manifests" / "bot.yaml"
+    (ws.root / "manifests" / "other.yaml").write_text(bot.read_text().replace("name: bot", "name: other"))
+    assert ws.ftctl("apply", "--auto-approve").returncode == 0
+    before = sandbox.stats()
+    prune = ws.ftctl("apply", "--prune", "--auto-approve", "manifests/other.yaml")
+    assert prune.returncode == 1, prune.stdout + prune.stderr
+    assert "--prune with paths that leave out manifests of the project (manifests/bot.yaml)" in prune.stderr
+    assert sandbox.stats() == before
+    plan = ws.ftctl("plan", "manifests/other.yaml")
+    assert "note: manifests of the project not among the given paths (manifests/bot.yaml)" in plan.stderr
+    whole = ws.ftctl("apply", "--prune", "--auto-approve", "manifests")  # every manifest: nothing to prune
+    assert whole.returncode == 0 and "cancel" not in whole.stdout, whole.stdout
+    [job] = ws.jobs()
+    assert job["status"] != "cancelled"
+
+
 def test_concurrent_applies_create_one_job(ws: Workspace) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY")}
     env.update({"NO_COLOR": "1", "OPENAI_BASE_URL": ws.sandbox.url, "OPENAI_API_KEY": SECRET})

@@ -24,6 +24,7 @@ from reconciler.cli.common import (
     timeout_option,
     warn,
 )
+from reconciler.diagnostics import UsageProblem
 
 if TYPE_CHECKING:
     from reconciler.apply.applier import StepResult
@@ -42,7 +43,7 @@ def budget_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 def _plan(paths: tuple[str, ...], settings: Settings, prune: bool, replace: tuple[str, ...], conn: Any,
           allow_over_budget: bool = False, allow_unpriced: bool = False) -> Plan:
     from reconciler.plan.planner import Options
-    from reconciler.session.desired import check_data, desired_of
+    from reconciler.session.desired import check_data, desired_of, left_out
     from reconciler.session.planning import Soon, check_options, make_plan
 
     loaded, analysis = check_data(paths_of(paths, settings), settings)
@@ -55,10 +56,20 @@ def _plan(paths: tuple[str, ...], settings: Settings, prune: bool, replace: tupl
         raise click.UsageError(f"--replace {unknown[0]}: no manifest declares that name")
     options = Options(prune=prune, replace=frozenset(replace))
     check_options(options, known, settings.stack)
+    outside = left_out(paths_of(paths, settings), paths_of((), settings)) if paths else []
+    if outside:
+        shown = ", ".join(map(str, outside[:3])) + (f" and {len(outside) - 3} more" if len(outside) > 3 else "")
+        if prune:
+            raise UsageProblem(f"--prune with paths that leave out manifests of the project ({shown}): the "
+                               "running jobs they declare would be cancelled as orphans; refused (run --prune "
+                               "without paths, on the whole project)")
     jobs = Soon(conn.reader.stack_jobs, settings.stack)  # every input is checked: reading may start
     wanted = desired_of(loaded, analysis, settings)
     plan = make_plan(conn.reader, wanted, settings.stack, options, conn.info, jobs.result())
     plan = plan.with_budget(settings.max_cost_usd, allow_over_budget, allow_unpriced)
+    if outside and plan.orphans:
+        click.echo(f"note: manifests of the project not among the given paths ({shown}): the jobs they "
+                   "declare are listed as orphans", err=True)
     return plan.model_copy(update={"warnings": [str(d) for d in analysis.warnings]})
 
 
@@ -67,7 +78,8 @@ def _plan(paths: tuple[str, ...], settings: Settings, prune: bool, replace: tupl
 @click.option("-o", "--output", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan for `apply PLANFILE`.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes or failed jobs.")
-@click.option("--prune", is_flag=True, help="Cancel running jobs whose manifest is gone.")
+@click.option("--prune", is_flag=True, help="Cancel running jobs that no manifest of the project declares "
+              "(refused with paths that leave some out).")
 @click.option("--replace", "replace", multiple=True, metavar="NAME", help="Create a new job for NAME anyway.")
 @budget_options
 @prices_option
@@ -113,7 +125,8 @@ def _saved_plan(paths: tuple[str, ...]) -> Plan | None:
 @click.command("apply")
 @click.argument("paths", nargs=-1)
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
-@click.option("--prune", is_flag=True, help="Cancel running jobs whose manifest is gone.")
+@click.option("--prune", is_flag=True, help="Cancel running jobs that no manifest of the project declares "
+              "(refused with paths that leave some out).")
 @click.option("--replace", "replace", multiple=True, metavar="NAME", help="Create a new job for NAME anyway.")
 @click.option("--parallelism", default=4, show_default=True, type=click.IntRange(1, 64))
 @click.option("--wait", is_flag=True, help="Wait where a job must first run (to pause it) or a slot must free up "

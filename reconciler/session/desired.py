@@ -11,6 +11,7 @@ from reconciler.datasets.tokens import exact_counter
 from reconciler.diagnostics import InputError
 from reconciler.identity import Desired, Digest, build
 from reconciler.manifests import Known, LoadedManifest, load_all
+from reconciler.manifests.loader import discover
 from reconciler.session.settings import Settings, SetupError
 
 
@@ -38,3 +39,10 @@ def desired_of(loaded: list[LoadedManifest], analysis: Analysis, settings: Setti
                for path, scan in analysis.scans.items()}
     return [build(m, settings.root, digests, analysis.estimates.get(m.name)) for m in loaded]
 
+
+
+def left_out(given: list[Path], project: list[Path]) -> list[Path]:
+    """The manifest files under ``project`` (the project's own paths) that ``given`` does not reach:
+    a plan of ``given`` alone would take the jobs they declare for orphans."""
+    reached = set(discover(given)[0].values())
+    return [path for path, real in discover(project)[0].items() if real not in reached]
