@@ -95,12 +95,18 @@ def test_a_plan_for_the_embedded_sandbox_is_applied_there(tmp_path: Path) -> Non
     refused = run("apply", "p.json", "--api-base", "http://127.0.0.1:9/v1")
     _one_line_refusal(refused, "the plan was made for the embedded sandbox (.ftctl/sandbox.db), not "
                                "http://127.0.0.1:9/v1")
-    other = tmp_path / "sub" / "other-project"  # another project, with a sandbox of its own
+    other = tmp_path / "sub" / "other-project"  # another project, with no sandbox yet: none is made
     (other / ".git").mkdir(parents=True)
-    assert run("plan", "../../m.yaml", "--sandbox", cwd=other).returncode == 0
+    missing = run("apply", "../../p.json", cwd=other)
+    _one_line_refusal(missing, f"the plan was made for the embedded sandbox {other / '.ftctl' / 'sandbox.db'}, "
+                               "which does not exist")
+    empty = run("plan", "--sandbox", cwd=other)  # no manifests/ folder: refused, and no sandbox left either
+    assert empty.returncode == 1 and "manifests: no such file or directory" in empty.stderr
+    assert not (other / ".ftctl").exists()
+    assert run("plan", "../../m.yaml", "--sandbox", cwd=other).returncode == 0  # now it has one of its own
     elsewhere = run("apply", "../../p.json", cwd=other)
-    _one_line_refusal(elsewhere, "the plan was made for another embedded sandbox than the embedded sandbox "
-                                 "(.ftctl/sandbox.db) (another project, or a sandbox reset since)")
+    _one_line_refusal(elsewhere, "the embedded sandbox (.ftctl/sandbox.db) is not the sandbox the plan was made "
+                                 "for (it is another project's, or was reset since)")
 
 
 def test_a_plan_is_refused_against_another_target(ws: Workspace, sandbox: SandboxProcess,

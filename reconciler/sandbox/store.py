@@ -96,6 +96,12 @@ class Store:
             self.db.close()
 
     # -- clock ------------------------------------------------------------------------------
+    def empty(self) -> bool:
+        """Whether nothing was ever stored: no file, job or upload."""
+        with self.lock:
+            return not self.db.execute("SELECT EXISTS (SELECT 1 FROM files) OR EXISTS (SELECT 1 FROM jobs) OR "
+                                       "EXISTS (SELECT 1 FROM uploads)").fetchone()[0]
+
     def now(self) -> float:
         base = float(self.setting("clock_start", "0")) if self.manual else time.time()
         return base + float(self.setting("clock_offset", "0"))

@@ -56,8 +56,8 @@ def check_target(saved: Plan, connected: TargetInfo) -> None:
     """After connecting: a sandbox plan is refused by another database (another project's)."""
     assert saved.target is not None
     if saved.target.sandbox_id is not None and connected.sandbox_id != saved.target.sandbox_id:
-        raise SetupError(f"the plan was made for another embedded sandbox than {connected.label} (another project, "
-                         "or a sandbox reset since); run plan again")
+        raise SetupError(f"{connected.label} is not the sandbox the plan was made for (it is another project's, "
+                         "or was reset since); run plan again")
 
 
 def apply_hint(out: str, settings: Settings) -> str:
@@ -84,6 +84,9 @@ def target_of(saved: Plan, settings: Settings) -> Settings:
             raise SetupError(f"the plan was made for {plan_target.label}, not {chosen.label}; a saved plan is "
                              "applied to its own target: leave out --api-base")
         db = settings.root / plan_target.sandbox_db
+        if not db.is_file():
+            raise SetupError(f"the plan was made for the embedded sandbox {db}, which does not exist (apply a plan "
+                             "in the project it was made in, or run plan again)")
         settings = settings.with_target(True, None, db)
     elif settings.sandbox or settings.api_base != (plan_target.api_base or "").rstrip("/"):
         source = "--sandbox" if settings.sandbox else settings.api_base_source
