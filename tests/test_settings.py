@@ -95,3 +95,21 @@ def test_log_level_given_after_the_subcommand_wins_over_a_bad_ftctl_log(tmp_path
     bad = subprocess.run([sys.executable, "-m", "reconciler", "validate", "m.yaml"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "FTCTL_LOG='bogus' must be one of" in bad.stderr
+
+
+@pytest.mark.parametrize(("text", "target", "seconds"), [
+    ("5s", {}, 5.0), ("1s", {}, 1.0), ("0.5s", {}, None), ("0s", {}, None),
+    ("0.5s", {"sandbox": True}, 0.5), ("0.1s", {"api_base": "http://127.0.0.1:8787/v1"}, 0.1),
+    ("0s", {"sandbox": True}, None), ("0.5s", {"api_base": "https://proxy.example/v1"}, None)])
+def test_poll_interval_has_a_floor_against_a_remote_api(tmp_path: Path, text: str, target: dict[str, object],
+                                                        seconds: float | None) -> None:
+    """Each poll is a request: at least a second against a remote API; the sandbox on this machine
+    may be polled faster, but not without pause."""
+    from reconciler.session.settings import poll_interval
+
+    settings = build({}, tmp_path, **target)  # type: ignore[arg-type]
+    if seconds is None:
+        with pytest.raises(UsageProblem, match=r"--poll-interval .*: at least"):
+            poll_interval(text, settings)
+    else:
+        assert poll_interval(text, settings) == seconds

@@ -116,7 +116,7 @@ def timeout_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..
 
 def interval_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--poll-interval", "poll_interval", metavar="DURATION", default="5s", show_default=True,
-                        help="How often jobs are read while waiting.")(fn)
+                        help="How often jobs are read while waiting (at least 1s against a remote API).")(fn)
 
 
 def warn(analysis: Any) -> None:

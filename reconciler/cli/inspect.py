@@ -85,9 +85,10 @@ def wait(names: tuple[str, ...], timeout: str | None, poll_interval: str, settin
     from reconciler.cli.watch import follow_jobs
     from reconciler.session.jobs import pick
     from reconciler.session.settings import duration
+    from reconciler.session.settings import poll_interval as poll_every
     from reconciler.session.target import connect
 
-    limit, every = duration(timeout or "1h"), max(0.05, duration(poll_interval, "--poll-interval"))
+    limit, every = duration(timeout or "1h"), poll_every(poll_interval, settings)
     with connect(settings) as conn:
         current = pick(conn.reader, settings.stack, names, _pins(declared((), settings)))
         chosen = {job.id: name for name, job in current.items() if names or not (job.terminal or job.paused)}
@@ -109,10 +110,10 @@ def wait(names: tuple[str, ...], timeout: str | None, poll_interval: str, settin
 def logs(name: str, follow: bool, poll_interval: str, settings: Settings) -> None:
     """The events of NAME's current job (or of a job ID), oldest first."""
     from reconciler.session.jobs import event_line, pick
-    from reconciler.session.settings import duration
+    from reconciler.session.settings import poll_interval as poll_every
     from reconciler.session.target import connect
 
-    every = max(0.05, duration(poll_interval, "--poll-interval"))
+    every = poll_every(poll_interval, settings)
     with connect(settings) as conn:
         job = next(iter(pick(conn.reader, settings.stack, (name,), _pins(declared((), settings))).values()))
         seen: set[str] = set()

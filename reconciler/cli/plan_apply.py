@@ -151,12 +151,12 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
     from reconciler.providers import OPENAI
     from reconciler.session.saved import budget_refusal, check_fresh, check_target, project_of_plan, target_of
     from reconciler.session.settings import SetupError, duration
+    from reconciler.session.settings import poll_interval as poll_every
     from reconciler.session.target import connect
 
     started, wait_for = time.monotonic(), duration(timeout or "1h")
     if timeout is not None and not wait:
         click.echo("warning: --timeout has no effect without --wait", err=True)
-    every = duration(poll_interval, "--poll-interval")
     max_active = max_active_jobs or settings.max_active_jobs
     max_active_name = "--max-active-jobs" if max_active_jobs else settings.max_active_jobs_from
     saved = _saved_plan(paths)
@@ -167,6 +167,7 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
             raise click.UsageError(f"{' and '.join(given)} {'belongs' if len(given) == 1 else 'belong'} to plan "
                                    "(--out PLANFILE); a saved plan is applied as it was reviewed")
         settings = target_of(saved, project_of_plan(settings, Path(paths[0])))
+    every = poll_every(poll_interval, settings)  # against the target now known
     with connect(settings) as conn:
         if saved is not None:
             check_target(saved, conn.info)

@@ -96,6 +96,21 @@ def duration(text: str, where: str = "--timeout") -> float:
     return hours * 3600 + minutes * 60 + seconds
 
 
+def poll_interval(text: str, settings: Settings) -> float:
+    """``--poll-interval`` in seconds: each poll is a request, so at least a second against a remote API
+    (its rate limits count them); the sandbox on this machine may be polled more often."""
+    from reconciler.api.urls import is_loopback
+
+    every = duration(text, "--poll-interval")
+    local = settings.sandbox or is_loopback(settings.api_base)
+    floor = 0.05 if local else 1.0
+    if every < floor:
+        raise UsageProblem(f"--poll-interval {text!r}: at least {floor:g}s" +
+                           ("" if local else " against a remote API (each poll is a request, counted by its rate "
+                                             "limits)"))
+    return every
+
+
 def _stack(value: str, where: str) -> str:
     if not re.fullmatch(NAME_PATTERN, value):
         raise SetupError(f"{where}={value!r} is not a valid stack name: use 1-63 lowercase letters, digits and "
