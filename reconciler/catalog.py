@@ -52,6 +52,16 @@ ALIASES = {
     "o4-mini": "o4-mini-2025-04-16",
 }
 
+GRADER_MODELS = frozenset({
+    "o1", "o1-2024-12-17", "o3", "o3-2025-04-16", "o3-mini", "o3-mini-2025-01-31",
+    "gpt-4o-2024-11-20", "gpt-4o-mini-2024-07-18", "gpt-4.1-2025-04-14"})
+"""Models a score_model or label_model grader may name beyond the fine-tunable ones above and their
+aliases: reasoning and chat models OpenAI offers for grading (as of ``CATALOG_AS_OF``)."""
+
+
+def known_grader_model(name: str) -> bool:
+    return name in GRADER_MODELS or name in ALIASES or base_of(name) in MODELS
+
 
 HASH_ALIASES_V1: Mapping[str, str] = MappingProxyType({
     "gpt-4o-mini": "gpt-4o-mini-2024-07-18", "gpt-4o": "gpt-4o-2024-08-06", "gpt-4.1": "gpt-4.1-2025-04-14",

@@ -37,6 +37,21 @@ def test_misspelt_field_names_file_line_and_suggestion(repo: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_a_grader_mistake_and_the_data_it_misses_are_reported_in_one_run(repo: Path) -> None:
+    """The data is checked even when the manifest has errors of its own: one run, every error."""
+    (repo / "manifests").mkdir()
+    rows = [{"messages": [{"role": "user", "content": f"q{i}"}], "label": "a"} for i in range(12)]
+    (repo / "manifests" / "rft.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (repo / "manifests" / "rft.yaml").write_text(
+        "name: rft\nmodel: o4-mini\ntraining_file: rft.jsonl\nmethod:\n  type: reinforcement\n  grader:\n"
+        "    type: text_similarity\n    name: s\n    input: '{{sample.output_txt}}'\n"
+        "    reference: '{{item.answer}}'\n    evaluation_metric: rouge_l\n")
+    done = ftctl("validate", cwd=repo)
+    assert done.returncode == 1
+    assert "manifests/rft.yaml:9: method.grader.input: {{sample.output_txt}}: a sample offers" in done.stderr
+    assert "manifests/rft.jsonl:1: lines 1, 2, 3 and 9 more: no field 'answer'" in done.stderr, done.stderr
+
+
 def test_escaping_path_is_refused(repo: Path) -> None:
     (repo / "bot.yaml").write_text("name: bot\nmodel: gpt-4o-mini\ntraining_file: ../../etc/passwd\n")
     done = ftctl("validate", "bot.yaml", cwd=repo)

@@ -33,7 +33,7 @@ similarity = st.fixed_dictionaries({
 python = st.fixed_dictionaries({"type": st.just("python"), "name": text, "source": code},
                                optional={"image_tag": text})
 label = st.fixed_dictionaries({
-    "type": st.just("label_model"), "name": text, "model": text,
+    "type": st.just("label_model"), "name": text, "model": st.sampled_from(["gpt-4o-2024-08-06", "o3-mini"]),
     "input": st.just([{"role": "user", "content": "{{item.x}}"}]),
     "labels": st.just(["a", "b"]), "passing_labels": st.just(["a"])})
 simple = st.one_of(string_check, similarity, python)

@@ -12,7 +12,7 @@ import keyword
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictFloat, StrictInt, ValidationInfo, field_validator, model_validator
+from pydantic import Field, StrictFloat, StrictInt, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from reconciler.manifests.strict import Strict
@@ -122,20 +122,6 @@ class LabelModelGrader(Strict):
     input: Annotated[list[EvalItem], Field(min_length=1)]
     labels: Annotated[list[NonEmpty], Field(min_length=1)]
     passing_labels: Annotated[list[NonEmpty], Field(min_length=1)]
-
-    @field_validator("passing_labels")
-    @classmethod
-    def _subset(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        if "labels" not in info.data:
-            return value  # labels itself is invalid and already reported
-        labels = info.data["labels"]
-        extra = [label for label in value if label not in labels]
-        if extra:
-            raise PydanticCustomError(
-                "passing_labels", "passing_labels must be a subset of labels; not in labels: {extra}",
-                {"extra": ", ".join(extra)},
-            )
-        return value
 
 
 InnerGrader = Annotated[

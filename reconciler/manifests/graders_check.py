@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.manifests.graders import MultiGrader, PythonGrader
+from reconciler.manifests.graders import LabelModelGrader, MultiGrader, PythonGrader
 
 ARITY = {"min": (1, None), "max": (1, None), "abs": (1, 1), "floor": (1, 1), "ceil": (1, 1), "exp": (1, 1),
          "sqrt": (1, 1), "log": (1, 1)}
@@ -57,6 +57,11 @@ def _graders(grader: Any, path: Path_, sources: dict[str, str]) -> Iterator[Prob
         yield from _formula(grader.calculate_output, set(grader.graders), (*path, "calculate_output"))
         for key, inner in grader.graders.items():
             yield from _graders(inner, (*path, "graders", key), sources)
+    elif isinstance(grader, LabelModelGrader):  # here, not in the model: reported with the rest of the grader
+        extra = [label for label in grader.passing_labels if label not in grader.labels]
+        if extra:
+            yield Problem((*path, "passing_labels"), f"passing_labels must be a subset of labels; not in labels: "
+                                                     f"{', '.join(extra)}")
     elif isinstance(grader, PythonGrader):
         code = sources.get(".".join(map(str, path)))
         if code is not None:

@@ -30,7 +30,7 @@ MAX_MANIFEST_BYTES = 2 * 1024 * 1024
 
 @dataclass(frozen=True)
 class LoadedManifest:
-    """A valid manifest and where it came from; ``local_files`` maps field paths to files."""
+    """A manifest and where it came from; ``local_files`` maps field paths to files."""
 
     manifest: Manifest
     source: Path
@@ -173,9 +173,11 @@ def _load_document(doc: Located, source: Path, real: Path, root: Path, shown: st
         return None
     before = len(problems)
     files, sources = _local_files(manifest, doc, source, root, shown, problems)
-    problems.extend(check(manifest, doc, shown, sources, files, known))
     if any(p.severity == "error" for p in problems[before:]):
         return None
+    problems.extend(check(manifest, doc, shown, sources, files, known))
+    # With errors of its own here, it is still given back: its data is checked in the same run, so that
+    # all of a run's errors are reported together (the problems say that it is not valid).
     return LoadedManifest(manifest, real, doc.line, root, files, doc.lines, sources)
 
 
@@ -227,7 +229,8 @@ def _load_file(source: Path, real: Path, root: Path, known: Known) -> tuple[list
 
 def load_all(paths: Iterable[Path], root: Path | None = None,
              known: Known = CATALOG_ONLY) -> tuple[list[LoadedManifest], list[Diagnostic]]:
-    """Every valid manifest under ``paths``, and every problem found (errors and warnings)."""
+    """Every manifest under ``paths`` that could be read and whose files were found, and every
+    problem found (errors and warnings): they are valid only when no problem is an error."""
     files, problems = discover(paths)
     loaded: list[LoadedManifest] = []
     roots: dict[Path, Path] = {}  # the real project root of each folder, looked for once

@@ -43,7 +43,7 @@ def check(m: Manifest, doc: Located, shown: str, sources: dict[str, str], files:
         out.append(Diagnostic(shown, doc.line_of(("suffix",)), "suffix", f"{len(m.suffix)} characters; "
                               f"{provider.name} allows at most {provider.suffix_max}"))
     if isinstance(m.method, ReinforcementMethod):
-        out += _grader_models(m.method.grader.model_dump(), ("method", "grader"), doc, shown)
+        out += _grader_models(m.method.grader.model_dump(), ("method", "grader"), doc, shown, known.extra_models)
         if provider is not None:
             out += _grader_types(m.method.grader.model_dump(), ("method", "grader"), doc, shown, provider)
         for problem in graders_check.check(m.method.grader, ("method", "grader"), sources):
@@ -60,20 +60,23 @@ def check(m: Manifest, doc: Located, shown: str, sources: dict[str, str], files:
 
 
 def _grader_models(grader: dict[str, object], path: tuple[str | int, ...], doc: Located,
-                   shown: str) -> Iterator[Diagnostic]:
-    """A model grader's model that is a near miss of a known name (any other name may be right)."""
+                   shown: str, extra: frozenset[str]) -> Iterator[Diagnostic]:
+    """A model grader's model that ftctl does not know: a warning (a new model may be right), with the
+    known name it is a near miss of, if any."""
     name = grader.get("model")
-    if isinstance(name, str) and catalog.base_of(name) not in catalog.MODELS and name not in catalog.ALIASES:
+    if isinstance(name, str) and not catalog.known_grader_model(name) and name not in extra:
         close = catalog.closest(name)
-        if close is not None and close != name:
-            where = (*path, "model")
-            yield Diagnostic(shown, doc.line_of(where), ".".join(map(str, where)),
-                             f"{name!r} is not a model ftctl knows (did you mean {close}?)", "warning")
+        where = (*path, "model")
+        near = f" (did you mean {close}?)" if close is not None and close != name else ""
+        yield Diagnostic(shown, doc.line_of(where), ".".join(map(str, where)),
+                         f"{name!r} is not a model ftctl knows{near}: if the API does not know it either, the job "
+                         f"fails once it runs (catalog as of {catalog.CATALOG_AS_OF}; if the name is right, "
+                         f"FTCTL_EXTRA_MODELS={name} silences this)", "warning")
     inner = grader.get("graders")
     if isinstance(inner, dict):
         for key, sub in inner.items():
             if isinstance(sub, dict):
-                yield from _grader_models(sub, (*path, "graders", key), doc, shown)
+                yield from _grader_models(sub, (*path, "graders", key), doc, shown, extra)
 
 
 def _grader_types(grader: dict[str, object], path: tuple[str | int, ...], doc: Located, shown: str,
