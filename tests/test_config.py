@@ -104,3 +104,9 @@ def test_a_bad_config_stops_every_command_with_file_line_and_field(tmp_path: Pat
         done = _ftctl(*args, cwd=deep)
         assert done.returncode == 1, (args, done.stderr)
         assert "ftctl.yaml:3: limits.max_active: unknown field (did you mean max_active_jobs?)" in done.stderr
+
+
+def test_one_path_may_be_given_as_text(tmp_path: Path) -> None:
+    (tmp_path / "ftctl.yaml").write_text("paths: manifests\n")
+    (tmp_path / "manifests").mkdir()
+    assert load_config(tmp_path)[0].paths == ["manifests"]

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError, field_validator
 
 from reconciler.api.urls import check_base_url
 from reconciler.diagnostics import Diagnostic, InputError, display_path
@@ -55,12 +55,23 @@ class Config(Strict):
     target: Target = Target()
     limits: Limits = Limits()
 
+    @field_validator("paths", mode="before")
+    @classmethod
+    def _one_path(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value  # "paths: manifests" is one path
+
 
 def _secrets(data: object, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     if isinstance(data, dict):
         found = [(*path, str(k)) for k in data if SECRET_KEY.search(str(k))]
         return found + [p for k, v in data.items() for p in _secrets(v, (*path, str(k)))]
     return []
+
+
+def _without_secrets(data: object) -> object:
+    if isinstance(data, dict):
+        return {k: _without_secrets(v) for k, v in data.items() if not SECRET_KEY.search(str(k))}
+    return data
 
 
 def load_config(root: Path) -> tuple[Config, Path | None]:
@@ -84,13 +95,13 @@ def load_config(root: Path) -> tuple[Config, Path | None]:
                                      "several (remove this second one)")])
     if not isinstance(doc.data, dict):
         raise InputError([Diagnostic(shown, doc.line, "", "the project config must be a mapping of settings")])
-    secrets = _secrets(doc.data)
-    if secrets:
-        raise InputError([Diagnostic(shown, doc.line_of(p), ".".join(p), SECRET_MESSAGE) for p in secrets])
-    try:
-        config = Config.model_validate(doc.data)
+    problems = [Diagnostic(shown, doc.line_of(p), ".".join(p), SECRET_MESSAGE) for p in _secrets(doc.data)]
+    try:  # the rest is checked too, so that one run reports every mistake of the file
+        config = Config.model_validate(_without_secrets(doc.data))
     except ValidationError as exc:
-        raise InputError(diagnostics_from_validation(exc, doc, shown, model=Config)) from None
+        raise InputError(problems + diagnostics_from_validation(exc, doc, shown, model=Config)) from None
+    if problems:
+        raise InputError(problems)
     missing = [Diagnostic(shown, doc.line_of(("paths", i)), "paths", f"{p!r}: no such file or directory "
                           f"(paths are relative to {CONFIG_NAME}'s directory)")
                for i, p in enumerate(config.paths or []) if not (path.parent / p).exists()]
