@@ -163,8 +163,28 @@ def _raw_model_check(doc: Located, shown: str, known: Known) -> list[Diagnostic]
     return list(check_model(model, str(kind), doc, shown, known))
 
 
+def _foreign(data: dict[object, object]) -> str | None:
+    """Why a document is some other tool's YAML (a compose file, a Kubernetes object), or None: it
+    is then one error, not one per field."""
+    keys = set(map(str, data))
+    if keys & {"name", "model", "training_file", "method"}:
+        return None  # a manifest, mistakes and all
+    kind = data.get("kind")
+    if isinstance(kind, str) and kind.lower() != "finetuningjob":
+        return f"kind: {kind}"
+    if not keys & set(Manifest.model_fields):
+        return f"no field of a manifest; it has {', '.join(sorted(keys)[:4])}"
+    return None
+
+
 def _load_document(doc: Located, source: Path, real: Path, root: Path, shown: str, known: Known,
                    problems: list[Diagnostic]) -> LoadedManifest | None:
+    foreign = _foreign(doc.data)
+    if foreign is not None:
+        problems.append(Diagnostic(shown, doc.line, "", f"not an ftctl manifest ({foreign}): every YAML file under "
+                                   "the manifest paths is read; move it out of them, or name the paths to read "
+                                   "(ftctl.yaml paths:, or the command's PATHS)"))
+        return None
     try:
         manifest = Manifest.model_validate(doc.data)
     except ValidationError as exc:
