@@ -126,4 +126,4 @@ def test_logs_and_outputs_show_what_a_deploy_step_needs(tmp_path: Path, server: 
 
     followed = ftctl("logs", "good", "--follow")
     assert followed.returncode == 0 and followed.stdout == logs.stdout
-    assert re.fullmatch(r"good: ftjob-\w+ is succeeded\n", followed.stderr)
+    assert re.fullmatch(r"good: ftjob-\w+ ended succeeded\n", followed.stderr)

@@ -130,7 +130,8 @@ def logs(name: str, follow: bool, poll_interval: str, settings: Settings) -> Non
             time.sleep(every)
             job = conn.reader.get_job(job.id)
     if follow:
-        click.echo(f"{name}: {job.id} is {job.status}", err=True)
+        click.echo(f"{name}: {job.id} ended {job.status}" if job.terminal else f"{name}: {job.id} is {job.status}",
+                   err=True)
         if job.status == "failed":
             sys.exit(1)
 

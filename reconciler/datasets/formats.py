@@ -261,7 +261,8 @@ def check_lines(lines: Iterable[bytes], fmt: str, context_tokens: int | None = N
         if tokens > report.longest:
             report.longest = tokens
         if context_tokens is not None and tokens > context_tokens:
-            report.warn(number, f"{tokens} tokens, over the model's limit of {context_tokens}: it will be truncated")
+            report.warn(number, f"{tokens:,} tokens, over the model's limit of {context_tokens:,}: it will be "
+                                "truncated")
     if report.examples < MIN_EXAMPLES and report.error_count == 0:
         noun = "example" if report.examples == 1 else "examples"
         report.error(0, f"{report.examples} {noun}; at least {MIN_EXAMPLES} are required")
