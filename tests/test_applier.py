@@ -127,11 +127,12 @@ def test_a_replace_whose_upload_failed_leaves_the_live_job_running(tmp_path: Pat
 
 class UploadsAtOnce(FakeApi):
     """Another apply uploads the same bytes at the same moment, against an API that ignores
-    ``Idempotency-Key``: its copy lands just before this one's (``first``) or just after."""
+    ``Idempotency-Key``: its copy ``theirs`` lands just before this one's (``first``) or just after;
+    ``same_second`` gives both copies one creation time, as the API counts in whole seconds."""
 
-    def __init__(self, first: bool) -> None:
+    def __init__(self, first: bool, same_second: bool = False, theirs: str = "file-theirs") -> None:
         super().__init__()
-        self.first = first
+        self.first, self.same_second, self.theirs = first, same_second, theirs
 
     def upload(self, path: Path, filename: str, idempotency_key: str, sha256: str,
                progress: Any = None) -> LiveFile:
@@ -140,37 +141,73 @@ class UploadsAtOnce(FakeApi):
         ours = super().upload(path, filename, idempotency_key, sha256, progress)
         if not self.first:
             self._theirs(filename, path)
+        if self.same_second:
+            self.files[ours.id]["created_at"] = self.files[self.theirs]["created_at"]
+            return LiveFile.model_validate(self.files[ours.id])
         return ours
 
     def _theirs(self, filename: str, path: Path) -> None:
-        self.files["file-theirs"] = {"id": "file-theirs", "filename": filename, "bytes": path.stat().st_size,
-                                     "purpose": "fine-tune", "created_at": next(self.clock)}
+        self.files[self.theirs] = {"id": self.theirs, "filename": filename, "bytes": path.stat().st_size,
+                                   "purpose": "fine-tune", "created_at": next(self.clock)}
+
+
+def deletes(api: FakeApi) -> list[tuple[str, str]]:
+    return [w for w in api.writes if w[0] == "delete_file"]
 
 
 @pytest.mark.parametrize("first", [True, False])
 def test_uploads_of_the_same_bytes_at_once_settle_on_the_oldest(tmp_path: Path, first: bool) -> None:
-    """Every run uses the oldest copy, and deletes its own later copy before any job uses it; a copy
-    it did not upload is never deleted (its uploader sees ours, the older, and deletes its own)."""
+    """Every run uses the oldest copy, and deletes its own strictly later copy before any job uses
+    it; a copy it did not upload is never deleted (its uploader sees ours, the older, and deletes its own)."""
     api = UploadsAtOnce(first)
-    results = applier(api, tmp_path).apply(plan([_data(tmp_path)], [], api.list_files(), "default"))
-    upload, create = results
+    upload, create = applier(api, tmp_path).apply(plan([_data(tmp_path)], [], api.list_files(), "default"))
     (job,) = api.list_jobs()
     if first:
         assert upload.job_id == job.training_file == "file-theirs" and list(api.files) == ["file-theirs"]
         assert upload.detail.endswith("uploaded at the same time by another apply; this run's copy file-1 deleted")
-        assert [w for w in api.writes if w[0] == "delete_file"] == [("delete_file", "file-1")]
+        assert deletes(api) == [("delete_file", "file-1")]
     else:
         assert upload.job_id == job.training_file == "file-1" and sorted(api.files) == ["file-1", "file-theirs"]
-        assert not [w for w in api.writes if w[0] == "delete_file"]
+        assert not deletes(api)
     assert create.outcome == "done"
+
+
+@pytest.mark.parametrize(("theirs", "used"), [("file-0", "file-0"), ("file-9", "file-1")])
+def test_copies_of_the_same_second_are_ordered_by_id_and_none_is_deleted(tmp_path: Path, theirs: str,
+                                                                         used: str) -> None:
+    """Within one second, the listing's order says nothing: every run takes the lowest id, and no
+    run deletes its copy, which a run that listed before the other copy existed may be using."""
+    api = UploadsAtOnce(first=True, same_second=True, theirs=theirs)
+    upload, create = applier(api, tmp_path).apply(plan([_data(tmp_path)], [], api.list_files(), "default"))
+    (job,) = api.list_jobs()
+    assert upload.job_id == job.training_file == used and sorted(api.files) == sorted(["file-1", theirs])
+    assert not deletes(api) and create.outcome == "done"
+    if used != "file-1":
+        assert upload.detail.endswith("this run's copy file-1 left: it was made in the same second, and another "
+                                      "run may use it")
 
 
 @pytest.mark.parametrize("fault", ["500", "drop_after"])
 def test_a_failed_delete_of_a_surplus_copy_is_tried_again(tmp_path: Path, fault: str) -> None:
     api = UploadsAtOnce(first=True)
-    api.faults = ["ok", fault]  # the upload goes through, its delete fails, the step is tried again
+    api.faults = ["ok", fault]  # the upload goes through, its delete fails and is tried again
     results = applier(api, tmp_path).apply(plan([_data(tmp_path)], [], api.list_files(), "default"))
     assert results[0].job_id == "file-theirs" and list(api.files) == ["file-theirs"]
+    assert results[0].detail.endswith("this run's copy file-1 deleted")
+
+
+class DeleteRefused(UploadsAtOnce):
+    def delete_file(self, file_id: str) -> None:
+        raise ApiError(403, "deleting files is not allowed for this key")
+
+
+def test_a_refused_delete_of_a_surplus_copy_leaves_it_and_the_upload_succeeds(tmp_path: Path) -> None:
+    api = DeleteRefused(first=True)
+    upload, create = applier(api, tmp_path).apply(plan([_data(tmp_path)], [], api.list_files(), "default"))
+    (job,) = api.list_jobs()
+    assert (upload.outcome, upload.job_id, job.training_file) == ("done", "file-theirs", "file-theirs")
+    assert upload.detail.endswith("this run's copy file-1 left: deleting it failed")
+    assert sorted(api.files) == ["file-1", "file-theirs"] and create.outcome == "done"
 
 
 class PauseFails(FakeApi):

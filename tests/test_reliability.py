@@ -27,14 +27,24 @@ def test_concurrent_applies_agree_on_the_job_to_keep() -> None:
     case = concurrency.one_case(3, idempotency=False, manifests=6, latency_ms=20)
     assert case["duplicates_active_when_runs_ended"] == 0
     after = case["after_one_more_apply"]
-    assert after["extra_active"] == after["missing"] == after["wrongly_cancelled"] == after["duplicate_uploads"] == 0
+    assert after["extra_active"] == after["missing"] == after["wrongly_cancelled"] == 0
     keyed = concurrency.one_case(3, idempotency=True, manifests=6, latency_ms=20)
-    assert keyed["duplicates_created"] == 0 and keyed["converged"]
+    assert keyed["duplicates_created"] == keyed["after_one_more_apply"]["duplicate_uploads"] == 0
+    assert keyed["converged"]
 
 
 def test_a_broken_guarantee_is_reported() -> None:
     assert verdicts({"crash": {"trials": 2, "converged_after_rerun": 1, "duplicates_created": 0}})
     assert verdicts({"crash": {"trials": 19, "asked": 20, "converged_after_rerun": 19, "duplicates_created": 0}})
+
+
+@pytest.mark.parametrize(("keys", "uploads", "broken"), [(True, 1, True), (False, 1, False), (False, 0, False)])
+def test_spare_uploads_break_the_guarantee_only_where_keys_are_honoured(keys: bool, uploads: int,
+                                                                         broken: bool) -> None:
+    after = {"extra_active": 0, "missing": 0, "wrongly_cancelled": 0, "duplicate_uploads": uploads}
+    case = {"runs": 2, "idempotency_keys": keys, "duplicates_created": 0 if keys else 3,
+            "duplicates_active_when_runs_ended": 0, "after_one_more_apply": after}
+    assert bool(verdicts({"concurrency": {"cases": [case]}})) is broken
 
 
 def test_hostile_manifests_are_refused_in_bounded_time_with_nothing_sent() -> None:

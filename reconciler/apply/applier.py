@@ -155,34 +155,41 @@ class Applier:
         report = (lambda n: progress(f.path, n)) if progress else None
 
         def attempt(n: int) -> StepResult:
-            kept = self._oldest_copy(action)
+            kept, _ = self._oldest_copy(action)
             if kept is not None:
                 return StepResult(action.name, "upload", "skipped" if n == 0 else "done",
                                   f"{f.path} already uploaded as {kept.id}", kept.id)
             uploaded = self.writer.upload(path, f.filename, upload_key(f.filename, f.bytes), f.sha256, report)
             self._mine.add(uploaded.id)
-            kept = self._oldest_copy(action) or uploaded
-            if kept.id != uploaded.id:
-                return StepResult(action.name, "upload", "done", f"{f.path} → {kept.id}, uploaded at the same "
-                                  f"time by another apply; this run's copy {uploaded.id} deleted", kept.id)
-            return StepResult(action.name, "upload", "done", f"{f.path} → {uploaded.id}", uploaded.id)
+            oldest, deleted = self._oldest_copy(action)
+            kept = oldest or uploaded
+            if kept.id == uploaded.id:
+                return StepResult(action.name, "upload", "done", f"{f.path} → {uploaded.id}", uploaded.id)
+            fate = ("deleted" if uploaded.id in deleted else "left: it was made in the same second, and another run "
+                    "may use it" if uploaded.created_at <= kept.created_at else "left: deleting it failed")
+            return StepResult(action.name, "upload", "done", f"{f.path} → {kept.id}, uploaded at the same time "
+                              f"by another apply; this run's copy {uploaded.id} {fate}", kept.id)
 
         return self.retry.run(attempt, self._retry(action.name, "upload"))
 
-    def _oldest_copy(self, action: UploadAction) -> LiveFile | None:
-        """The oldest upload of these bytes, which every run uses; the later copies this run uploaded
-        (an API that ignores ``Idempotency-Key``, two applies at once) are deleted — no job uses them
-        yet, as creates start when every upload is done. A delete that fails fails this attempt, and
-        the step's retry deletes again."""
+    def _oldest_copy(self, action: UploadAction) -> tuple[LiveFile | None, set[str]]:
+        """The oldest upload of these bytes, which every run uses (``UploadIndex.same``), and the
+        copies deleted: those this run uploaded, made strictly later than the oldest. No run can have
+        taken such a copy for a job — the older one was listed before it existed — while a copy of the
+        same second as the oldest may have been the oldest another run saw, so it is left. A delete is
+        retried like any call; one that still fails is a warning: the copy is a spare, not a job."""
         copies = UploadIndex(self.reader.list_files()).same(action.file.sha256, action.file.bytes)
+        deleted: set[str] = set()
         for later in copies[1:]:
-            if later.id in self._mine:
+            if later.id in self._mine and later.created_at > copies[0].created_at:
                 try:
-                    self.writer.delete_file(later.id)
+                    self.retry.run(lambda _, i=later.id: self.writer.delete_file(i), self._retry(action.name, "delete"))
                 except ApiError as exc:
                     if exc.status != 404:  # 404: gone already
-                        raise
-        return next(iter(copies), None)
+                        logs.get(name=action.name).warning("upload.spare_left", file_id=later.id, error=str(exc))
+                        continue
+                deleted.add(later.id)
+        return next(iter(copies), None), deleted
 
     def _list_active(self) -> set[str]:
         jobs = self.retry.run(lambda _: self.reader.stack_jobs(self.stack), self._retry("", "count"))

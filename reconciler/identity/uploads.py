@@ -83,9 +83,8 @@ class UploadIndex:
 
     def same(self, sha256: str, size: int) -> list[LiveFile]:
         """The uploads of the bytes with this digest and size, oldest first: by creation time, then
-        by the listing's order (newest first, as the API lists files)."""
-        matches = [f for f in reversed(self.copies(sha256)) if f.bytes == size]
-        return sorted(matches, key=lambda f: f.created_at)  # stable: ties keep the listing's order
+        by id — an order every run computes alike, whatever order the listing gives ties in."""
+        return sorted((f for f in self.copies(sha256) if f.bytes == size), key=lambda f: (f.created_at, f.id))
 
     def find(self, sha256: str, size: int) -> LiveFile | None:
         """The copy of these bytes that every plan and apply uses, the oldest; or None."""
