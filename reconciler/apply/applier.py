@@ -183,13 +183,16 @@ class Applier:
         for later in copies[1:]:
             if later.id in self._mine and later.created_at > copies[0].created_at:
                 try:
-                    self.retry.run(lambda _, i=later.id: self.writer.delete_file(i), self._retry(action.name, "delete"))
+                    self._delete_file(action.name, later.id)
                 except ApiError as exc:
                     if exc.status != 404:  # 404: gone already
                         logs.get(name=action.name).warning("upload.spare_left", file_id=later.id, error=str(exc))
                         continue
                 deleted.add(later.id)
         return next(iter(copies), None), deleted
+
+    def _delete_file(self, name: str, file_id: str) -> None:
+        self.retry.run(lambda _: self.writer.delete_file(file_id), self._retry(name, "delete"))
 
     def _list_active(self) -> set[str]:
         jobs = self.retry.run(lambda _: self.reader.stack_jobs(self.stack), self._retry("", "count"))
