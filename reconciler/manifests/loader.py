@@ -193,9 +193,10 @@ def _load_document(doc: Located, source: Path, real: Path, root: Path, shown: st
         return None
     before = len(problems)
     files, sources = _local_files(manifest, doc, source, root, shown, problems)
-    if any(p.severity == "error" for p in problems[before:]):
-        return None
-    problems.extend(check(manifest, doc, shown, sources, files, known))
+    unreadable = any(p.severity == "error" for p in problems[before:])
+    problems.extend(check(manifest, doc, shown, sources, files, known))  # a file's code is checked if read
+    if unreadable:
+        return None  # a local file missing or refused: there is no data to check
     # With errors of its own here, it is still given back: its data is checked in the same run, so that
     # all of a run's errors are reported together (the problems say that it is not valid).
     return LoadedManifest(manifest, real, doc.line, root, files, doc.lines, sources)
