@@ -213,8 +213,13 @@ def test_prune_with_paths_that_leave_out_a_manifest_is_refused(ws: Workspace, sa
     assert "note: manifests of the project not among the given paths (manifests/bot.yaml)" in plan.stderr
     whole = ws.ftctl("apply", "--prune", "--auto-approve", "manifests")  # every manifest: nothing to prune
     assert whole.returncode == 0 and "cancel" not in whole.stdout, whole.stdout
-    [job] = ws.jobs()
-    assert job["status"] != "cancelled"
+    assert all(job["status"] != "cancelled" for job in ws.jobs())
+    (ws.root / "manifests").rename(ws.root / "jobs")  # no manifests/ and no paths: what is left out is unknown
+    before = sandbox.stats()
+    blind = ws.ftctl("apply", "--prune", "--auto-approve", "jobs/other.yaml")
+    assert blind.returncode == 1 and "hold no manifest: whether the paths leave some out cannot be known" \
+        in blind.stderr, blind.stderr
+    assert sandbox.stats() == before
 
 
 def test_concurrent_applies_create_one_job(ws: Workspace) -> None:

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from reconciler.sandbox.claim import Claim
 from reconciler.sandbox.lifecycle import Job
 
 SCHEMA = """
@@ -50,6 +51,7 @@ CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 class Store:
     def __init__(self, path: Path, clock: str = "real") -> None:
         self.path = path
+        self.claim = Claim(path)  # before the file is made: see claim.py
         path.parent.mkdir(parents=True, exist_ok=True)
         self.blobs = path.with_name(path.name + ".files")
         self.blobs.mkdir(exist_ok=True)
@@ -94,14 +96,9 @@ class Store:
     def close(self) -> None:
         with self.lock:
             self.db.close()
+        self.claim.release()
 
     # -- clock ------------------------------------------------------------------------------
-    def empty(self) -> bool:
-        """Whether nothing was ever stored: no file, job or upload."""
-        with self.lock:
-            return not self.db.execute("SELECT EXISTS (SELECT 1 FROM files) OR EXISTS (SELECT 1 FROM jobs) OR "
-                                       "EXISTS (SELECT 1 FROM uploads)").fetchone()[0]
-
     def now(self) -> float:
         base = float(self.setting("clock_start", "0")) if self.manual else time.time()
         return base + float(self.setting("clock_offset", "0"))

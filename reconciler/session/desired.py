@@ -41,8 +41,12 @@ def desired_of(loaded: list[LoadedManifest], analysis: Analysis, settings: Setti
 
 
 
-def left_out(given: list[Path], project: list[Path]) -> list[Path]:
+def left_out(given: list[Path], project: list[Path]) -> list[Path] | None:
     """The manifest files under ``project`` (the project's own paths) that ``given`` does not reach:
-    a plan of ``given`` alone would take the jobs they declare for orphans."""
+    a plan of ``given`` alone would take the jobs they declare for orphans. None when the project's
+    paths hold no manifest: what ``given`` leaves out cannot be known."""
+    own = discover(project)[0]
+    if not own:
+        return None
     reached = set(discover(given)[0].values())
-    return [path for path, real in discover(project)[0].items() if real not in reached]
+    return [path for path, real in own.items() if real not in reached]

@@ -8,10 +8,8 @@ status), a reader that does not retry and a writer (for the applier, which retri
 from __future__ import annotations
 
 import contextlib
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from reconciler import logs
 from reconciler.api.client import Reader, Target, Transport, Writer
@@ -74,23 +72,20 @@ class Connection:
 def connect(settings: Settings) -> Iterator[Connection]:
     info = target_info(settings)
     if settings.sandbox:
+        from reconciler.sandbox.claim import remove_if_unused
         from reconciler.sandbox.server import running
 
         made = [p for p in (settings.sandbox_db.parent, settings.sandbox_db) if not p.exists()]
-        unused = False
         try:
             with running(settings.sandbox_db, settings.sandbox_speed) as (url, sandbox):
                 transport = Transport(Target(url, "sandbox", OPENAI, label=info.label))
                 try:
                     yield Connection(info.model_copy(update={"sandbox_id": sandbox.store.identity()}), transport)
-                except BaseException:
-                    unused = settings.sandbox_db in made and sandbox.store.empty()
-                    raise
                 finally:
                     transport.close()
         except BaseException:
-            if unused:  # a command refused on the sandbox's first use leaves no sandbox behind
-                _remove_sandbox(settings.sandbox_db, made)
+            if settings.sandbox_db in made:  # refused on the sandbox's first use: leave none behind, if unused
+                remove_if_unused(settings.sandbox_db, made)
             raise
         return
     transport = Transport(remote_target(settings))
@@ -99,12 +94,3 @@ def connect(settings: Settings) -> Iterator[Connection]:
     finally:
         transport.close()
 
-
-def _remove_sandbox(db: Path, made: list[Path]) -> None:
-    """The database this run created, with its files, and its folder when this run made it too."""
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        db.with_name(db.name + suffix).unlink(missing_ok=True)
-    shutil.rmtree(db.with_name(db.name + ".files"), ignore_errors=True)
-    if db.parent in made:
-        with contextlib.suppress(OSError):
-            db.parent.rmdir()
