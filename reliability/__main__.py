@@ -33,7 +33,8 @@ def table(results: dict[str, Any]) -> str:
                  f"{c['unsafe']}; duplicate jobs: {c['duplicates_created']} |"]
     if "crash" in results:
         c = results["crash"]
-        alone = f" (an apply left alone: {c['undisturbed_apply_s']} s)" if "undisturbed_apply_s" in c else ""
+        alone = (f" (an apply left alone: first request at {c['first_request_s']} s, done at "
+                 f"{c['undisturbed_apply_s']} s)") if "first_request_s" in c else ""
         rows += [f"| crash ({c['trials']} trials × {c['manifests']} manifests) | killed mid-apply: "
                  f"{c['killed_mid_apply']}{alone}; converged after one more apply: {c['converged_after_rerun']} of "
                  f"{c['trials']}; duplicate jobs: {c['duplicates_created']} |"]

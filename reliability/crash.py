@@ -1,11 +1,12 @@
 """Crashes: ``apply`` killed with SIGKILL at a random moment, then applied again.
 
 Per trial: a fresh server and project; ``apply`` started with latency on every request (so that a
-kill lands between the steps of a write); SIGKILL after a random delay within the time a whole
-apply takes (measured first, on this machine, by one apply left alone); then ``apply`` again. After
-it: one current job per manifest, nothing duplicated, nothing wrongly cancelled, no file uploaded
-twice. Trials go on until the asked number were killed mid-apply (a kill that comes after the apply
-ended shows nothing, and is not counted), at most twice as many.
+kill lands between the steps of a write); SIGKILL after a random delay between its first request
+and the end of a whole apply (both measured first, on this machine, by one apply left alone); then
+``apply`` again. After it: one current job per manifest, nothing duplicated, nothing wrongly
+cancelled, no file uploaded twice. Trials go on until the asked number were killed mid-apply —
+alive, and after its first request reached the API (a kill in start-up or after the apply ended
+shows nothing, and is not counted) — at most twice as many.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from typing import Any
 from reliability.harness import Server, audit, ftctl, make_project
 
 
-def undisturbed(manifests: int, latency_ms: int) -> float:
-    """Seconds of a whole apply of the project, from the process's start to its exit."""
+def undisturbed(manifests: int, latency_ms: int) -> tuple[float, float]:
+    """Seconds of a whole apply of the project, from the process's start to its exit, and from its
+    start to its first request (start-up: imports, reading and checking the manifests)."""
     with tempfile.TemporaryDirectory(prefix="ftctl-crash-") as tmp:
         root = Path(tmp) / "project"
         make_project(root, manifests)
@@ -32,15 +34,23 @@ def undisturbed(manifests: int, latency_ms: int) -> float:
         try:
             server.admin("PUT", "faults", {"rate": 0, "latency_ms": latency_ms})
             began = time.perf_counter()
-            done = ftctl(root, server, "apply", "--auto-approve")
-            if done.returncode != 0:
-                raise RuntimeError(f"the undisturbed apply failed: {done.stdout[-400:]}{done.stderr[-400:]}")
-            return time.perf_counter() - began
+            run = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve"], cwd=root,
+                                   env=server.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            first = None
+            while first is None and run.poll() is None:
+                if server.admin("GET", "stats")["total"]:
+                    first = time.perf_counter() - began
+                else:
+                    time.sleep(0.01)
+            out, _ = run.communicate(timeout=600)
+            if run.returncode != 0 or first is None:
+                raise RuntimeError(f"the undisturbed apply failed: {out[-800:]}")
+            return time.perf_counter() - began, first
         finally:
             server.stop()
 
 
-def one_trial(trial: int, manifests: int, latency_ms: int, window: float) -> dict[str, Any]:
+def one_trial(trial: int, manifests: int, latency_ms: int, window: tuple[float, float]) -> dict[str, Any]:
     rng = random.Random(trial)
     with tempfile.TemporaryDirectory(prefix="ftctl-crash-") as tmp:
         root = Path(tmp) / "project"
@@ -51,17 +61,21 @@ def one_trial(trial: int, manifests: int, latency_ms: int, window: float) -> dic
             env = server.env()
             run = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve"], cwd=root,
                                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            delay = rng.uniform(0.3, window)  # start-up (imports) takes about 0.25 s
+            delay = rng.uniform(*window)
             time.sleep(delay)
-            killed = run.poll() is None
-            if killed:
+            alive = run.poll() is None
+            if alive:
                 os.kill(run.pid, signal.SIGKILL)
             run.wait()
+            seen = server.admin("GET", "stats")["requests"]  # the API's requests, not the admin's
+            killed = alive and sum(seen.values()) > 0  # before any request: killed in start-up, not mid-apply
+            writes = sum(n for route, n in seen.items() if route.startswith("POST"))
             before = audit(server, names)
             server.admin("PUT", "faults", {"rate": 0})
             again = ftctl(root, server, "apply", "--auto-approve")
             after = audit(server, names)
-            return {"trial": trial, "killed_after_s": round(delay, 2), "killed": killed,
+            return {"trial": trial, "killed_after_s": round(delay, 2), "killed": killed, "alive": alive,
+                    "writes_before_kill": writes,
                     "jobs_before_rerun": manifests - before.missing, "rerun_exit": again.returncode,
                     "converged": after.converged and after.duplicates_created == 0, "last": vars(after)}
         finally:
@@ -69,20 +83,24 @@ def one_trial(trial: int, manifests: int, latency_ms: int, window: float) -> dic
 
 
 def run(trials: int = 20, manifests: int = 20, latency_ms: int = 50) -> dict[str, Any]:
-    whole = undisturbed(manifests, latency_ms)
-    window = max(0.4, whole * 0.95)
-    print(f"  an apply left alone takes {whole:.2f} s: kills land between 0.3 s and {window:.2f} s", flush=True)
+    whole, first = undisturbed(manifests, latency_ms)
+    window = (first, max(first + 0.1, whole * 0.95))
+    print(f"  an apply left alone takes {whole:.2f} s, its first request at {first:.2f} s: kills land between "
+          f"{window[0]:.2f} s and {window[1]:.2f} s", flush=True)
     results: list[dict[str, Any]] = []
     trial = 0
     while sum(1 for r in results if r["killed"]) < trials and trial < 2 * trials:
         trial += 1
         result = one_trial(trial, manifests, latency_ms, window)
         results.append(result)
-        print(f"  trial {trial:>2}: killed {'at' if result['killed'] else 'after it ended (not counted),'} "
-              f"{result['killed_after_s']} s with {result['jobs_before_rerun']} jobs made; rerun → "
+        when = "at" if result["killed"] else "in start-up (not counted), at" if result["alive"] else \
+            "after it ended (not counted),"
+        print(f"  trial {trial:>2}: killed {when} {result['killed_after_s']} s after {result['writes_before_kill']} "
+              f"writes, with {result['jobs_before_rerun']} jobs made; rerun → "
               f"{'converged' if result['converged'] else 'NOT converged'} {result['last']}", flush=True)
     killed = [r for r in results if r["killed"]]
     return {"trials": len(killed), "asked": trials, "manifests": manifests, "latency_ms": latency_ms,
-            "undisturbed_apply_s": round(whole, 2), "killed_mid_apply": len(killed),
+            "undisturbed_apply_s": round(whole, 2), "first_request_s": round(first, 2),
+            "killed_mid_apply": len(killed),
             "converged_after_rerun": sum(1 for r in killed if r["converged"]),
-            "duplicates_created": sum(r["last"]["duplicates_created"] for r in results), "runs": results}
+            "duplicates_created": sum(r["last"]["duplicates_created"] for r in killed), "runs": results}
