@@ -214,12 +214,13 @@ def test_prune_with_paths_that_leave_out_a_manifest_is_refused(ws: Workspace, sa
     whole = ws.ftctl("apply", "--prune", "--auto-approve", "manifests")  # every manifest: nothing to prune
     assert whole.returncode == 0 and "cancel" not in whole.stdout, whole.stdout
     assert all(job["status"] != "cancelled" for job in ws.jobs())
-    (ws.root / "manifests").rename(ws.root / "jobs")  # no manifests/ and no paths: what is left out is unknown
+    (ws.root / "manifests").rename(ws.root / "jobs")  # no manifests/, no paths: the paths' folders stand for them
     before = sandbox.stats()
-    blind = ws.ftctl("apply", "--prune", "--auto-approve", "jobs/other.yaml")
-    assert blind.returncode == 1 and "hold no manifest: whether the paths leave some out cannot be known" \
-        in blind.stderr, blind.stderr
+    beside = ws.ftctl("apply", "--prune", "--auto-approve", "jobs/other.yaml")
+    assert beside.returncode == 1 and "leave out manifests of the project (jobs/bot.yaml)" in beside.stderr
     assert sandbox.stats() == before
+    folder = ws.ftctl("apply", "--prune", "--auto-approve", "jobs")
+    assert folder.returncode == 0 and "cancel" not in folder.stdout, folder.stdout
 
 
 def test_concurrent_applies_create_one_job(ws: Workspace) -> None:

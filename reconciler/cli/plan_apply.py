@@ -57,13 +57,6 @@ def _plan(paths: tuple[str, ...], settings: Settings, prune: bool, replace: tupl
     options = Options(prune=prune, replace=frozenset(replace))
     check_options(options, known, settings.stack)
     outside = left_out(paths_of(paths, settings), paths_of((), settings)) if paths else []
-    if outside is None:
-        if prune:
-            raise UsageProblem("--prune with paths, in a project whose own manifest paths (ftctl.yaml paths:, or "
-                               "manifests/) hold no manifest: whether the paths leave some out cannot be known, "
-                               "and the running jobs those declare would be cancelled as orphans; refused (name "
-                               "the manifest folder in ftctl.yaml paths:, then run --prune without paths)")
-        outside = []
     if outside:
         shown = ", ".join(map(str, outside[:3])) + (f" and {len(outside) - 3} more" if len(outside) > 3 else "")
         if prune:

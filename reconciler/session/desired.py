@@ -41,12 +41,10 @@ def desired_of(loaded: list[LoadedManifest], analysis: Analysis, settings: Setti
 
 
 
-def left_out(given: list[Path], project: list[Path]) -> list[Path] | None:
+def left_out(given: list[Path], project: list[Path]) -> list[Path]:
     """The manifest files under ``project`` (the project's own paths) that ``given`` does not reach:
-    a plan of ``given`` alone would take the jobs they declare for orphans. None when the project's
-    paths hold no manifest: what ``given`` leaves out cannot be known."""
-    own = discover(project)[0]
-    if not own:
-        return None
+    a plan of ``given`` alone would take the jobs they declare for orphans. Where the project's paths
+    hold no manifest, the folders of ``given`` (a folder itself, a file's folder) stand for them."""
+    own = discover(project)[0] or discover(p if p.is_dir() else p.parent for p in given)[0]
     reached = set(discover(given)[0].values())
     return [path for path, real in own.items() if real not in reached]
