@@ -1,8 +1,9 @@
 """Concurrent applies: 2 and 4 applies of the same manifests started together, against a sandbox
 that honours ``Idempotency-Key`` and against one that ignores it (as an API without the header
 would). Counted: duplicate jobs created, duplicates still active when the runs end (the runs must
-agree which job to keep: the newest, cancelling the others), and after one more apply — where
-nothing duplicated may survive.
+agree which job to keep: the newest, cancelling the others), runs that failed, jobs whose file is
+gone, and after one more apply — where no duplicate job survives, no upload strictly newer than the
+oldest of its bytes, and with keys honoured no second copy of a file at all.
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ def one_case(runs: int, idempotency: bool, manifests: int, latency_ms: int) -> d
                                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                      for _ in range(runs)]
             codes = [p.wait(timeout=600) for p in procs]
-            together = audit(server, names)
+            together = audit(server, names, idempotency)
             server.admin("PUT", "faults", {"rate": 0})
             ftctl(root, server, "apply", "--auto-approve")
-            after = audit(server, names)
+            after = audit(server, names, idempotency)
             return {"runs": runs, "idempotency_keys": idempotency, "exit_codes": codes,
+                    "failed_runs": sum(1 for c in codes if c != 0),
+                    "jobs_missing_a_file_when_runs_ended": together.jobs_missing_a_file,
                     "duplicates_created": together.duplicates_created,
                     "duplicates_active_when_runs_ended": together.extra_active,
                     "after_one_more_apply": vars(after), "converged": after.converged}

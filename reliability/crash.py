@@ -103,4 +103,4 @@ def run(trials: int = 20, manifests: int = 20, latency_ms: int = 50) -> dict[str
             "undisturbed_apply_s": round(whole, 2), "first_request_s": round(first, 2),
             "killed_mid_apply": len(killed),
             "converged_after_rerun": sum(1 for r in killed if r["converged"]),
-            "duplicates_created": sum(r["last"]["duplicates_created"] for r in killed), "runs": results}
+            "duplicates_created": sum(r["last"]["duplicates_created"] for r in results), "runs": results}

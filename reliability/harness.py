@@ -120,19 +120,23 @@ class Audit:
     extra_active: int
     duplicates_created: int
     wrongly_cancelled: int
-    duplicate_uploads: int
+    duplicate_uploads: int  # copies of a file beyond the first
+    newer_uploads: int  # copies strictly newer than the oldest of their bytes: an apply deletes its own
+    jobs_missing_a_file: int  # jobs whose training or validation file is gone
+    keys_honoured: bool = True  # without Idempotency-Key, copies uploaded in the same second are kept
 
     @property
     def safe(self) -> bool:
         """Nothing duplicated or lost (what must hold after any apply, converged or not)."""
-        return self.extra_active == self.wrongly_cancelled == self.duplicate_uploads == 0
+        return self.extra_active == self.wrongly_cancelled == self.newer_uploads == self.jobs_missing_a_file == 0 \
+            and (self.duplicate_uploads == 0 or not self.keys_honoured)
 
     @property
     def converged(self) -> bool:
         return self.safe and self.missing == 0
 
 
-def audit(server: Server, names: list[str]) -> Audit:
+def audit(server: Server, names: list[str], keys_honoured: bool = True) -> Audit:
     """What is live now (the server's faults must be off)."""
     jobs = [j for j in server.listing("fine_tuning/jobs") if (j.get("metadata") or {}).get("ftctl-name") in names]
     by_name: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
@@ -141,9 +145,15 @@ def audit(server: Server, names: list[str]) -> Audit:
     live = {n: [j for j in js if j["status"] != "cancelled"] for n, js in by_name.items()}
     ended = ("succeeded", "failed", "cancelled")
     active = {n: [j for j in js if j["status"] not in ended] for n, js in by_name.items()}
-    uploads = Counter(f["filename"] for f in server.listing("files") if f["filename"].startswith("ftctl-"))
+    files = [f for f in server.listing("files") if f["filename"].startswith("ftctl-")]
+    uploads = Counter(f["filename"] for f in files)
+    oldest = {name: min(f["created_at"] for f in files if f["filename"] == name) for name in uploads}
+    ids = {f["id"] for f in server.listing("files")}
+    refs = [j.get(k) for j in jobs for k in ("training_file", "validation_file") if j.get(k)]
     return Audit(missing=sum(1 for js in live.values() if len(js) != 1),
                  extra_active=sum(max(0, len(js) - 1) for js in active.values()),
                  duplicates_created=sum(max(0, len(js) - 1) for js in by_name.values()),
                  wrongly_cancelled=sum(1 for n, js in by_name.items() if js and not live[n]),
-                 duplicate_uploads=sum(c - 1 for c in uploads.values() if c > 1))
+                 duplicate_uploads=sum(c - 1 for c in uploads.values() if c > 1),
+                 newer_uploads=sum(1 for f in files if f["created_at"] > oldest[f["filename"]]),
+                 jobs_missing_a_file=sum(1 for ref in refs if ref not in ids), keys_honoured=keys_honoured)

@@ -183,7 +183,7 @@ def test_copies_of_the_same_second_are_ordered_by_id_and_none_is_deleted(tmp_pat
     assert upload.job_id == job.training_file == used and sorted(api.files) == sorted(["file-1", theirs])
     assert not deletes(api) and create.outcome == "done"
     if used != "file-1":
-        assert upload.detail.endswith("this run's copy file-1 left: it was made in the same second, and another "
+        assert upload.detail.endswith("this run's copy file-1 left: made in the same second as file-0, another "
                                       "run may use it")
 
 
@@ -196,6 +196,28 @@ def test_a_failed_delete_of_a_surplus_copy_is_tried_again(tmp_path: Path, fault:
     assert results[0].detail.endswith("this run's copy file-1 deleted")
 
 
+class ListingLostAfterUpload(UploadsAtOnce):
+    """The listing right after the upload gets no answer: the step is tried again."""
+
+    def upload(self, path: Path, filename: str, idempotency_key: str, sha256: str,
+               progress: Any = None) -> LiveFile:
+        self.lose_listing = True
+        return super().upload(path, filename, idempotency_key, sha256, progress)
+
+    def list_files(self) -> list[LiveFile]:
+        if getattr(self, "lose_listing", False):
+            self.lose_listing = False
+            raise ApiError(0, "connection dropped")
+        return super().list_files()
+
+
+def test_a_copy_uploaded_in_an_attempt_whose_listing_failed_is_still_accounted_for(tmp_path: Path) -> None:
+    api = ListingLostAfterUpload(first=True)
+    upload, _ = applier(api, tmp_path).apply(plan([_data(tmp_path)], [], api.list_files(), "default"))
+    assert upload.job_id == "file-theirs" and list(api.files) == ["file-theirs"]
+    assert upload.detail.endswith("this run's copy file-1 deleted")
+
+
 class DeleteRefused(UploadsAtOnce):
     def delete_file(self, file_id: str) -> None:
         raise ApiError(403, "deleting files is not allowed for this key")
@@ -206,7 +228,8 @@ def test_a_refused_delete_of_a_surplus_copy_leaves_it_and_the_upload_succeeds(tm
     upload, create = applier(api, tmp_path).apply(plan([_data(tmp_path)], [], api.list_files(), "default"))
     (job,) = api.list_jobs()
     assert (upload.outcome, upload.job_id, job.training_file) == ("done", "file-theirs", "file-theirs")
-    assert upload.detail.endswith("this run's copy file-1 left: deleting it failed")
+    assert upload.detail.endswith("this run's copy file-1 left: deleting it failed (HTTP 403: deleting files is "
+                                  "not allowed for this key)")
     assert sorted(api.files) == ["file-1", "file-theirs"] and create.outcome == "done"
 
 

@@ -3,7 +3,8 @@
 Uploads go first. Then each manifest name's actions run in order (duplicate cancels, then its main
 action); different names run in parallel. Every step is one idempotent unit — re-read, then act
 only if still needed — and the unit as a whole is what the retry policy retries, so re-running an
-interrupted apply, or two applies at once, converge, and no retry loop sits inside another.
+interrupted apply, or two applies at once, converge, and no retry loop sits inside another (the
+delete of a spare upload is retried after its step, not within it).
 
 Creates are never blindly repeated: a create carries an ``Idempotency-Key`` derived from stack,
 name, spec and the job it follows, and every attempt first looks the job up by its tags, so a
@@ -92,7 +93,6 @@ class Applier:
         self.probe = Probe()
         """Why no more jobs are created on this target (it drops fields), once that is known."""
         self.slots = Slots(self._list_active, None, wait, 0.0, clock, sleep)
-        self._mine: set[str] = set()
         """Files this run uploaded: the only ones it may delete, as surplus copies."""
 
     # -- entry point ------------------------------------------------------------------------
@@ -153,46 +153,47 @@ class Applier:
         path = absolute(f.path, self.root)
         progress = self.progress
         report = (lambda n: progress(f.path, n)) if progress else None
+        ours: list[LiveFile] = []  # the copies this step uploaded (one, unless an answer was lost)
+        tries: list[int] = []
 
-        def attempt(n: int) -> StepResult:
-            kept, _ = self._oldest_copy(action)
-            if kept is not None:
-                return StepResult(action.name, "upload", "skipped" if n == 0 else "done",
-                                  f"{f.path} already uploaded as {kept.id}", kept.id)
-            uploaded = self.writer.upload(path, f.filename, upload_key(f.filename, f.bytes), f.sha256, report)
-            self._mine.add(uploaded.id)
-            oldest, deleted = self._oldest_copy(action)
-            kept = oldest or uploaded
-            if kept.id == uploaded.id:
-                return StepResult(action.name, "upload", "done", f"{f.path} → {uploaded.id}", uploaded.id)
-            fate = ("deleted" if uploaded.id in deleted else "left: it was made in the same second, and another run "
-                    "may use it" if uploaded.created_at <= kept.created_at else "left: deleting it failed")
-            return StepResult(action.name, "upload", "done", f"{f.path} → {kept.id}, uploaded at the same time "
-                              f"by another apply; this run's copy {uploaded.id} {fate}", kept.id)
+        def attempt(n: int) -> LiveFile:
+            tries.append(n)
+            kept = self._oldest_copy(action)
+            if kept is None:
+                ours.append(self.writer.upload(path, f.filename, upload_key(f.filename, f.bytes), f.sha256, report))
+                kept = self._oldest_copy(action) or ours[-1]
+            return kept
 
-        return self.retry.run(attempt, self._retry(action.name, "upload"))
+        kept = self.retry.run(attempt, self._retry(action.name, "upload"))
+        if not ours:
+            return StepResult(action.name, "upload", "skipped" if tries == [0] else "done",
+                              f"{f.path} already uploaded as {kept.id}", kept.id)
+        spares = [c for c in ours if c.id != kept.id]
+        if not spares:
+            return StepResult(action.name, "upload", "done", f"{f.path} → {kept.id}", kept.id)
+        fates = "; ".join(f"this run's copy {c.id} {self._drop_spare(action.name, c, kept)}" for c in spares)
+        return StepResult(action.name, "upload", "done", f"{f.path} → {kept.id}, uploaded at the same time by "
+                          f"another apply; {fates}", kept.id)
 
-    def _oldest_copy(self, action: UploadAction) -> tuple[LiveFile | None, set[str]]:
-        """The oldest upload of these bytes, which every run uses (``UploadIndex.same``), and the
-        copies deleted: those this run uploaded, made strictly later than the oldest. No run can have
-        taken such a copy for a job — the older one was listed before it existed — while a copy of the
-        same second as the oldest may have been the oldest another run saw, so it is left. A delete is
-        retried like any call; one that still fails is a warning: the copy is a spare, not a job."""
-        copies = UploadIndex(self.reader.list_files()).same(action.file.sha256, action.file.bytes)
-        deleted: set[str] = set()
-        for later in copies[1:]:
-            if later.id in self._mine and later.created_at > copies[0].created_at:
-                try:
-                    self._delete_file(action.name, later.id)
-                except ApiError as exc:
-                    if exc.status != 404:  # 404: gone already
-                        logs.get(name=action.name).warning("upload.spare_left", file_id=later.id, error=str(exc))
-                        continue
-                deleted.add(later.id)
-        return next(iter(copies), None), deleted
+    def _oldest_copy(self, action: UploadAction) -> LiveFile | None:
+        """The oldest upload of these bytes, which every run uses (``UploadIndex.same``)."""
+        return next(iter(UploadIndex(self.reader.list_files()).same(action.file.sha256, action.file.bytes)), None)
 
-    def _delete_file(self, name: str, file_id: str) -> None:
-        self.retry.run(lambda _: self.writer.delete_file(file_id), self._retry(name, "delete"))
+    def _drop_spare(self, name: str, copy: LiveFile, kept: LiveFile) -> str:
+        """Delete a copy this step uploaded beside the one kept, if strictly newer: no run can have
+        taken it, since the kept one was listed before it existed; a copy of the same second may have
+        been the oldest another run saw, and stays. Done after the step, with retries of its own (not
+        nested in the step's); a delete that still fails is a warning — the copy is a spare, not a
+        job. What became of the copy, in words."""
+        if copy.created_at <= kept.created_at:
+            return f"left: made in the same second as {kept.id}, another run may use it"
+        try:
+            self.retry.run(lambda _: self.writer.delete_file(copy.id), self._retry(name, "delete"))
+        except ApiError as exc:
+            if exc.status != 404:  # 404: gone already
+                logs.get(name=name).warning("upload.spare_left", file_id=copy.id, error=str(exc))
+                return f"left: deleting it failed ({exc})"
+        return "deleted"
 
     def _list_active(self) -> set[str]:
         jobs = self.retry.run(lambda _: self.reader.stack_jobs(self.stack), self._retry("", "count"))

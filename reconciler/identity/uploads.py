@@ -6,8 +6,9 @@ downloaded, so the size is the check that can be made). ``UploadIndex`` reads th
 once, so that matching N local files against M live files costs N + M, not N × M.
 
 When there are copies of the same bytes (two applies uploaded them at once, against an API that
-ignores ``Idempotency-Key``), the oldest is the one used, by every run alike; an apply deletes the
-later copies it uploaded itself (``apply/applier.py``), so none is left behind.
+ignores ``Idempotency-Key``), the oldest a run sees is the one it uses; an apply deletes a copy it
+uploaded itself when strictly newer (``apply/applier.py``). Creation times are whole seconds, so
+copies of the same second stay: a run that listed before the other existed may be using either.
 
 Most plans never ask about a file (nothing to create: the jobs' spec hashes decide), and an account's
 file list can be many pages long, so a plan is first made over an index of files not read

@@ -135,12 +135,16 @@ class Store:
         self.add_files([row], available_at)
 
     def add_files(self, rows: Iterable[dict[str, Any]], available_at: float | None = None) -> None:
-        """Many files in one transaction (seeding a large sandbox: one commit, not one per file)."""
+        """Many files in one transaction (seeding a large sandbox: one commit, not one per file). A row
+        without ``created_at`` is stamped inside the transaction, so that creation times follow the
+        order files become visible in: a file listed later is never older (``identity/uploads.py``)."""
         with self.transaction():
+            now = int(self.now())
             self.db.executemany(
                 "INSERT OR IGNORE INTO files (id, bytes, created_at, filename, purpose, available_at) "
                 "VALUES (?,?,?,?,?,?)",
-                [(r["id"], r["bytes"], r["created_at"], r["filename"], r["purpose"], available_at) for r in rows])
+                [(r["id"], r["bytes"], r.get("created_at", now), r["filename"], r["purpose"], available_at)
+                 for r in rows])
 
     def make_available(self, file_id: str, at: float | None) -> None:
         """When a file (a job's results) appears; None: never (the job will not succeed as planned)."""

@@ -91,8 +91,7 @@ def _store(sb: Sandbox, request: Request, upload: UploadFile, purpose: str) -> R
             out.write(chunk)
 
     def write() -> tuple[int, Any]:
-        row = {"id": file_id, "bytes": size, "created_at": int(sb.store.now()), "filename": upload.filename or "upload",
-               "purpose": purpose}
+        row = {"id": file_id, "bytes": size, "filename": upload.filename or "upload", "purpose": purpose}
         sb.store.add_file(row)
         return 200, sb.store.get_file(file_id)
 

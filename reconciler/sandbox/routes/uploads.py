@@ -123,8 +123,8 @@ def _complete(sb: Sandbox, upload_id: str, body: Any) -> Response:
             return sb.error(400, "md5 does not match the uploaded bytes.", "md5", "invalid_value")
         for part in sizes:
             sb.store.blob(part).unlink(missing_ok=True)
-        sb.store.add_file({"id": file_id, "bytes": total, "created_at": int(sb.store.now()),
-                           "filename": upload["filename"], "purpose": upload["purpose"]})
+        sb.store.add_file({"id": file_id, "bytes": total, "filename": upload["filename"],
+                           "purpose": upload["purpose"]})
         upload.update(status="completed", file=sb.store.get_file(file_id))
         sb.store.put_upload(upload)
     return JSONResponse(_public(upload))
