@@ -57,6 +57,13 @@ def _plan(paths: tuple[str, ...], settings: Settings, prune: bool, replace: tupl
     options = Options(prune=prune, replace=frozenset(replace))
     check_options(options, known, settings.stack)
     outside = left_out(paths_of(paths, settings), paths_of((), settings)) if paths else []
+    if outside is None:
+        if prune:
+            raise UsageProblem("--prune with a manifest file, in a project with no manifest paths of its own "
+                               "(ftctl.yaml paths:, or manifests/): the manifests it leaves out cannot be known, "
+                               "and the running jobs they declare would be cancelled as orphans; refused (give "
+                               "the folder of the manifests, or set paths: in ftctl.yaml)")
+        outside = []
     if outside:
         shown = ", ".join(map(str, outside[:3])) + (f" and {len(outside) - 3} more" if len(outside) > 3 else "")
         if prune:

@@ -80,13 +80,13 @@ def running(db: Path = DEFAULT_DB, speed: float = 1.0) -> Iterator[tuple[str, Sa
     logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True,
                               name="ftctl-sandbox")
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the embedded sandbox did not start")
-        time.sleep(0.01)
     try:
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the embedded sandbox did not start")
+            time.sleep(0.01)
         yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1", sandbox
     finally:
         server.should_exit = True

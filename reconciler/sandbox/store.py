@@ -52,6 +52,13 @@ class Store:
     def __init__(self, path: Path, clock: str = "real") -> None:
         self.path = path
         self.claim = Claim(path)  # before the file is made: see claim.py
+        try:
+            self._open(path, clock)
+        except BaseException:
+            self.claim.release()
+            raise
+
+    def _open(self, path: Path, clock: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.blobs = path.with_name(path.name + ".files")
         self.blobs.mkdir(exist_ok=True)
@@ -113,6 +120,11 @@ class Store:
         """A random ID made when this database was created (or reset): saved plans name it, so a plan
         is never applied to another project's sandbox."""
         return self.setting("sandbox_id", "")
+
+    def mark_used(self) -> None:
+        """Kept from now on, even empty: a command succeeded on it (a saved plan may name it)."""
+        with self.transaction():
+            self.db.execute("INSERT OR IGNORE INTO settings VALUES ('used', '1')")
 
     def setting(self, key: str, default: str) -> str:
         with self.lock:

@@ -41,10 +41,13 @@ def desired_of(loaded: list[LoadedManifest], analysis: Analysis, settings: Setti
 
 
 
-def left_out(given: list[Path], project: list[Path]) -> list[Path]:
+def left_out(given: list[Path], project: list[Path]) -> list[Path] | None:
     """The manifest files under ``project`` (the project's own paths) that ``given`` does not reach:
     a plan of ``given`` alone would take the jobs they declare for orphans. Where the project's paths
-    hold no manifest, the folders of ``given`` (a folder itself, a file's folder) stand for them."""
-    own = discover(project)[0] or discover(p if p.is_dir() else p.parent for p in given)[0]
+    hold no manifest, folders given whole stand for the project (nothing left out), and a file given
+    leaves out what cannot be known: None."""
+    own = discover(project)[0]
+    if not own:
+        return [] if all(p.is_dir() for p in given) else None
     reached = set(discover(given)[0].values())
     return [path for path, real in own.items() if real not in reached]

@@ -83,6 +83,8 @@ def connect(settings: Settings) -> Iterator[Connection]:
                     yield Connection(info.model_copy(update={"sandbox_id": sandbox.store.identity()}), transport)
                 finally:
                     transport.close()
+                if settings.sandbox_db in made:
+                    sandbox.store.mark_used()
         except BaseException:
             if settings.sandbox_db in made:  # refused on the sandbox's first use: leave none behind, if unused
                 remove_if_unused(settings.sandbox_db, made)
