@@ -44,8 +44,8 @@ def table(results: dict[str, Any]) -> str:
                  f"| duplicates created: {case['duplicates_created']}; still active when the runs ended: "
                  f"{case['duplicates_active_when_runs_ended']}; after one more apply: extra active "
                  f"{after['extra_active']}, missing {after['missing']}, wrongly cancelled "
-                 f"{after['wrongly_cancelled']}, jobs missing a file {after['jobs_missing_a_file']}, newer "
-                 f"copies of an upload {after['newer_uploads']}, copies of the same second "
+                 f"{after['wrongly_cancelled']}, jobs missing a file {after.get('jobs_missing_a_file', '?')}, newer "
+                 f"copies of an upload {after.get('newer_uploads', '?')}, copies of the same second "
                  f"{after['duplicate_uploads']}; runs failed: {case.get('failed_runs', 0)} |"]
     for case in results.get("hostile", {}).get("cases", []):
         rows += [f"| hostile input: {case['case']} | exit {case['exit']}, {case['seconds']} s, {case['peak_mb']} MB "
@@ -82,9 +82,10 @@ def verdicts(results: dict[str, Any]) -> list[str]:
             after = case["after_one_more_apply"]
             # without keys, copies of a file uploaded in the same second are kept (a run may use either)
             keyed_duplicates = case["idempotency_keys"] and (case["duplicates_created"] or after["duplicate_uploads"])
-            if after["extra_active"] or after["missing"] or after["wrongly_cancelled"] or after["newer_uploads"] \
-                    or after["jobs_missing_a_file"] or case["jobs_missing_a_file_when_runs_ended"] \
-                    or case["failed_runs"] or case["duplicates_active_when_runs_ended"] or keyed_duplicates:
+            if after["extra_active"] or after["missing"] or after["wrongly_cancelled"] \
+                    or after.get("newer_uploads", 0) or after.get("jobs_missing_a_file", 0) \
+                    or case.get("jobs_missing_a_file_when_runs_ended", 0) or case.get("failed_runs", 0) \
+                    or case["duplicates_active_when_runs_ended"] or keyed_duplicates:
                 broken.append(f"concurrency: {case['runs']} applies, keys "
                               f"{'honoured' if case['idempotency_keys'] else 'ignored'}: {case}")
     for case in results.get("hostile", {}).get("cases", []):

@@ -154,19 +154,20 @@ class Applier:
         progress = self.progress
         report = (lambda n: progress(f.path, n)) if progress else None
         ours: list[LiveFile] = []  # the copies this step uploaded (one, unless an answer was lost)
-        tries: list[int] = []
+        sent: list[bool] = []
 
         def attempt(n: int) -> LiveFile:
-            tries.append(n)
-            kept = self._oldest_copy(action)
-            if kept is None:
+            listed = self._oldest_copy(action)
+            if listed is None:
+                sent.append(True)
                 ours.append(self.writer.upload(path, f.filename, upload_key(f.filename, f.bytes), f.sha256, report))
-                kept = self._oldest_copy(action) or ours[-1]
-            return kept
+                listed = self._oldest_copy(action)
+            # ours too: a listing may lag behind the upload it follows
+            return min([c for c in (listed, *ours) if c is not None], key=lambda c: (c.created_at, c.id))
 
         kept = self.retry.run(attempt, self._retry(action.name, "upload"))
         if not ours:
-            return StepResult(action.name, "upload", "skipped" if tries == [0] else "done",
+            return StepResult(action.name, "upload", "done" if sent else "skipped",
                               f"{f.path} already uploaded as {kept.id}", kept.id)
         spares = [c for c in ours if c.id != kept.id]
         if not spares:

@@ -40,7 +40,10 @@ def _locked(db: Path, how: int) -> int | None:
     assert fcntl is not None
     while True:
         db.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_file(db), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(lock_file(db), os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            continue  # the folder was removed meanwhile: make it again
         try:
             fcntl.flock(fd, how)
             with contextlib.suppress(FileNotFoundError):

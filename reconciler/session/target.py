@@ -83,11 +83,11 @@ def connect(settings: Settings) -> Iterator[Connection]:
                     yield Connection(info.model_copy(update={"sandbox_id": sandbox.store.identity()}), transport)
                 finally:
                     transport.close()
-                if settings.sandbox_db in made:
-                    sandbox.store.mark_used()
+                sandbox.store.mark_used()  # a command succeeded on it: kept, even empty
         except BaseException:
-            if settings.sandbox_db in made:  # refused on the sandbox's first use: leave none behind, if unused
-                remove_if_unused(settings.sandbox_db, made)
+            if settings.sandbox_db in made and settings.sandbox_db.exists():  # refused on first use:
+                with contextlib.suppress(OSError):  # leave no sandbox behind, if nobody else uses it
+                    remove_if_unused(settings.sandbox_db, made)
             raise
         return
     transport = Transport(remote_target(settings))
