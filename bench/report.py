@@ -23,8 +23,13 @@ def _verdict(met: bool) -> str:
     return "met" if met else "**not met**"
 
 
-def _machine(m: dict[str, Any]) -> str:
-    return f"{m['when']}, {m['system']}, {m['cpus']} CPUs, Python {m['python']}"
+def _machines(ms: list[dict[str, Any]]) -> str:
+    """One entry per machine, with the span of times its benchmarks ran (they run one after another)."""
+    by_machine: dict[str, list[str]] = {}
+    for m in ms:
+        by_machine.setdefault(f"{m['system']}, {m['cpus']} CPUs, Python {m['python']}", []).append(m["when"])
+    return "; ".join(f"{min(w)}{' – ' + max(w) if max(w) != min(w) else ''}, {name}"
+                     for name, w in sorted(by_machine.items(), key=lambda kv: min(kv[1])))
 
 
 Row = tuple[str, str, str, str, str]
@@ -112,9 +117,9 @@ def performance_rows(r: dict[str, Any], summary: bool = False) -> list[Row]:
 
 
 def performance_table(r: dict[str, Any]) -> str:
-    machines = sorted({_machine(r[k]["machine"]) for k in ("plan", "planner", "sandbox", "apply", "datasets", "startup")
-                       if k in r and "machine" in r[k]})
-    lines = [f"Last run: {'; '.join(machines)}.", "", "| what | goal | measured | baseline, same run | |",
+    machines = _machines([r[k]["machine"] for k in ("plan", "planner", "sandbox", "apply", "datasets", "startup")
+                          if k in r and "machine" in r[k]])
+    lines = [f"Last run: {machines}.", "", "| what | goal | measured | baseline, same run | |",
              "|---|---|---|---|---|"]
     lines += [f"| {' | '.join(row)} |" for row in performance_rows(r)]
     return "\n".join(lines)
@@ -140,9 +145,11 @@ def readme_table(r: dict[str, Any]) -> str:
         keyed = sum(c["duplicates_created"] for c in cases if c["idempotency_keys"])
         left = sum(c["duplicates_active_when_runs_ended"] + c["after_one_more_apply"]["extra_active"] for c in cases)
         uploads = sum(c["after_one_more_apply"]["duplicate_uploads"] for c in cases)
+        newer = sum(c["after_one_more_apply"].get("newer_uploads", 0) for c in cases)
         lines.append(f"| concurrent applies agree | {' and '.join(sorted({str(c['runs']) for c in cases}))} applies "
-                     f"together, with and without idempotency keys: {left} duplicate jobs left running, {uploads} "
-                     f"duplicate uploads left; {keyed} jobs created twice while the keys were honoured |")
+                     f"together, with and without idempotency keys: {left} duplicate jobs left running; {newer} "
+                     f"newer copies of an upload left, {uploads - newer} made in the same second kept (either may "
+                     f"be in use); {keyed} jobs created twice while the keys were honoured |")
     if "hostile" in rel:
         cases = rel["hostile"]["cases"]
         lines.append(f"| hostile input refused, nothing sent | {len(cases)} kinds: exit "

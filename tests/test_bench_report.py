@@ -30,6 +30,9 @@ RESULTS = {
 def test_each_figure_shows_its_verdict_and_the_machine() -> None:
     table = performance_table(RESULTS)
     assert "Last run: 2026-11-22 08:00 UTC, Linux x86_64, 2 CPUs, Python 3.11.7." in table
+    later = {**RESULTS, "apply": {**RESULTS["apply"], "machine": {**MACHINE, "when": "2026-11-22 08:04 UTC"}}}
+    assert "Last run: 2026-11-22 08:00 UTC – 2026-11-22 08:04 UTC, Linux x86_64, 2 CPUs, Python 3.11.7." \
+        in performance_table(later)
     rows = {line.split(" | ")[0]: line for line in table.splitlines() if line.startswith("| `ftctl")}
     small = rows["| `ftctl plan`, 10 manifests × 1,000 jobs (20 of the stack) × 20,000 files, 20 ms per request"]
     assert small.endswith("| 3 requests, 0.90 s | per-manifest SDK script: 12 requests, 1.80 s | met |")
@@ -62,14 +65,14 @@ def test_figures_replace_what_lies_between_the_markers(tmp_path: Path) -> None:
 
 
 def test_the_readme_counts_duplicate_jobs_and_uploads_left_by_concurrent_applies() -> None:
-    def case(runs: int, keys: bool, created: int, uploads: int) -> dict[str, object]:
+    def case(runs: int, keys: bool, created: int, uploads: int, newer: int = 0) -> dict[str, object]:
         return {"runs": runs, "idempotency_keys": keys, "duplicates_created": created,
                 "duplicates_active_when_runs_ended": 0,
-                "after_one_more_apply": {"extra_active": 0, "duplicate_uploads": uploads}}
+                "after_one_more_apply": {"extra_active": 0, "duplicate_uploads": uploads, "newer_uploads": newer}}
 
-    cases = [case(2, True, 0, 0), case(4, True, 0, 0), case(2, False, 9, 1), case(4, False, 25, 2)]
+    cases = [case(2, True, 0, 0), case(4, True, 0, 0), case(2, False, 9, 1), case(4, False, 25, 3, newer=1)]
     row = next(line for line in readme_table({"reliability": {"concurrency": {"cases": cases}}}).splitlines()
                if "concurrent" in line)
     assert row == ("| concurrent applies agree | 2 and 4 applies together, with and without idempotency keys: 0 "
-                   "duplicate jobs left running, 3 duplicate uploads left; 0 jobs created twice while the keys were "
-                   "honoured |")
+                   "duplicate jobs left running; 1 newer copies of an upload left, 3 made in the same second kept "
+                   "(either may be in use); 0 jobs created twice while the keys were honoured |")
