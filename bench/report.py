@@ -129,12 +129,15 @@ def readme_table(r: dict[str, Any]) -> str:
     """One line per claim: reliability first, then the performance goals."""
     lines = ["| claim | last run |", "|---|---|"]
     rel = r.get("reliability", {})
-    if "chaos" in rel:
-        c = rel["chaos"]
-        lines.append(f"| no duplicate job, nothing lost under {c['fault_rate']:.0%} faults of every kind | "
-                     f"{c['seeds']} seeds × {c['manifests']} manifests: {c['duplicates_created']} duplicates, "
-                     f"{c['unsafe']} unsafe seeds; {c['converged_in_one'] + c['converged_in_two']} converged "
-                     f"within two applies under faults, {c['seeds'] - c['not_converged_once_faults_stop']} "
+    for run, keys in (("chaos", "honoured"), ("chaos_without_keys", "ignored")):
+        if run not in rel:
+            continue
+        c = rel[run]
+        lines.append(f"| no duplicate job or upload, nothing lost under {c['fault_rate']:.0%} faults of every kind, "
+                     f"idempotency keys {keys} | {c['seeds']} seeds × {c['manifests']} manifests: "
+                     f"{c['duplicates_created']} duplicate jobs, {c.get('duplicate_uploads_made', '?')} files "
+                     f"uploaded twice, {c['unsafe']} unsafe seeds; {c['converged_in_one'] + c['converged_in_two']} "
+                     f"converged within two applies under faults, {c['seeds'] - c['not_converged_once_faults_stop']} "
                      "once they stopped |")
     if "crash" in rel:
         c = rel["crash"]
@@ -152,14 +155,17 @@ def readme_table(r: dict[str, Any]) -> str:
                      f"be in use); {keyed} jobs created twice while the keys were honoured |")
     if "hostile" in rel:
         cases = rel["hostile"]["cases"]
-        lines.append(f"| hostile input refused, nothing sent | {len(cases)} kinds: exit "
+        unclear = sum(1 for c in cases if c.get("unclear"))
+        lines.append(f"| hostile input refused with a clear message, nothing sent | {len(cases)} kinds: "
+                     f"{len(cases) - unclear} with the file, line and reason, exit "
                      f"{'/'.join(sorted({str(c['exit']) for c in cases}))}, "
                      f"{sum(c['requests_sent'] for c in cases)} requests, ≤ {max(c['seconds'] for c in cases)} s, "
                      f"≤ {max(c['peak_mb'] for c in cases)} MB |")
     if "secrets" in rel:
         s = rel["secrets"]
         lines.append(f"| the key is never shown | {s['runs']} runs at every log level against an API failing every "
-                     f"request: {len(s['leaks'])} leaks |")
+                     f"request in every way or quoting the key, and one that works: {len(s['leaks'])} leaks"
+                     f"{'; **not reached**: ' + ', '.join(s['not_reached']) if s.get('not_reached') else ''} |")
     for what, goal, measured, _, verdict in performance_rows(r, summary=True):
         lines.append(f"| {what}: {goal} | {measured} ({verdict}) |")
     return "\n".join(lines)

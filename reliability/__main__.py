@@ -18,6 +18,7 @@ from reliability.harness import machine, write_between
 RESULTS = Path(__file__).resolve().parent.parent / "bench" / "results.json"
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
 START, END = "<!-- results: written by python -m reliability -->", "<!-- /results -->"
+CHAOS = {"chaos": "honoured", "chaos_without_keys": "ignored (as OpenAI, which documents none)"}
 
 
 def table(results: dict[str, Any]) -> str:
@@ -25,12 +26,16 @@ def table(results: dict[str, Any]) -> str:
     m = results["machine"]
     rows = [f"Run {m['when']} on {m['system']}, {m['cpus']} CPUs, Python {m['python']}.", "",
             "| run | figure |", "|---|---|"]
-    if "chaos" in results:
-        c = results["chaos"]
-        rows += [f"| chaos ({c['seeds']} seeds × {c['manifests']} manifests, {c['fault_rate']:.0%} faults) | "
+    for run, keys in CHAOS.items():
+        if run not in results:
+            continue
+        c = results[run]
+        rows += [f"| chaos ({c['seeds']} seeds × {c['manifests']} manifests, {c['fault_rate']:.0%} faults, "
+                 f"idempotency keys {keys}) | "
                  f"converged in one apply: {c['converged_in_one']}; in two: {c['converged_in_two']}; once the faults "
                  f"stopped: {c['seeds'] - c['not_converged_once_faults_stop']} of {c['seeds']}; unsafe seeds: "
-                 f"{c['unsafe']}; duplicate jobs: {c['duplicates_created']} |"]
+                 f"{c['unsafe']}; duplicate jobs: {c['duplicates_created']}; files uploaded twice: "
+                 f"{c.get('duplicate_uploads_made', '?')} made, {c.get('duplicate_uploads_left', '?')} left |"]
     if "crash" in results:
         c = results["crash"]
         alone = (f" (an apply left alone: first request at {c['first_request_s']} s, done at "
@@ -40,21 +45,28 @@ def table(results: dict[str, Any]) -> str:
                  f"{c['trials']}; duplicate jobs: {c['duplicates_created']} |"]
     for case in results.get("concurrency", {}).get("cases", []):
         after = case["after_one_more_apply"]
+        ended = case.get("when_runs_ended", {})
+        agreed = {True: "yes", False: "**no**", None: "?"}[case.get("agreed")]
         rows += [f"| {case['runs']} concurrent applies, keys {'honoured' if case['idempotency_keys'] else 'ignored'} "
-                 f"| duplicates created: {case['duplicates_created']}; still active when the runs ended: "
-                 f"{case['duplicates_active_when_runs_ended']}; after one more apply: extra active "
-                 f"{after['extra_active']}, missing {after['missing']}, wrongly cancelled "
-                 f"{after['wrongly_cancelled']}, jobs missing a file {after.get('jobs_missing_a_file', '?')}, newer "
-                 f"copies of an upload {after.get('newer_uploads', '?')}, copies of the same second "
-                 f"{after['duplicate_uploads']}; runs failed: {case.get('failed_runs', 0)} |"]
+                 f"| duplicate jobs created: {case['duplicates_created']}, still active when the runs ended: "
+                 f"{case['duplicates_active_when_runs_ended']}; the runs agreed (when they ended, one current job "
+                 f"per manifest, none wrongly cancelled, none missing a file): {agreed}; jobs one more apply "
+                 f"started or cancelled: {case.get('jobs_changed_by_one_more_apply', '?')}; files uploaded twice: "
+                 f"{ended.get('duplicate_uploads_made', '?')} made, newer copies left "
+                 f"{after.get('newer_uploads', '?')}, copies of the same second left {after['duplicate_uploads']}; "
+                 f"runs failed: {case.get('failed_runs', 0)} |"]
     for case in results.get("hostile", {}).get("cases", []):
         rows += [f"| hostile input: {case['case']} | exit {case['exit']}, {case['seconds']} s, {case['peak_mb']} MB "
                  f"peak, {case['requests_sent']} requests sent, {case['output_lines']} lines: "
                  f"`{case['message'][:90]}` |"]
     if "secrets" in results:
         s = results["secrets"]
-        rows += [f"| secrets: {s['runs']} runs ({len(s['commands'])} commands × 3 log levels), every request failing "
-                 f"| canary key found in {len(s['leaks'])} outputs or files |"]
+        reached = s.get("reached", {})
+        rows += [f"| secrets: {s['runs']} runs at {len(s.get('levels', 'x' * 3))} log levels: {len(s['commands'])} "
+                 f"commands with every request failing, then every answer quoting the key, then a scenario with a "
+                 f"fifth failing | canary key found in {len(s['leaks'])} outputs or files; reached: "
+                 f"{', '.join(f'{what} {n}' for what, n in reached.items()) or '?'}"
+                 f"{'; **not reached**: ' + ', '.join(s['not_reached']) if s.get('not_reached') else ''} |"]
     return "\n".join(rows)
 
 
@@ -65,11 +77,13 @@ def write_page(results: dict[str, Any]) -> None:
 def verdicts(results: dict[str, Any]) -> list[str]:
     """Each guarantee that did not hold, in words."""
     broken = []
-    if "chaos" in results:
-        c = results["chaos"]
-        if c["unsafe"] or c["not_converged_once_faults_stop"] or c["duplicates_created"]:
-            broken.append(f"chaos: {c['unsafe']} seeds unsafe, {c['not_converged_once_faults_stop']} not converged "
-                          f"once the faults stopped, {c['duplicates_created']} duplicate jobs")
+    for run, keys in CHAOS.items():
+        c = results.get(run, {})
+        if c and (c["unsafe"] or c["not_converged_once_faults_stop"] or c["duplicates_created"]
+                  or c.get("duplicate_uploads_made") or c.get("duplicate_uploads_left")):
+            broken.append(f"chaos, keys {keys}: {c['unsafe']} seeds unsafe, {c['not_converged_once_faults_stop']} "
+                          f"not converged once the faults stopped, {c['duplicates_created']} duplicate jobs, files "
+                          f"uploaded twice {c.get('duplicate_uploads_made')} (left {c.get('duplicate_uploads_left')})")
     if "crash" in results:
         c = results["crash"]
         if c["converged_after_rerun"] != c["trials"] or c["duplicates_created"]:
@@ -81,8 +95,10 @@ def verdicts(results: dict[str, Any]) -> list[str]:
         for case in results["concurrency"]["cases"]:
             after = case["after_one_more_apply"]
             # without keys, copies of a file uploaded in the same second are kept (a run may use either)
-            keyed_duplicates = case["idempotency_keys"] and (case["duplicates_created"] or after["duplicate_uploads"])
+            keyed_duplicates = case["idempotency_keys"] and (case["duplicates_created"] or after["duplicate_uploads"]
+                                                             or after.get("duplicate_uploads_made", 0))
             if after["extra_active"] or after["missing"] or after["wrongly_cancelled"] \
+                    or case.get("agreed") is False or case.get("jobs_changed_by_one_more_apply", 0) \
                     or after.get("newer_uploads", 0) or after.get("jobs_missing_a_file", 0) \
                     or case.get("jobs_missing_a_file_when_runs_ended", 0) or case.get("failed_runs", 0) \
                     or case["duplicates_active_when_runs_ended"] or keyed_duplicates:
@@ -90,10 +106,13 @@ def verdicts(results: dict[str, Any]) -> list[str]:
                               f"{'honoured' if case['idempotency_keys'] else 'ignored'}: {case}")
     for case in results.get("hostile", {}).get("cases", []):
         if case["exit"] != 1 or case["plan_exit"] != 1 or case["requests_sent"] or case["seconds"] > 30 or \
-                case["peak_mb"] > 200 or case["output_lines"] > 25:
+                case["peak_mb"] > 200 or case["output_lines"] > 25 or case.get("unclear"):
             broken.append(f"hostile input: {case}")
     if results.get("secrets", {}).get("leaks"):
         broken.append(f"secrets: the key appeared in {results['secrets']['leaks']}")
+    if results.get("secrets", {}).get("not_reached"):
+        broken.append(f"secrets: the runs never reached {results['secrets']['not_reached']}, so they prove nothing "
+                      "of them")
     return broken
 
 
@@ -105,6 +124,8 @@ def main(argv: list[str]) -> int:
     if "chaos" in chosen:
         print("== chaos: 30% faults of every kind, 20 ms latency", flush=True)
         results["chaos"] = chaos.run(seeds=3 if quick else 20, manifests=6 if quick else 20)
+        print("== chaos against an API that ignores Idempotency-Key", flush=True)
+        results["chaos_without_keys"] = chaos.run(seeds=3 if quick else 20, manifests=6 if quick else 20, keys=False)
     if "crash" in chosen:
         print("== crash: SIGKILL at a random moment, then apply again", flush=True)
         results["crash"] = crash.run(trials=3 if quick else 20, manifests=6 if quick else 20)
@@ -115,7 +136,7 @@ def main(argv: list[str]) -> int:
         print("== hostile input", flush=True)
         results["hostile"] = hostile.run()
     if "secrets" in chosen:
-        print("== secrets: a canary key against an API that fails in every way", flush=True)
+        print("== secrets: a canary key against an API that fails in every way, and quotes the key", flush=True)
         results["secrets"] = secrets.run()
     broken = verdicts(results)
     if not quick:

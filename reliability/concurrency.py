@@ -1,9 +1,11 @@
 """Concurrent applies: 2 and 4 applies of the same manifests started together, against a sandbox
 that honours ``Idempotency-Key`` and against one that ignores it (as an API without the header
-would). Counted: duplicate jobs created, duplicates still active when the runs end (the runs must
-agree which job to keep: the newest, cancelling the others), runs that failed, jobs whose file is
-gone, and after one more apply — where no duplicate job survives, no upload strictly newer than the
-oldest of its bytes, and with keys honoured no second copy of a file at all.
+would). Counted: duplicate jobs created, runs that failed, and the state when the runs end — the
+runs must agree which job to keep (the newest, cancelling the others): one current job per manifest,
+no duplicate still active, none cancelled that was the only one of its name, no job whose file is
+gone, no upload strictly newer than the oldest of its bytes (with keys honoured no second copy of a
+file made at all), so that one more apply has nothing to change (the jobs it starts or cancels are
+counted too).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def one_case(runs: int, idempotency: bool, manifests: int, latency_ms: int) -> d
                      for _ in range(runs)]
             codes = [p.wait(timeout=600) for p in procs]
             together = audit(server, names, idempotency)
+            kept = _current(server, names)
             server.admin("PUT", "faults", {"rate": 0})
             ftctl(root, server, "apply", "--auto-approve")
             after = audit(server, names, idempotency)
@@ -38,9 +41,17 @@ def one_case(runs: int, idempotency: bool, manifests: int, latency_ms: int) -> d
                     "jobs_missing_a_file_when_runs_ended": together.jobs_missing_a_file,
                     "duplicates_created": together.duplicates_created,
                     "duplicates_active_when_runs_ended": together.extra_active,
+                    "when_runs_ended": vars(together), "agreed": together.converged,
+                    "jobs_changed_by_one_more_apply": len(kept ^ _current(server, names)),
                     "after_one_more_apply": vars(after), "converged": after.converged}
         finally:
             server.stop()
+
+
+def _current(server: Server, names: list[str]) -> set[str]:
+    """The ids of the manifests' jobs that are not cancelled."""
+    return {j["id"] for j in server.listing("fine_tuning/jobs")
+            if (j.get("metadata") or {}).get("ftctl-name") in names and j["status"] != "cancelled"}
 
 
 def run(manifests: int = 20, latency_ms: int = 20) -> dict[str, Any]:
@@ -51,7 +62,9 @@ def run(manifests: int = 20, latency_ms: int = 20) -> dict[str, Any]:
             cases.append(case)
             print(f"  {runs} applies, idempotency keys {'honoured' if idempotency else 'ignored'}: "
                   f"{case['duplicates_created']} duplicates created, {case['duplicates_active_when_runs_ended']} "
-                  f"active when the runs ended; after one more apply "
+                  f"active when the runs ended, {'agreed' if case['agreed'] else 'DID NOT AGREE'} "
+                  f"{case['when_runs_ended']}; one more apply changed {case['jobs_changed_by_one_more_apply']} jobs, "
+                  f"then "
                   f"{'converged' if case['converged'] else 'NOT converged'} {case['after_one_more_apply']}",
                   flush=True)
     return {"manifests": manifests, "latency_ms": latency_ms, "cases": cases,

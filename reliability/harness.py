@@ -4,7 +4,7 @@ server in its own process, ftctl run as a user runs it, and an audit of what end
 The audit reads the sandbox with its faults switched off and counts what must never happen:
 a manifest without exactly one current (not cancelled) job, an active job beyond that one, a
 duplicate job created at all, a job cancelled that was the only one of its name, and a file uploaded
-twice.
+twice (left, or made at all: the sandbox counts the files it made, deleted ones too).
 """
 
 from __future__ import annotations
@@ -120,7 +120,8 @@ class Audit:
     extra_active: int
     duplicates_created: int
     wrongly_cancelled: int
-    duplicate_uploads: int  # copies of a file beyond the first
+    duplicate_uploads: int  # copies of a file beyond the first, left now
+    duplicate_uploads_made: int  # copies beyond the first made at all (the sandbox counts deleted ones too)
     newer_uploads: int  # copies strictly newer than the oldest of their bytes: an apply deletes its own
     jobs_missing_a_file: int  # jobs whose training or validation file is gone
     keys_honoured: bool = True  # without Idempotency-Key, copies uploaded in the same second are kept
@@ -129,7 +130,7 @@ class Audit:
     def safe(self) -> bool:
         """Nothing duplicated or lost (what must hold after any apply, converged or not)."""
         return self.extra_active == self.wrongly_cancelled == self.newer_uploads == self.jobs_missing_a_file == 0 \
-            and (self.duplicate_uploads == 0 or not self.keys_honoured)
+            and (self.duplicate_uploads == self.duplicate_uploads_made == 0 or not self.keys_honoured)
 
     @property
     def converged(self) -> bool:
@@ -150,10 +151,12 @@ def audit(server: Server, names: list[str], keys_honoured: bool = True) -> Audit
     oldest = {name: min(f["created_at"] for f in files if f["filename"] == name) for name in uploads}
     ids = {f["id"] for f in server.listing("files")}
     refs = [j.get(k) for j in jobs for k in ("training_file", "validation_file") if j.get(k)]
+    made = server.admin("GET", "stats")["created"].get("files", 0)  # every file the sandbox made is ftctl's
     return Audit(missing=sum(1 for js in live.values() if len(js) != 1),
                  extra_active=sum(max(0, len(js) - 1) for js in active.values()),
                  duplicates_created=sum(max(0, len(js) - 1) for js in by_name.values()),
                  wrongly_cancelled=sum(1 for n, js in by_name.items() if js and not live[n]),
                  duplicate_uploads=sum(c - 1 for c in uploads.values() if c > 1),
+                 duplicate_uploads_made=made - len(uploads),
                  newer_uploads=sum(1 for f in files if f["created_at"] > oldest[f["filename"]]),
                  jobs_missing_a_file=sum(1 for ref in refs if ref not in ids), keys_honoured=keys_honoured)

@@ -1,6 +1,8 @@
 """Hostile input: each case refused with a clear message, in bounded time and memory, with nothing
 sent. Each runs ``ftctl validate`` (offline) and ``ftctl plan`` against a sandbox whose request
-counter must not move; the child's time and peak memory are measured.
+counter must not move; the child's time and peak memory are measured. A message is clear when both
+commands start it with the file and line at fault and say what each case expects (every part of it:
+the symlink and the ``..`` are two refusals), with no internal error or traceback.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from reliability.harness import Server
 
 GOOD = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
 MANIFEST = "name: {name}\nmodel: gpt-4o-mini\ntraining_file: {data}\n"
+PNG = b"\x89PNG\r\n\x1a\n"  # a binary file's first bytes: 0x89 is not UTF-8
 
 
 def _alias_bomb(root: Path) -> None:
@@ -40,7 +43,7 @@ def _huge_manifest(root: Path) -> None:
 
 
 def _binary_manifest(root: Path) -> None:
-    (root / "m.yaml").write_bytes(os.urandom(1_000_000))  # 1 MB of noise
+    (root / "m.yaml").write_bytes(PNG + os.urandom(1_000_000))  # an image, 1 MB of noise
 
 
 def _latin1_manifest(root: Path) -> None:
@@ -57,9 +60,25 @@ def _long_line(root: Path) -> None:
 
 
 def _million_wrong(root: Path) -> None:
+    """Four faults in turn, one of them naming a different role on every line it is on: the output
+    must stay bounded however many kinds of message the lines make."""
+    kinds = ('{{"messages": [{{"role": "robot{i}", "content": "x"}}]}}', "not json {i}", '{{"prompt": "{i}"}}',
+             '{{"messages": [{{"role": "user", "content": {i}}}]}}')
     with (root / "d.jsonl").open("w") as f:
-        f.writelines('{"messages": [{"role": "robot", "content": "x"}]}\n' for _ in range(1_000_000))
+        f.writelines(kinds[i % 4].format(i=i) + "\n" for i in range(1_000_000))
     (root / "m.yaml").write_text(MANIFEST.format(name="wrong", data="d.jsonl"))
+
+
+def _binary_data(root: Path) -> None:
+    (root / "d.jsonl").write_bytes(PNG + os.urandom(1_000_000))
+    (root / "m.yaml").write_text(MANIFEST.format(name="noise", data="d.jsonl"))
+
+
+def _latin1_data(root: Path) -> None:
+    bad = {"messages": [{"role": "user", "content": "caf\xe9"}, {"role": "assistant", "content": "a"}]}
+    (root / "d.jsonl").write_bytes((json.dumps(GOOD) + "\n").encode() * 20 +
+                                   (json.dumps(bad, ensure_ascii=False) + "\n").encode("latin-1"))
+    (root / "m.yaml").write_text(MANIFEST.format(name="latin", data="d.jsonl"))
 
 
 def _escapes(root: Path) -> None:
@@ -68,12 +87,22 @@ def _escapes(root: Path) -> None:
                                  MANIFEST.format(name="dots", data="../../../etc/passwd"))
 
 
-CASES: dict[str, Callable[[Path], None]] = {
-    "YAML alias bomb": _alias_bomb, "nested 10,000 deep": _deep, "50 MB manifest": _huge_manifest,
-    "binary manifest": _binary_manifest, "invalid UTF-8 manifest": _latin1_manifest,
-    "one 100 MB JSONL line": _long_line, "1,000,000 wrong lines": _million_wrong,
-    "symlink and .. leaving the project": _escapes,
+CASES: dict[str, tuple[Callable[[Path], None], tuple[str, ...]]] = {  # what makes it, what each output must say
+    "YAML alias bomb": (_alias_bomb, ("m.yaml:1: ", "(YAML alias bomb?)")),
+    "nested 10,000 deep": (_deep, ("m.yaml:1: the YAML nests too deeply",)),
+    "50 MB manifest": (_huge_manifest, ("m.yaml: 50000055 bytes is too large for a manifest",)),
+    "binary manifest": (_binary_manifest, ("m.yaml:1: not UTF-8 text: the byte at offset 0 (0x89)",)),
+    "invalid UTF-8 manifest": (_latin1_manifest, ("m.yaml:1: not UTF-8 text: the byte at offset 9 (0xe9)",)),
+    "binary data file": (_binary_data, ("d.jsonl:1: the byte at offset 0 (0x89) is not UTF-8",)),
+    "invalid UTF-8 data file": (_latin1_data, ("d.jsonl:21: the byte at offset", "(0xe9) is not UTF-8")),
+    "one 100 MB JSONL line": (_long_line, ("d.jsonl:1: 100,000,047 bytes on one line",)),
+    "1,000,000 wrong lines": (_million_wrong, ("d.jsonl:2: lines 2, 6, 10 and 249,997 more: not valid JSON",
+                                               "more errors of other kinds in this file")),
+    "symlink and .. leaving the project": (_escapes, ("m.yaml:3: training_file: path 'outside.jsonl' leaves the "
+                                                      "project root", "m.yaml:7: training_file: path "
+                                                      "'../../../etc/passwd' leaves the project root")),
 }
+NEVER = ("internal error", "Traceback")
 
 
 LAUNCHER = """
@@ -107,7 +136,7 @@ def run(names: list[str] | None = None) -> dict[str, Any]:
         server = Server(Path(tmp) / "sandbox.db")
         try:
             env = server.env()
-            for name, make in CASES.items():
+            for name, (make, expected) in CASES.items():
                 if names is not None and name not in names:
                     continue
                 root = Path(tmp) / name.replace(" ", "-").replace("/", "-")
@@ -116,16 +145,22 @@ def run(names: list[str] | None = None) -> dict[str, Any]:
                 before = server.admin("GET", "stats")["total"]
                 code, out, seconds, peak = _measured([sys.executable, "-m", "reconciler", "validate", "m.yaml"],
                                                      root, env)
-                plan_code, _, plan_seconds, plan_peak = _measured(
+                plan_code, plan_out, plan_seconds, plan_peak = _measured(
                     [sys.executable, "-m", "reconciler", "plan", "m.yaml"], root, env)
                 sent = server.admin("GET", "stats")["total"] - before
                 lines = out.strip().splitlines()
+                unclear = [f"{command}: {'lacks' if want else 'says'} {text!r}"
+                           for command, said in (("validate", out), ("plan", plan_out))
+                           for want, texts in ((True, expected), (False, NEVER)) for text in texts
+                           if (text in said) is not want]
                 result = {"case": name, "exit": code, "plan_exit": plan_code, "seconds": round(max(seconds,
                           plan_seconds), 2), "peak_mb": round(max(peak, plan_peak)), "requests_sent": sent,
-                          "output_lines": len(lines), "message": lines[0][:200] if lines else ""}
+                          "output_lines": max(len(lines), len(plan_out.strip().splitlines())),
+                          "message": lines[0][:200] if lines else "", "unclear": unclear}
                 results.append(result)
                 print(f"  {name}: exit {code}/{plan_code}, {result['seconds']} s, {result['peak_mb']} MB, "
-                      f"{sent} requests, {len(lines)} lines: {result['message']}", flush=True)
+                      f"{sent} requests, {result['output_lines']} lines: {result['message']}"
+                      f"{' UNCLEAR: ' + '; '.join(unclear) if unclear else ''}", flush=True)
         finally:
             server.stop()
     return {"cases": results}

@@ -76,3 +76,12 @@ def test_the_readme_counts_duplicate_jobs_and_uploads_left_by_concurrent_applies
     assert row == ("| concurrent applies agree | 2 and 4 applies together, with and without idempotency keys: 0 "
                    "duplicate jobs left running; 1 newer copies of an upload left, 3 made in the same second kept "
                    "(either may be in use); 0 jobs created twice while the keys were honoured |")
+
+
+def test_the_readme_says_which_refusals_were_unclear_and_what_the_secrets_run_never_reached() -> None:
+    hostile = [{"exit": 1, "requests_sent": 0, "seconds": 0.4, "peak_mb": 50, "unclear": []},
+               {"exit": 1, "requests_sent": 0, "seconds": 2.5, "peak_mb": 70, "unclear": ["plan: lacks 'd.jsonl:2'"]}]
+    secrets = {"runs": 17, "leaks": [], "not_reached": ["answers quoting the key"]}
+    table = readme_table({"reliability": {"hostile": {"cases": hostile}, "secrets": secrets}})
+    assert "| 2 kinds: 1 with the file, line and reason, exit 1, 0 requests, ≤ 2.5 s, ≤ 70 MB |" in table
+    assert table.endswith("and one that works: 0 leaks; **not reached**: answers quoting the key |")

@@ -15,7 +15,15 @@ def test_chaos_over_a_few_seeds_duplicates_and_loses_nothing() -> None:
     results = chaos.run(seeds=2, manifests=6)
     assert results["unsafe"] == 0 and results["duplicates_created"] == 0
     assert results["not_converged_once_faults_stop"] == 0
+    assert results["duplicate_uploads_made"] == results["duplicate_uploads_left"] == 0
     assert verdicts({"chaos": results}) == []
+
+
+def test_chaos_against_an_api_that_ignores_idempotency_keys_duplicates_nothing_either() -> None:
+    results = chaos.run(seeds=1, manifests=6, keys=False)
+    assert results["idempotency_keys"] is False and results["unsafe"] == 0
+    assert results["duplicates_created"] == results["duplicate_uploads_made"] == 0
+    assert verdicts({"chaos_without_keys": results}) == []
 
 
 def test_an_apply_killed_at_random_then_run_again_converges() -> None:
@@ -26,13 +34,35 @@ def test_an_apply_killed_at_random_then_run_again_converges() -> None:
 def test_concurrent_applies_agree_on_the_job_to_keep() -> None:
     case = concurrency.one_case(3, idempotency=False, manifests=6, latency_ms=20)
     assert case["duplicates_active_when_runs_ended"] == 0
+    assert case["agreed"] and case["jobs_changed_by_one_more_apply"] == 0, case
     after = case["after_one_more_apply"]
     assert after["extra_active"] == after["missing"] == after["wrongly_cancelled"] == 0
     assert after["newer_uploads"] == after["jobs_missing_a_file"] == case["failed_runs"] == 0, case
     assert verdicts({"concurrency": {"cases": [case]}}) == []
     keyed = concurrency.one_case(3, idempotency=True, manifests=6, latency_ms=20)
     assert keyed["duplicates_created"] == keyed["after_one_more_apply"]["duplicate_uploads"] == 0
-    assert keyed["converged"]
+    assert keyed["when_runs_ended"]["duplicate_uploads_made"] == 0
+    assert keyed["converged"] and keyed["agreed"]
+
+
+def test_runs_that_disagree_or_leave_work_for_the_next_apply_are_broken() -> None:
+    after = {"extra_active": 0, "missing": 0, "wrongly_cancelled": 0, "duplicate_uploads": 0,
+             "duplicate_uploads_made": 0, "newer_uploads": 0, "jobs_missing_a_file": 0}
+    case = {"runs": 2, "idempotency_keys": True, "duplicates_created": 0, "failed_runs": 0, "agreed": True,
+            "jobs_changed_by_one_more_apply": 0, "duplicates_active_when_runs_ended": 0, "after_one_more_apply": after}
+    assert verdicts({"concurrency": {"cases": [case]}}) == []
+    assert verdicts({"concurrency": {"cases": [{**case, "agreed": False}]}})
+    assert verdicts({"concurrency": {"cases": [{**case, "jobs_changed_by_one_more_apply": 1}]}})
+    made = {**case, "after_one_more_apply": {**after, "duplicate_uploads_made": 1}}
+    assert verdicts({"concurrency": {"cases": [made]}})  # made and deleted still counts where keys are honoured
+    assert verdicts({"concurrency": {"cases": [{**made, "idempotency_keys": False}]}}) == []
+
+
+def test_a_chaos_run_that_uploaded_a_file_twice_is_broken_even_if_the_copy_is_gone() -> None:
+    chaos_result = {"unsafe": 0, "not_converged_once_faults_stop": 0, "duplicates_created": 0,
+                    "duplicate_uploads_made": 0, "duplicate_uploads_left": 0}
+    assert verdicts({"chaos": chaos_result}) == []
+    assert verdicts({"chaos": {**chaos_result, "duplicate_uploads_made": 1}})
 
 
 def test_a_broken_guarantee_is_reported() -> None:
@@ -55,16 +85,31 @@ def test_hostile_manifests_are_refused_in_bounded_time_with_nothing_sent() -> No
     from reliability import hostile
 
     cases = hostile.run(["YAML alias bomb", "nested 10,000 deep", "binary manifest", "invalid UTF-8 manifest",
-                         "symlink and .. leaving the project"])["cases"]
-    assert len(cases) == 5
+                         "binary data file", "invalid UTF-8 data file", "symlink and .. leaving the project"])["cases"]
+    assert len(cases) == 7 and all(c["unclear"] == [] for c in cases), cases
     assert verdicts({"hostile": {"cases": cases}}) == []
 
 
-def test_a_canary_key_appears_nowhere_when_every_request_fails() -> None:
+def test_a_refusal_without_its_file_line_or_reason_is_broken() -> None:
+    case = {"case": "binary manifest", "exit": 1, "plan_exit": 1, "requests_sent": 0, "seconds": 0.3, "peak_mb": 45,
+            "output_lines": 2, "unclear": []}
+    assert verdicts({"hostile": {"cases": [case]}}) == []
+    assert verdicts({"hostile": {"cases": [{**case, "unclear": ["plan: says 'internal error'"]}]}})
+
+
+def test_a_canary_key_appears_nowhere_when_every_request_fails_or_an_answer_quotes_it() -> None:
     from reliability import secrets
 
     result = secrets.run([["plan", "--out", "plan.json"], ["apply", "--auto-approve"], ["status"]], ("debug",))
-    assert result["runs"] == 3 and result["leaks"] == []
+    assert result["leaks"] == [] and result["not_reached"] == [], result
+    assert result["runs"] == 3 * 2 + 1 + 12  # failing, quoting, sandbox serve, the working scenario
+    assert result["reached"]["outputs showing [REDACTED]"] >= 3  # the quoting round at least
+    assert verdicts({"secrets": result}) == []
+
+
+def test_a_secrets_run_that_reached_nothing_is_no_proof() -> None:
+    assert verdicts({"secrets": {"runs": 3, "leaks": [], "not_reached": ["answers quoting the key"]}})
+    assert verdicts({"secrets": {"runs": 3, "leaks": ["ftctl plan at debug"], "not_reached": []}})
 
 
 @pytest.mark.parametrize("broken", ["newer_uploads", "jobs_missing_a_file"])

@@ -337,6 +337,25 @@ def test_faults_500_429_and_dropped_connections(client: openai.OpenAI, sandbox: 
     assert stats["POST /v1/files"] == 1
 
 
+def test_files_made_are_counted_even_once_deleted(client: openai.OpenAI, sandbox: SandboxProcess) -> None:
+    first, second = upload(client), upload(client)
+    client.files.delete(second)
+    assert [f.id for f in client.files.list()] == [first]
+    assert sandbox.admin("GET", "stats")["created"] == {"files": 2}
+    sandbox.admin("POST", "reset")
+    assert sandbox.admin("GET", "stats")["created"] == {}
+
+
+def test_an_echo_key_fault_quotes_the_key_presented(sandbox: SandboxProcess) -> None:
+    sandbox.admin("PUT", "faults", {"rate": 1.0, "kinds": ["echo_key"]})
+    for headers in ({"Authorization": "Bearer sk-echoed-1"}, {"api-key": "sk-echoed-1"}):
+        answer = httpx.get(f"{sandbox.url}/files", headers=headers)
+        assert answer.status_code == 401
+        assert answer.json()["error"] == {"message": "Incorrect API key provided: sk-echoed-1.", "type":
+                                          "invalid_request_error", "param": None, "code": "invalid_api_key"}
+    assert sandbox.admin("GET", "stats")["faults"] == {"echo_key": 2}
+
+
 def test_faults_follow_the_rate_with_a_seed(sandbox: SandboxProcess) -> None:
     sandbox.admin("PUT", "faults", {"rate": 0.3, "kinds": ["500"], "seed": 42})
     codes = [httpx.get(f"{sandbox.url}/files", headers={"Authorization": "Bearer k"}).status_code

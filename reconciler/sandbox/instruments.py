@@ -1,5 +1,7 @@
 """Plain ASGI layer around the sandbox app: counts requests per route, checks API keys, keeps the
-admin API to loopback clients, and injects faults and latency (``PUT /sandbox/faults``).
+admin API to loopback clients, and injects faults and latency (``PUT /sandbox/faults``): a 500, a 429
+with Retry-After, the connection dropped before or after the write, or (``echo_key``) a 401 that
+quotes the presented key whole, to prove the client never repeats what an API echoes.
 
 It sits outside Starlette on purpose: to drop a connection it needs uvicorn's own ``send``, whose
 transport it can abort without answering.
@@ -57,6 +59,8 @@ class Instruments:
         if latency:
             await asyncio.sleep(latency / 1000)
         fault = self.sandbox.pick_fault() if api else None
+        if fault:
+            self.sandbox.faults_served[fault] += 1
         if fault == "500":
             await _respond(send, self.sandbox.error(500, "The server had an error while processing your request.",
                                                     kind="server_error"))
@@ -64,6 +68,10 @@ class Instruments:
             await _respond(send, self.sandbox.error(429, "Rate limit reached for requests.", kind="requests",
                                                     code="rate_limit_exceeded",
                                                     headers={"Retry-After": str(self.sandbox.faults["retry_after"])}))
+        elif fault == "echo_key":  # a 401 quoting the key whole, as a careless proxy or gateway might
+            presented = headers.get("api-key") or headers.get("authorization", "")[7:].strip()
+            await _respond(send, self.sandbox.error(401, f"Incorrect API key provided: {presented}.", None,
+                                                    "invalid_api_key"))
         elif fault == "drop_before":
             _drop(send)
         elif fault == "drop_after":

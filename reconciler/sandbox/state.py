@@ -70,7 +70,9 @@ def page(request: Request, items: list[dict[str, Any]], default: int, first_last
 class Sandbox:
     def __init__(self, store: Store, options: Options) -> None:
         self.store, self.options, self.flavor = store, options, options.flavor
-        self.stats: Counter[str] = Counter()
+        self.stats: Counter[str] = Counter()  # requests per route
+        self.created: Counter[str] = Counter()  # files made since start, deleted ones too
+        self.faults_served: Counter[str] = Counter()  # per kind
         self.faults: dict[str, Any] = dict(NO_FAULTS)
         self.rng = random.Random()
         self.fault_lock = threading.Lock()

@@ -1,7 +1,8 @@
 """``/sandbox``: the admin API that tests drive (loopback only, no key; ``instruments`` checks).
 
 ``POST /sandbox/clock/advance {"seconds": N}`` moves the clock; ``GET /sandbox/stats`` counts
-requests per route; ``PUT /sandbox/faults`` injects faults; ``POST /sandbox/reset`` empties it all.
+requests per route, files made (``created``, deleted ones included) and faults served per kind;
+``PUT /sandbox/faults`` injects faults; ``POST /sandbox/reset`` empties it all.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from starlette.routing import Route
 
 from reconciler.sandbox.state import NO_FAULTS, Sandbox, json_body
 
-FAULT_KINDS = {"500", "429", "drop_before", "drop_after"}
+FAULT_KINDS = {"500", "429", "drop_before", "drop_after", "echo_key"}
 
 
 def routes(sb: Sandbox) -> list[Route]:
@@ -26,7 +27,8 @@ def routes(sb: Sandbox) -> list[Route]:
         return JSONResponse({"now": sb.store.advance(float(seconds))})
 
     def stats(request: Request) -> Response:
-        return JSONResponse({"requests": dict(sorted(sb.stats.items())), "total": sum(sb.stats.values())})
+        return JSONResponse({"requests": dict(sorted(sb.stats.items())), "total": sum(sb.stats.values()),
+                             "created": dict(sb.created), "faults": dict(sb.faults_served)})
 
     async def faults(request: Request) -> Response:
         if request.method == "PUT":
@@ -44,6 +46,8 @@ def routes(sb: Sandbox) -> list[Route]:
     def reset(request: Request) -> Response:
         sb.store.reset()
         sb.stats.clear()
+        sb.created.clear()
+        sb.faults_served.clear()
         with sb.fault_lock:
             sb.faults = dict(NO_FAULTS)
         return JSONResponse({"reset": True})
