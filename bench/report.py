@@ -149,22 +149,26 @@ def readme_table(r: dict[str, Any]) -> str:
         left = sum(c["duplicates_active_when_runs_ended"] + c["after_one_more_apply"]["extra_active"] for c in cases)
         uploads = sum(c["after_one_more_apply"]["duplicate_uploads"] for c in cases)
         newer = sum(c["after_one_more_apply"].get("newer_uploads", 0) for c in cases)
+        agreed = sum(1 for c in cases if c.get("agreed") and not c.get("jobs_changed_by_one_more_apply"))
         lines.append(f"| concurrent applies agree | {' and '.join(sorted({str(c['runs']) for c in cases}))} applies "
-                     f"together, with and without idempotency keys: {left} duplicate jobs left running; {newer} "
+                     f"together, with and without idempotency keys: the runs agreed in {agreed} of {len(cases)} "
+                     f"cases (one current job per manifest when they ended, nothing left for one more apply); "
+                     f"{left} duplicate jobs left running; {newer} "
                      f"newer copies of an upload left, {uploads - newer} made in the same second kept (either may "
                      f"be in use); {keyed} jobs created twice while the keys were honoured |")
     if "hostile" in rel:
         cases = rel["hostile"]["cases"]
         unclear = sum(1 for c in cases if c.get("unclear"))
         lines.append(f"| hostile input refused with a clear message, nothing sent | {len(cases)} kinds: "
-                     f"{len(cases) - unclear} with the file, line and reason, exit "
+                     f"{len(cases) - unclear} naming the file (and line) and the reason, exit "
                      f"{'/'.join(sorted({str(c['exit']) for c in cases}))}, "
                      f"{sum(c['requests_sent'] for c in cases)} requests, ≤ {max(c['seconds'] for c in cases)} s, "
                      f"≤ {max(c['peak_mb'] for c in cases)} MB |")
     if "secrets" in rel:
         s = rel["secrets"]
         lines.append(f"| the key is never shown | {s['runs']} runs at every log level against an API failing every "
-                     f"request in every way or quoting the key, and one that works: {len(s['leaks'])} leaks"
+                     f"request in every way or quoting the key (to reads, then to writes), and one failing a fifth: "
+                     f"{len(s['leaks'])} leaks"
                      f"{'; **not reached**: ' + ', '.join(s['not_reached']) if s.get('not_reached') else ''} |")
     for what, goal, measured, _, verdict in performance_rows(r, summary=True):
         lines.append(f"| {what}: {goal} | {measured} ({verdict}) |")

@@ -23,7 +23,9 @@ def _median_ms(args: list[str], runs: int = 9) -> float:
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run(args, cwd=REPO, capture_output=True, check=True)  # a command that fails is not timed
+        done = subprocess.run(args, cwd=REPO, capture_output=True, text=True, check=False)
+        if done.returncode:  # a command that fails is not timed
+            raise SystemExit(f"{' '.join(args)} exited {done.returncode}:\n{done.stdout}{done.stderr}")
         times.append((time.perf_counter() - started) * 1000)
     return statistics.median(times)
 

@@ -61,11 +61,13 @@ def table(results: dict[str, Any]) -> str:
                  f"`{case['message'][:90]}` |"]
     if "secrets" in results:
         s = results["secrets"]
-        reached = s.get("reached", {})
-        rows += [f"| secrets: {s['runs']} runs at {len(s.get('levels', 'x' * 3))} log levels: {len(s['commands'])} "
-                 f"commands with every request failing, then every answer quoting the key, then a scenario with a "
-                 f"fifth failing | canary key found in {len(s['leaks'])} outputs or files; reached: "
-                 f"{', '.join(f'{what} {n}' for what, n in reached.items()) or '?'}"
+        least = s.get("reached_at_least", {})
+        levels = len(s["levels"]) if "levels" in s else "?"
+        rows += [f"| secrets: {s['runs']} runs at {levels} log levels: {len(s['commands'])} commands and "
+                 f"`sandbox serve` with every request failing, then every answer quoting the key; a working "
+                 f"scenario with a fifth failing; an apply whose every write is refused quoting the key "
+                 f"| canary key found in {len(s['leaks'])} outputs or files; reached at every level at least: "
+                 f"{', '.join(f'{what} {n}' for what, n in least.items()) or '?'}"
                  f"{'; **not reached**: ' + ', '.join(s['not_reached']) if s.get('not_reached') else ''} |"]
     return "\n".join(rows)
 

@@ -151,12 +151,12 @@ def audit(server: Server, names: list[str], keys_honoured: bool = True) -> Audit
     oldest = {name: min(f["created_at"] for f in files if f["filename"] == name) for name in uploads}
     ids = {f["id"] for f in server.listing("files")}
     refs = [j.get(k) for j in jobs for k in ("training_file", "validation_file") if j.get(k)]
-    made = server.admin("GET", "stats")["created"].get("files", 0)  # every file the sandbox made is ftctl's
+    made = server.admin("GET", "stats")["files_made"]  # per filename, deleted ones too
     return Audit(missing=sum(1 for js in live.values() if len(js) != 1),
                  extra_active=sum(max(0, len(js) - 1) for js in active.values()),
                  duplicates_created=sum(max(0, len(js) - 1) for js in by_name.values()),
                  wrongly_cancelled=sum(1 for n, js in by_name.items() if js and not live[n]),
                  duplicate_uploads=sum(c - 1 for c in uploads.values() if c > 1),
-                 duplicate_uploads_made=made - len(uploads),
+                 duplicate_uploads_made=sum(n - 1 for name, n in made.items() if name.startswith("ftctl-") and n > 1),
                  newer_uploads=sum(1 for f in files if f["created_at"] > oldest[f["filename"]]),
                  jobs_missing_a_file=sum(1 for ref in refs if ref not in ids), keys_honoured=keys_honoured)

@@ -1,8 +1,9 @@
 """Hostile input: each case refused with a clear message, in bounded time and memory, with nothing
 sent. Each runs ``ftctl validate`` (offline) and ``ftctl plan`` against a sandbox whose request
 counter must not move; the child's time and peak memory are measured. A message is clear when both
-commands start it with the file and line at fault and say what each case expects (every part of it:
-the symlink and the ``..`` are two refusals), with no internal error or traceback.
+commands start their output with the file at fault and its line (a 50 MB manifest, refused unread,
+has none) and say what each case expects (every part of it: the symlink and the ``..`` are two
+refusals), with no internal error or traceback.
 """
 
 from __future__ import annotations
@@ -87,20 +88,22 @@ def _escapes(root: Path) -> None:
                                  MANIFEST.format(name="dots", data="../../../etc/passwd"))
 
 
-CASES: dict[str, tuple[Callable[[Path], None], tuple[str, ...]]] = {  # what makes it, what each output must say
-    "YAML alias bomb": (_alias_bomb, ("m.yaml:1: ", "(YAML alias bomb?)")),
-    "nested 10,000 deep": (_deep, ("m.yaml:1: the YAML nests too deeply",)),
-    "50 MB manifest": (_huge_manifest, ("m.yaml: 50000055 bytes is too large for a manifest",)),
-    "binary manifest": (_binary_manifest, ("m.yaml:1: not UTF-8 text: the byte at offset 0 (0x89)",)),
-    "invalid UTF-8 manifest": (_latin1_manifest, ("m.yaml:1: not UTF-8 text: the byte at offset 9 (0xe9)",)),
-    "binary data file": (_binary_data, ("d.jsonl:1: the byte at offset 0 (0x89) is not UTF-8",)),
-    "invalid UTF-8 data file": (_latin1_data, ("d.jsonl:21: the byte at offset", "(0xe9) is not UTF-8")),
-    "one 100 MB JSONL line": (_long_line, ("d.jsonl:1: 100,000,047 bytes on one line",)),
-    "1,000,000 wrong lines": (_million_wrong, ("d.jsonl:2: lines 2, 6, 10 and 249,997 more: not valid JSON",
-                                               "more errors of other kinds in this file")),
-    "symlink and .. leaving the project": (_escapes, ("m.yaml:3: training_file: path 'outside.jsonl' leaves the "
-                                                      "project root", "m.yaml:7: training_file: path "
-                                                      "'../../../etc/passwd' leaves the project root")),
+CASES: dict[str, tuple[Callable[[Path], None], str, tuple[str, ...]]] = {
+    # what makes it; how each output's first line starts (the file, and the line where it has lines);
+    # what each output must say
+    "YAML alias bomb": (_alias_bomb, "m.yaml:1: ", ("(YAML alias bomb?)",)),
+    "nested 10,000 deep": (_deep, "m.yaml:1: ", ("the YAML nests too deeply",)),
+    "50 MB manifest": (_huge_manifest, "m.yaml: ", ("50000055 bytes is too large for a manifest",)),  # not read
+    "binary manifest": (_binary_manifest, "m.yaml:1: ", ("not UTF-8 text: the byte at offset 0 (0x89)",)),
+    "invalid UTF-8 manifest": (_latin1_manifest, "m.yaml:1: ", ("not UTF-8 text: the byte at offset 9 (0xe9)",)),
+    "binary data file": (_binary_data, "d.jsonl:1: ", ("the byte at offset 0 (0x89) is not UTF-8",)),
+    "invalid UTF-8 data file": (_latin1_data, "d.jsonl:21: ", ("(0xe9) is not UTF-8",)),
+    "one 100 MB JSONL line": (_long_line, "d.jsonl:1: ", ("100,000,047 bytes on one line",)),
+    "1,000,000 wrong lines": (_million_wrong, "d.jsonl:1: ", (
+        "d.jsonl:2: lines 2, 6, 10 and 249,997 more: not valid JSON", "more errors of other kinds in this file")),
+    "symlink and .. leaving the project": (_escapes, "m.yaml:3: ", (
+        "m.yaml:3: training_file: path 'outside.jsonl' leaves the project root",
+        "m.yaml:7: training_file: path '../../../etc/passwd' leaves the project root")),
 }
 NEVER = ("internal error", "Traceback")
 
@@ -136,7 +139,7 @@ def run(names: list[str] | None = None) -> dict[str, Any]:
         server = Server(Path(tmp) / "sandbox.db")
         try:
             env = server.env()
-            for name, (make, expected) in CASES.items():
+            for name, (make, first, expected) in CASES.items():
                 if names is not None and name not in names:
                     continue
                 root = Path(tmp) / name.replace(" ", "-").replace("/", "-")
@@ -153,6 +156,8 @@ def run(names: list[str] | None = None) -> dict[str, Any]:
                            for command, said in (("validate", out), ("plan", plan_out))
                            for want, texts in ((True, expected), (False, NEVER)) for text in texts
                            if (text in said) is not want]
+                unclear += [f"{command}: starts {said[:40]!r}, not {first!r}"
+                            for command, said in (("validate", out), ("plan", plan_out)) if not said.startswith(first)]
                 result = {"case": name, "exit": code, "plan_exit": plan_code, "seconds": round(max(seconds,
                           plan_seconds), 2), "peak_mb": round(max(peak, plan_peak)), "requests_sent": sent,
                           "output_lines": max(len(lines), len(plan_out.strip().splitlines())),

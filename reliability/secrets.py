@@ -1,23 +1,28 @@
 """Secrets: a canary key must appear in no output, log line, plan file or exception text of any
 command, at any log level.
 
-Each log level gets a fresh sandbox and project, and three rounds:
+Each log level gets a fresh sandbox and project, and four rounds:
 
 - failing: every request fails, each in one of every way (a 500, a 429, the connection dropped
   before or after the write) — every command;
-- quoting: every answer is a 401 that quotes the key whole — every command;
-- working: a fifth of the requests fail in all those ways while a scenario takes the key as far as it
-  goes: a plan saved, then applied (uploads, creates), apply again, status, wait, logs, outputs,
-  import of a live job, a changed manifest applied (its job replaced: a cancel) and one removed and
-  pruned.
+- quoting: every answer is a 401 that quotes the key whole — every command, and ``sandbox serve``;
+- working: a fifth of the requests fail in the first round's ways while a scenario takes the key as
+  far as it goes: a plan saved, then applied (uploads, creates), apply again, status, wait, logs,
+  outputs, import of a live job, a changed manifest applied (its job replaced: a cancel) and one
+  removed and pruned;
+- quoting writes: every write is answered by the quoting 401 while one apply uploads a new file,
+  creates a new job and cancels a pruned one, so that the quoted key reaches each error path.
 
-What the rounds reached is counted — requests per route, jobs created and cancelled, plan files
-written, answers that quoted the key and ``[REDACTED]`` shown in its place — so that a run that never
-got past its first request cannot pass for proof: each must be reached at least once.
+After each round every file under the level's folder (the project, ``$HOME``, the databases) is
+searched. What each level reached is counted — requests per route, jobs created and cancelled, a plan
+file written, quoting answers to an upload, a create and a cancel, and the quoted key shown redacted
+— and must be non-zero at every level: a level that stopped at its first request proves nothing.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,7 +35,6 @@ import yaml
 from reliability.harness import ALL_FAULTS, Server, make_project
 
 CANARY = "sk-canary-7Hq2Zx9Lw4Rt8Np1"
-KINDS = [*ALL_FAULTS, "echo_key"]
 FAILING = [
     ["validate"], ["schema"], ["plan"], ["plan", "--out", "plan.json"], ["plan", "-o", "json"],
     ["plan", "-o", "markdown"], ["apply", "--auto-approve"], ["apply", "plan.json"], ["status"],
@@ -38,113 +42,144 @@ FAILING = [
     ["outputs", "-o", "json"], ["import", "ftjob-abc123"], ["plan", "--api-base", "http://127.0.0.1:9/v1"],
 ]
 LEVELS = ("debug", "info", "warning", "error")
-MUST_REACH = ("POST /v1/files", "POST /v1/fine_tuning/jobs", "POST /v1/fine_tuning/jobs/{job_id}/cancel",
-              "jobs created", "jobs cancelled", "plan files written", "answers quoting the key",
-              "outputs showing [REDACTED]")
+ROUTES = {"upload": "POST /v1/files", "create": "POST /v1/fine_tuning/jobs",
+          "cancel": "POST /v1/fine_tuning/jobs/{job_id}/cancel"}
+QUOTED = "Incorrect API key provided: [REDACTED]"
+MUST_REACH = (*ROUTES.values(), "jobs created", "jobs cancelled", "plan files written",
+              *(f"quoting answer to a {what}" for what in ROUTES), "outputs showing the quoted key redacted",
+              "the refused writes' apply showing it redacted")
 
 
-class _Round:
-    """Runs ftctl in ``root`` with the canary key at one log level; keeps every output."""
+class _Level:
+    """ftctl run in a project with the canary key at one log level; every output kept."""
 
-    def __init__(self, root: Path, server: Server, level: str, home: Path) -> None:
-        self.root, self.server = root, server
-        self.env = server.env(CANARY, AZURE_OPENAI_API_KEY=CANARY, FTCTL_LOG=level, HOME=str(home))
+    def __init__(self, folder: Path, server: Server, level: str) -> None:
+        self.folder, self.root, self.server = folder, folder / "project", server
+        (folder / "home").mkdir()
+        self.env = server.env(CANARY, AZURE_OPENAI_API_KEY=CANARY, FTCTL_LOG=level, HOME=str(folder / "home"))
         self.outputs: list[tuple[str, str]] = []
+        self.leaks: set[str] = set()
+        self.reached: Counter[str] = Counter()
 
-    def ftctl(self, *args: str) -> None:
+    def ftctl(self, *args: str) -> str:
         done = subprocess.run([sys.executable, "-m", "reconciler", *args], cwd=self.root, env=self.env,
                               capture_output=True, text=True, timeout=300)
         self.outputs.append((f"ftctl {' '.join(args)} at {self.env['FTCTL_LOG']}", done.stdout + done.stderr))
+        return done.stdout
 
-    def serve(self, db: Path) -> None:
+    def serve(self) -> None:
         """``ftctl sandbox serve`` too: started, its first line read, stopped."""
         proc = subprocess.Popen([sys.executable, "-m", "reconciler", "sandbox", "serve", "--port", "0", "--db",
-                                 str(db)], cwd=self.root, env=self.env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+                                 str(self.folder / "served.db")], cwd=self.root, env=self.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert proc.stdout is not None
         first = proc.stdout.readline()
         proc.terminate()
         rest, _ = proc.communicate(timeout=30)
         self.outputs.append((f"ftctl sandbox serve at {self.env['FTCTL_LOG']}", first + rest))
 
+    def faults(self, rate: float, kinds: list[str], seed: int, methods: list[str] | None = None) -> None:
+        self.server.admin("PUT", "faults", {"rate": rate, "kinds": kinds, "seed": seed, "latency_ms": 5,
+                                            "retry_after": 0.05, "methods": methods})
 
-def _working(run: _Round, server: Server) -> None:
+    def search(self) -> None:
+        """Every file written so far, before the next round may replace it."""
+        self.leaks |= {f"file {p.relative_to(self.folder)}" for p in self.folder.rglob("*")
+                       if p.is_file() and CANARY.encode() in p.read_bytes()}
+        (self.root / "plan.json").unlink(missing_ok=True)
+
+
+def _working(run: _Level) -> None:
     manifests = run.root / "manifests"
     run.ftctl("plan", "--out", "plan.json")
     run.ftctl("apply", "plan.json")
     for args in (["apply", "--auto-approve"], ["status"], ["status", "-o", "json"],
-                 ["wait", "--timeout", "3s", "--poll-interval", "1s"], ["logs", "job-00"], ["outputs", "-o", "json"]):
+                 ["wait", "--timeout", "3s", "--poll-interval", "1s"], ["logs", "job-00"]):
         run.ftctl(*args)
-    run.ftctl("import", *[j["id"] for j in _jobs(server)][:1] or ["ftjob-abc123"])
-    changed = yaml.safe_load((manifests / "job-01.yaml").read_text())
-    changed["seed"] = 4242
-    (manifests / "job-01.yaml").write_text(yaml.safe_dump(changed, sort_keys=False))
+    try:
+        found = json.loads(run.ftctl("outputs", "-o", "json"))["outputs"]
+        job = next(o["job_id"] for o in found.values() if o.get("job_id"))
+    except (ValueError, StopIteration, TypeError, KeyError):  # the outputs failed under the faults
+        job = "ftjob-abc123"
+    run.ftctl("import", job)
+    _edit(manifests / "job-01.yaml", seed=4242)
     run.ftctl("apply", "--auto-approve")
     (manifests / "job-02.yaml").unlink()
     run.ftctl("plan", "--prune", "-o", "markdown")
     run.ftctl("apply", "--auto-approve", "--prune")
 
 
-def _jobs(server: Server) -> list[dict[str, Any]]:
-    """The sandbox's jobs, read with its faults off for the moment."""
-    faults = server.admin("GET", "faults")
-    server.admin("PUT", "faults", {"rate": 0})
-    try:
-        return server.listing("fine_tuning/jobs")
-    finally:
-        server.admin("PUT", "faults", faults)
+def _quoting_writes(run: _Level) -> None:
+    """One apply that uploads (new data), creates (a new manifest on data already uploaded) and cancels
+    (a pruned job)."""
+    manifests = run.root / "manifests"
+    doc = yaml.safe_load((manifests / "job-00.yaml").read_text())
+    new_data = manifests / "data" / "secrets-new.jsonl"
+    shutil.copyfile(manifests / doc["training_file"], new_data)
+    with new_data.open("a") as f:
+        f.write((manifests / doc["training_file"]).read_text().splitlines()[0] + "\n")
+    _edit(manifests / "job-00.yaml", training_file="data/secrets-new.jsonl")
+    shutil.copyfile(manifests / "job-03.yaml", manifests / "job-09.yaml")  # its data is uploaded already
+    _edit(manifests / "job-09.yaml", name="job-09", suffix="r09")
+    (manifests / "job-04.yaml").unlink()
+    run.ftctl("apply", "--auto-approve", "--prune")
 
 
-def one_level(level: str, tmp: Path, commands: list[list[str]], seed: int) -> tuple[list[tuple[str, str]],
-                                                                                      Counter[str], list[Path]]:
-    """Both rounds at ``level``: every output, what was reached, and the folders whose files to search."""
-    root, home = tmp / level / "project", tmp / level / "home"
-    make_project(root, 3)
-    home.mkdir()
-    server = Server(tmp / level / "sandbox.db")
-    reached: Counter[str] = Counter()
+def _edit(manifest: Path, **fields: Any) -> None:
+    doc = yaml.safe_load(manifest.read_text())
+    doc.update(fields)
+    manifest.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def one_level(level: str, folder: Path, commands: list[list[str]], seed: int) -> _Level:
+    make_project(folder / "project", 6)
+    server = Server(folder / "sandbox.db", "--speed", "0.01")  # jobs stay cancellable throughout
+    run = _Level(folder, server, level)
     try:
-        run = _Round(root, server, level, home)
         for kinds in (ALL_FAULTS, ["echo_key"]):
-            server.admin("PUT", "faults", {"rate": 1.0, "kinds": kinds, "seed": seed, "latency_ms": 5,
-                                           "retry_after": 0.05})
+            run.faults(1.0, kinds, seed)
             for args in commands:
                 run.ftctl(*args)
-        run.serve(tmp / level / "served.db")
-        (root / "plan.json").unlink(missing_ok=True)
-        server.admin("PUT", "faults", {"rate": 0.2, "kinds": KINDS, "seed": seed, "latency_ms": 5,
-                                       "retry_after": 0.05})
-        _working(run, server)
-        reached["plan files written"] += (root / "plan.json").exists()
+            run.search()
+        run.serve()
+        run.faults(0.2, ALL_FAULTS, seed)
+        _working(run)
+        run.reached["plan files written"] = int((run.root / "plan.json").exists())
+        run.search()
         stats = server.admin("GET", "stats")
-        reached.update({route: n for route, n in stats["requests"].items() if route in MUST_REACH})
-        reached["answers quoting the key"] += stats["faults"].get("echo_key", 0)
-        jobs = _jobs(server)
-        reached["jobs created"] += len(jobs)
-        reached["jobs cancelled"] += sum(1 for j in jobs if j["status"] == "cancelled")
-        reached["outputs showing [REDACTED]"] += sum(1 for _, out in run.outputs if "[REDACTED]" in out)
+        run.reached.update({route: n for route, n in stats["requests"].items() if route in ROUTES.values()})
+        run.faults(0, [], seed)
+        jobs = server.listing("fine_tuning/jobs")
+        run.reached.update({"jobs created": len(jobs),
+                            "jobs cancelled": sum(1 for j in jobs if j["status"] == "cancelled")})
+        run.faults(1.0, ["echo_key"], seed, methods=["POST"])
+        _quoting_writes(run)
+        run.search()
+        quoted = server.admin("GET", "stats")["faults"]
+        run.reached.update({f"quoting answer to a {what}": quoted.get(f"echo_key {route}", 0)
+                            for what, route in ROUTES.items()})
+        run.reached["outputs showing the quoted key redacted"] = sum(1 for _, out in run.outputs if QUOTED in out)
+        run.reached["the refused writes' apply showing it redacted"] = int(QUOTED in run.outputs[-1][1])
     finally:
         server.stop()
-    return run.outputs, reached, [root, home]
+    return run
 
 
 def run(commands: list[list[str]] | None = None, levels: tuple[str, ...] = LEVELS) -> dict[str, Any]:
     commands = commands or FAILING
     leaks: list[str] = []
-    reached: Counter[str] = Counter()
+    reached: dict[str, dict[str, int]] = {}
     runs = 0
     with tempfile.TemporaryDirectory(prefix="ftctl-secrets-") as tmp:
         for seed, level in enumerate(levels, start=1):
-            outputs, got, folders = one_level(level, Path(tmp), commands, seed)
-            runs += len(outputs)
-            reached.update(got)
-            leaks += [what for what, out in outputs if CANARY in out]
-            leaks += [f"file {p}" for folder in folders for p in folder.rglob("*")
-                      if p.is_file() and CANARY.encode() in p.read_bytes()]
-    missed = [what for what in MUST_REACH if not reached[what]]
-    print(f"  {runs} runs at {len(levels)} log levels ({len(commands) + 1} commands with every request failing, "
-          f"then every answer quoting the key, then a scenario with a fifth failing): {len(leaks)} leaks"
-          f"{': ' + ', '.join(leaks) if leaks else ''}; "
-          f"reached {dict(reached)}{'; NOT reached: ' + ', '.join(missed) if missed else ''}", flush=True)
-    return {"runs": runs, "levels": list(levels), "commands": [" ".join(c) for c in commands] + ["sandbox serve"],
-            "leaks": leaks, "reached": dict(reached), "not_reached": missed}
+            done = one_level(level, Path(tmp) / level, commands, seed)
+            runs += len(done.outputs)
+            reached[level] = {what: done.reached[what] for what in MUST_REACH}
+            leaks += [what for what, out in done.outputs if CANARY in out] + [f"{level}: {f}" for f in done.leaks]
+    missed = [f"{level}: {what}" for level, got in reached.items() for what, n in got.items() if not n]
+    least = {what: min(got[what] for got in reached.values()) for what in MUST_REACH}
+    print(f"  {runs} runs at {len(levels)} log levels: {len(leaks)} leaks{': ' + ', '.join(leaks) if leaks else ''}; "
+          f"reached at every level at least {least}{'; NOT reached: ' + ', '.join(missed) if missed else ''}",
+          flush=True)
+    return {"runs": runs, "levels": list(levels), "commands": [" ".join(c) for c in commands],
+            "leaks": leaks, "reached": reached, "reached_at_least": least, "not_reached": missed}

@@ -66,16 +66,17 @@ def test_figures_replace_what_lies_between_the_markers(tmp_path: Path) -> None:
 
 def test_the_readme_counts_duplicate_jobs_and_uploads_left_by_concurrent_applies() -> None:
     def case(runs: int, keys: bool, created: int, uploads: int, newer: int = 0) -> dict[str, object]:
-        return {"runs": runs, "idempotency_keys": keys, "duplicates_created": created,
-                "duplicates_active_when_runs_ended": 0,
+        return {"runs": runs, "idempotency_keys": keys, "duplicates_created": created, "agreed": newer == 0,
+                "jobs_changed_by_one_more_apply": 0, "duplicates_active_when_runs_ended": 0,
                 "after_one_more_apply": {"extra_active": 0, "duplicate_uploads": uploads, "newer_uploads": newer}}
 
     cases = [case(2, True, 0, 0), case(4, True, 0, 0), case(2, False, 9, 1), case(4, False, 25, 3, newer=1)]
     row = next(line for line in readme_table({"reliability": {"concurrency": {"cases": cases}}}).splitlines()
                if "concurrent" in line)
-    assert row == ("| concurrent applies agree | 2 and 4 applies together, with and without idempotency keys: 0 "
-                   "duplicate jobs left running; 1 newer copies of an upload left, 3 made in the same second kept "
-                   "(either may be in use); 0 jobs created twice while the keys were honoured |")
+    assert row == ("| concurrent applies agree | 2 and 4 applies together, with and without idempotency keys: the "
+                   "runs agreed in 3 of 4 cases (one current job per manifest when they ended, nothing left for one "
+                   "more apply); 0 duplicate jobs left running; 1 newer copies of an upload left, 3 made in the same "
+                   "second kept (either may be in use); 0 jobs created twice while the keys were honoured |")
 
 
 def test_the_readme_says_which_refusals_were_unclear_and_what_the_secrets_run_never_reached() -> None:
@@ -83,5 +84,5 @@ def test_the_readme_says_which_refusals_were_unclear_and_what_the_secrets_run_ne
                {"exit": 1, "requests_sent": 0, "seconds": 2.5, "peak_mb": 70, "unclear": ["plan: lacks 'd.jsonl:2'"]}]
     secrets = {"runs": 17, "leaks": [], "not_reached": ["answers quoting the key"]}
     table = readme_table({"reliability": {"hostile": {"cases": hostile}, "secrets": secrets}})
-    assert "| 2 kinds: 1 with the file, line and reason, exit 1, 0 requests, ≤ 2.5 s, ≤ 70 MB |" in table
-    assert table.endswith("and one that works: 0 leaks; **not reached**: answers quoting the key |")
+    assert "| 2 kinds: 1 naming the file (and line) and the reason, exit 1, 0 requests, ≤ 2.5 s, ≤ 70 MB |" in table
+    assert table.endswith("and one failing a fifth: 0 leaks; **not reached**: answers quoting the key |")

@@ -102,8 +102,8 @@ def test_a_canary_key_appears_nowhere_when_every_request_fails_or_an_answer_quot
 
     result = secrets.run([["plan", "--out", "plan.json"], ["apply", "--auto-approve"], ["status"]], ("debug",))
     assert result["leaks"] == [] and result["not_reached"] == [], result
-    assert result["runs"] == 3 * 2 + 1 + 12  # failing, quoting, sandbox serve, the working scenario
-    assert result["reached"]["outputs showing [REDACTED]"] >= 3  # the quoting round at least
+    assert result["runs"] == 3 * 2 + 1 + 12 + 1  # failing, quoting, sandbox serve, working, quoting writes
+    assert result["reached"]["debug"]["outputs showing the quoted key redacted"] >= 4  # 3 quoting + the writes'
     assert verdicts({"secrets": result}) == []
 
 

@@ -341,9 +341,9 @@ def test_files_made_are_counted_even_once_deleted(client: openai.OpenAI, sandbox
     first, second = upload(client), upload(client)
     client.files.delete(second)
     assert [f.id for f in client.files.list()] == [first]
-    assert sandbox.admin("GET", "stats")["created"] == {"files": 2}
+    assert sandbox.admin("GET", "stats")["files_made"] == {TRAIN.name: 2}
     sandbox.admin("POST", "reset")
-    assert sandbox.admin("GET", "stats")["created"] == {}
+    assert sandbox.admin("GET", "stats")["files_made"] == {}
 
 
 def test_an_echo_key_fault_quotes_the_key_presented(sandbox: SandboxProcess) -> None:
@@ -353,7 +353,18 @@ def test_an_echo_key_fault_quotes_the_key_presented(sandbox: SandboxProcess) -> 
         assert answer.status_code == 401
         assert answer.json()["error"] == {"message": "Incorrect API key provided: sk-echoed-1.", "type":
                                           "invalid_request_error", "param": None, "code": "invalid_api_key"}
-    assert sandbox.admin("GET", "stats")["faults"] == {"echo_key": 2}
+    assert sandbox.admin("GET", "stats")["faults"] == {"echo_key GET /v1/files": 2}
+
+
+def test_faults_limited_to_writes_leave_reads_alone(client: openai.OpenAI, sandbox: SandboxProcess) -> None:
+    file_id = upload(client)
+    sandbox.admin("PUT", "faults", {"rate": 1.0, "kinds": ["echo_key"], "methods": ["POST"]})
+    assert [f.id for f in client.files.list()] == [file_id]
+    with pytest.raises(openai.AuthenticationError, match="Incorrect API key provided: sk-sandbox"):
+        client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=file_id)
+    assert sandbox.admin("GET", "stats")["faults"] == {"echo_key POST /v1/fine_tuning/jobs": 1}
+    refused = httpx.put(f"{sandbox.base}/sandbox/faults", json={"rate": 1.0, "methods": ["PATCH"]})
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "methods"
 
 
 def test_faults_follow_the_rate_with_a_seed(sandbox: SandboxProcess) -> None:

@@ -48,7 +48,8 @@ class Instruments:
                 return
             await self.app(scope, receive, send)
             return
-        self.sandbox.stats[f"{scope['method']} {_route_template(path)}"] += 1
+        route = _route_template(path)
+        self.sandbox.stats[f"{scope['method']} {route}"] += 1
         api = path.startswith(self.sandbox.flavor.prefix + "/")
         if api and not _has_key(headers):
             await _respond(send, self.sandbox.error(
@@ -58,9 +59,7 @@ class Instruments:
         latency = self.sandbox.faults["latency_ms"]
         if latency:
             await asyncio.sleep(latency / 1000)
-        fault = self.sandbox.pick_fault() if api else None
-        if fault:
-            self.sandbox.faults_served[fault] += 1
+        fault = self.sandbox.pick_fault(scope["method"], route) if api else None
         if fault == "500":
             await _respond(send, self.sandbox.error(500, "The server had an error while processing your request.",
                                                     kind="server_error"))

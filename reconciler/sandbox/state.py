@@ -21,7 +21,8 @@ from reconciler.sandbox.requests import ApiError
 from reconciler.sandbox.store import Store
 
 _ALNUM = string.ascii_letters + string.digits
-NO_FAULTS: dict[str, Any] = {"rate": 0.0, "kinds": [], "latency_ms": 0, "seed": None, "retry_after": 1}
+NO_FAULTS: dict[str, Any] = {"rate": 0.0, "kinds": [], "latency_ms": 0, "seed": None, "retry_after": 1,
+                             "methods": None}
 
 
 def new_id(prefix: str, n: int = 24) -> str:
@@ -71,8 +72,8 @@ class Sandbox:
     def __init__(self, store: Store, options: Options) -> None:
         self.store, self.options, self.flavor = store, options, options.flavor
         self.stats: Counter[str] = Counter()  # requests per route
-        self.created: Counter[str] = Counter()  # files made since start, deleted ones too
-        self.faults_served: Counter[str] = Counter()  # per kind
+        self.files_made: Counter[str] = Counter()  # per filename, since start, deleted ones too
+        self.faults_served: Counter[str] = Counter()  # per "kind METHOD route"
         self.faults: dict[str, Any] = dict(NO_FAULTS)
         self.rng = random.Random()
         self.fault_lock = threading.Lock()
@@ -110,8 +111,18 @@ class Sandbox:
         except ApiError as exc:
             return exc.status, exc.body(self.flavor)
 
-    def pick_fault(self) -> str | None:
+    def pick_fault(self, method: str, route: str) -> str | None:
+        """A fault for this request, or None; counted per kind and route. ``methods``, when set, limits
+        faults to those (``["POST"]``: writes only); their requests alone draw from the seeded sequence."""
         with self.fault_lock:
-            if self.faults["kinds"] and self.rng.random() < self.faults["rate"]:
-                return str(self.rng.choice(self.faults["kinds"]))
-        return None
+            methods = self.faults.get("methods")
+            if not self.faults["kinds"] or (methods and method not in methods) \
+                    or self.rng.random() >= self.faults["rate"]:
+                return None
+            fault = str(self.rng.choice(self.faults["kinds"]))
+            self.faults_served[f"{fault} {method} {route}"] += 1
+            return fault
+
+    def made_file(self, filename: str) -> None:
+        with self.fault_lock:  # writes run on worker threads
+            self.files_made[filename] += 1

@@ -1,7 +1,8 @@
 """``/sandbox``: the admin API that tests drive (loopback only, no key; ``instruments`` checks).
 
 ``POST /sandbox/clock/advance {"seconds": N}`` moves the clock; ``GET /sandbox/stats`` counts
-requests per route, files made (``created``, deleted ones included) and faults served per kind;
+requests per route, files made per filename (deleted ones included) and faults served per kind and
+route;
 ``PUT /sandbox/faults`` injects faults; ``POST /sandbox/reset`` empties it all.
 """
 
@@ -28,7 +29,7 @@ def routes(sb: Sandbox) -> list[Route]:
 
     def stats(request: Request) -> Response:
         return JSONResponse({"requests": dict(sorted(sb.stats.items())), "total": sum(sb.stats.values()),
-                             "created": dict(sb.created), "faults": dict(sb.faults_served)})
+                             "files_made": dict(sb.files_made), "faults": dict(sb.faults_served)})
 
     async def faults(request: Request) -> Response:
         if request.method == "PUT":
@@ -36,18 +37,23 @@ def routes(sb: Sandbox) -> list[Route]:
             kinds = body.get("kinds", ["500"])
             if not set(kinds) <= FAULT_KINDS:
                 return sb.error(400, f"unknown fault kinds: {kinds}", "kinds")
+            methods = body.get("methods")
+            if methods is not None and not (isinstance(methods, list) and methods and
+                                            all(m in ("GET", "POST", "DELETE") for m in methods)):
+                return sb.error(400, "'methods' must be a non-empty list of GET, POST, DELETE.", "methods")
             with sb.fault_lock:
                 sb.faults = {"rate": float(body.get("rate", 0)), "kinds": kinds,
                              "latency_ms": int(body.get("latency_ms", 0)), "seed": body.get("seed"),
-                             "retry_after": body.get("retry_after", 1)}
+                             "retry_after": body.get("retry_after", 1), "methods": methods}
                 sb.rng = random.Random(sb.faults["seed"])
         return JSONResponse(sb.faults)
 
     def reset(request: Request) -> Response:
         sb.store.reset()
         sb.stats.clear()
-        sb.created.clear()
-        sb.faults_served.clear()
+        with sb.fault_lock:
+            sb.files_made.clear()
+            sb.faults_served.clear()
         with sb.fault_lock:
             sb.faults = dict(NO_FAULTS)
         return JSONResponse({"reset": True})

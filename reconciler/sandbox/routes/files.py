@@ -93,7 +93,7 @@ def _store(sb: Sandbox, request: Request, upload: UploadFile, purpose: str) -> R
     def write() -> tuple[int, Any]:
         row = {"id": file_id, "bytes": size, "filename": upload.filename or "upload", "purpose": purpose}
         sb.store.add_file(row)
-        sb.created["files"] += 1
+        sb.made_file(upload.filename or "upload")
         return 200, sb.store.get_file(file_id)
 
     response = sb.idempotent(request, body_hash({"purpose": purpose, "filename": upload.filename,

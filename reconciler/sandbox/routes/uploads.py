@@ -125,7 +125,7 @@ def _complete(sb: Sandbox, upload_id: str, body: Any) -> Response:
             sb.store.blob(part).unlink(missing_ok=True)
         sb.store.add_file({"id": file_id, "bytes": total, "filename": upload["filename"],
                            "purpose": upload["purpose"]})
-        sb.created["files"] += 1
+        sb.made_file(upload["filename"])
         upload.update(status="completed", file=sb.store.get_file(file_id))
         sb.store.put_upload(upload)
     return JSONResponse(_public(upload))
