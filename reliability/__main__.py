@@ -18,7 +18,7 @@ from reliability.harness import machine, write_between
 RESULTS = Path(__file__).resolve().parent.parent / "bench" / "results.json"
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
 START, END = "<!-- results: written by python -m reliability -->", "<!-- /results -->"
-CHAOS = {"chaos": "honoured", "chaos_without_keys": "ignored (as OpenAI, which documents none)"}
+CHAOS = {"chaos": "honoured", "chaos_without_keys": "ignored, as by OpenAI, which documents none"}
 
 
 def table(results: dict[str, Any]) -> str:
