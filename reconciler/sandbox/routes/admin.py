@@ -28,8 +28,10 @@ def routes(sb: Sandbox) -> list[Route]:
         return JSONResponse({"now": sb.store.advance(float(seconds))})
 
     def stats(request: Request) -> Response:
+        with sb.fault_lock:  # counted on worker threads too
+            made, served = dict(sb.files_made), dict(sb.faults_served)
         return JSONResponse({"requests": dict(sorted(sb.stats.items())), "total": sum(sb.stats.values()),
-                             "files_made": dict(sb.files_made), "faults": dict(sb.faults_served)})
+                             "files_made": made, "faults": served})
 
     async def faults(request: Request) -> Response:
         if request.method == "PUT":
@@ -54,7 +56,6 @@ def routes(sb: Sandbox) -> list[Route]:
         with sb.fault_lock:
             sb.files_made.clear()
             sb.faults_served.clear()
-        with sb.fault_lock:
             sb.faults = dict(NO_FAULTS)
         return JSONResponse({"reset": True})
 
