@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from reliability.harness import Server, audit, ftctl, make_project
+from reliability.harness import Server, audit, ftctl, make_project, managed_jobs
 
 
 def one_case(runs: int, idempotency: bool, manifests: int, latency_ms: int) -> dict[str, Any]:
@@ -50,8 +50,7 @@ def one_case(runs: int, idempotency: bool, manifests: int, latency_ms: int) -> d
 
 def _current(server: Server, names: list[str]) -> set[str]:
     """The ids of the manifests' jobs that are not cancelled."""
-    return {j["id"] for j in server.listing("fine_tuning/jobs")
-            if (j.get("metadata") or {}).get("ftctl-name") in names and j["status"] != "cancelled"}
+    return {j["id"] for j in managed_jobs(server, names) if j["status"] != "cancelled"}
 
 
 def run(manifests: int = 20, latency_ms: int = 20) -> dict[str, Any]:

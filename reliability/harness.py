@@ -79,9 +79,10 @@ class Server:
         answer.raise_for_status()
         return answer.json()
 
-    def faults(self, rate: float, seed: int = 0, latency_ms: int = 0) -> None:
-        self.admin("PUT", "faults", {"rate": rate, "kinds": ALL_FAULTS, "seed": seed, "latency_ms": latency_ms,
-                                     "retry_after": 0.05})
+    def faults(self, rate: float, seed: int = 0, latency_ms: int = 0, kinds: list[str] = ALL_FAULTS,
+               methods: list[str] | None = None) -> None:
+        self.admin("PUT", "faults", {"rate": rate, "kinds": kinds, "seed": seed, "latency_ms": latency_ms,
+                                     "retry_after": 0.05, "methods": methods})
 
     def listing(self, path: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -137,19 +138,25 @@ class Audit:
         return self.safe and self.missing == 0
 
 
+def managed_jobs(server: Server, names: list[str]) -> list[dict[str, Any]]:
+    """The jobs of these manifest names, cancelled ones too (the server's faults must be off)."""
+    return [j for j in server.listing("fine_tuning/jobs") if (j.get("metadata") or {}).get("ftctl-name") in names]
+
+
 def audit(server: Server, names: list[str], keys_honoured: bool = True) -> Audit:
     """What is live now (the server's faults must be off)."""
-    jobs = [j for j in server.listing("fine_tuning/jobs") if (j.get("metadata") or {}).get("ftctl-name") in names]
+    jobs = managed_jobs(server, names)
     by_name: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
     for job in jobs:
         by_name[job["metadata"]["ftctl-name"]].append(job)
     live = {n: [j for j in js if j["status"] != "cancelled"] for n, js in by_name.items()}
     ended = ("succeeded", "failed", "cancelled")
     active = {n: [j for j in js if j["status"] not in ended] for n, js in by_name.items()}
-    files = [f for f in server.listing("files") if f["filename"].startswith("ftctl-")]
+    every_file = server.listing("files")
+    files = [f for f in every_file if f["filename"].startswith("ftctl-")]
     uploads = Counter(f["filename"] for f in files)
     oldest = {name: min(f["created_at"] for f in files if f["filename"] == name) for name in uploads}
-    ids = {f["id"] for f in server.listing("files")}
+    ids = {f["id"] for f in every_file}
     refs = [j.get(k) for j in jobs for k in ("training_file", "validation_file") if j.get(k)]
     made = server.admin("GET", "stats")["files_made"]  # per filename, deleted ones too
     return Audit(missing=sum(1 for js in live.values() if len(js) != 1),

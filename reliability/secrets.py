@@ -78,10 +78,6 @@ class _Level:
         rest, _ = proc.communicate(timeout=30)
         self.outputs.append((f"ftctl sandbox serve at {self.env['FTCTL_LOG']}", first + rest))
 
-    def faults(self, rate: float, kinds: list[str], seed: int, methods: list[str] | None = None) -> None:
-        self.server.admin("PUT", "faults", {"rate": rate, "kinds": kinds, "seed": seed, "latency_ms": 5,
-                                            "retry_after": 0.05, "methods": methods})
-
     def search(self) -> None:
         """Every file written so far, before the next round may replace it."""
         self.leaks |= {f"file {p.relative_to(self.folder)}" for p in self.folder.rglob("*")
@@ -137,22 +133,22 @@ def one_level(level: str, folder: Path, commands: list[list[str]], seed: int) ->
     run = _Level(folder, server, level)
     try:
         for kinds in (ALL_FAULTS, ["echo_key"]):
-            run.faults(1.0, kinds, seed)
+            server.faults(1.0, seed, 5, kinds)
             for args in commands:
                 run.ftctl(*args)
             run.search()
         run.serve()
-        run.faults(0.2, ALL_FAULTS, seed)
+        server.faults(0.2, seed, 5)
         _working(run)
         run.reached["plan files written"] = int((run.root / "plan.json").exists())
         run.search()
         stats = server.admin("GET", "stats")
         run.reached.update({route: n for route, n in stats["requests"].items() if route in ROUTES.values()})
-        run.faults(0, [], seed)
+        server.faults(0)
         jobs = server.listing("fine_tuning/jobs")
         run.reached.update({"jobs created": len(jobs),
                             "jobs cancelled": sum(1 for j in jobs if j["status"] == "cancelled")})
-        run.faults(1.0, ["echo_key"], seed, methods=["POST"])
+        server.faults(1.0, seed, 5, ["echo_key"], methods=["POST"])
         _quoting_writes(run)
         run.search()
         quoted = server.admin("GET", "stats")["faults"]

@@ -93,7 +93,6 @@ class Applier:
         self.probe = Probe()
         """Why no more jobs are created on this target (it drops fields), once that is known."""
         self.slots = Slots(self._list_active, None, wait, 0.0, clock, sleep)
-        """Files this run uploaded: the only ones it may delete, as surplus copies."""
 
     # -- entry point ------------------------------------------------------------------------
     def apply(self, plan: Plan) -> list[StepResult]:

@@ -51,7 +51,7 @@ class Instruments:
         route = _route_template(path)
         self.sandbox.stats[f"{scope['method']} {route}"] += 1
         api = path.startswith(self.sandbox.flavor.prefix + "/")
-        if api and not _has_key(headers):
+        if api and not _presented_key(headers):
             await _respond(send, self.sandbox.error(
                 401, "You didn't provide an API key. You need to provide your API key in an Authorization header "
                 "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the api-key header.", None, None))
@@ -68,9 +68,8 @@ class Instruments:
                                                     code="rate_limit_exceeded",
                                                     headers={"Retry-After": str(self.sandbox.faults["retry_after"])}))
         elif fault == "echo_key":  # a 401 quoting the key whole, as a careless proxy or gateway might
-            presented = headers.get("api-key") or headers.get("authorization", "")[7:].strip()
-            await _respond(send, self.sandbox.error(401, f"Incorrect API key provided: {presented}.", None,
-                                                    "invalid_api_key"))
+            quoted = f"Incorrect API key provided: {_presented_key(headers)}."
+            await _respond(send, self.sandbox.error(401, quoted, None, "invalid_api_key"))
         elif fault == "drop_before":
             _drop(send)
         elif fault == "drop_after":
@@ -83,9 +82,10 @@ class Instruments:
             await self.app(scope, receive, send)
 
 
-def _has_key(headers: dict[str, str]) -> bool:
+def _presented_key(headers: dict[str, str]) -> str:
+    """The key a request carries (``api-key``, else a Bearer token); "" when none."""
     auth = headers.get("authorization", "")
-    return bool(auth.lower().startswith("bearer ") and auth[7:].strip()) or bool(headers.get("api-key"))
+    return headers.get("api-key") or (auth[7:].strip() if auth.lower().startswith("bearer ") else "")
 
 
 def _drop(send: Send) -> None:

@@ -91,9 +91,9 @@ def _store(sb: Sandbox, request: Request, upload: UploadFile, purpose: str) -> R
             out.write(chunk)
 
     def write() -> tuple[int, Any]:
-        row = {"id": file_id, "bytes": size, "filename": upload.filename or "upload", "purpose": purpose}
-        sb.store.add_file(row)
-        sb.made_file(upload.filename or "upload")
+        filename = upload.filename or "upload"
+        sb.store.add_file({"id": file_id, "bytes": size, "filename": filename, "purpose": purpose})
+        sb.made_file(filename)
         return 200, sb.store.get_file(file_id)
 
     response = sb.idempotent(request, body_hash({"purpose": purpose, "filename": upload.filename,
