@@ -6,6 +6,19 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+FieldPath = tuple[str | int, ...]
+"""Where a value is in a manifest (or a request): keys and list indexes, ``("integrations", 0, "wandb")``.
+Paths stay tuples everywhere; ``dotted`` is the one way they are written for people."""
+
+
+def dotted(path: FieldPath) -> str:
+    """``("integrations", 0, "wandb", "project")`` → ``integrations[0].wandb.project``."""
+    out = ""
+    for part in path:
+        index = isinstance(part, int) and not isinstance(part, bool)
+        out += f"[{part}]" if index else (f".{part}" if out else str(part))
+    return out
+
 
 def display_path(path: Path) -> str:
     """The path as the user would type it: relative to the working directory when inside it."""

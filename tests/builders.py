@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.api.models import LiveFile
 from reconciler.identity import CreateRequest, Desired, FileRef, LocalFile, MethodSpec, spec_hash
+from reconciler.manifests.model import State
 
 
 def make_request(local_file: str | None = None, metadata: dict[str, str] | None = None,
@@ -21,7 +23,7 @@ def make_request(local_file: str | None = None, metadata: dict[str, str] | None 
     return CreateRequest(training_file=ref, method=method, metadata=metadata or {}, **fields)
 
 
-def make_desired(name: str, state: str = "active", spec: str | None = "A", local_file: str | None = None,
+def make_desired(name: str, state: State = "active", spec: str | None = "A", local_file: str | None = None,
                  metadata: dict[str, str] | None = None, n_epochs: int | str = "auto",
                  request: CreateRequest | None = None) -> Desired:
     """A desired job; ``spec=None`` computes the real spec hash of its request."""
@@ -35,3 +37,8 @@ def make_desired(name: str, state: str = "active", spec: str | None = "A", local
 def desired_from_case(item: dict[str, Any]) -> Desired:
     return make_desired(item["name"], item.get("state", "active"), item.get("spec", "A"), item.get("local_file"),
                         item.get("metadata"))
+
+
+def no_files() -> list[LiveFile]:
+    """The live file list of an account with none (the planner reads the list through a loader)."""
+    return []

@@ -17,8 +17,11 @@ from reconciler.api.models import LiveCheckpoint, LiveEvent, LiveFile, LiveJob
 from reconciler.api.ports import Progress
 from reconciler.api.upload import ContentChanged
 
-LEGAL = {"cancel": {"validating_files", "queued", "running", "paused"}, "pause": {"running"},
-         "resume": {"paused"}}
+LEGAL = {"cancel": {"validating_files", "queued", "running", "paused", "pending", "pausing", "resuming"},
+         "pause": {"running"}, "resume": {"paused"}}
+NEXT = {"validating_files": "queued", "queued": "running", "pending": "running", "pausing": "paused",
+        "resuming": "running"}
+"""With ``progress_on_read``, the phase each status moves on to at a read."""
 AFTER = {"cancel": "cancelled", "pause": "paused", "resume": "running"}
 RESOLVED: dict[str, Any] = {"n_epochs": 3, "batch_size": 1, "learning_rate_multiplier": 1.8, "beta": 0.1,
                             "compute_multiplier": 1.0, "eval_interval": 1, "eval_samples": 1,
@@ -91,7 +94,7 @@ class FakeApi:
             raise ApiError(404, f"no job {job_id}")
         job = self.jobs[job_id]
         if self.progress_on_read:
-            job["status"] = {"validating_files": "queued", "queued": "running"}.get(job["status"], job["status"])
+            job["status"] = NEXT.get(job["status"], job["status"])
         return LiveJob.model_validate(job)
 
     def list_files(self) -> list[LiveFile]:

@@ -13,19 +13,22 @@ import pytest
 from reconciler.api.errors import ApiError
 from reconciler.api.models import LiveFile, LiveJob
 from reconciler.apply.applier import Applier, idempotency_key
+from reconciler.clock import NO_WAIT, Clock
 from reconciler.identity import Desired
-from reconciler.plan.planner import Options, plan
-from tests.builders import make_desired, make_request
+from reconciler.plan.model import PlanOptions
+from reconciler.plan.planner import plan
+from tests.builders import make_desired, make_request, no_files
 from tests.fakes import FakeApi
 
 
 def applier(api: FakeApi, root: Path = Path("/nonexistent")) -> Applier:
-    return Applier(api, api, root, sleep=lambda s: None)
+    return Applier(api, api, root, clock=NO_WAIT)
 
 
 def run(api: FakeApi, desired: list[Desired], root: Path = Path("/nonexistent"), prune: bool = False,
         replace: frozenset[str] = frozenset()) -> list[tuple[str, str, str]]:
-    p = plan(desired, api.stack_jobs("default"), api.list_files(), "default", Options(prune, replace))
+    options = PlanOptions(prune=prune, replace=sorted(replace))
+    p = plan(desired, api.stack_jobs("default"), api.list_files, "default", options)
     return [(r.name, r.action, r.outcome) for r in applier(api, root).apply(p)]
 
 
@@ -62,7 +65,7 @@ def test_a_second_apply_does_nothing() -> None:
 def test_stale_action_is_skipped_after_reread() -> None:
     api = FakeApi()
     job = api.add_job(metadata={"ftctl-stack": "default", "ftctl-name": "bot", "ftctl-spec": "A"})
-    p = plan([make_desired("bot", state="cancelled")], api.stack_jobs("default"), [], "default")
+    p = plan([make_desired("bot", state="cancelled")], api.stack_jobs("default"), no_files, "default")
     api.jobs[job]["status"] = "cancelled"  # someone else cancelled it after the plan
     results = applier(api).apply(p)
     assert [(r.action, r.outcome) for r in results] == [("cancel", "skipped")]
@@ -160,7 +163,7 @@ def test_uploads_of_the_same_bytes_at_once_settle_on_the_oldest(tmp_path: Path, 
     """Every run uses the oldest copy, and deletes its own strictly later copy before any job uses
     it; a copy it did not upload is never deleted (its uploader sees ours, the older, and deletes its own)."""
     api = UploadsAtOnce(first)
-    upload, create = applier(api, tmp_path).apply(plan([_data(tmp_path)], [], api.list_files(), "default"))
+    upload, create = applier(api, tmp_path).apply(plan([_data(tmp_path)], [], api.list_files, "default"))
     (job,) = api.list_jobs()
     if first:
         assert upload.job_id == job.training_file == "file-theirs" and list(api.files) == ["file-theirs"]
@@ -178,7 +181,7 @@ def test_copies_of_the_same_second_are_ordered_by_id_and_none_is_deleted(tmp_pat
     """Within one second, the listing's order says nothing: every run takes the lowest id, and no
     run deletes its copy, which a run that listed before the other copy existed may be using."""
     api = UploadsAtOnce(first=True, same_second=True, theirs=theirs)
-    upload, create = applier(api, tmp_path).apply(plan([_data(tmp_path)], [], api.list_files(), "default"))
+    upload, create = applier(api, tmp_path).apply(plan([_data(tmp_path)], [], api.list_files, "default"))
     (job,) = api.list_jobs()
     assert upload.job_id == job.training_file == used and sorted(api.files) == sorted(["file-1", theirs])
     assert not deletes(api) and create.outcome == "done"
@@ -191,7 +194,7 @@ def test_copies_of_the_same_second_are_ordered_by_id_and_none_is_deleted(tmp_pat
 def test_a_failed_delete_of_a_surplus_copy_is_tried_again(tmp_path: Path, fault: str) -> None:
     api = UploadsAtOnce(first=True)
     api.faults = ["ok", fault]  # the upload goes through, its delete fails and is tried again
-    results = applier(api, tmp_path).apply(plan([_data(tmp_path)], [], api.list_files(), "default"))
+    results = applier(api, tmp_path).apply(plan([_data(tmp_path)], [], api.list_files, "default"))
     assert results[0].job_id == "file-theirs" and list(api.files) == ["file-theirs"]
     assert results[0].detail.endswith("this run's copy file-1 deleted")
 
@@ -213,7 +216,7 @@ class ListingLostAfterUpload(UploadsAtOnce):
 
 def test_a_copy_uploaded_in_an_attempt_whose_listing_failed_is_still_accounted_for(tmp_path: Path) -> None:
     api = ListingLostAfterUpload(first=True)
-    upload, _ = applier(api, tmp_path).apply(plan([_data(tmp_path)], [], api.list_files(), "default"))
+    upload, _ = applier(api, tmp_path).apply(plan([_data(tmp_path)], [], api.list_files, "default"))
     assert upload.job_id == "file-theirs" and list(api.files) == ["file-theirs"]
     assert upload.detail.endswith("this run's copy file-1 deleted")
 
@@ -225,7 +228,7 @@ class DeleteRefused(UploadsAtOnce):
 
 def test_a_refused_delete_of_a_surplus_copy_leaves_it_and_the_upload_succeeds(tmp_path: Path) -> None:
     api = DeleteRefused(first=True)
-    upload, create = applier(api, tmp_path).apply(plan([_data(tmp_path)], [], api.list_files(), "default"))
+    upload, create = applier(api, tmp_path).apply(plan([_data(tmp_path)], [], api.list_files, "default"))
     (job,) = api.list_jobs()
     assert (upload.outcome, upload.job_id, job.training_file) == ("done", "file-theirs", "file-theirs")
     assert upload.detail.endswith("this run's copy file-1 left: deleting it failed (HTTP 403: deleting files is "
@@ -242,7 +245,7 @@ class PauseFails(FakeApi):
 
 def test_a_created_job_whose_pause_fails_is_reported_with_its_id() -> None:
     api = PauseFails()
-    p = plan([make_desired("bot", state="paused")], [], [], "default")
+    p = plan([make_desired("bot", state="paused")], [], no_files, "default")
     (result,) = applier(api).apply(p)
     (job,) = api.list_jobs()
     assert (result.outcome, result.job_id) == ("failed", job.id)
@@ -268,7 +271,7 @@ def test_an_unexpected_exception_fails_its_step_and_keeps_the_others() -> None:
     for name in ("a", "b"):
         api.add_job(metadata={"ftctl-stack": "default", "ftctl-name": name, "ftctl-spec": "A"})
     p = plan([make_desired("a", state="cancelled"), make_desired("b", state="cancelled")],
-             api.stack_jobs("default"), [], "default")
+             api.stack_jobs("default"), no_files, "default")
     results = {r.name: r for r in applier(api).apply(p)}
     assert results["a"].outcome == "failed" and "internal error: RuntimeError: a bug in a step" in results["a"].detail
     assert results["b"].outcome == "done"
@@ -304,8 +307,8 @@ def test_a_target_that_drops_fields_gets_no_lasting_job() -> None:
     api = DropsFields()
     desired = [make_desired(n, n_epochs=3) for n in ("a", "b", "c")]
     for _ in range(2):  # two applies: nothing is ever found again, nothing is left running
-        results = Applier(api, api, Path("/nonexistent"), parallelism=1, sleep=lambda s: None).apply(
-            plan(desired, api.stack_jobs("default"), [], "default"))
+        results = Applier(api, api, Path("/nonexistent"), parallelism=1, clock=NO_WAIT).apply(
+            plan(desired, api.stack_jobs("default"), no_files, "default"))
         assert [r.outcome for r in results] == ["failed", "failed", "failed"]
         assert "the target drops metadata, method.hyperparameters" in results[0].detail
         assert results[1].detail.startswith("not created: the target drops")
@@ -337,8 +340,8 @@ def test_a_quota_refusal_defers_without_a_retry_storm() -> None:
 
 def test_max_active_jobs_keeps_the_stack_under_the_limit_and_wait_creates_the_rest() -> None:
     api = FakeApi()
-    results = Applier(api, api, Path("/nonexistent"), sleep=lambda s: None, max_active=2, parallelism=1).apply(
-        plan([make_desired(n) for n in "abcde"], [], [], "default"))
+    results = Applier(api, api, Path("/nonexistent"), clock=NO_WAIT, max_active=2, parallelism=1).apply(
+        plan([make_desired(n) for n in "abcde"], [], no_files, "default"))
     assert [r.outcome for r in results] == ["done", "done", "deferred", "deferred", "deferred"]
     assert "--max-active-jobs is 2" in results[2].detail
     assert len(api.jobs) == 2
@@ -351,8 +354,9 @@ def test_max_active_jobs_keeps_the_stack_under_the_limit_and_wait_creates_the_re
             running[0]["status"] = "succeeded"
         next(finished)
 
-    waited = Applier(api, api, Path("/nonexistent"), sleep=sleep, max_active=2, wait=True, parallelism=1).apply(
-        plan([make_desired(n) for n in "abcde"], api.stack_jobs("default"), [], "default"))
+    waited = Applier(api, api, Path("/nonexistent"), clock=Clock(sleep=sleep), max_active=2, wait=True,
+                     parallelism=1).apply(
+        plan([make_desired(n) for n in "abcde"], api.stack_jobs("default"), no_files, "default"))
     assert [r.outcome for r in waited] == ["done", "done", "done"]
     assert len(api.jobs) == 5
 
@@ -392,15 +396,15 @@ class FailsFor(FakeApi):
 @pytest.mark.parametrize("parallelism", [1, 4])
 def test_failed_creates_free_their_slots(parallelism: int) -> None:
     api = FailsFor({"a", "b"})
-    results = Applier(api, api, Path("/nonexistent"), sleep=lambda s: None, max_active=2,
-                      parallelism=parallelism).apply(plan([make_desired(n) for n in "abcd"], [], [], "default"))
+    results = Applier(api, api, Path("/nonexistent"), clock=NO_WAIT, max_active=2,
+                      parallelism=parallelism).apply(plan([make_desired(n) for n in "abcd"], [], no_files, "default"))
     assert {r.name: r.outcome for r in results} == {"a": "failed", "b": "failed", "c": "done", "d": "done"}
 
 
 def test_a_dropped_job_frees_its_slot_and_stops_the_creates_waiting_for_one() -> None:
     api = DropsFields()
-    results = Applier(api, api, Path("/nonexistent"), sleep=lambda s: None, max_active=1, parallelism=3).apply(
-        plan([make_desired(n, n_epochs=3) for n in "abc"], [], [], "default"))
+    results = Applier(api, api, Path("/nonexistent"), clock=NO_WAIT, max_active=1, parallelism=3).apply(
+        plan([make_desired(n, n_epochs=3) for n in "abc"], [], no_files, "default"))
     assert [r.outcome for r in results] == ["failed"] * 3
     assert sum("not created: the target drops" in r.detail for r in results) == 2
     assert [j["status"] for j in api.jobs.values()] == ["cancelled"]
@@ -415,8 +419,8 @@ def test_a_replace_without_a_slot_is_deferred_before_it_cancels_anything() -> No
     for name in "abc":
         _running(api, name)
     wanted = [make_desired("a", spec="old"), make_desired("b", spec="old"), make_desired("c", spec="new")]
-    results = Applier(api, api, Path("/nonexistent"), sleep=lambda s: None, max_active=2).apply(
-        plan(wanted, api.stack_jobs("default"), [], "default"))
+    results = Applier(api, api, Path("/nonexistent"), clock=NO_WAIT, max_active=2).apply(
+        plan(wanted, api.stack_jobs("default"), no_files, "default"))
     assert [(r.action, r.outcome) for r in results] == [("replace", "deferred")]
     assert "3 of the stack's jobs" not in results[0].detail and "2 of the stack's jobs are active" in results[0].detail
     assert [j["status"] for j in api.jobs.values()] == ["running"] * 3  # the live job was not cancelled
@@ -427,8 +431,8 @@ def test_a_replace_and_a_create_together_stay_under_the_limit(parallelism: int) 
     api = FakeApi()
     _running(api, "a")
     wanted = [make_desired("a", spec="new"), make_desired("b", spec="new")]
-    results = Applier(api, api, Path("/nonexistent"), sleep=lambda s: None, max_active=2,
-                      parallelism=parallelism).apply(plan(wanted, api.stack_jobs("default"), [], "default"))
+    results = Applier(api, api, Path("/nonexistent"), clock=NO_WAIT, max_active=2,
+                      parallelism=parallelism).apply(plan(wanted, api.stack_jobs("default"), no_files, "default"))
     assert sorted((r.action, r.outcome) for r in results) == [("create", "done"), ("replace", "done")]
     active = [j for j in api.jobs.values() if j["status"] not in ("cancelled", "succeeded", "failed")]
     assert len(active) == 2 and len(api.jobs) == 3
@@ -457,8 +461,8 @@ def test_wait_tries_a_quota_refusal_again_now_and_then_until_the_timeout(opens_a
     def sleep(seconds: float) -> None:
         now[0] += seconds
 
-    results = Applier(api, api, Path("/nonexistent"), sleep=sleep, clock=lambda: now[0], wait=True,
-                      wait_timeout=300).apply(plan([make_desired("a")], [], [], "default"))
+    results = Applier(api, api, Path("/nonexistent"), clock=Clock(monotonic=lambda: now[0], sleep=sleep), wait=True,
+                      wait_timeout=300).apply(plan([make_desired("a")], [], no_files, "default"))
     assert [r.outcome for r in results] == [outcome]
     assert len([w for w in api.writes if w[0] == "try"]) == tries  # once a minute, not a storm
     if outcome == "deferred":
@@ -476,7 +480,7 @@ class Concurrent(FakeApi):
 
 def test_concurrent_applies_keep_the_newest_job_as_every_plan_does() -> None:
     api = Concurrent()
-    results = applier(api).apply(plan([make_desired("a")], [], [], "default"))
+    results = applier(api).apply(plan([make_desired("a")], [], no_files, "default"))
     [result] = results
     assert result.outcome == "done" and result.job_id != "ftjob-theirs"
     assert result.detail.endswith("; ftjob-theirs, the same job created by a concurrent apply, cancelled")
@@ -498,8 +502,8 @@ def test_each_method_type_is_probed_alone_before_its_creates_run_side_by_side() 
     api = DropsMethod()
     dpo = make_request().model_copy(update={"method": MethodSpec(type="dpo", hyperparameters={"beta": 0.2})})
     desired = [make_desired("sft", spec=None)] + [make_desired(f"dpo{i}", spec=None, request=dpo) for i in range(3)]
-    results = Applier(api, api, Path("/nonexistent"), parallelism=4, sleep=lambda s: None).apply(
-        plan(desired, [], [], "default"))
+    results = Applier(api, api, Path("/nonexistent"), parallelism=4, clock=NO_WAIT).apply(
+        plan(desired, [], no_files, "default"))
     outcomes = {r.name: r.outcome for r in results}
     assert sorted(outcomes[f"dpo{i}"] for i in range(3)) == ["failed"] * 3
     # all-auto supervised comes back as asked: done when it went before the first DPO create, else not made
@@ -565,3 +569,21 @@ def test_creates_that_waited_for_the_probe_go_side_by_side_once_it_passed() -> N
     for t in waiting:
         t.join(2)
     assert most[0] == 4 and not probe.lock.locked()
+
+
+class ActiveJobLimitAsRateLimit(FakeApi):
+    """A service whose active-job limit answers a plain 429 ``rate_limit_exceeded``, whatever the wait."""
+
+    def create_job(self, body: dict[str, Any], idempotency_key: str) -> LiveJob:
+        self.writes.append(("try", body["metadata"]["ftctl-name"]))
+        raise ApiError(429, "You have reached the maximum number of active fine-tuning jobs", "rate_limit_exceeded",
+                       retry_after=0, kind="rate_limit")
+
+
+def test_a_create_refused_with_429_past_the_retry_policy_is_deferred_not_failed() -> None:
+    api = ActiveJobLimitAsRateLimit()
+    results = applier(api).apply(plan([make_desired("a")], [], no_files, "default"))
+    assert [(r.outcome, r.detail) for r in results] == [(
+        "deferred", "refused with 429 after every retry (HTTP 429: You have reached the maximum number of active "
+                    "fine-tuning jobs): a later apply creates it (or apply --wait)")]
+    assert len([w for w in api.writes if w[0] == "try"]) == 4  # the retry policy's attempts, then no more

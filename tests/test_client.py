@@ -15,7 +15,7 @@ from reconciler.api.retry import RetryPolicy
 from reconciler.api.upload import ContentChanged
 from reconciler.api.urls import check_base_url
 from reconciler.identity import sha256_file
-from reconciler.providers import AZURE
+from reconciler.providers import AZURE, COMPATIBLE, Provider, detect
 from reconciler.session.settings import SetupError, build
 from reconciler.session.target import remote_target
 from tests.conftest import SandboxProcess
@@ -112,6 +112,35 @@ def test_target_selection_from_environment(tmp_path: Path) -> None:
     assert check_base_url("http://localhost:8787/v1") is None
 
 
+@pytest.mark.parametrize(("base", "provider"), [
+    ("https://res.openai.azure.com/openai/v1", "azure"),
+    ("https://llm.acme.example/openai/v1", "azure"),  # a custom domain or gateway in front of Azure OpenAI
+    ("https://gateway.acme.example/azure/openai/v1/", "azure"),
+    ("https://api.openai.com/v1", "openai"),
+    ("https://gateway.acme.example/v1", "compatible"),
+    ("https://gateway.acme.example/openai/v1beta", "compatible"),
+])
+def test_the_provider_is_detected_from_the_base_url(base: str, provider: str) -> None:
+    assert detect(base).name == provider
+
+
+@pytest.mark.parametrize(("base", "env", "message"), [
+    ("https://llm.acme.example/openai/v1", {"OPENAI_API_KEY": "sk-1"},
+     "https://llm.acme.example/openai/v1 is treated as azure (from its URL), which takes its key from "
+     "AZURE_OPENAI_API_KEY; that is not set, but OPENAI_API_KEY is: set AZURE_OPENAI_API_KEY, or give --provider "
+     "openai or compatible if the target is that instead"),
+    ("https://gateway.acme.example/v1", {"AZURE_OPENAI_API_KEY": "az-1"},
+     "https://gateway.acme.example/v1 is treated as compatible (from its URL), which takes its key from "
+     "OPENAI_API_KEY; that is not set, but AZURE_OPENAI_API_KEY is: set OPENAI_API_KEY, or give --provider azure "
+     "if the target is that instead"),
+])
+def test_the_other_providers_key_alone_is_refused_before_any_request(tmp_path: Path, base: str,
+                                                                     env: dict[str, str], message: str) -> None:
+    with pytest.raises(SetupError) as refused:
+        remote_target(build(env, tmp_path, api_base=base))
+    assert str(refused.value) == message
+
+
 def test_big_files_go_through_the_uploads_api_in_parts(sandbox: SandboxProcess, writer: Writer, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(api_upload, "SIMPLE_UPLOAD_LIMIT", 1000)  # stand-ins for 512 MB and 64 MB
@@ -154,17 +183,21 @@ def test_an_upload_whose_bytes_are_not_the_planned_ones_is_deleted(sandbox: Sand
     assert files == []
 
 
-def test_a_404_from_a_base_url_without_v1_says_so() -> None:
+@pytest.mark.parametrize(("base", "provider", "hint"), [
+    ("https://gateway.example", COMPATIBLE, "on compatible it usually ends in /v1, as in https://HOST/v1"),
+    ("https://acme.openai.azure.com/v1", AZURE,
+     "on azure it usually ends in /openai/v1, as in https://RESOURCE.openai.azure.com/openai/v1"),
+])
+def test_a_404_from_a_base_url_of_another_shape_says_how_it_should_end(base: str, provider: Provider,
+                                                                        hint: str) -> None:
     def handle(request: httpx.Request) -> httpx.Response:
         return httpx.Response(404, json={"error": {"message": "Not found"}})
 
-    target = Target("https://gateway.example", "k")
+    target = Target(base, "k", provider)
     http = httpx.Client(base_url=target.base_url + "/", transport=httpx.MockTransport(handle))
     with pytest.raises(ApiError) as info:
         Reader(Transport(target, http), retry=NO_WAIT).list_files()
-    assert str(info.value) == ("HTTP 404: Not found (the API base URL https://gateway.example may be wrong: it "
-                               "usually ends in /v1 for compatible, e.g. https://api.openai.com/v1, or "
-                               "https://RESOURCE.openai.azure.com/openai/v1)")
+    assert str(info.value) == f"HTTP 404: Not found (the API base URL {base} may be wrong: {hint})"
 
 
 def test_events_are_read_page_by_page_and_only_as_many_as_asked() -> None:

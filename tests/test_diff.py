@@ -11,7 +11,7 @@ from reconciler.plan.diff import UNLISTED, UNREPORTED
 from reconciler.plan.model import Change, CreateAction, ReplaceAction
 from reconciler.plan.planner import plan
 from reconciler.plan.render import render_text
-from tests.builders import make_desired, make_request
+from tests.builders import make_desired, make_request, no_files
 from tests.fakes import FakeApi
 
 
@@ -21,7 +21,7 @@ def _changes(api: FakeApi, old: CreateRequest, new: CreateRequest, file_ids: dic
     created = api.create_job(before.request.body(tags("default", "bot", before.spec), file_ids or {}), "k")
     api.jobs[created.id].update(job)
     after = make_desired("bot", spec=None, request=new)
-    (action,) = [a for a in plan([after], api.list_jobs(), api.list_files(), "default").actions
+    (action,) = [a for a in plan([after], api.list_jobs(), api.list_files, "default").actions
                  if isinstance(a, CreateAction | ReplaceAction)]
     return action.changes
 
@@ -50,7 +50,7 @@ def test_a_model_alias_unknown_to_the_catalog_is_not_a_change() -> None:
 def test_a_removed_suffix_the_api_does_not_report_is_listed_as_unknown() -> None:
     changes = _changes(FakeApi(), make_request(suffix="v1"), make_request())
     assert _lines(changes) == [("suffix", None, None, UNREPORTED)]
-    text = render_text(plan([make_desired("x")], [], [], "default"))  # renders at all
+    text = render_text(plan([make_desired("x")], [], no_files, "default"))  # renders at all
     assert "Plan:" in text
 
 
@@ -79,7 +79,7 @@ def test_a_spec_line_is_never_alone_and_carries_its_reason() -> None:
     api = FakeApi()
     d = make_desired("bot", spec=None)
     job = api.create_job(d.request.body(tags("default", "bot", "v1-from-an-older-canonical-form"), {}), "k")
-    result = plan([d], [job], [], "default")
+    result = plan([d], [job], no_files, "default")
     (action,) = result.actions
     assert isinstance(action, ReplaceAction)
     assert [c.dotted for c in action.changes] == ["suffix"]  # the one field that cannot be read off the job
@@ -91,7 +91,7 @@ def test_when_every_field_is_reported_and_none_differs_the_spec_line_says_why() 
     api = FakeApi()
     job = api.create_job(d.request.body(tags("default", "bot", "v1-unmatchable"), {}), "k")
     api.jobs[job.id]["suffix"] = None  # reported: every field is known, and no reading matches
-    (action,) = plan([d], [api.get_job(job.id)], [], "default").actions
+    (action,) = plan([d], [api.get_job(job.id)], no_files, "default").actions
     assert isinstance(action, ReplaceAction)
     assert _lines(action.changes) == [("spec", "v1-unmatchable", d.spec,
                                        "no field the API reports differs; the change is in one it does not report")]

@@ -71,12 +71,13 @@ def test_the_full_loop(ws: Workspace, sandbox: SandboxProcess) -> None:
     (ws.root / "manifests" / "keep.yaml").write_text(
         "name: keep\nmodel: gpt-4o-mini\ntraining_file: data/train.jsonl\nstate: cancelled\n")
     orphan = ws.ftctl("plan", "--detailed-exitcode")
-    assert orphan.returncode == 0
+    assert orphan.returncode == 2  # a running job nobody declares: the live jobs do not match the manifests
     assert f"! bot ({new_id}, running): no manifest declares this name" in orphan.stdout
     prune = ws.ftctl("plan", "--prune")
     assert f"- cancel   bot ({new_id})" in prune.stdout
     assert ws.ftctl("apply", "--prune", "--auto-approve").returncode == 0
     assert ws.jobs()[0]["status"] == "cancelled"
+    assert ws.ftctl("plan", "--detailed-exitcode").returncode == 0  # the orphan has ended: nothing differs
 
     status = ws.ftctl("status", "-o", "json")
     rows = json.loads(status.stdout)["jobs"]
@@ -116,7 +117,9 @@ def test_saved_plan_applies_exactly_and_refuses_when_stale(ws: Workspace, sandbo
 def test_apply_refuses_without_a_terminal(ws: Workspace) -> None:
     done = ws.ftctl("apply")
     assert done.returncode == 1
-    assert "no terminal to ask on" in done.stderr
+    assert done.stderr.strip() == ("Error: apply needs confirmation and there is no terminal to ask on: nothing was "
+                                   "changed; review the plan and re-run with --auto-approve (or apply a saved plan: "
+                                   "plan --out FILE)")  # not a usage error: the command line was right
     assert ws.jobs() == []
 
 

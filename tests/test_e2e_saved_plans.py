@@ -98,8 +98,10 @@ def test_a_plan_for_the_embedded_sandbox_is_applied_there(tmp_path: Path) -> Non
     other = tmp_path / "sub" / "other-project"  # another project, with no sandbox yet: none is made
     (other / ".git").mkdir(parents=True)
     missing = run("apply", "../../p.json", cwd=other)
-    _one_line_refusal(missing, f"the plan was made for the embedded sandbox {other / '.ftctl' / 'sandbox.db'}, "
-                               "which does not exist")
+    _one_line_refusal(missing, "the plan was made for the embedded sandbox of its project (.ftctl/sandbox.db under "
+                               "the project's root), and the project here (the current directory) has none: apply "
+                               "the plan from the project it was made in")
+    assert str(tmp_path) not in missing.stderr  # no absolute path of another directory
     empty = run("plan", "--sandbox", cwd=other)  # no manifests/ folder: refused, and no sandbox left either
     assert empty.returncode == 1 and "manifests: no such file or directory" in empty.stderr
     assert not (other / ".ftctl").exists()

@@ -8,6 +8,7 @@ import pytest
 from reconciler.api.errors import ApiError
 from reconciler.api.models import LiveEvent, LiveJob
 from reconciler.cli.watch import line
+from reconciler.clock import Clock as RunClock
 from reconciler.session.follow import Progress, follow, progress_of
 from tests.fakes import FakeApi
 
@@ -30,7 +31,8 @@ class Clock:
 
 def _run(api: FakeApi, jobs: dict[str, str], clock: Clock, timeout: float = 100) -> tuple[list[Progress], object]:
     shown: list[Progress] = []
-    outcome = follow(api, jobs, shown.append, timeout, interval=5, clock=clock, sleep=clock.sleep)
+    outcome = follow(api, jobs, shown.append, timeout, interval=5,
+                     clock=RunClock(monotonic=clock, sleep=clock.sleep, wall=clock))
     return shown, outcome
 
 

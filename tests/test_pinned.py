@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from reconciler.api.models import LiveFile, LiveJob
+from reconciler.api.models import LiveFile, LiveJob, suffix_of
 from reconciler.identity import UploadIndex, upload_filename
 from reconciler.identity.request import MethodSpec
-from reconciler.plan.pinned import differences, suffix_of
+from reconciler.plan.pinned import differences
 from reconciler.plan.planner import plan
-from tests.builders import make_desired, make_request
+from tests.builders import make_desired, make_request, no_files
 
 GRADER = {"type": "string_check", "name": "g", "input": "{{sample.output_text}}", "reference": "{{item.a}}",
           "operation": "eq"}
@@ -80,7 +80,7 @@ def test_an_adopted_job_is_acted_on_by_state_never_replaced_and_tagged_duplicate
     pinned = dataclasses.replace(base, job_id="ftjob-theirs", state="paused")
     tagged = LiveJob(id="ftjob-tagged", status="running", created_at=9,
                      metadata={"ftctl-stack": "s", "ftctl-name": "a", "ftctl-spec": base.spec})
-    result = plan([pinned], [tagged], [], "s", pinned={"ftjob-theirs": _live()})
+    result = plan([pinned], [tagged], no_files, "s", pinned={"ftjob-theirs": _live()})
     assert [(a.action, a.job_id) for a in result.actions] == [("cancel", "ftjob-tagged"), ("pause", "ftjob-theirs")]
     assert [n.message.split(";")[0] for n in result.notes] == [
         "the adopted job differs from the manifest in method.hyperparameters.n_epochs"]

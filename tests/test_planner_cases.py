@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from reconciler.api.models import LiveFile, LiveJob
-from reconciler.identity import FilesNotRead, tags
-from reconciler.plan.model import CreateAction, ReplaceAction
-from reconciler.plan.planner import Options, plan
+from reconciler.identity import tags
+from reconciler.plan.model import CreateAction, PlanOptions, ReplaceAction
+from reconciler.plan.planner import plan
 from tests.builders import desired_from_case
 
 CASES = sorted((Path(__file__).parent / "cases" / "planner").glob("*.json"))
@@ -36,14 +36,17 @@ def test_planner_case(path: Path) -> None:
     jobs = [LiveJob.model_validate(j) for j in case["live"]]
     files = [LiveFile.model_validate(f) for f in case.get("files", [])]
     opts = case.get("options", {})
-    options = Options(prune=opts.get("prune", False), replace=frozenset(opts.get("replace", [])))
-    result = plan(desired, jobs, files, "default", options)
-    # Without the file list: the same plan, or FilesNotRead exactly when a new job uses a local file.
+    options = PlanOptions(prune=opts.get("prune", False), replace=sorted(opts.get("replace", [])))
+    reads: list[int] = []
+
+    def listed() -> list[LiveFile]:
+        reads.append(1)
+        return files
+
+    result = plan(desired, jobs, listed, "default", options)
+    # The file list is read once at most, and exactly when a new job uses a local file.
     uses_files = any(isinstance(a, CreateAction | ReplaceAction) and a.after.local_files() for a in result.actions)
-    try:
-        assert plan(desired, jobs, None, "default", options) == result and not uses_files
-    except FilesNotRead:
-        assert uses_files
+    assert len(reads) == (1 if uses_files else 0)
     assert [[a.name, a.action, a.job_id] for a in result.actions] == case["expect"], case["description"]
     assert [o.job_id for o in result.orphans] == case.get("orphans", [])
     assert [f.name for f in result.failed] == case.get("failed", [])

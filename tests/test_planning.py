@@ -4,15 +4,16 @@ jobs can be read on a thread of their own (``Soon``) while the manifests become 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from reconciler.api.models import LiveFile
 from reconciler.identity import tags, upload_filename
-from reconciler.plan.model import TargetInfo
-from reconciler.plan.planner import Options
-from reconciler.session.planning import Soon, make_plan
+from reconciler.plan.model import PlanOptions, TargetInfo
+from reconciler.providers import OPENAI
+from reconciler.session.planning import PlanRequest, Soon, check_options, make_plan
 from reconciler.session.settings import UsageProblem
 from tests.builders import make_desired
 from tests.fakes import FakeApi
@@ -38,7 +39,7 @@ def test_a_plan_with_nothing_to_create_does_not_read_the_files() -> None:
     api = CountingApi()
     up_to_date = make_desired("bot", spec=None, local_file="a")
     _current(api, "bot", up_to_date.spec)
-    result = make_plan(api, [up_to_date], "default", Options(), TARGET)
+    result = make_plan(api, [up_to_date], "default", PlanOptions(), TARGET, OPENAI)
     assert result.actions == [] and api.file_lists == 0
 
 
@@ -49,7 +50,7 @@ def test_a_create_of_a_local_file_reads_them_once_and_finds_the_upload() -> None
     api.files["file-up"] = {"id": "file-up", "object": "file", "bytes": ref.bytes, "created_at": 1,
                             "filename": upload_filename(ref.sha256 or "", "train.jsonl"), "purpose": "fine-tune",
                             "status": "processed"}
-    result = make_plan(api, [new], "default", Options(), TARGET)
+    result = make_plan(api, [new], "default", PlanOptions(), TARGET, OPENAI)
     assert api.file_lists == 1
     assert [a.action for a in result.actions] == ["create"]  # no upload: the file is there already
     assert result.actions[0].file_ids == {ref.sha256: "file-up"}  # type: ignore[union-attr]
@@ -57,15 +58,13 @@ def test_a_create_of_a_local_file_reads_them_once_and_finds_the_upload() -> None
 
 def test_a_create_by_file_id_does_not_read_the_files() -> None:
     api = CountingApi()
-    result = make_plan(api, [make_desired("bot", spec=None)], "default", Options(), TARGET)
+    result = make_plan(api, [make_desired("bot", spec=None)], "default", PlanOptions(), TARGET, OPENAI)
     assert [a.action for a in result.actions] == ["create"] and api.file_lists == 0
 
 
-def test_prune_without_manifests_is_refused_before_anything_is_read() -> None:
-    api = CountingApi()
-    api.list_jobs = None  # type: ignore[assignment,method-assign]  # a read would fail loudly
+def test_prune_without_manifests_is_refused() -> None:
     with pytest.raises(UsageProblem, match="--prune with no manifest"):
-        make_plan(api, [], "default", Options(prune=True), TARGET)
+        check_options(PlanRequest(prune=True), set(), "default", [], Path("/project"))
 
 
 def test_soon_gives_the_value_or_the_error_of_its_thread() -> None:
@@ -100,3 +99,12 @@ def test_soon_runs_on_a_daemon_thread() -> None:
     assert busy and all(t.daemon for t in busy)
     release.set()
     soon.result()
+
+
+@pytest.mark.parametrize(("partial", "message"), [(False, "no manifest declares this name"),
+                                                  (True, "not among the given paths")])
+def test_an_orphan_says_whether_its_manifest_may_only_be_left_out(partial: bool, message: str) -> None:
+    api = CountingApi()
+    _current(api, "elsewhere", "A")
+    result = make_plan(api, [], "default", PlanOptions(partial=partial), TARGET, OPENAI)
+    assert [(o.name, o.message) for o in result.orphans] == [("elsewhere", message)]

@@ -16,7 +16,7 @@ from reconciler.identity import CreateRequest, Desired, MethodSpec, tags
 from reconciler.plan.model import Plan, TargetInfo
 from reconciler.plan.planner import plan
 from reconciler.plan.render import render_json, render_markdown, render_text
-from tests.builders import make_desired, make_request
+from tests.builders import make_desired, make_request, no_files
 from tests.fakes import FakeApi
 
 SANDBOX = TargetInfo(provider="sandbox", sandbox_db=".ftctl/sandbox.db")
@@ -47,19 +47,19 @@ def _plan() -> Plan:
     old = live(api, make_desired("bot", spec=None, n_epochs=3))
     gone = live(api, make_desired("gone", spec=None))
     desired = [make_desired("bot", spec=None, n_epochs=4), make_desired("fresh", state="paused", spec=None)]
-    return plan(desired, [gone, old], [], "default").model_copy(update={"target": SANDBOX})
+    return plan(desired, [gone, old], no_files, "default").model_copy(update={"target": SANDBOX})
 
 
 def _create_plan() -> Plan:
     wandb = [{"type": "wandb", "wandb": {"project": "triage-ft", "entity": "acme", "tags": ["v3", "nightly"]}}]
     request = rft(suffix="triage-v2", seed=7, integrations=wandb, metadata={"team": "support"})
-    return plan([make_desired("triage", request=request, spec=None)], [], [], "default")
+    return plan([make_desired("triage", request=request, spec=None)], [], no_files, "default")
 
 
 def _grader_change_plan() -> Plan:
     api = FakeApi()
     old = live(api, make_desired("triage", request=rft(), spec=None))
-    return plan([make_desired("triage", request=rft(NEW_SOURCE), spec=None)], [old], [], "default")
+    return plan([make_desired("triage", request=rft(NEW_SOURCE), spec=None)], [old], no_files, "default")
 
 
 def _failed_plan() -> Plan:
@@ -68,7 +68,7 @@ def _failed_plan() -> Plan:
     failed = live(api, d, status="failed")
     api.jobs[failed.id]["error"] = {"code": "invalid_training_file", "param": "training_file",
                                     "message": "The job failed due to an invalid training file | line 3"}
-    return plan([d], [api.get_job(failed.id)], [], "default")
+    return plan([d], [api.get_job(failed.id)], no_files, "default")
 
 
 def test_text() -> None:
@@ -217,7 +217,7 @@ def test_markdown_cells_escape_pipes_and_backticks() -> None:
     old = live(api, make_desired("bot", spec=None, request=make_request(suffix="a|b")))
     api.jobs[old.id]["suffix"] = "a|b"  # a server that echoes the suffix
     new = make_desired("bot", spec=None, request=make_request(suffix="c`d|e"))
-    md = render_markdown(plan([new], [api.get_job(old.id)], [], "default"))
+    md = render_markdown(plan([new], [api.get_job(old.id)], no_files, "default"))
     assert "| `suffix` | `a\\|b` | ``c`d\\|e`` |" in md.splitlines()
     assert_well_formed(md)
 
@@ -262,7 +262,7 @@ def test_json_has_the_contract_fields() -> None:
 def test_a_change_of_the_final_newline_alone_still_shows() -> None:
     api = FakeApi()
     old = live(api, make_desired("triage", request=rft(SOURCE), spec=None))
-    p = plan([make_desired("triage", request=rft(SOURCE.rstrip("\n")), spec=None)], [old], [], "default")
+    p = plan([make_desired("triage", request=rft(SOURCE.rstrip("\n")), spec=None)], [old], no_files, "default")
     assert render_text(p).splitlines()[3:10] == [
         "        ~ method.grader.graders.py.source:",
         "            --- before",
@@ -279,7 +279,7 @@ def test_spaces_that_would_not_show_are_quoted_and_user_tags_of_a_new_job_show()
     old = live(api, make_desired("bot", spec=None, request=make_request(suffix="v1", metadata={"team": "a"})),
                status="succeeded")
     new = make_desired("bot", spec=None, request=make_request(suffix="v1 ", metadata={"team": "b"}))
-    lines = render_text(plan([new], [old], [], "default")).splitlines()
+    lines = render_text(plan([new], [old], no_files, "default")).splitlines()
     assert '        ~ metadata: {"team": "a"} → {"team": "b"} (user tags, not part of the spec)' in lines
     assert '        ~ suffix: (not reported by the API) → "v1 "' in lines
 
@@ -288,7 +288,7 @@ def test_finished_orphans_are_counted_and_live_ones_listed() -> None:
     api = FakeApi()
     jobs = [live(api, make_desired(f"old-{i}", spec=None), status="succeeded") for i in range(3)]
     jobs.append(live(api, make_desired("runs", spec=None)))
-    text = render_text(plan([make_desired("kept", state="cancelled", spec=None)], jobs, [], "default"))
+    text = render_text(plan([make_desired("kept", state="cancelled", spec=None)], jobs, no_files, "default"))
     assert text.splitlines()[2:] == [
         "Orphans (no manifest):",
         "  ! runs (ftjob-4, running): no manifest declares this name",
@@ -304,7 +304,7 @@ def _budget_plan(limit: float, **allow: bool) -> Plan:
     desired = [dataclasses.replace(make_desired("big", spec=None), estimate=priced),
                dataclasses.replace(make_desired("rft", spec=None), estimate=hourly),
                make_desired("byid", spec=None)]
-    return plan(desired, [], [], "default").with_budget(limit, **allow)
+    return plan(desired, [], no_files, "default").with_budget(limit, **allow)
 
 
 def test_the_budget_is_shown_against_the_plan_and_marked_when_over() -> None:
@@ -328,7 +328,7 @@ Plan: 0 to upload, 0 to cancel, 0 to replace, 3 to create, 0 to pause, 0 to resu
     assert json.loads(render_json(_budget_plan(50)))["budget"] == {
         "limit_usd": 50.0, "spend_usd": 600.0, "over": True, "allow_over_budget": False, "allow_unpriced": False,
         "unpriced": {"byid": "no local training file to estimate from", "rft": "billed by training time"}}
-    assert "budget" not in render_text(plan([make_desired("a")], [], [], "default")).lower()
+    assert "budget" not in render_text(plan([make_desired("a")], [], no_files, "default")).lower()
 
 
 def test_a_plan_is_refused_for_its_cost_unless_the_run_allows_it() -> None:
@@ -342,7 +342,7 @@ def test_a_plan_is_refused_for_its_cost_unless_the_run_allows_it() -> None:
     saved = _budget_plan(1000, allow_unpriced=True)
     assert budget_refusal(saved, None, saved=True) is None
     assert "exceeds limits.max_cost_usd ($100.00)" in (budget_refusal(saved, 100, saved=True) or "")
-    assert budget_refusal(plan([make_desired("a")], [], [], "default"), None, saved=True) is None
+    assert budget_refusal(plan([make_desired("a")], [], no_files, "default"), None, saved=True) is None
     # an allowance is recorded only where it was needed, and never covers a budget lowered since
     needless = _budget_plan(1000, allow_over_budget=True, allow_unpriced=True)
     assert needless.budget is not None and not needless.budget.allow_over_budget and needless.budget.allow_unpriced

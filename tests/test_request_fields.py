@@ -186,7 +186,7 @@ def _plan_changes(base: Desired, changed: Desired) -> list[Change]:
                               "bytes": f.bytes, "purpose": "fine-tune"}
         ids[f.sha256 or ""] = file_id
     job = api.create_job(base.request.body(tags("default", base.name, base.spec), ids), "key")
-    result = plan([changed], [job], api.list_files(), "default")
+    result = plan([changed], [job], api.list_files, "default")
     (action,) = [a for a in result.actions if isinstance(a, CreateAction | ReplaceAction)]
     return action.changes
 

@@ -100,10 +100,10 @@ class Transport:
                    status=response.status_code, ms=round((time.monotonic() - started) * 1000))
         if response.status_code >= 400:
             error = _error_from(response, self.target.provider)
-            if response.status_code == 404 and not self._base_path().endswith(self.target.provider.base_path):
-                error.message += (f" (the API base URL {self.target.base_url} may be wrong: it usually ends in "
-                                  f"{self.target.provider.base_path} for {self.target.provider.name}, e.g. "
-                                  "https://api.openai.com/v1, or https://RESOURCE.openai.azure.com/openai/v1)")
+            provider = self.target.provider
+            if response.status_code == 404 and not self._base_path().endswith(provider.base_path):
+                error.message += (f" (the API base URL {self.target.base_url} may be wrong: on {provider.name} it "
+                                  f"usually ends in {provider.base_path}, as in {provider.example_base})")
             raise error
         try:
             return response.json()

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from reconciler.providers import ALL_STATUSES
+from reconciler.providers.statuses import TERMINAL
 
 TAG_STACK = "ftctl-stack"
 TAG_NAME = "ftctl-name"
 TAG_SPEC = "ftctl-spec"
 TAGS = (TAG_STACK, TAG_NAME, TAG_SPEC)
 
-TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
-EARLY = frozenset({"validating_files", "queued", "pending"})
-"""Before training starts: no metric or checkpoint exists yet."""
-TRANSITIONAL = frozenset({"pausing", "resuming"})
-"""On the way to paused or running (Azure): nothing is done to such a job until it gets there."""
 
 
 class Lenient(BaseModel):
@@ -80,13 +76,69 @@ class LiveJob(Lenient):
         return self.status == "paused"
 
     @property
-    def transitional(self) -> bool:
-        return self.status in TRANSITIONAL
+    def request(self) -> LiveRequest:
+        """What the job says it was created with, read one way for every reader."""
+        return LiveRequest.of(self)
 
-    @property
-    def known(self) -> bool:
-        """Whether ftctl understands the status; any other is shown and never acted on."""
-        return self.status in ALL_STATUSES
+
+@dataclass(frozen=True)
+class LiveRequest:
+    """A live job's request, as far as the API reports it: the one reading of ``method`` (or the
+    deprecated top-level ``hyperparameters``), of the suffix (a field on some services, else a part
+    of the fine-tuned model's name), seed and integrations. ``reported`` names the fields the API
+    gave: a field it did not give is unknown, not absent."""
+
+    method_type: str | None
+    """``None``: the job reports neither ``method`` nor ``hyperparameters``."""
+    hyperparameters: dict[str, Any]
+    """As reported: numbers the service chose for ``auto``, or nothing."""
+    grader: dict[str, Any] | None
+    suffix: str | None
+    seed: int | None
+    integrations: list[dict[str, Any]] | None
+    reported: frozenset[str]
+    """Which of method, hyperparameters, grader, suffix, seed, integrations the API gave."""
+
+    @classmethod
+    def of(cls, job: LiveJob) -> LiveRequest:
+        given = set(job.model_fields_set) & {"seed", "integrations"}
+        method = job.method if isinstance(job.method, dict) else None
+        kind: str | None = None
+        inner: dict[str, Any] = {}
+        if method is not None:
+            kind = str(method.get("type") or "supervised")
+            found = method.get(kind)
+            inner = found if isinstance(found, dict) else {}
+            given.add("method")
+        elif job.hyperparameters is not None:
+            kind = "supervised"  # the deprecated top-level form: supervised jobs only
+        hyper = inner.get("hyperparameters") or job.hyperparameters
+        if isinstance(hyper, dict):
+            given.add("hyperparameters")
+        grader = inner.get("grader")
+        if isinstance(grader, dict):
+            given.add("grader")
+        suffix = job.suffix
+        if "suffix" in job.model_fields_set:
+            given.add("suffix")
+        elif _ft_name(job.fine_tuned_model):
+            suffix = suffix_of(job.fine_tuned_model)  # the name shows the suffix, or that there is none
+            given.add("suffix")
+        return cls(method_type=kind, hyperparameters=dict(hyper) if isinstance(hyper, dict) else {},
+                   grader=grader if isinstance(grader, dict) else None, suffix=suffix, seed=job.seed,
+                   integrations=job.integrations, reported=frozenset(given))
+
+
+def suffix_of(fine_tuned_model: str | None) -> str | None:
+    """``ft:gpt-4o-mini-2024-07-18:org:support-v3:AbC123`` → ``support-v3`` (None when the name has
+    no suffix or is not of that form)."""
+    return (fine_tuned_model or "").split(":")[3] or None if _ft_name(fine_tuned_model) else None
+
+
+def _ft_name(name: str | None) -> bool:
+    """Whether ``name`` is of OpenAI's form ``ft:BASE:ORG:SUFFIX:ID`` (suffix possibly empty)."""
+    parts = (name or "").split(":")
+    return len(parts) >= 5 and parts[0] == "ft"
 
 
 class LiveEvent(Lenient):

@@ -11,14 +11,15 @@
 
 from __future__ import annotations
 
-from reconciler.api.models import TAG_NAME, TAG_SPEC, TAG_STACK, LiveJob
+from reconciler.api.models import LiveJob
 from reconciler.api.ports import ApiReader
+from reconciler.identity import tags
 from reconciler.plan.model import CreateAction, ReplaceAction
 
 
 def _since_plan(reader: ApiReader, stack: str, action: CreateAction | ReplaceAction) -> list[LiveJob]:
     """Jobs with the create's tags made since the plan (not the one it follows), newest first."""
-    wanted = {TAG_STACK: stack, TAG_NAME: action.name, TAG_SPEC: action.spec}
+    wanted = tags(stack, action.name, action.spec)
     previous_at = action.before.created_at if action.before is not None else -1
     jobs = sorted(reader.list_jobs(wanted), key=lambda j: j.created_at, reverse=True)  # stable: API order
     return [j for j in jobs if j.id != action.previous_job_id and j.created_at >= previous_at]

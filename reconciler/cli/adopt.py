@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 import click
 
 from reconciler.cli.common import log_option, target_options
-from reconciler.cli.inspect import declared
 
 if TYPE_CHECKING:
     from reconciler.session.settings import Settings
@@ -25,23 +24,17 @@ def import_cmd(job_ids: tuple[str, ...], out_dir: str | None, settings: Settings
     """Write manifests that adopt existing jobs (JOB_ID…): plan then shows no change for them."""
     from reconciler.manifests.model import JOB_ID_PATTERN
     from reconciler.session.adopt import imports, write
+    from reconciler.session.jobs import declared
     from reconciler.session.target import connect
 
     wrong = [j for j in job_ids if not re.fullmatch(JOB_ID_PATTERN, j)]
     if wrong:
         raise click.UsageError(f"{wrong[0]!r} is not a fine-tuning job ID (ftjob-…)")
-    found = declared((), settings)
+    found = declared((), settings, Path.cwd())
     adopted = {job_id: name for name, job_id in found.items() if job_id}
     with connect(settings) as conn:
         jobs = [conn.reader.get_job(job_id) for job_id in dict.fromkeys(job_ids)]
-    for job in jobs:
-        if job.id in adopted:
-            raise click.ClickException(f"{job.id} is adopted already, by the manifest {adopted[job.id]}: nothing "
-                                       "was written")
-        if job.stack == settings.stack and job.name:
-            raise click.ClickException(f"{job.id} is managed already: it is {job.name}'s job in stack "
-                                       f"{settings.stack!r} (no import needed); nothing was written")
-    items = imports(jobs, set(found))
+    items = imports(jobs, set(found), adopted, settings.stack)
     if out_dir is None:
         click.echo("---\n".join(item.text() for item in items), nl=False)
         return

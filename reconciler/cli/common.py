@@ -24,23 +24,15 @@ from reconciler.providers import PROVIDERS as PROFILES
 if TYPE_CHECKING:
     from reconciler.session.settings import Settings
 
-DEFAULT_PATHS = ("manifests",)
-EXIT_CHANGES = 2
 PROVIDERS = click.Choice(list(PROFILES))
 LEVELS = click.Choice(["debug", "info", "warning", "error"])
 
 
 def paths_of(paths: tuple[str, ...], settings: Settings) -> list[Path]:
-    """The paths given, else ftctl.yaml's ``paths``, else ``manifests`` at the project root (so that
-    a command run from a subdirectory reads the same manifests)."""
-    if paths:
-        return [Path(p) for p in paths]
-    if settings.paths:
-        return list(settings.paths)
-    here = [Path(p) for p in DEFAULT_PATHS]
-    if Path.cwd().resolve() == settings.root.resolve():
-        return here
-    return [settings.root / p for p in DEFAULT_PATHS]
+    """The manifest paths of this run (``session.planning.manifest_paths``)."""
+    from reconciler.session.planning import manifest_paths
+
+    return manifest_paths(paths, settings, Path.cwd())
 
 
 def color() -> bool:

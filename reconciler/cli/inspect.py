@@ -5,39 +5,23 @@ from __future__ import annotations
 
 import json
 import sys
-import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from reconciler.cli.common import age, interval_option, log_option, paths_of, table, target_options, timeout_option
-from reconciler.diagnostics import InputError
+from reconciler.cli.common import age, interval_option, log_option, table, target_options, timeout_option
 
 if TYPE_CHECKING:
     from reconciler.session.settings import Settings
 
-FOLLOW_PAGE = 100
-"""``logs --follow`` reads the newest events a page at a time, not the whole history per poll."""
 
+def _adopted(settings: Settings, paths: tuple[str, ...] = ()) -> tuple[dict[str, str | None], dict[str, str]]:
+    """The names the manifests declare (see ``session.jobs.declared``) and the jobs they adopt."""
+    from reconciler.session.jobs import declared, pins
 
-def declared(paths: tuple[str, ...], settings: Settings) -> dict[str, str | None]:
-    """Names the manifests declare, each with the job it adopts (``job_id:``) if any; errors count
-    only where paths were named (here or in ftctl.yaml): the default folder is a hint."""
-    from reconciler.manifests import Known, load_manifests
-
-    chosen = paths_of(paths, settings)
-    if not (paths or settings.paths or all(p.is_dir() for p in chosen)):
-        return {}
-    try:
-        return {m.name: m.manifest.job_id for m in load_manifests(chosen, known=Known(settings.extra_models))}
-    except InputError:
-        if paths or settings.paths:
-            raise
-        return {}
-
-
-def _pins(found: dict[str, str | None]) -> dict[str, str]:
-    return {name: job_id for name, job_id in found.items() if job_id}
+    found = declared(paths, settings, Path.cwd())
+    return found, pins(found)
 
 
 @click.command()
@@ -47,14 +31,15 @@ def _pins(found: dict[str, str | None]) -> dict[str, str]:
 @log_option
 def status(paths: tuple[str, ...], output: str, settings: Settings) -> None:
     """The stack's managed jobs, their status, fine-tuned model and error."""
+    from reconciler.clock import SYSTEM
     from reconciler.session.jobs import with_pins
     from reconciler.session.planning import status_rows
     from reconciler.session.target import connect
 
-    found = declared(paths, settings)
+    found, adopted = _adopted(settings, paths)
     with connect(settings) as conn:
-        jobs = with_pins(conn.reader, conn.reader.stack_jobs(settings.stack), _pins(found))
-    rows = status_rows(jobs, time.time(), list(found))
+        jobs = with_pins(conn.reader, conn.reader.stack_jobs(settings.stack), adopted)
+    rows = status_rows(jobs, SYSTEM.wall(), list(found))
     if output == "json":
         click.echo(json.dumps({"stack": settings.stack, "jobs": rows}, indent=2))
         return
@@ -83,15 +68,15 @@ def _short(text: str | None, width: int = 60) -> str:
 def wait(names: tuple[str, ...], timeout: str | None, poll_interval: str, settings: Settings) -> None:
     """Follow the stack's jobs (all unfinished ones, or NAMES) until they finish; exit 1 if one fails."""
     from reconciler.cli.watch import follow_jobs
-    from reconciler.session.jobs import pick
+    from reconciler.session.jobs import pick, unfinished
     from reconciler.session.settings import duration
     from reconciler.session.settings import poll_interval as poll_every
     from reconciler.session.target import connect
 
     limit, every = duration(timeout or "1h"), poll_every(poll_interval, settings)
     with connect(settings) as conn:
-        current = pick(conn.reader, settings.stack, names, _pins(declared((), settings)))
-        chosen = {job.id: name for name, job in current.items() if names or not (job.terminal or job.paused)}
+        current = pick(conn.reader, settings.stack, names, _adopted(settings)[1])
+        chosen = unfinished(current, names)
         if not chosen:
             click.echo(f'Nothing to wait for: no job of stack "{settings.stack}" is unfinished.')
             return
@@ -109,26 +94,19 @@ def wait(names: tuple[str, ...], timeout: str | None, poll_interval: str, settin
 @log_option
 def logs(name: str, follow: bool, poll_interval: str, settings: Settings) -> None:
     """The events of NAME's current job (or of a job ID), oldest first."""
-    from reconciler.session.jobs import event_line, pick
+    from reconciler.clock import SYSTEM
+    from reconciler.session.jobs import event_line, follow_events, pick
     from reconciler.session.settings import poll_interval as poll_every
     from reconciler.session.target import connect
 
     every = poll_every(poll_interval, settings)
     with connect(settings) as conn:
-        job = next(iter(pick(conn.reader, settings.stack, (name,), _pins(declared((), settings))).values()))
-        seen: set[str] = set()
-        while True:
-            newest = conn.reader.list_events(job.id, FOLLOW_PAGE) if seen else []  # only what is new, mostly
-            if not seen or all(e.id not in seen for e in newest):
-                newest = conn.reader.list_events(job.id)
-            fresh = [e for e in reversed(newest) if e.id not in seen]
-            for event in fresh:
-                seen.add(event.id)
-                click.echo(event_line(event))
-            if not follow or job.terminal or job.paused:
-                break
-            time.sleep(every)
-            job = conn.reader.get_job(job.id)
+        job = next(iter(pick(conn.reader, settings.stack, (name,), _adopted(settings)[1]).values()))
+        try:
+            job = follow_events(conn.reader, job, lambda e: click.echo(event_line(e)), follow, every, SYSTEM)
+        except KeyboardInterrupt:
+            click.echo(f"{name}: {job.id}: stopped following; the job keeps running on the service", err=True)
+            sys.exit(130)
     if follow:
         click.echo(f"{name}: {job.id} ended {job.status}" if job.terminal else f"{name}: {job.id} is {job.status}",
                    err=True)
@@ -148,7 +126,7 @@ def outputs(names: tuple[str, ...], output: str, settings: Settings) -> None:
     from reconciler.session.target import connect
 
     with connect(settings) as conn:
-        found = gather(conn.reader, pick(conn.reader, settings.stack, names, _pins(declared((), settings))))
+        found = gather(conn.reader, pick(conn.reader, settings.stack, names, _adopted(settings)[1]))
     if output == "json":
         click.echo(json.dumps({"stack": settings.stack, "outputs": found}, indent=2))
         return

@@ -1,12 +1,12 @@
 """``plan`` and ``apply``: the plan made against the live jobs (or read from a saved plan), shown,
-confirmed and carried out by the applier. Budget choices are recorded by the plan."""
+confirmed and carried out by the applier. The decisions (options refused, exit codes, what --wait
+follows) are the session's; these commands parse, print and ask."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,95 +14,67 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from reconciler.cli.common import (
-    EXIT_CHANGES,
     color,
     interval_option,
     log_option,
-    paths_of,
     prices_option,
     target_options,
     timeout_option,
-    warn,
 )
-from reconciler.diagnostics import UsageProblem
+from reconciler.diagnostics import SetupError
 
 if TYPE_CHECKING:
-    from reconciler.apply.applier import StepResult
+    from reconciler.apply.applier import ApplyInterrupted, StepResult
     from reconciler.plan.model import Plan
     from reconciler.session.settings import Settings
 
 
-def budget_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """--allow-over-budget and --allow-unpriced: choices a plan records (limits.max_cost_usd)."""
-    fn = click.option("--allow-unpriced", is_flag=True, help="With limits.max_cost_usd: accept new jobs whose "
-                      "cost cannot be estimated.")(fn)
-    return click.option("--allow-over-budget", is_flag=True, help="Accept a plan whose new training is "
-                        "estimated to cost more than limits.max_cost_usd (the plan says so).")(fn)
+def plan_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """What plan and apply both take: --prune, --replace and the budget choices a plan records."""
+    for option in reversed((
+        click.option("--prune", is_flag=True, help="Cancel running jobs that no manifest of the project declares "
+                     "(refused with paths that leave some out)."),
+        click.option("--replace", "replace", multiple=True, metavar="NAME", help="Create a new job for NAME anyway."),
+        click.option("--allow-over-budget", is_flag=True, help="Accept a plan whose new training is estimated to "
+                     "cost more than limits.max_cost_usd (the plan says so)."),
+        click.option("--allow-unpriced", is_flag=True, help="With limits.max_cost_usd: accept new jobs whose cost "
+                     "cannot be estimated."),
+        prices_option,
+    )):
+        fn = option(fn)
+    return fn
 
 
-def _plan(paths: tuple[str, ...], settings: Settings, prune: bool, replace: tuple[str, ...], conn: Any,
-          allow_over_budget: bool = False, allow_unpriced: bool = False) -> Plan:
-    from reconciler.plan.planner import Options
-    from reconciler.session.desired import check_data, desired_of, left_out
-    from reconciler.session.planning import Soon, check_options, make_plan
+def _planned(paths: tuple[str, ...], settings: Settings, conn: Any, prune: bool, replace: tuple[str, ...],
+             allow_over_budget: bool, allow_unpriced: bool) -> Plan:
+    from reconciler.session.planning import PlanRequest, plan_project
 
-    loaded, analysis = check_data(paths_of(paths, settings), settings)
-    warn(analysis)
-    if not loaded:
-        click.echo(f"warning: no manifest found in {', '.join(map(str, paths_of(paths, settings)))}", err=True)
-    known = {m.name for m in loaded}
-    unknown = [n for n in replace if n not in known]
-    if unknown:
-        raise click.UsageError(f"--replace {unknown[0]}: no manifest declares that name")
-    options = Options(prune=prune, replace=frozenset(replace))
-    check_options(options, known, settings.stack)
-    outside = left_out(paths_of(paths, settings), paths_of((), settings)) if paths else []
-    if outside is None:
-        if prune:
-            raise UsageProblem("--prune with a manifest file, in a project with no manifest paths of its own "
-                               "(ftctl.yaml paths:, or manifests/): the manifests it leaves out cannot be known, "
-                               "and the running jobs they declare would be cancelled as orphans; refused (give "
-                               "the folder of the manifests, or set paths: in ftctl.yaml)")
-        outside = []
-    if outside:
-        shown = ", ".join(map(str, outside[:3])) + (f" and {len(outside) - 3} more" if len(outside) > 3 else "")
-        if prune:
-            raise UsageProblem(f"--prune with paths that leave out manifests of the project ({shown}): the "
-                               "running jobs they declare would be cancelled as orphans; refused (run --prune "
-                               "without paths, on the whole project)")
-    jobs = Soon(conn.reader.stack_jobs, settings.stack)  # every input is checked: reading may start
-    wanted = desired_of(loaded, analysis, settings)
-    plan = make_plan(conn.reader, wanted, settings.stack, options, conn.info, jobs.result())
-    plan = plan.with_budget(settings.max_cost_usd, allow_over_budget, allow_unpriced)
-    if outside and plan.orphans:
-        click.echo(f"note: manifests of the project not among the given paths ({shown}): the jobs they "
-                   "declare are listed as orphans", err=True)
-    return plan.model_copy(update={"warnings": [str(d) for d in analysis.warnings]})
+    request = PlanRequest(paths, prune, replace, allow_over_budget, allow_unpriced)
+    return plan_project(request, settings, conn.reader, conn.info, conn.provider, Path.cwd(),
+                        lambda message: click.echo(message, err=True))
 
 
 @click.command("plan")
 @click.argument("paths", nargs=-1)
 @click.option("-o", "--output", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan for `apply PLANFILE`.")
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes or failed jobs.")
-@click.option("--prune", is_flag=True, help="Cancel running jobs that no manifest of the project declares "
-              "(refused with paths that leave some out).")
-@click.option("--replace", "replace", multiple=True, metavar="NAME", help="Create a new job for NAME anyway.")
-@budget_options
-@prices_option
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the live jobs do not match the manifests: "
+              "changes to make, failed jobs, or orphans still running.")
+@plan_options
 @target_options
 @log_option
 def plan_cmd(paths: tuple[str, ...], output: str, out_file: str | None, detailed_exitcode: bool, prune: bool,
              replace: tuple[str, ...], allow_over_budget: bool, allow_unpriced: bool, settings: Settings) -> None:
     """Show what apply would change. Sends GET requests only."""
     from reconciler.plan.render import render_json, render_markdown, render_text
+    from reconciler.session.planning import plan_exit_code
     from reconciler.session.saved import apply_hint, check_out_name, write_plan
     from reconciler.session.target import connect
 
     if out_file:
         check_out_name(Path(out_file))
     with connect(settings) as conn:
-        plan = _plan(paths, settings, prune, replace, conn, allow_over_budget, allow_unpriced)
+        plan = _planned(paths, settings, conn, prune, replace, allow_over_budget, allow_unpriced)
     if out_file:
         write_plan(plan, Path(out_file))
     if output == "json":
@@ -114,8 +86,7 @@ def plan_cmd(paths: tuple[str, ...], output: str, out_file: str | None, detailed
     if out_file:
         click.echo(f"Saved the plan to {out_file}; apply it with: {apply_hint(out_file, settings)}",
                    err=output != "text")
-    if detailed_exitcode and (plan.has_changes or plan.failed):  # failed jobs: the live jobs do not match either
-        sys.exit(EXIT_CHANGES)
+    sys.exit(plan_exit_code(plan, detailed_exitcode))
 
 
 def _saved_plan(paths: tuple[str, ...]) -> Plan | None:
@@ -132,9 +103,6 @@ def _saved_plan(paths: tuple[str, ...]) -> Plan | None:
 @click.command("apply")
 @click.argument("paths", nargs=-1)
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
-@click.option("--prune", is_flag=True, help="Cancel running jobs that no manifest of the project declares "
-              "(refused with paths that leave some out).")
-@click.option("--replace", "replace", multiple=True, metavar="NAME", help="Create a new job for NAME anyway.")
 @click.option("--parallelism", default=4, show_default=True, type=click.IntRange(1, 64))
 @click.option("--wait", is_flag=True, help="Wait where a job must first run (to pause it) or a slot must free up "
               "(--max-active-jobs, a quota) instead of deferring to a later apply, then follow every job the "
@@ -144,28 +112,26 @@ def _saved_plan(paths: tuple[str, ...]) -> Plan | None:
 @click.option("--max-active-jobs", type=click.IntRange(1), metavar="N",
               help="Keep at most N of the stack's jobs active; create the rest later "
               "(env FTCTL_MAX_ACTIVE_JOBS, ftctl.yaml).")
-@budget_options
-@prices_option
+@plan_options
 @target_options
 @log_option
 def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: tuple[str, ...],
               parallelism: int, wait: bool, timeout: str | None, poll_interval: str, max_active_jobs: int | None,
               allow_over_budget: bool, allow_unpriced: bool, settings: Settings) -> None:
     """Make the live jobs match the manifests, or apply a saved plan (PLANFILE) exactly."""
-    from reconciler.apply.applier import Applier
+    from reconciler.apply.applier import ApplyInterrupted
     from reconciler.cli.watch import follow_jobs
+    from reconciler.clock import SYSTEM
     from reconciler.plan.render import render_text
-    from reconciler.providers import OPENAI
+    from reconciler.session.applying import ApplyRequest, applier_for, apply_exit_code, deferred, followed
     from reconciler.session.saved import budget_refusal, check_fresh, check_target, project_of_plan, target_of
-    from reconciler.session.settings import SetupError, duration
+    from reconciler.session.settings import duration
     from reconciler.session.settings import poll_interval as poll_every
     from reconciler.session.target import connect
 
-    started, wait_for = time.monotonic(), duration(timeout or "1h")
+    started, wait_for = SYSTEM.monotonic(), duration(timeout or "1h")
     if timeout is not None and not wait:
         click.echo("warning: --timeout has no effect without --wait", err=True)
-    max_active = max_active_jobs or settings.max_active_jobs
-    max_active_name = "--max-active-jobs" if max_active_jobs else settings.max_active_jobs_from
     saved = _saved_plan(paths)
     if saved is not None:
         given = [flag for flag, on in (("--prune", prune), ("--replace", replace), ("--allow-over-budget",
@@ -181,7 +147,7 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
             check_fresh(saved, conn.reader, settings.root)
             plan = saved
         else:
-            plan = _plan(paths, settings, prune, replace, conn, allow_over_budget, allow_unpriced)
+            plan = _planned(paths, settings, conn, prune, replace, allow_over_budget, allow_unpriced)
         click.echo(render_text(plan, color()), nl=False)
         if not plan.has_changes:
             return
@@ -190,24 +156,22 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
             raise SetupError(refused)
         if saved is None:
             _confirm(auto_approve)  # a saved plan was reviewed already: it asks nothing
+        request = ApplyRequest(parallelism, wait, wait_for, max_active_jobs)
+        click.echo("")
         with _upload_progress(plan) as progress:
-            applier = Applier(conn.step_reader, conn.writer, settings.root, parallelism=parallelism, wait=wait,
-                              wait_timeout=wait_for, progress=progress, max_active=max_active,
-                              max_active_name=max_active_name,
-                              provider=OPENAI if settings.sandbox else settings.profile)
-            results = applier.apply(plan)
-        _report(results)
-        followed = {r.job_id: r.name for r in results if r.job_id and r.action in FOLLOWED
-                    and r.outcome in ("done", "skipped")}
+            try:
+                results = applier_for(conn, settings, request, SYSTEM, progress).apply(plan, _show_step)
+            except ApplyInterrupted as stop:
+                _interrupted(stop)
+                sys.exit(130)
+        _summary(results)
         finished = True
-        if wait and followed:
-            left = max(0.0, wait_for - (time.monotonic() - started))
-            finished = follow_jobs(conn.reader, followed, left, every)
-    deferred = [r.name for r in results if r.outcome == "deferred"]
-    if wait and deferred:  # --wait promised to see them through
-        click.echo(f"\nNot done within --timeout {timeout or '1h'}: {', '.join(deferred)}; apply again to finish.")
-    if not finished or (wait and deferred) or any(r.outcome == "failed" for r in results):
-        sys.exit(1)
+        if wait and (jobs := followed(results)):
+            finished = follow_jobs(conn.reader, jobs, max(0.0, wait_for - (SYSTEM.monotonic() - started)), every)
+    if wait and deferred(results):  # --wait promised to see them through
+        click.echo(f"\nNot done within --timeout {timeout or '1h'}: {', '.join(deferred(results))}; apply again to "
+                   "finish.")
+    sys.exit(apply_exit_code(results, finished, wait))
 
 
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
@@ -241,22 +205,38 @@ def _confirm(auto_approve: bool) -> None:
     if auto_approve:
         return
     if not sys.stdin.isatty():
-        raise click.UsageError("apply needs confirmation and there is no terminal to ask on; "
-                               "review the plan and re-run with --auto-approve")
+        raise SetupError("apply needs confirmation and there is no terminal to ask on: nothing was changed; "
+                         "review the plan and re-run with --auto-approve (or apply a saved plan: plan --out FILE)")
     answer = click.prompt("\nApply these changes? Only 'yes' is accepted", default="", show_default=False)
     if answer.strip() != "yes":
         raise click.ClickException("apply cancelled: nothing was changed")
 
 
-FOLLOWED = ("create", "replace", "resume", "pause")
-"""Steps whose job --wait follows: the jobs an apply started or moved (cancelled ones are done)."""
 MARKS = {"done": "✓", "skipped": "·", "deferred": "…", "failed": "✗"}
 
 
-def _report(results: list[StepResult]) -> None:
-    click.echo("")
-    for r in results:
-        click.echo(f"  {MARKS[r.outcome]} {r.action:<8} {r.name}: {r.detail}")
-    counts = {k: sum(1 for r in results if r.outcome == k) for k in MARKS}
+def _show_step(r: StepResult) -> None:
+    click.echo(f"  {MARKS[r.outcome]} {r.action:<8} {r.name}: {r.detail}")
+
+
+def _summary(results: list[StepResult]) -> None:
+    from reconciler.apply.applier import outcomes
+
+    counts = outcomes(results)
     click.echo(f"\nApply finished: {counts['done']} done, {counts['skipped']} already done, "
                f"{counts['deferred']} deferred, {counts['failed']} failed.")
+
+
+def _interrupted(stop: ApplyInterrupted) -> None:
+    """What an interrupted apply did, and what that means."""
+    for result in stop.untold:
+        _show_step(result)
+    counts = ", ".join(f"{n} {word}" for n, word in ((len(stop.done), "done"), (len(stop.in_flight), "in flight"),
+                                                      (len(stop.not_started), "not started")) if n)
+    click.echo(f"\nInterrupted: {counts or 'nothing started'}.", err=True)
+    for action in stop.in_flight:
+        click.echo(f"  ? {action.action:<8} {action.name}: in flight, it may or may not have happened", err=True)
+    for action in stop.not_started:
+        click.echo(f"  - {action.action:<8} {action.name}: not started", err=True)
+    click.echo("Jobs already created keep running (and billing) on the service. `ftctl plan` shows where things "
+               "stand; `ftctl apply` again finishes the work without doubling any job.", err=True)

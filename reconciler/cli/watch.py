@@ -82,13 +82,16 @@ def display() -> Iterator[Callable[[Progress], None]]:
 
 
 def follow_jobs(reader: ApiReader, jobs: dict[str, str], timeout: float, interval: float) -> bool:
-    """Follow ``jobs`` (job ID → name), then say how each ended; False when one failed or time ran out."""
+    """Follow ``jobs`` (job ID → name), then say how each ended; False when one failed or time ran out.
+    Ctrl-C ends the run (exit 130) after saying where each job stands."""
     from reconciler.session.follow import follow
 
     click.echo(f"\nWaiting for {len(jobs)} job{'s' if len(jobs) != 1 else ''} (timeout {span(timeout)}):")
     with display() as show:
         outcome = follow(reader, jobs, show, timeout, interval)
     report(outcome, timeout)
+    if outcome.interrupted:
+        raise SystemExit(130)
     return outcome.ok
 
 
@@ -104,9 +107,12 @@ def report(outcome: Outcome, timeout: float) -> None:
         else:
             click.echo(f"  … {p.name} {p.job_id} is still {p.status}")
     failed = sum(1 for p in outcome.jobs if p.unsuccessful)
-    if outcome.timed_out:
-        waiting = [p.name for p in outcome.jobs if not p.settled]
-        click.echo(f"\nTimed out after {span(timeout)}: {', '.join(waiting)} not finished"
+    waiting = ", ".join(p.name for p in outcome.jobs if not p.settled)
+    if outcome.interrupted:
+        click.echo(f"\nInterrupted: stopped following {waiting or 'the jobs'}; they keep running on the service "
+                   "(`ftctl wait` follows them again, `ftctl status` shows them).")
+    elif outcome.timed_out:
+        click.echo(f"\nTimed out after {span(timeout)}: {waiting} not finished"
                    f"{f'; {failed} failed' if failed else ''}.")
     elif failed:
         click.echo(f"\n{failed} of {len(outcome.jobs)} failed or cancelled.")

@@ -118,7 +118,7 @@ class _Checker:
         fmt = format_for(m.method.type, info.chat if info else True)
         required = grader_fields(loaded)
         for key in ("training_file", "validation_file"):
-            path = loaded.local_files.get(key)
+            path = loaded.local_files.get((key,))
             if path is None:
                 continue
             scan, first = self.scan(path, fmt, info.context if info else None, required)

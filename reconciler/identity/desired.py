@@ -14,10 +14,12 @@ from typing import Literal
 
 from reconciler.datasets.check import Estimate
 from reconciler.diagnostics import SetupError
-from reconciler.identity.request import CreateRequest, FileRef, Frozen, from_manifest
+from reconciler.identity.request import CreateRequest, FileRef, from_manifest
 from reconciler.identity.spec import spec_hash
 from reconciler.identity.uploads import sha256_file, upload_filename
 from reconciler.manifests.loader import LoadedManifest
+from reconciler.manifests.model import State
+from reconciler.manifests.strict import Frozen
 from reconciler.project import relative
 
 
@@ -41,7 +43,7 @@ class LocalFile(Frozen):
 @dataclass(frozen=True)
 class Desired:
     name: str
-    state: str
+    state: State
     request: CreateRequest
     spec: str
     source: str = ""
@@ -83,10 +85,10 @@ def build(loaded: LoadedManifest, root: Path, digests: Mapping[Path, Digest] | N
 
     refs: dict[str, FileRef] = {}
     files: list[LocalFile] = []
-    for key, path in sorted(loaded.local_files.items()):
+    for key, path in sorted(loaded.local_files.items(), key=lambda item: str(item[0])):
         d, shown = digest(path), relative(path, root)
-        if key in ("training_file", "validation_file"):
-            refs[key] = FileRef(sha256=d.sha256, path=shown, bytes=d.bytes)
+        if key in (("training_file",), ("validation_file",)):
+            refs[str(key[0])] = FileRef(sha256=d.sha256, path=shown, bytes=d.bytes)
             files.append(LocalFile(path=shown, sha256=d.sha256, bytes=d.bytes, examples=d.examples, tokens=d.tokens,
                                    used_by=(loaded.name,)))
         else:  # a python grader's source_file

@@ -19,12 +19,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import Field
 
 from reconciler import catalog
-from reconciler.manifests.graders import MultiGrader, PythonGrader
+from reconciler.diagnostics import FieldPath
+from reconciler.manifests.graders import AnyGrader, MultiGrader, PythonGrader, walk
 from reconciler.manifests.loader import LoadedManifest
 from reconciler.manifests.model import ReinforcementMethod, is_file_id
+from reconciler.manifests.strict import Frozen
 
 HASHED_FIELDS = ("model", "training_file", "validation_file", "method", "suffix", "seed", "integrations",
                  "provider_options")
@@ -37,10 +39,6 @@ EXCLUDED_FIELDS = {
 }
 NOT_CHOSEN = {"auto", "default"}
 """Hyperparameter values that leave the choice to the service (``default``: reasoning_effort)."""
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class FileRef(Frozen):
@@ -84,7 +82,7 @@ class CreateRequest(Frozen):
     integrations: list[dict[str, Any]] | None = None
     provider_options: dict[str, Any] | None = None
     """Fields of one provider (``{"azure": {"training_type": …}}``); the provider profile sends them."""
-    metadata: dict[str, str] = {}
+    metadata: dict[str, str] = Field(default_factory=dict)
 
     def hashed(self) -> dict[str, Any]:
         """The canonical request (SPEC §2). Its exact shape is the v1 hash: do not change it. A field
@@ -155,16 +153,21 @@ def review_view(hashed: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-def _grader(grader: Any, sources: Mapping[str, str], prefix: str) -> dict[str, Any]:
-    if isinstance(grader, PythonGrader):
-        data = grader.model_dump(exclude_none=True, exclude={"source_file"})
-        data["source"] = sources[prefix]
-        return data
-    if isinstance(grader, MultiGrader):
-        data = grader.model_dump(exclude_none=True, exclude={"graders"})
-        data["graders"] = {k: _grader(g, sources, f"{prefix}.graders.{k}") for k, g in grader.graders.items()}
-        return data
-    return dict(grader.model_dump(exclude_none=True))
+def _grader(grader: AnyGrader, sources: Mapping[FieldPath, str]) -> dict[str, Any]:
+    """The API's grader object: the manifest's, with every python grader's code inlined in place of
+    its ``source_file``."""
+    data: dict[str, Any] = grader.model_dump(exclude_none=True)
+    top = ("method", "grader")
+    for path, inner in walk(grader, top):
+        node = data
+        for part in path[len(top):]:
+            node = node[str(part)]
+        if isinstance(inner, PythonGrader):
+            node.pop("source_file", None)
+            node["source"] = sources[path]
+        elif isinstance(inner, MultiGrader):
+            node["graders"] = node.pop("graders")  # shown after the formula that combines them
+    return data
 
 
 def from_manifest(loaded: LoadedManifest, local: Mapping[str, FileRef]) -> CreateRequest:
@@ -181,7 +184,7 @@ def from_manifest(loaded: LoadedManifest, local: Mapping[str, FileRef]) -> Creat
     assert training is not None  # required by the manifest model
     grader = None
     if isinstance(m.method, ReinforcementMethod):
-        grader = _grader(m.method.grader, loaded.python_sources, "method.grader")
+        grader = _grader(m.method.grader, loaded.python_sources)
     return CreateRequest(
         model=m.model, training_file=training, validation_file=ref("validation_file"),
         method=MethodSpec(type=m.method.type, hyperparameters=m.method.hyperparameters.model_dump(), grader=grader),

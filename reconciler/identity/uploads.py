@@ -11,16 +11,15 @@ uploaded itself when strictly newer (``apply/applier.py``). Creation times are w
 copies of the same second stay: a run that listed before the other existed may be using either.
 
 Most plans never ask about a file (nothing to create: the jobs' spec hashes decide), and an account's
-file list can be many pages long, so a plan is first made over an index of files not read
-(``UploadIndex(None)``): the first question it asks raises ``FilesNotRead``, and only then are the
-files listed and the plan made again.
+file list can be many pages long, so the planner gets the list as a loader (``UploadIndex.lazy``):
+it is read at the first question about a file, and only then.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 
 from reconciler.api.models import LiveFile
@@ -47,27 +46,46 @@ def usable(f: LiveFile) -> bool:
     return f.purpose == "fine-tune" and f.status != "error"
 
 
-class FilesNotRead(Exception):
-    """Raised by an ``UploadIndex`` of files not read when it is asked about one."""
+FilesLoader = Callable[[], Iterable[LiveFile]]
+"""Reads the live file list (the API's ``GET /files``); called at most once per index."""
 
 
 class UploadIndex:
-    """The live files, indexed by ID and by the sha256 in their upload name; ``None``: not read."""
+    """The live files, indexed by ID and by the sha256 in their upload name; read at the first
+    question when made ``lazy``."""
 
-    def __init__(self, files: Iterable[LiveFile] | None) -> None:
-        self.read = files is not None
+    def __init__(self, files: Iterable[LiveFile]) -> None:
+        self._loader: FilesLoader | None = None
+        self._index(files)
+
+    @classmethod
+    def lazy(cls, loader: FilesLoader) -> UploadIndex:
+        index = cls(())
+        index._loader = loader
+        return index
+
+    @property
+    def read(self) -> bool:
+        """Whether the list was read (a lazy index that was never asked has not)."""
+        return self._loader is None
+
+    def _index(self, files: Iterable[LiveFile]) -> None:
         self._by_id: dict[str, LiveFile] = {}
         self._by_sha: dict[str, list[LiveFile]] = {}
-        for f in files or ():
+        for f in files:
             self._by_id[f.id] = f
             parsed = parse_upload_name(f.filename)
             if parsed is not None and usable(f):
                 self._by_sha.setdefault(parsed[0], []).append(f)
 
+    def _load(self) -> None:
+        if self._loader is not None:
+            loader, self._loader = self._loader, None
+            self._index(loader())
+
     def get(self, file_id: str | None) -> LiveFile | None:
         """The live file ``file_id``, or None (deleted, or never there)."""
-        if not self.read:
-            raise FilesNotRead
+        self._load()
         return self._by_id.get(file_id or "")
 
     def holds(self, file_id: str | None, sha256: str, size: int | None) -> bool:
@@ -78,8 +96,7 @@ class UploadIndex:
 
     def copies(self, sha256: str) -> list[LiveFile]:
         """The usable uploads named with this digest, of any size."""
-        if not self.read:
-            raise FilesNotRead
+        self._load()
         return self._by_sha.get(sha256, [])
 
     def same(self, sha256: str, size: int) -> list[LiveFile]:

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from reconciler.diagnostics import Diagnostic
+from reconciler.diagnostics import Diagnostic, dotted
 from reconciler.manifests.graders import TOP_LEVEL_GRADER_TYPES
 from reconciler.manifests.model import (
     JOB_ID_PATTERN,
@@ -158,6 +158,5 @@ def diagnostics_from_validation(exc: ValidationError, doc: Located, shown: str,
     out: list[Diagnostic] = []
     for err in exc.errors(include_url=False):
         user_path = _user_path(doc.data, err["loc"], err["type"])
-        fieldpath = ".".join(str(p) for p in user_path)
-        out.append(Diagnostic(shown, doc.line_of(user_path), fieldpath, _message(err, user_path, model)))
+        out.append(Diagnostic(shown, doc.line_of(user_path), dotted(user_path), _message(err, user_path, model)))
     return sorted(set(out), key=lambda d: (d.line, d.field, d.message))

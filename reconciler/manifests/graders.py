@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictFloat, StrictInt, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from reconciler.diagnostics import FieldPath
 from reconciler.manifests.strict import Strict
 
 NonEmpty = Annotated[str, Field(min_length=1)]
@@ -157,3 +159,14 @@ Grader = Annotated[
     StringCheckGrader | TextSimilarityGrader | PythonGrader | ScoreModelGrader | MultiGrader,
     Field(discriminator="type"),
 ]
+
+AnyGrader = StringCheckGrader | TextSimilarityGrader | PythonGrader | ScoreModelGrader | LabelModelGrader | MultiGrader
+
+
+def walk(grader: AnyGrader, path: FieldPath = ("method", "grader")) -> Iterator[tuple[FieldPath, AnyGrader]]:
+    """Every grader of the tree under ``grader``, itself first, each with its field path: the one walk
+    of a grader tree (checks, requests, the sandbox and the evaluator use it)."""
+    yield path, grader
+    if isinstance(grader, MultiGrader):
+        for key, inner in grader.graders.items():
+            yield from walk(inner, (*path, "graders", key))

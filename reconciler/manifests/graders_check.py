@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.manifests.graders import LabelModelGrader, MultiGrader, PythonGrader
+from reconciler.diagnostics import FieldPath
+from reconciler.manifests.graders import AnyGrader, LabelModelGrader, MultiGrader, PythonGrader, walk
 
 ARITY = {"min": (1, None), "max": (1, None), "abs": (1, 1), "floor": (1, 1), "ceil": (1, 1), "exp": (1, 1),
          "sqrt": (1, 1), "log": (1, 1)}
@@ -35,41 +36,41 @@ _KINDS = {ast.Compare: "comparisons (< > ==)", ast.BoolOp: "and / or", ast.IfExp
           ast.Attribute: "attributes (a.b)", ast.Subscript: "indexing (a[0])", ast.NamedExpr: ":=",
           ast.Lambda: "lambda", ast.Tuple: "tuples", ast.List: "lists", ast.Dict: "mappings", ast.Set: "sets"}
 _SIGNS = (ast.USub, ast.UAdd)
-Path_ = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
 class Problem:
-    path: Path_
+    path: FieldPath
     message: str
     source_line: int | None = None
     """For a python grader: the line in its code (of ``source_file``, or of inline ``source``)."""
 
 
-def check(grader: Any, path: Path_, sources: dict[str, str]) -> Iterator[Problem]:
-    """Problems of ``grader`` (at ``path`` in the manifest) and of the graders inside it."""
+def check(grader: AnyGrader, path: FieldPath, sources: dict[FieldPath, str]) -> Iterator[Problem]:
+    """Problems of ``grader`` (at ``path`` in the manifest) and of the graders inside it; ``sources``:
+    the code of each python grader, by its path."""
     yield from _templates(grader, path)
-    yield from _graders(grader, path, sources)
+    for where, inner in walk(grader, path):
+        yield from _grader(inner, where, sources)
 
 
-def _graders(grader: Any, path: Path_, sources: dict[str, str]) -> Iterator[Problem]:
+def _grader(grader: AnyGrader, path: FieldPath, sources: dict[FieldPath, str]) -> Iterator[Problem]:
+    """The problems of one grader of the tree, its inner graders aside."""
     if isinstance(grader, MultiGrader):
         yield from _formula(grader.calculate_output, set(grader.graders), (*path, "calculate_output"))
-        for key, inner in grader.graders.items():
-            yield from _graders(inner, (*path, "graders", key), sources)
     elif isinstance(grader, LabelModelGrader):  # here, not in the model: reported with the rest of the grader
         extra = [label for label in grader.passing_labels if label not in grader.labels]
         if extra:
             yield Problem((*path, "passing_labels"), f"passing_labels must be a subset of labels; not in labels: "
                                                      f"{', '.join(extra)}")
     elif isinstance(grader, PythonGrader):
-        code = sources.get(".".join(map(str, path)))
+        code = sources.get(path)
         if code is not None:
             field = "source_file" if grader.source_file is not None else "source"
             yield from _python(code, (*path, field))
 
 
-def _formula(text: str, names: set[str], path: Path_) -> Iterator[Problem]:
+def _formula(text: str, names: set[str], path: FieldPath) -> Iterator[Problem]:
     if len(text) > MAX_FORMULA:
         yield Problem(path, f"the formula is {len(text):,} characters long; at most {MAX_FORMULA:,}")
         return
@@ -135,7 +136,7 @@ def _symbol(op: ast.AST) -> str:
         type(op), type(op).__name__)
 
 
-def _python(code: str, path: Path_) -> Iterator[Problem]:
+def _python(code: str, path: FieldPath) -> Iterator[Problem]:
     code = code.removeprefix("\ufeff")  # a byte-order mark, as Windows editors write it
     if not code.strip():
         yield Problem(path, "the python grader's code is empty; it must define grade(sample, item)")
@@ -185,7 +186,7 @@ def template_path(ref: str) -> list[str]:
     return re.sub(r"\[\s*(\d+)\s*\]", r".\1", ref).split(".")
 
 
-def _strings(value: Any, path: Path_) -> Iterator[tuple[Path_, str]]:
+def _strings(value: Any, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):
@@ -196,7 +197,7 @@ def _strings(value: Any, path: Path_) -> Iterator[tuple[Path_, str]]:
             yield from _strings(item, (*path, i))
 
 
-def _templates(grader: Any, path: Path_) -> Iterator[Problem]:
+def _templates(grader: Any, path: FieldPath) -> Iterator[Problem]:
     data = grader.model_dump(exclude_none=True, exclude={"source", "source_file"})
     for where, text in _strings(data, path):
         if where[-1] in ("source", "calculate_output"):

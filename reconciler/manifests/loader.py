@@ -10,15 +10,15 @@ duplicate names. Nothing here touches the network.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from reconciler.diagnostics import Diagnostic, InputError, display_path
+from reconciler.diagnostics import Diagnostic, FieldPath, InputError, display_path, dotted
 from reconciler.manifests.errors import diagnostics_from_validation
-from reconciler.manifests.graders import MultiGrader, PythonGrader
+from reconciler.manifests.graders import PythonGrader, walk
 from reconciler.manifests.model import Manifest, ReinforcementMethod, is_file_id
 from reconciler.manifests.semantics import CATALOG_ONLY, Known, check, check_model
 from reconciler.manifests.yamlsrc import Located, Path_, YamlError, load_documents
@@ -30,15 +30,16 @@ MAX_MANIFEST_BYTES = 2 * 1024 * 1024
 
 @dataclass(frozen=True)
 class LoadedManifest:
-    """A manifest and where it came from; ``local_files`` maps field paths to files."""
+    """A manifest and where it came from; ``local_files`` maps field paths (``("training_file",)``,
+    ``(…, "source_file")``) to files."""
 
     manifest: Manifest
     source: Path
     line: int
     root: Path
-    local_files: dict[str, Path] = field(default_factory=dict)
+    local_files: dict[FieldPath, Path] = field(default_factory=dict)
     lines: dict[Path_, int] = field(default_factory=dict, repr=False, compare=False)
-    python_sources: dict[str, str] = field(default_factory=dict)
+    python_sources: dict[FieldPath, str] = field(default_factory=dict)
     """Code of every python grader (inline or read from ``source_file`` at load), by grader path."""
 
     @property
@@ -50,15 +51,6 @@ class LoadedManifest:
             if tuple(path[:cut]) in self.lines:
                 return display_path(self.source), self.lines[tuple(path[:cut])]
         return display_path(self.source), self.line
-
-
-
-def _python_grader_paths(grader: object, prefix: str) -> Iterator[tuple[str, PythonGrader]]:
-    if isinstance(grader, PythonGrader):
-        yield prefix, grader
-    elif isinstance(grader, MultiGrader):
-        for key, inner in grader.graders.items():
-            yield from _python_grader_paths(inner, f"{prefix}.graders.{key}")
 
 
 SKIPPED_DIRS = {"node_modules", "venv", "site-packages", "__pycache__"}
@@ -101,12 +93,10 @@ def discover(paths: Iterable[Path]) -> tuple[dict[Path, Path], list[Diagnostic]]
     return unique, problems
 
 
-def _check_local_file(
-    raw: str, fieldpath: str, lpath: Path_, base: Path, root: Path, doc: Located, shown: str,
-    problems: list[Diagnostic],
-) -> Path | None:
+def _check_local_file(raw: str, where: FieldPath, base: Path, root: Path, doc: Located, shown: str,
+                      problems: list[Diagnostic]) -> Path | None:
     candidate = (base / raw).resolve()  # resolve() follows symlinks, so a link out is caught too
-    line = doc.line_of(lpath)
+    line, fieldpath = doc.line_of(where), dotted(where)
     if not candidate.is_relative_to(root):
         problems.append(Diagnostic(shown, line, fieldpath, f"path {raw!r} leaves the project root {root}; refused"))
         return None
@@ -122,35 +112,33 @@ def _check_local_file(
 
 
 def _local_files(loaded: Manifest, doc: Located, source: Path, root: Path, shown: str,
-                 problems: list[Diagnostic]) -> tuple[dict[str, Path], dict[str, str]]:
+                 problems: list[Diagnostic]) -> tuple[dict[FieldPath, Path], dict[FieldPath, str]]:
     """Resolved local files by field path, and the code of every python grader by grader path."""
     base = source.parent
-    sources: dict[str, str] = {}
-    wanted: list[tuple[str, Path_, str]] = []
+    sources: dict[FieldPath, str] = {}
+    wanted: list[tuple[FieldPath, str]] = []
     for key in ("training_file", "validation_file"):
         value = getattr(loaded, key)
         if value is not None and not is_file_id(value):
-            wanted.append((key, (key,), value))
+            wanted.append(((key,), value))
     if isinstance(loaded.method, ReinforcementMethod):
-        for path, grader in _python_grader_paths(loaded.method.grader, "method.grader"):
-            src = grader.source_file
-            if src is not None:
-                lpath: Path_ = (*path.split("."), "source_file")
-                wanted.append((f"{path}.source_file", lpath, src))
-            elif grader.source is not None:
+        for path, grader in walk(loaded.method.grader):
+            if isinstance(grader, PythonGrader) and grader.source_file is not None:
+                wanted.append(((*path, "source_file"), grader.source_file))
+            elif isinstance(grader, PythonGrader) and grader.source is not None:
                 sources[path] = grader.source
-    out: dict[str, Path] = {}
-    for fieldpath, lpath, raw in wanted:
-        found = _check_local_file(raw, fieldpath, lpath, base, root, doc, shown, problems)
+    out: dict[FieldPath, Path] = {}
+    for where, raw in wanted:
+        found = _check_local_file(raw, where, base, root, doc, shown, problems)
         if found is not None:
-            if fieldpath.endswith("source_file"):
+            if where[-1] == "source_file":
                 try:
-                    sources[fieldpath.removesuffix(".source_file")] = found.read_text(encoding="utf-8")
+                    sources[where[:-1]] = found.read_text(encoding="utf-8")
                 except (UnicodeDecodeError, OSError) as exc:
-                    problems.append(Diagnostic(shown, doc.line_of(lpath), fieldpath,
+                    problems.append(Diagnostic(shown, doc.line_of(where), dotted(where),
                                                f"cannot read python source: {exc}"))
                     continue
-            out[fieldpath] = found
+            out[where] = found
     return out, sources
 
 
@@ -229,8 +217,7 @@ def _load_file(source: Path, real: Path, root: Path, known: Known) -> tuple[list
     for doc in load_documents(text):
         documents += 1
         if isinstance(doc, YamlError):
-            fieldpath = ".".join(str(p) for p in doc.path)
-            problems.append(Diagnostic(shown, doc.line, fieldpath, doc.message))
+            problems.append(Diagnostic(shown, doc.line, dotted(doc.path), doc.message))
             continue
         if not isinstance(doc.data, dict):
             problems.append(Diagnostic(shown, doc.line, "", "a manifest must be a mapping of fields"))

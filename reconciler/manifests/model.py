@@ -24,6 +24,8 @@ RESERVED_PREFIX = "ftctl-"
 MAX_USER_METADATA = 13  # the API allows 16 pairs; ftctl keeps 3 for its identity tags
 MAX_SEED = 2_147_483_647
 
+State = Literal["active", "paused", "cancelled"]
+"""What a manifest wants of its job: to run, to be paused, or to be cancelled (``state:``)."""
 Auto = Literal["auto"]
 BatchSize = Annotated[Auto | int, auto_or_int(1, 256)]
 Epochs = Annotated[Auto | int, auto_or_int(1, 50)]
@@ -139,7 +141,7 @@ class Manifest(Strict):
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = None
     metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict)
     integrations: Annotated[list[Integration], Field(max_length=5)] = Field(default_factory=list)
-    state: Literal["active", "paused", "cancelled"] = "active"
+    state: State = "active"
     provider_options: ProviderOptions | None = None
     job_id: Annotated[str, Field(pattern=JOB_ID_PATTERN)] | None = None
     """Adopts an existing job: matched by this ID instead of by tags, never replaced (SPEC §9)."""

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler import catalog
-from reconciler.diagnostics import Diagnostic, display_path
+from reconciler.diagnostics import Diagnostic, FieldPath, display_path, dotted
 from reconciler.manifests import graders_check
+from reconciler.manifests.graders import AnyGrader, LabelModelGrader, ScoreModelGrader, walk
 from reconciler.manifests.model import Manifest, ReinforcementMethod
 from reconciler.manifests.yamlsrc import Located
 from reconciler.providers import Provider
@@ -32,7 +33,7 @@ class Known:
 
 CATALOG_ONLY = Known()
 
-def check(m: Manifest, doc: Located, shown: str, sources: dict[str, str], files: dict[str, Path],
+def check(m: Manifest, doc: Located, shown: str, sources: dict[FieldPath, str], files: dict[FieldPath, Path],
           known: Known) -> list[Diagnostic]:
     out = list(check_model(m.model, m.method.type, doc, shown, known))
     if m.suffix is not None and (bad := sorted({c for c in m.suffix if c == ":" or not c.isprintable()})):
@@ -43,12 +44,13 @@ def check(m: Manifest, doc: Located, shown: str, sources: dict[str, str], files:
         out.append(Diagnostic(shown, doc.line_of(("suffix",)), "suffix", f"{len(m.suffix)} characters; "
                               f"{provider.name} allows at most {provider.suffix_max}"))
     if isinstance(m.method, ReinforcementMethod):
-        out += _grader_models(m.method.grader.model_dump(), ("method", "grader"), doc, shown, known.extra_models)
-        if provider is not None:
-            out += _grader_types(m.method.grader.model_dump(), ("method", "grader"), doc, shown, provider)
+        for path, grader in walk(m.method.grader):
+            out += _grader_model(grader, path, doc, shown, known.extra_models)
+            if provider is not None:
+                out += _grader_type(grader, path, doc, shown, provider)
         for problem in graders_check.check(m.method.grader, ("method", "grader"), sources):
-            field = ".".join(map(str, problem.path))
-            file = files.get(field)
+            field = dotted(problem.path)
+            file = files.get(problem.path)
             if file is not None and problem.source_line is not None:  # point into the python file itself
                 out.append(Diagnostic(display_path(file), problem.source_line, field, problem.message))
                 continue
@@ -59,38 +61,29 @@ def check(m: Manifest, doc: Located, shown: str, sources: dict[str, str], files:
     return out
 
 
-def _grader_models(grader: dict[str, object], path: tuple[str | int, ...], doc: Located,
-                   shown: str, extra: frozenset[str]) -> Iterator[Diagnostic]:
+def _grader_model(grader: AnyGrader, path: FieldPath, doc: Located, shown: str,
+                  extra: frozenset[str]) -> Iterator[Diagnostic]:
     """A model grader's model that ftctl does not know: a warning (a new model may be right), with the
     known name it is a near miss of, if any."""
-    name = grader.get("model")
-    if isinstance(name, str) and not catalog.known_grader_model(name) and name not in extra:
+    if not isinstance(grader, ScoreModelGrader | LabelModelGrader):
+        return
+    name = grader.model
+    if not catalog.known_grader_model(name) and name not in extra:
         close = catalog.closest(name)
         where = (*path, "model")
         near = f" (did you mean {close}?)" if close is not None and close != name else ""
-        yield Diagnostic(shown, doc.line_of(where), ".".join(map(str, where)),
+        yield Diagnostic(shown, doc.line_of(where), dotted(where),
                          f"{name!r} is not a model ftctl knows{near}: if the API does not know it either, the job "
                          f"fails once it runs (catalog as of {catalog.CATALOG_AS_OF}; if the name is right, "
                          f"FTCTL_EXTRA_MODELS={name} silences this)", "warning")
-    inner = grader.get("graders")
-    if isinstance(inner, dict):
-        for key, sub in inner.items():
-            if isinstance(sub, dict):
-                yield from _grader_models(sub, (*path, "graders", key), doc, shown, extra)
 
 
-def _grader_types(grader: dict[str, object], path: tuple[str | int, ...], doc: Located, shown: str,
-                  provider: Provider) -> Iterator[Diagnostic]:
-    kind = grader.get("type")
-    if isinstance(kind, str) and kind not in provider.graders:
+def _grader_type(grader: AnyGrader, path: FieldPath, doc: Located, shown: str,
+                 provider: Provider) -> Iterator[Diagnostic]:
+    if grader.type not in provider.graders:
         where = (*path, "type")
-        yield Diagnostic(shown, doc.line_of(where), ".".join(map(str, where)),
-                         f"{provider.name} has no {kind} grader (it has {', '.join(sorted(provider.graders))})")
-    inner = grader.get("graders")
-    if isinstance(inner, dict):
-        for key, sub in inner.items():
-            if isinstance(sub, dict):
-                yield from _grader_types(sub, (*path, "graders", key), doc, shown, provider)
+        yield Diagnostic(shown, doc.line_of(where), dotted(where), f"{provider.name} has no {grader.type} grader "
+                         f"(it has {', '.join(sorted(provider.graders))})")
 
 
 def check_model(name: str, method: str, doc: Located, shown: str, known: Known) -> Iterator[Diagnostic]:
@@ -119,5 +112,5 @@ def check_model(name: str, method: str, doc: Located, shown: str, known: Known) 
     if method not in info.methods:
         where = ("method", "type") if ("method", "type") in doc.lines else ("model",)
         able = ", ".join(catalog.models_for(method)) or "none"
-        yield Diagnostic(shown, doc.line_of(where), ".".join(where),
+        yield Diagnostic(shown, doc.line_of(where), dotted(where),
                          f"{info.snapshot} cannot be fine-tuned with method {method}; models that can: {able}")

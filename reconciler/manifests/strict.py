@@ -15,6 +15,13 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+class Frozen(BaseModel):
+    """The base of ftctl's own values (requests, plans): immutable, and no field that is not declared
+    (a plan file with an extra key is not a plan this version wrote)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 

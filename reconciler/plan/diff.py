@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from reconciler.api.models import LiveJob
+from reconciler.diagnostics import FieldPath
 from reconciler.identity import Desired, FileRef, UploadIndex, parse_upload_name, spec_hash
 from reconciler.identity.request import NOT_CHOSEN, review_view
 from reconciler.manifests.model import HYPERPARAMETERS
@@ -39,7 +40,6 @@ ABSENT: Any = _Absent()
 UNREPORTED = "not reported by the API"
 UNLISTED = "its upload is no longer listed"
 FILE_FIELDS = ("training_file", "validation_file")
-Path_ = tuple[str | int, ...]
 Key = tuple[str, ...]
 """A field of the canonical request (mappings only, no list indexes)."""
 
@@ -79,24 +79,23 @@ class _Readings:
         self.unknown: dict[Key, str] = {}
         """Fields whose old value cannot be read off the job, and why."""
         reported = job.model_fields_set
+        live = job.request
         # The API reports a snapshot; the hash has the name as written when the catalog does not know it.
         self.add(("model",), _unique([job.model, new["model"]]) if job.model else [new["model"]],
                  None if job.model else UNREPORTED)
         self.file(("training_file",), job.training_file, new["training_file"], "training_file" in reported)
         self.file(("validation_file",), job.validation_file, new["validation_file"], "validation_file" in reported)
         self.method()
-        if "suffix" in reported:
-            self.add(("suffix",), [job.suffix])
-        elif job.fine_tuned_model and job.fine_tuned_model.count(":") >= 4:
-            self.add(("suffix",), [job.fine_tuned_model.split(":")[3] or None])
+        if "suffix" in live.reported:
+            self.add(("suffix",), [live.suffix])
         else:
             self.add(("suffix",), _unique([new["suffix"], None]), UNREPORTED)
-        if "seed" in reported and job.seed is not None:  # None: the service picked this seed
-            self.add(("seed",), [job.seed, None] if new["seed"] is not None else [None, job.seed])
+        if "seed" in live.reported and live.seed is not None:  # None: the service picked this seed
+            self.add(("seed",), [live.seed, None] if new["seed"] is not None else [None, live.seed])
         else:
             self.add(("seed",), [new["seed"]], UNREPORTED)
-        if "integrations" in reported:
-            self.add(("integrations",), [_strip(job.integrations) or None])
+        if "integrations" in live.reported:
+            self.add(("integrations",), [_strip(live.integrations) or None])
         else:
             self.add(("integrations",), [new["integrations"]], UNREPORTED)
         # No service reports these back: assumed unchanged (the hash decides).
@@ -119,13 +118,14 @@ class _Readings:
             self.add(path, [{"sha256": parsed[0]}, {"file_id": file_id}] if parsed else [{"file_id": file_id}])
 
     def method(self) -> None:
-        raw = dict(self.job.method or {"type": "supervised"})
-        kind = str(raw.get("type") or "supervised")
-        found = raw.get(kind)
-        inner: dict[str, Any] = found if isinstance(found, dict) else {}
-        hyper = dict(inner.get("hyperparameters") or (self.job.hyperparameters if kind == "supervised" else None) or {})
-        self.add(("method", "type"), [kind])
+        request = self.job.request
         new_method = self.new["method"]
+        if request.method_type is None:
+            self.add(("method", "type"), [new_method["type"]], UNREPORTED)
+        else:
+            self.add(("method", "type"), [request.method_type])
+        kind = request.method_type or new_method["type"]
+        hyper = request.hyperparameters
         wanted = new_method[kind].get("hyperparameters", {}) if new_method["type"] == kind else {}
         model = HYPERPARAMETERS.get(kind)
         for key in sorted(model.model_fields if model is not None else hyper):
@@ -142,7 +142,7 @@ class _Readings:
                 else:
                     self.add(path, _unique([ABSENT, *_numbers(live)]))
         if kind == "reinforcement":
-            grader = inner.get("grader")
+            grader = request.grader
             if grader is not None:
                 self.add(("method", kind, "grader"), [_strip(grader)])
             else:
@@ -182,7 +182,7 @@ def reconstruct(job: LiveJob, new: dict[str, Any], uploads: UploadIndex) -> tupl
 def changes(job: LiveJob, desired: Desired, uploads: UploadIndex) -> list[Change]:
     new = desired.request.hashed()
     old, readings = reconstruct(job, new, uploads)
-    notes: dict[Path_, str] = {}
+    notes: dict[FieldPath, str] = {}
     if old is None:  # a field that cannot be read off the job changed: list every such field
         old = _comparable(readings, new)
         notes = {_review_path(path): why for path, why in readings.unknown.items() if _get(new, path) is not ABSENT}
@@ -210,7 +210,7 @@ def _comparable(readings: _Readings, new: dict[str, Any]) -> dict[str, Any]:
     return build(paths, values)
 
 
-def _get(data: Any, path: Path_) -> Any:
+def _get(data: Any, path: FieldPath) -> Any:
     for part in path:
         if not isinstance(data, dict) or part not in data:
             return ABSENT
@@ -218,7 +218,7 @@ def _get(data: Any, path: Path_) -> Any:
     return data
 
 
-def _review_path(path: Path_) -> Path_:
+def _review_path(path: FieldPath) -> FieldPath:
     """A canonical path in the review shape: ``method.T.hyperparameters`` → ``method.hyperparameters``."""
     return (path[0], *path[2:]) if len(path) > 2 and path[0] == "method" else path
 
@@ -250,10 +250,10 @@ def _diff(old: dict[str, Any], new: dict[str, Any], desired: Desired, uploads: U
     from deepdiff import DeepDiff  # imported by the plans that show a change, not by every start-up
 
     tree = DeepDiff(*_differing(old, new), view="tree", threshold_to_diff_deeper=0)  # key by key, always
-    out: dict[Path_, Change] = {}
+    out: dict[FieldPath, Change] = {}
     for report in tree.values():
         for level in report:
-            path: Path_ = tuple(level.path(output_format="list"))
+            path: FieldPath = tuple(level.path(output_format="list"))
             if path and path[0] in FILE_FIELDS:
                 path = path[:1]  # a file is one value: its bytes or its ID
                 found = [(path, _get(old, path), _get(new, path))]
@@ -265,7 +265,7 @@ def _diff(old: dict[str, Any], new: dict[str, Any], desired: Desired, uploads: U
     return list(out.values())
 
 
-def _leaves(path: Path_, before: Any, after: Any) -> Iterator[tuple[Path_, Any, Any]]:
+def _leaves(path: FieldPath, before: Any, after: Any) -> Iterator[tuple[FieldPath, Any, Any]]:
     """One change per key where both sides are mappings (deepdiff reports ``{}`` → ``{a: 1, b: 2}``
     as one change of the whole mapping)."""
     if isinstance(before, dict) and isinstance(after, dict):
@@ -277,7 +277,7 @@ def _leaves(path: Path_, before: Any, after: Any) -> Iterator[tuple[Path_, Any, 
         yield path, before, after
 
 
-def _shown(path: Path_, value: Any, desired: Desired, uploads: UploadIndex) -> Any:
+def _shown(path: FieldPath, value: Any, desired: Desired, uploads: UploadIndex) -> Any:
     """A value as the reviewer reads it: files by name, size and digest; ``auto`` for a value left out."""
     from deepdiff.helper import NotPresent  # _diff's, imported already
 

@@ -14,37 +14,32 @@ import hashlib
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from reconciler.api.models import TERMINAL, LiveFile, LiveJob
+from reconciler.api.models import LiveFile, LiveJob
 from reconciler.datasets.check import Estimate
+from reconciler.diagnostics import FieldPath, dotted
 from reconciler.identity import CreateRequest, LocalFile
+from reconciler.manifests.strict import Frozen
 from reconciler.plan.budget import Budget, assess
-from reconciler.providers import ALL_STATUSES
+from reconciler.providers.statuses import in_progress
 
 FORMAT_VERSION = 3
 ActionKind = Literal["upload", "cancel", "replace", "create", "pause", "resume"]
 ORDER: tuple[ActionKind, ...] = ("upload", "cancel", "replace", "create", "pause", "resume")
 
 
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
 class Change(Frozen):
     """One field that differs: ``(path, before, after)``; ``note`` qualifies an uncertain side."""
 
-    path: tuple[str | int, ...]
+    path: FieldPath
     before: Any = None
     after: Any = None
     note: str | None = None
 
     @property
     def dotted(self) -> str:
-        out = ""
-        for part in self.path:
-            out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-        return out
+        return dotted(self.path)
 
     @property
     def multiline(self) -> bool:
@@ -165,9 +160,7 @@ def _words(status: str) -> str:
 
 def status_class(status: str) -> str:
     """Statuses that make no difference to a plan fold together, so progress is not "drift"."""
-    if status in TERMINAL or status in ("paused", "pausing", "resuming") or status not in ALL_STATUSES:
-        return status
-    return "in-progress"
+    return "in-progress" if in_progress(status) else status
 
 
 class JobFact(Frozen):
@@ -220,8 +213,15 @@ class LiveFacts(Frozen):
 
 
 class PlanOptions(Frozen):
+    """What a run asked of the planner beyond the manifests; a saved plan keeps it."""
+
     prune: bool = False
+    """Cancel the stack's live jobs that no manifest declares (``--prune``)."""
     replace: list[str] = Field(default_factory=list)
+    """Names to give a new job whatever their live job is (``--replace NAME``)."""
+    partial: bool = False
+    """The paths given leave out manifests of the project: a job no given manifest declares may be
+    declared by one left out (its orphan notice says so; ``--prune`` is refused)."""
 
 
 class Plan(Frozen):

@@ -21,38 +21,28 @@ from reconciler.identity.request import FileRef
 
 def differences(job: LiveJob, d: Desired, uploads: UploadIndex) -> list[str]:
     """The manifest fields whose value the live job does not have."""
-    r, out = d.request, []
+    r, live, out = d.request, job.request, []
     if catalog.resolve_model(r.model) != job.model and r.model != job.model:
         out.append("model")
     for key in ("training_file", "validation_file"):
         if not _same_file(getattr(r, key), getattr(job, key), uploads):
             out.append(key)
-    method = job.method or {}
-    kind = method.get("type") or "supervised"
-    if kind != r.method.type:
+    if (live.method_type or "supervised") != r.method.type:
         out.append("method.type")
     else:
-        inner = method.get(kind) or {}
-        live = inner.get("hyperparameters") or job.hyperparameters or {}
-        out += [f"method.hyperparameters.{k}" for k, v in r.method.chosen().items() if not _same(live.get(k), v)]
-        if r.method.grader is not None and not _covers(inner.get("grader"), r.method.grader):
+        hyper = live.hyperparameters
+        out += [f"method.hyperparameters.{k}" for k, v in r.method.chosen().items() if not _same(hyper.get(k), v)]
+        if r.method.grader is not None and not _covers(live.grader, r.method.grader):
             out.append("method.grader")
-    suffix = job.suffix if job.suffix is not None else suffix_of(job.fine_tuned_model)
-    if r.suffix is not None and suffix is not None and suffix != r.suffix:
+    if r.suffix is not None and live.suffix is not None and live.suffix != r.suffix:
         out.append("suffix")
-    if r.seed is not None and job.seed is not None and job.seed != r.seed:
+    if r.seed is not None and live.seed is not None and live.seed != r.seed:
         out.append("seed")
-    if not _covers(job.integrations or [], r.integrations or []):  # the API shows unset fields as null
+    if not _covers(live.integrations or [], r.integrations or []):  # the API shows unset fields as null
         out.append("integrations")
     if job.metadata is not None and job.user_metadata != dict(r.metadata):
         out.append("metadata")
     return out
-
-
-def suffix_of(fine_tuned_model: str | None) -> str | None:
-    """``ft:gpt-4o-mini-2024-07-18:org:support-v3:AbC123`` → ``support-v3`` (None when unknown)."""
-    parts = (fine_tuned_model or "").split(":")
-    return (parts[3] or None) if len(parts) >= 5 and parts[0] == "ft" else None
 
 
 def _same_file(ref: FileRef | None, live_id: str | None, uploads: UploadIndex) -> bool:

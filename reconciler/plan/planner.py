@@ -18,22 +18,24 @@ manifest name, "current" is the newest managed job with that name; SPEC §3's ta
 | other spec, terminal            | active / paused   | create (the old job stays as history)   |
 | any / none                      | cancelled         | none                                    |
 
-Older non-terminal jobs with the same name are duplicates and are cancelled. Managed jobs whose
-name no manifest declares are orphans: listed, and with ``prune`` cancelled when not terminal.
-A job whose status ftctl does not know is listed and never acted on; a job on its way to paused or
-running (Azure's ``pausing``, ``resuming``) is left to get there. A manifest with ``job_id:``
-adopts that job (``pinned``): ``state`` acts on it as usual, but it is never replaced — a
-difference is reported instead (SPEC §9).
+For a job that keeps its spec, what ``state`` asks is one rule (``states``), for tag-matched and
+adopted jobs alike. Older non-terminal jobs with the same name are duplicates and are cancelled.
+Managed jobs whose name no manifest declares are orphans: listed, and with ``prune`` cancelled when
+not terminal. A job whose status the provider does not have is listed and never acted on; a job on
+its way to paused or running (Azure's ``pausing``, ``resuming``) is left to get there. A manifest
+with ``job_id:`` adopts that job (``pinned``): ``state`` acts on it as usual, but it is never
+replaced — a difference is reported instead (SPEC §9).
+
+The live file list is an input like the jobs, given as a loader: most plans never ask about a file,
+and an account's list can be long, so it is read at the first question only (``UploadIndex.lazy``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Literal, cast
 
-from reconciler.api.models import TAG_NAME, TAG_SPEC, TAG_STACK, LiveFile, LiveJob
-from reconciler.identity import Desired, LocalFile, UploadIndex
+from reconciler.api.models import LiveFile, LiveJob
+from reconciler.identity import Desired, FilesLoader, LocalFile, UploadIndex, tags
 from reconciler.plan.diff import changes
 from reconciler.plan.model import (
     Action,
@@ -52,18 +54,16 @@ from reconciler.plan.model import (
 )
 from reconciler.plan.pinned import differences
 from reconciler.plan.roundtrip import dropped_fields
-
-
-@dataclass(frozen=True)
-class Options:
-    prune: bool = False
-    replace: frozenset[str] = field(default_factory=frozenset)
+from reconciler.plan.states import move, pause_reason, settle_note
+from reconciler.providers import COMPATIBLE, Provider
+from reconciler.providers.statuses import TERMINAL_PHASES
 
 
 class _Builder:
-    def __init__(self, uploads: UploadIndex, options: Options) -> None:
+    def __init__(self, uploads: UploadIndex, options: PlanOptions, provider: Provider) -> None:
         self.uploads = uploads
         self.options = options
+        self.provider = provider
         self.actions: list[Action] = []
         self.failed: list[Notice] = []
         self.notes: list[Notice] = []
@@ -83,7 +83,7 @@ class _Builder:
         if previous is not None and previous.user_metadata != d.request.metadata:
             diff.append(Change(path=("metadata",), before=previous.user_metadata, after=d.request.metadata,
                                note="user tags, not part of the spec"))
-        state = cast(Literal["active", "paused"], d.state)
+        state = "paused" if d.state == "paused" else "active"
         if replace and previous is not None:
             self.actions.append(ReplaceAction(
                 name=d.name, reason=reason, spec=d.spec, state=state, after=d.request, job_id=previous.id,
@@ -94,100 +94,102 @@ class _Builder:
                 before=JobSummary.of(previous) if previous is not None else None, changes=diff, estimate=d.estimate,
                 file_ids=file_ids))
 
+    def state(self, d: Desired, job: LiveJob, adopted: bool, differs: bool = False) -> None:
+        """What ``d.state`` asks of ``job`` (its spec settled, or adopted): the one rule of ``states``."""
+        phase = self.provider.phase(job.status)
+        before = JobSummary.of(job)
+        match move(phase, d.state):
+            case "none":
+                pass
+            case "pause":
+                self.actions.append(PauseAction(name=d.name, reason=pause_reason(phase, job.status), job_id=job.id,
+                                                before=before))
+            case "resume":
+                self.actions.append(ResumeAction(name=d.name, reason="state: active", job_id=job.id, before=before))
+            case "cancel":
+                self.actions.append(CancelAction(name=d.name, reason="state: cancelled", job_id=job.id,
+                                                 before=before))
+            case "settle":
+                self.notes.append(Notice(name=d.name, job_id=job.id, status=job.status,
+                                         message=settle_note(job.status, d.state)))
+            case "leave":
+                self.notes.append(_unknown(d.name, job))
+            case "report_failed":
+                error = job.error.message if job.error and job.error.message else "no error given"
+                retry = ("an adopted job: remove job_id to create a new one" if adopted else
+                         f"retry with --replace {d.name}")
+                self.failed.append(Notice(name=d.name, job_id=job.id, status="failed", message=f"{error} ({retry})"))
+            case "run_again":
+                if adopted:
+                    if not differs:
+                        self.notes.append(Notice(name=d.name, job_id=job.id, status=job.status, message=(
+                            "the adopted job is cancelled; remove job_id to create a new job")))
+                else:
+                    self.run_again(d, job)
+
+    def run_again(self, d: Desired, job: LiveJob) -> None:
+        """A cancelled job the manifest wants to run: a new one, unless ftctl cancelled it because the
+        target dropped what it was sent (another create would come back the same)."""
+        shown = "method" in job.request.reported or "hyperparameters" in job.request.reported
+        dropped = dropped_fields(job, tags(job.stack or "", d.name, d.spec), d.request.method.type,
+                                 d.request.method.hyperparameters)
+        if dropped and shown:
+            self.dropping = self.dropping or f"{', '.join(dropped)} (job {job.id} of {d.name})"
+            self.failed.append(Notice(name=d.name, job_id=job.id, status="cancelled", message=(
+                f"the target dropped {', '.join(dropped)} from this job's create request, so ftctl "
+                "cancelled it; use a target that forwards every field (or --replace to try again)")))
+        else:
+            self.create(d, "the job was cancelled and the manifest wants it to run", job)
+
     def adopted(self, d: Desired, job: LiveJob | None) -> None:
         """``state`` acts on an adopted job as usual; a difference is only reported."""
         if job is None:
             self.notes.append(Notice(name=d.name, job_id=d.job_id, status="missing", message=(
                 f"the adopted job {d.job_id} was not found; remove job_id to create a new job")))
             return
-        if not job.known:
+        if self.provider.phase(job.status) == "unknown":
             self.notes.append(_unknown(d.name, job))
             return
-        before, state = JobSummary.of(job), d.state
         differ = differences(job, d, self.uploads)
         if differ:
             self.notes.append(Notice(name=d.name, job_id=job.id, status=job.status, message=(
                 f"the adopted job differs from the manifest in {', '.join(differ)}; an adopted job is never "
                 "replaced: remove job_id to create a new job with the manifest's values")))
-        if not job.terminal:
-            if state == "cancelled":
-                self.actions.append(CancelAction(name=d.name, reason="state: cancelled", job_id=job.id, before=before))
-            elif job.paused and state == "active":
-                self.actions.append(ResumeAction(name=d.name, reason="state: active", job_id=job.id, before=before))
-            elif job.status == "running" and state == "paused":
-                self.actions.append(PauseAction(name=d.name, reason="state: paused", job_id=job.id, before=before))
-        elif job.status == "failed":
-            error = job.error.message if job.error and job.error.message else "no error given"
-            self.failed.append(Notice(name=d.name, job_id=job.id, status="failed",
-                                      message=f"{error} (an adopted job: remove job_id to create a new one)"))
-        elif job.status == "cancelled" and state != "cancelled" and not differ:
-            self.notes.append(Notice(name=d.name, job_id=job.id, status=job.status, message=(
-                "the adopted job is cancelled; remove job_id to create a new job")))
+        self.state(d, job, adopted=True, differs=bool(differ))
 
     def decide(self, d: Desired, current: LiveJob | None) -> None:
-        state = d.state
-        if d.name in self.options.replace and state != "cancelled":
-            live = current is not None and not current.terminal
+        phase = self.provider.phase(current.status) if current is not None else None
+        if phase == "unknown" and current is not None:
+            self.notes.append(_unknown(d.name, current))
+            return
+        live = phase is not None and phase not in TERMINAL_PHASES
+        if d.name in self.options.replace and d.state != "cancelled":
             self.create(d, "--replace asked for a new job", current, replace=live)
             return
-        if current is None:
-            if state != "cancelled":
+        if current is None or phase is None:
+            if d.state != "cancelled":
                 self.create(d, "no job exists yet", None)
-            return
-        if not current.known:
-            self.notes.append(_unknown(d.name, current))
             return
         same = current.spec == d.spec
         if current.metadata is not None and current.user_metadata != dict(d.request.metadata) and same:
             self.notes.append(Notice(name=d.name, job_id=current.id, status=current.status, message=(
                 "user metadata differs from the live job and cannot be updated in place; "
                 "it applies to the next job created (use --replace to recreate now)")))
-        before = JobSummary.of(current)
-        if not current.terminal:
-            if state == "cancelled":
-                self.actions.append(CancelAction(name=d.name, reason="state: cancelled", job_id=current.id,
-                                                 before=before))
-            elif not same:
-                self.create(d, "the spec changed and a live job cannot be changed", current, replace=True)
-            elif current.transitional:
-                if (state == "active") != (current.status == "resuming"):
-                    self.notes.append(Notice(name=d.name, job_id=current.id, status=current.status, message=(
-                        f"it is {current.status}; apply again once it has got there to make it {state}")))
-            elif current.paused and state == "active":
-                self.actions.append(ResumeAction(name=d.name, reason="state: active", job_id=current.id,
-                                                 before=before))
-            elif not current.paused and state == "paused":
-                waiting = "" if current.status == "running" else f" (once running; now {current.status})"
-                self.actions.append(PauseAction(name=d.name, reason="state: paused" + waiting, job_id=current.id,
-                                                before=before))
-            return
-        if state == "cancelled" or (current.status == "succeeded" and same):
-            return
-        if not same:
+        if same or d.state == "cancelled":
+            self.state(d, current, adopted=False)
+        elif live:
+            self.create(d, "the spec changed and a live job cannot be changed", current, replace=True)
+        else:
             self.create(d, f"the spec changed; the {current.status} job stays as history", current)
-        elif current.status == "cancelled":
-            tags = {TAG_STACK: current.stack or "", TAG_NAME: d.name, TAG_SPEC: d.spec}
-            shown = current.method is not None or current.hyperparameters is not None  # else nothing to judge
-            dropped = dropped_fields(current, tags, d.request.method.type, d.request.method.hyperparameters)
-            if dropped and shown:  # ftctl cancelled it: the target had dropped these; another create would be the same
-                self.dropping = self.dropping or f"{', '.join(dropped)} (job {current.id} of {d.name})"
-                self.failed.append(Notice(name=d.name, job_id=current.id, status="cancelled", message=(
-                    f"the target dropped {', '.join(dropped)} from this job's create request, so ftctl "
-                    "cancelled it; use a target that forwards every field (or --replace to try again)")))
-            else:
-                self.create(d, "the job was cancelled and the manifest wants it to run", current)
-        elif current.status == "failed":
-            error = current.error.message if current.error and current.error.message else "no error given"
-            self.failed.append(Notice(name=d.name, job_id=current.id, status="failed",
-                                      message=f"{error} (retry with --replace {d.name})"))
 
 
-def plan(desired: list[Desired], live_jobs: list[LiveJob], live_files: list[LiveFile] | None, stack: str,
-         options: Options | None = None, pinned: Mapping[str, LiveJob] | None = None) -> Plan:
+def plan(desired: list[Desired], live_jobs: list[LiveJob], files: FilesLoader, stack: str,
+         options: PlanOptions | None = None, pinned: Mapping[str, LiveJob] | None = None,
+         provider: Provider = COMPATIBLE) -> Plan:
     """Compare desired manifests with the stack's live jobs (and the ``pinned`` jobs that manifests
-    adopt, by ID); no side effects. ``live_files`` None: not read, and ``FilesNotRead`` is raised if
-    the plan turns out to need them."""
-    options = options or Options()
+    adopt, by ID) on ``provider``; no side effects. ``files`` reads the live file list, called at most
+    once, and only when the plan needs it."""
+    options = options or PlanOptions()
     adopted = {job.id: job for job in [*live_jobs, *(pinned or {}).values()]}
     pins = {d.job_id for d in desired if d.job_id}
     managed = [j for j in managed_jobs(live_jobs, stack) if j.id not in pins]
@@ -196,7 +198,7 @@ def plan(desired: list[Desired], live_jobs: list[LiveJob], live_files: list[Live
     # which a stable sort keeps.
     for job in sorted(managed, key=lambda j: j.created_at, reverse=True):
         by_name.setdefault(job.name or "", []).append(job)
-    b = _Builder(UploadIndex(live_files), options)
+    b = _Builder(UploadIndex.lazy(files), options, provider)
     cancels: list[Action] = []
     for d in sorted(desired, key=lambda x: x.name):
         jobs = by_name.get(d.name, [])
@@ -206,9 +208,10 @@ def plan(desired: list[Desired], live_jobs: list[LiveJob], live_files: list[Live
             b.decide(d, jobs[0] if jobs else None)
             jobs = jobs[1:]
         for older in jobs:
-            if not older.known:
+            phase = provider.phase(older.status)
+            if phase == "unknown":
                 b.notes.append(_unknown(d.name, older))
-            elif not older.terminal:
+            elif phase not in TERMINAL_PHASES:
                 why = (f"another job of {d.name}, which adopts {d.job_id}" if d.job_id else
                        f"duplicate: an older job of {d.name} (newest is {by_name[d.name][0].id})")
                 cancels.append(CancelAction(name=d.name, job_id=older.id, before=JobSummary.of(older), reason=why))
@@ -224,16 +227,16 @@ def plan(desired: list[Desired], live_jobs: list[LiveJob], live_files: list[Live
         b.actions = kept
     names = {d.name for d in desired}
     orphans: list[Notice] = []
+    why_orphan = "not among the given paths" if options.partial else "no manifest declares this name"
     for name, jobs in sorted(by_name.items()):
         if name in names:
             continue
         for job in jobs:
-            orphans.append(Notice(name=name, job_id=job.id, status=job.status,
-                                  message="no manifest declares this name"))
-            if options.prune and not job.terminal and job.known:
+            orphans.append(Notice(name=name, job_id=job.id, status=job.status, message=why_orphan))
+            if options.prune and provider.phase(job.status) not in (*TERMINAL_PHASES, "unknown"):
                 cancels.append(CancelAction(name=name, job_id=job.id, before=JobSummary.of(job),
                                             reason="orphan: no manifest declares it (--prune)"))
-    return Plan(stack=stack, options=PlanOptions(prune=options.prune, replace=sorted(options.replace)),
+    return Plan(stack=stack, options=options,
                 actions=[*_uploads(b.actions, desired), *cancels, *b.actions], orphans=orphans, failed=b.failed,
                 notes=b.notes, local_files=_relied(desired),
                 live=LiveFacts.of(managed + [adopted[d.job_id] for d in desired if d.job_id in adopted],

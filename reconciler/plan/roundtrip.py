@@ -20,11 +20,11 @@ def dropped_fields(job: LiveJob, tags: Mapping[str, str], method_type: str,
     dropped = []
     if any(job.tags.get(key) != tags[key] for key in TAGS):
         dropped.append("metadata")
-    method = job.method or {}
-    if method.get("type", "supervised" if job.method is None and job.hyperparameters else None) != method_type:
+    live = job.request
+    if live.method_type != method_type:
         dropped.append("method")
     else:
-        got = (method.get(method_type) or {}).get("hyperparameters") or job.hyperparameters or {}
+        got = live.hyperparameters
         chosen = {k: v for k, v in hyperparameters.items() if v not in ("auto", "default")}
         if any(k in got and got[k] != v for k, v in chosen.items()) or any(k not in got for k in chosen):
             dropped.append("method.hyperparameters")

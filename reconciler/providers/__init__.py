@@ -1,5 +1,7 @@
 """Provider profiles (SPEC §7): what differs between OpenAI, Azure OpenAI and compatible services,
-one small module each; ``detect`` picks one from the API base URL."""
+one small module each; ``detect`` picks one from the API base URL: an Azure host, or a path ending in
+``/openai/v1`` (a custom domain or a gateway in front of Azure OpenAI, SPEC §12), is Azure;
+api.openai.com is OpenAI; anything else is a compatible service."""
 
 from __future__ import annotations
 
@@ -12,15 +14,14 @@ from reconciler.providers.openai import OPENAI
 
 PROVIDERS = {p.name: p for p in (OPENAI, AZURE, COMPATIBLE)}
 AZURE_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com")
-ALL_STATUSES = frozenset().union(*(p.statuses for p in PROVIDERS.values()))
-"""Every status ftctl understands: any other is shown as it is and never acted on."""
 
 
 def detect(api_base: str) -> Provider:
-    host = urlsplit(api_base).hostname or ""
-    if host.endswith(AZURE_HOSTS):
+    parts = urlsplit(api_base)
+    host = parts.hostname or ""
+    if host.endswith(AZURE_HOSTS) or parts.path.rstrip("/").endswith(AZURE.base_path):
         return AZURE
     return OPENAI if host == "api.openai.com" else COMPATIBLE
 
 
-__all__ = ["ALL_STATUSES", "AZURE", "COMPATIBLE", "OPENAI", "PROVIDERS", "ErrorKind", "Provider", "detect"]
+__all__ = ["AZURE", "COMPATIBLE", "OPENAI", "PROVIDERS", "ErrorKind", "Provider", "detect"]

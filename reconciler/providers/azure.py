@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, get_args
 
-from reconciler.providers.base import OPENAI_STATUSES, Provider
+from reconciler.providers.base import Provider
+from reconciler.providers.statuses import AZURE_STATUSES
 
 TrainingType = Literal["globalstandard", "standard", "developer"]
 TRAINING_TYPES: tuple[str, ...] = get_args(TrainingType)
@@ -28,10 +29,11 @@ AZURE = Provider(
     name="azure",
     key_header="api-key",
     metadata_filter=False,
-    statuses=OPENAI_STATUSES | {"pending", "pausing", "resuming"},
+    statuses=AZURE_STATUSES,
     suffix_max=40,
     graders=frozenset({"string_check", "text_similarity", "score_model", "multi", "label_model"}),
     base_path="/openai/v1",
+    example_base="https://RESOURCE.openai.azure.com/openai/v1",
     file_parts=False,
     file_expiry_seconds=30 * 24 * 3600,
     error_kinds={

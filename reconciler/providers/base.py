@@ -12,13 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from reconciler.providers.statuses import OPENAI_STATUSES, Phase, phase_of
+
 ErrorKind = Literal["quota", "rate_limit", "conflict", "invalid", "not_found"]
 """quota: refused until a job finishes or the day turns (deferred, never retried in a loop);
 rate_limit: retry after a pause; conflict: the job is not in a state for that (re-read); invalid:
 the request is wrong (fail); not_found."""
-
-TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
-OPENAI_STATUSES = frozenset({"validating_files", "queued", "running", "paused", *TERMINAL})
 
 
 @dataclass(frozen=True)
@@ -28,11 +27,14 @@ class Provider:
     metadata_filter: bool = True
     """Whether ``GET fine_tuning/jobs`` filters by ``metadata[k]=v`` on the server."""
     statuses: frozenset[str] = OPENAI_STATUSES
+    """The statuses a job shows on this service (``statuses.PHASES`` says what each means)."""
     suffix_max: int = 64
     graders: frozenset[str] = frozenset({"string_check", "text_similarity", "python", "score_model", "multi",
                                          "label_model"})
     base_path: str = "/v1"
     """How the API base URL ends on this service (for the hint after a 404)."""
+    example_base: str = "https://HOST/v1"
+    """An API base URL of this service, for messages."""
     file_parts: bool = True
     """Whether files over 512 MB go through the Uploads API (else in one request)."""
     file_expiry_seconds: int | None = None
@@ -52,3 +54,7 @@ class Provider:
 
     def known(self, status: str) -> bool:
         return status in self.statuses
+
+    def phase(self, status: str) -> Phase:
+        """What ``status`` means on this provider: ``unknown`` for a status it does not have."""
+        return phase_of(status, self.statuses)

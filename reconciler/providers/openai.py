@@ -6,6 +6,7 @@ from reconciler.providers.base import Provider
 
 OPENAI = Provider(
     name="openai",
+    example_base="https://api.openai.com/v1",
     error_kinds={
         "daily_rate_limit_exceeded": "quota",  # creates per day
         "fine_tuning_job_limit_exceeded": "quota",  # active jobs per organization

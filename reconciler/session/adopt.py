@@ -17,18 +17,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from reconciler.api.models import LiveJob
-from reconciler.manifests.model import (
-    DpoHyperparameters,
-    Manifest,
-    ReinforcementHyperparameters,
-    SupervisedHyperparameters,
-)
-from reconciler.plan.pinned import suffix_of
+from reconciler.api.models import LiveJob, suffix_of
+from reconciler.diagnostics import dotted
+from reconciler.manifests.model import HYPERPARAMETERS, Manifest
+from reconciler.providers.statuses import PHASES
 from reconciler.session.settings import SetupError
-
-HYPERPARAMETERS = {"supervised": SupervisedHyperparameters, "dpo": DpoHyperparameters,
-                   "reinforcement": ReinforcementHyperparameters}
 
 
 @dataclass(frozen=True)
@@ -53,25 +46,26 @@ def name_for(job: LiveJob, taken: set[str]) -> str:
     return name
 
 
+STATES = {"paused": "paused", "pausing": "paused", "cancelled": "cancelled"}
+"""The ``state`` a manifest has for a job in each phase: the one that asks nothing of it."""
+
+
 def state_of(status: str) -> str:
-    return {"paused": "paused", "pausing": "paused", "cancelled": "cancelled"}.get(status, "active")
+    return STATES.get(PHASES.get(status, ""), "active")
 
 
 def document(job: LiveJob, name: str) -> dict[str, Any]:
-    method = job.method or {"type": "supervised", "supervised": {"hyperparameters": job.hyperparameters or {}}}
-    kind = method.get("type") or "supervised"
-    inner = method.get(kind) or {}
+    live = job.request
+    kind = live.method_type or "supervised"
     allowed = HYPERPARAMETERS[kind].model_fields if kind in HYPERPARAMETERS else {}
-    hyper = {k: v for k, v in (inner.get("hyperparameters") or job.hyperparameters or {}).items()
-             if k in allowed and v is not None}
+    hyper = {k: v for k, v in live.hyperparameters.items() if k in allowed and v is not None}
     doc: dict[str, Any] = {"name": name, "model": job.model, "training_file": job.training_file}
     if job.validation_file:
         doc["validation_file"] = job.validation_file
     doc["method"] = {"type": kind, **({"hyperparameters": hyper} if hyper else {}),
-                     **({"grader": inner["grader"]} if inner.get("grader") else {})}
-    suffix = job.suffix or suffix_of(job.fine_tuned_model)
-    integrations = [_without_nulls(i) for i in job.integrations or []] or None
-    for key, value in (("suffix", suffix), ("seed", job.seed), ("metadata", job.user_metadata or None),
+                     **({"grader": live.grader} if live.grader else {})}
+    integrations = [_without_nulls(i) for i in live.integrations or []] or None
+    for key, value in (("suffix", live.suffix), ("seed", live.seed), ("metadata", job.user_metadata or None),
                        ("integrations", integrations)):
         if value is not None:
             doc[key] = value
@@ -87,7 +81,15 @@ def _without_nulls(value: Any) -> Any:
     return value
 
 
-def imports(jobs: list[LiveJob], taken: set[str]) -> list[Imported]:
+def imports(jobs: list[LiveJob], taken: set[str], adopted: dict[str, str], stack: str) -> list[Imported]:
+    """A manifest per job; refused, with nothing written, for a job a manifest adopts already
+    (``adopted``: job ID → name) or one ftctl manages in ``stack``."""
+    for job in jobs:
+        if job.id in adopted:
+            raise SetupError(f"{job.id} is adopted already, by the manifest {adopted[job.id]}: nothing was written")
+        if job.stack == stack and job.name:
+            raise SetupError(f"{job.id} is managed already: it is {job.name}'s job in stack {stack!r} (no import "
+                             "needed); nothing was written")
     out = []
     for job in jobs:
         name = name_for(job, taken)
@@ -96,7 +98,7 @@ def imports(jobs: list[LiveJob], taken: set[str]) -> list[Imported]:
             Manifest.model_validate(doc)
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
-            where = ".".join(str(p) for p in first["loc"])
+            where = dotted(tuple(first["loc"]))
             raise SetupError(f"{job.id} cannot be written as a manifest: {where}: {first['msg']}") from None
         out.append(Imported(name, job, doc))
     return out

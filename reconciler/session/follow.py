@@ -5,18 +5,20 @@ into a ``Progress``: status, the step of the latest metrics event out of its tot
 there, the estimated finish and, once it failed, its error. A display is told of each progress
 that differs from the last one it was told of, so a terminal can redraw a table and a log can print
 one line per change. A job is settled when it is terminal or paused (a paused job waits for a
-person, not for time). The clock and the sleep are injected: tests follow jobs without waiting.
+person, not for time). The clock is injected: tests follow jobs without waiting. A Ctrl-C ends the
+following with what is known so far (``Outcome.interrupted``): the jobs keep running on the service.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from reconciler.api.errors import ApiError
-from reconciler.api.models import EARLY, LiveEvent, LiveJob
+from reconciler.api.models import LiveEvent, LiveJob
 from reconciler.api.ports import ApiReader
+from reconciler.clock import SYSTEM, Clock
+from reconciler.providers.statuses import EARLY, SETTLED, UNSUCCESSFUL
 
 EVENTS_PER_POLL = 20
 
@@ -35,7 +37,7 @@ class Progress:
 
     @property
     def settled(self) -> bool:
-        return self.status in ("succeeded", "failed", "cancelled", "paused")
+        return self.status in SETTLED
 
     @property
     def failed(self) -> bool:
@@ -44,18 +46,20 @@ class Progress:
     @property
     def unsuccessful(self) -> bool:
         """Ended without the model it was followed for: failed, or cancelled."""
-        return self.status in ("failed", "cancelled")
+        return self.status in UNSUCCESSFUL
 
 
 @dataclass(frozen=True)
 class Outcome:
     jobs: list[Progress]
     timed_out: bool
+    interrupted: bool = False
+    """Ended by Ctrl-C: ``jobs`` is what was known then."""
 
     @property
     def ok(self) -> bool:
         """Every job finished well (or was paused): none failed, none was cancelled, none still running."""
-        return not self.timed_out and not any(p.unsuccessful for p in self.jobs)
+        return not (self.timed_out or self.interrupted) and not any(p.unsuccessful for p in self.jobs)
 
 
 def latest_metrics(events: list[LiveEvent]) -> dict[str, object]:
@@ -85,34 +89,38 @@ def _float(value: object) -> float | None:
 
 
 def follow(reader: ApiReader, jobs: dict[str, str], show: Callable[[Progress], None], timeout: float,
-           interval: float = 5.0, clock: Callable[[], float] = time.monotonic,
-           sleep: Callable[[float], None] = time.sleep) -> Outcome:
+           interval: float = 5.0, clock: Clock = SYSTEM) -> Outcome:
     """Follow ``jobs`` (job ID → name) until each is settled or ``timeout`` seconds have passed.
 
     A read that fails (the API is briefly away) is tried again at the next poll, up to the timeout;
     the reader's own retry policy has already been spent on it.
     """
-    deadline = clock() + timeout
+    deadline = clock.monotonic() + timeout
     last: dict[str, Progress] = {}
-    while True:
-        for job_id, name in jobs.items():
-            if job_id in last and last[job_id].settled:
-                continue
-            try:
-                job = reader.get_job(job_id)
-                events = [] if job.status in EARLY else reader.list_events(job_id, EVENTS_PER_POLL)
-            except ApiError as exc:
-                if not exc.retryable or clock() >= deadline:
-                    raise
-                continue
-            now = progress_of(name, job, events, last.get(job_id))
-            if now != last.get(job_id):
-                show(now)
-            last[job_id] = now
-        current = [last.get(j) or Progress(n, j, "unknown") for j, n in jobs.items()]
-        if all(p.settled for p in current):
-            return Outcome(current, timed_out=False)
-        if clock() >= deadline:
-            return Outcome(current, timed_out=True)
-        sleep(max(0.0, min(interval, deadline - clock())))
 
+    def known() -> list[Progress]:
+        return [last.get(j) or Progress(n, j, "unknown") for j, n in jobs.items()]
+
+    try:
+        while True:
+            for job_id, name in jobs.items():
+                if job_id in last and last[job_id].settled:
+                    continue
+                try:
+                    job = reader.get_job(job_id)
+                    events = [] if job.status in EARLY else reader.list_events(job_id, EVENTS_PER_POLL)
+                except ApiError as exc:
+                    if not exc.retryable or clock.monotonic() >= deadline:
+                        raise
+                    continue
+                now = progress_of(name, job, events, last.get(job_id))
+                if now != last.get(job_id):
+                    show(now)
+                last[job_id] = now
+            if all(p.settled for p in known()):
+                return Outcome(known(), timed_out=False)
+            if clock.monotonic() >= deadline:
+                return Outcome(known(), timed_out=True)
+            clock.sleep(max(0.0, min(interval, deadline - clock.monotonic())))
+    except KeyboardInterrupt:
+        return Outcome(known(), timed_out=False, interrupted=True)

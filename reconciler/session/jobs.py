@@ -8,13 +8,38 @@ prints it: UTC time, level, message and, for a metrics event, its numbers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from reconciler.api.models import EARLY, TAG_NAME, LiveEvent, LiveJob
+from reconciler.api.models import TAG_NAME, LiveEvent, LiveJob
 from reconciler.api.ports import ApiReader
-from reconciler.session.planning import jobs_by_id
-from reconciler.session.settings import SetupError
+from reconciler.clock import Clock
+from reconciler.diagnostics import InputError
+from reconciler.manifests import Known, load_manifests
+from reconciler.providers.statuses import EARLY, SETTLED
+from reconciler.session.planning import jobs_by_id, manifest_paths
+from reconciler.session.settings import Settings, SetupError
+
+
+def declared(paths: tuple[str, ...], settings: Settings, cwd: Path) -> dict[str, str | None]:
+    """Names the manifests declare, each with the job it adopts (``job_id:``) if any; errors count
+    only where paths were named (on the command line or in ftctl.yaml): the default folder is a hint."""
+    chosen = manifest_paths(paths, settings, cwd)
+    if not (paths or settings.paths or all(p.is_dir() for p in chosen)):
+        return {}
+    try:
+        return {m.name: m.manifest.job_id for m in load_manifests(chosen, known=Known(settings.extra_models))}
+    except InputError:
+        if paths or settings.paths:
+            raise
+        return {}
+
+
+def pins(found: dict[str, str | None]) -> dict[str, str]:
+    """The adopted jobs of ``declared`` names: name → job ID."""
+    return {name: job_id for name, job_id in found.items() if job_id}
 
 
 def current_jobs(jobs: list[LiveJob]) -> dict[str, LiveJob]:
@@ -55,6 +80,34 @@ def pick(reader: ApiReader, stack: str, names: tuple[str, ...], pins: dict[str, 
         else:
             raise SetupError(f"no job named {name!r} in stack {stack!r} (`ftctl status` lists them)")
     return chosen
+
+
+def unfinished(current: dict[str, LiveJob], names: tuple[str, ...]) -> dict[str, str]:
+    """The jobs ``wait`` follows (job ID → name): those named, else every current job not settled."""
+    return {job.id: name for name, job in current.items() if names or job.status not in SETTLED}
+
+
+FOLLOW_PAGE = 100
+"""``logs --follow`` reads the newest events a page at a time, not the whole history per poll."""
+
+
+def follow_events(reader: ApiReader, job: LiveJob, show: Callable[[LiveEvent], None], follow: bool,
+                  every: float, clock: Clock) -> LiveJob:
+    """Show ``job``'s events oldest first; with ``follow``, keep showing new ones until the job is
+    settled (ended or paused). The job as last read."""
+    seen: set[str] = set()
+    while True:
+        newest = reader.list_events(job.id, FOLLOW_PAGE) if seen else []  # only what is new, mostly
+        if not seen or all(e.id not in seen for e in newest):
+            newest = reader.list_events(job.id)
+        for event in reversed(newest):
+            if event.id not in seen:
+                seen.add(event.id)
+                show(event)
+        if not follow or job.status in SETTLED:
+            return job
+        clock.sleep(every)
+        job = reader.get_job(job.id)
 
 
 def outputs(reader: ApiReader, chosen: dict[str, LiveJob]) -> dict[str, dict[str, Any]]:

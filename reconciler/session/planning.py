@@ -1,45 +1,128 @@
-"""Reading live state and planning against it; the rows of ``status``. ``make_plan`` gets only a
-reader: planning cannot change anything remote."""
+"""Planning a project against live state, and the decisions around a plan: which paths, which
+options are refused, what the exit code says; the rows of ``status``. ``plan_project`` gets only a
+reader: planning cannot change anything remote. The CLI parses and prints; the policy is here.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar, cast
 
 from reconciler.api.errors import ApiError
 from reconciler.api.models import LiveJob
 from reconciler.api.ports import ApiReader
-from reconciler.identity import Desired, FilesNotRead
-from reconciler.plan.model import Plan, TargetInfo
-from reconciler.plan.planner import Options, managed_jobs, plan
-from reconciler.session.settings import SetupError, UsageProblem
+from reconciler.identity import Desired
+from reconciler.plan.model import Plan, PlanOptions, TargetInfo
+from reconciler.plan.planner import managed_jobs, plan
+from reconciler.project import relative
+from reconciler.providers import Provider
+from reconciler.providers.statuses import TERMINAL
+from reconciler.session.desired import check_data, desired_of, left_out
+from reconciler.session.settings import Settings, SetupError, UsageProblem
 
 T = TypeVar("T")
+EXIT_CHANGES = 2
+DEFAULT_PATHS = ("manifests",)
 
 
-def check_options(options: Options, names: Collection[str], stack: str) -> None:
-    """Refuse options that make no sense for these manifests, before anything is read."""
-    if options.prune and not names:
+def manifest_paths(paths: tuple[str, ...], settings: Settings, cwd: Path) -> list[Path]:
+    """The paths given, else ftctl.yaml's ``paths``, else ``manifests`` at the project root (so that
+    a command run from a subdirectory reads the same manifests)."""
+    if paths:
+        return [Path(p) for p in paths]
+    if settings.paths:
+        return list(settings.paths)
+    if cwd.resolve() == settings.root.resolve():
+        return [Path(p) for p in DEFAULT_PATHS]
+    return [settings.root / p for p in DEFAULT_PATHS]
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """What a run of ``plan`` or ``apply`` asked for on its command line."""
+
+    paths: tuple[str, ...] = ()
+    prune: bool = False
+    replace: tuple[str, ...] = ()
+    allow_over_budget: bool = False
+    allow_unpriced: bool = False
+
+
+def check_options(request: PlanRequest, names: set[str], stack: str, outside: list[Path] | None,
+                  root: Path) -> None:
+    """Refuse options that make no sense for these manifests, before anything is read. ``outside``:
+    the project's manifest files the paths leave out (None: cannot be known)."""
+    unknown = [n for n in request.replace if n not in names]
+    if unknown:
+        raise UsageProblem(f"--replace {unknown[0]}: no manifest declares that name")
+    if not request.prune:
+        return
+    if not names:
         raise UsageProblem(f"--prune with no manifest in the given paths would cancel every job of stack "
                            f"{stack!r}; refused (check the paths, or cancel jobs by declaring state: cancelled)")
+    if outside is None:
+        raise UsageProblem("--prune with a manifest file, in a project with no manifest paths of its own "
+                           "(ftctl.yaml paths:, or manifests/): the manifests it leaves out cannot be known, "
+                           "and the running jobs they declare would be cancelled as orphans; refused (give "
+                           "the folder of the manifests, or set paths: in ftctl.yaml)")
+    if outside:
+        raise UsageProblem(f"--prune with paths that leave out manifests of the project ({shown_paths(outside, root)}"
+                           "): the running jobs they declare would be cancelled as orphans; refused (run --prune "
+                           "without paths, on the whole project)")
 
 
-def make_plan(reader: ApiReader, wanted: list[Desired], stack: str, options: Options, target: TargetInfo,
-              jobs: list[LiveJob] | None = None) -> Plan:
-    """The plan for ``wanted`` against the stack's ``jobs`` (read here when not given)."""
-    check_options(options, [d.name for d in wanted], stack)
+def shown_paths(paths: list[Path], root: Path) -> str:
+    """The first three paths, relative to the project root, and how many more."""
+    more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
+    return ", ".join(relative(p, root) for p in paths[:3]) + more
+
+
+def plan_project(request: PlanRequest, settings: Settings, reader: ApiReader, target: TargetInfo,
+                 provider: Provider, cwd: Path, say: Callable[[str], None]) -> Plan:
+    """Validate the manifests under the request's paths, check the options, read the stack's jobs (on a
+    thread of its own while the manifests become requests) and plan; the budget assessed. Warnings and
+    notes for the user go to ``say`` as they are found (before a refusal, too)."""
+    paths = manifest_paths(request.paths, settings, cwd)
+    loaded, analysis = check_data(paths, settings)
+    for warning in analysis.warnings:
+        say(str(warning))
+    if not loaded:
+        say(f"warning: no manifest found in {', '.join(map(str, paths))}")
+    outside = left_out(paths, manifest_paths((), settings, cwd)) if request.paths else []
+    check_options(request, {m.name for m in loaded}, settings.stack, outside, settings.root)
+    jobs = Soon(reader.stack_jobs, settings.stack)  # every input is checked: reading may start
+    wanted = desired_of(loaded, analysis, settings)
+    options = PlanOptions(prune=request.prune, replace=sorted(request.replace), partial=bool(outside))
+    made = make_plan(reader, wanted, settings.stack, options, target, provider, jobs.result())
+    made = made.with_budget(settings.max_cost_usd, request.allow_over_budget, request.allow_unpriced)
+    if outside and made.orphans:
+        say(f"note: manifests of the project not among the given paths ({shown_paths(outside, settings.root)}): "
+            "the jobs they declare are listed as orphans")
+    return made.model_copy(update={"warnings": [str(d) for d in analysis.warnings]})
+
+
+def make_plan(reader: ApiReader, wanted: list[Desired], stack: str, options: PlanOptions, target: TargetInfo,
+              provider: Provider, jobs: list[LiveJob] | None = None) -> Plan:
+    """The plan for ``wanted`` against the stack's ``jobs`` (read here when not given); the file list is
+    read only if the plan needs it."""
     jobs = reader.stack_jobs(stack) if jobs is None else jobs
     pinned = jobs_by_id(reader, [d.job_id for d in wanted if d.job_id], jobs)
     for d in wanted:
         if d.job_id is not None and d.job_id not in pinned:
             raise SetupError(f"{d.job_id_source}: job_id: {d.job_id} was not found on {target.label} "
                              "(adopt a job of this target, or remove job_id to create a new one)")
-    try:  # the file list only when the plan asks about a file: most plans never do
-        made = plan(wanted, jobs, None, stack, options, pinned)
-    except FilesNotRead:
-        made = plan(wanted, jobs, reader.list_files(), stack, options, pinned)
+    made = plan(wanted, jobs, reader.list_files, stack, options, pinned, provider)
     return made.model_copy(update={"target": target})
+
+
+def plan_exit_code(made: Plan, detailed: bool) -> int:
+    """0, or with ``--detailed-exitcode`` 2 when the live jobs do not match the manifests: changes to
+    make, failed jobs, or an orphan still running (a paid job nobody declares)."""
+    running_orphans = any(n.status not in TERMINAL for n in made.orphans)
+    return EXIT_CHANGES if detailed and (made.has_changes or made.failed or running_orphans) else 0
 
 
 class Soon(Generic[T]):

@@ -18,6 +18,7 @@ import shlex
 from pathlib import Path
 
 from reconciler.api.ports import ApiReader
+from reconciler.diagnostics import display_path
 from reconciler.identity import sha256_file
 from reconciler.manifests.loader import SUFFIXES
 from reconciler.plan.model import FORMAT_VERSION, LiveFacts, Plan, TargetInfo
@@ -85,8 +86,11 @@ def target_of(saved: Plan, settings: Settings) -> Settings:
                              "applied to its own target: leave out --api-base")
         db = settings.root / plan_target.sandbox_db
         if not db.is_file():
-            raise SetupError(f"the plan was made for the embedded sandbox {db}, which does not exist (apply a plan "
-                             "in the project it was made in, or run plan again)")
+            here = display_path(settings.root)
+            here = "the current directory" if here == "." else here
+            raise SetupError(f"the plan was made for the embedded sandbox of its project ({plan_target.sandbox_db} "
+                             f"under the project's root), and the project here ({here}) has none: apply the plan "
+                             "from the project it was made in, or run plan again here")
         settings = settings.with_target(True, None, db)
     elif settings.sandbox or settings.api_base != (plan_target.api_base or "").rstrip("/"):
         source = "--sandbox" if settings.sandbox else settings.api_base_source

@@ -17,7 +17,7 @@ from reconciler.api.retry import NO_RETRY
 from reconciler.api.urls import check_base_url
 from reconciler.plan.model import TargetInfo
 from reconciler.project import relative
-from reconciler.providers import OPENAI
+from reconciler.providers import OPENAI, Provider
 from reconciler.session.settings import Settings, SetupError
 
 
@@ -33,12 +33,17 @@ def remote_target(settings: Settings) -> Target:
     if problem:
         raise SetupError(f"{settings.api_base_source} {base!r}: {problem}")
     profile = settings.profile
-    # Azure's own variable first on Azure, OpenAI's first elsewhere; the provider says which header.
-    keys = (settings.azure_key, settings.openai_key) if profile.name == "azure" else (settings.openai_key,
-                                                                                        settings.azure_key)
-    key = next((k for k in keys if k), None)
+    azure = profile.name == "azure"
+    key, other = (settings.azure_key, settings.openai_key) if azure else (settings.openai_key, settings.azure_key)
+    wanted, unset = ("AZURE_OPENAI_API_KEY", "OPENAI_API_KEY") if azure else ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY")
     if key:
         target = Target(base, key, profile, label=base)
+    elif other:  # the other provider's key: say which variable this target reads, before sending anything
+        how = "(--provider, FTCTL_PROVIDER or ftctl.yaml)" if settings.provider else "(from its URL)"
+        instead = "openai or compatible" if azure else "azure"
+        raise SetupError(f"{base} is treated as {profile.name} {how}, which takes its key from {wanted}; that is "
+                         f"not set, but {unset} is: set {wanted}, or give --provider {instead} if the target "
+                         "is that instead")
     elif settings.api_base_from == "plan":
         raise SetupError(f"no API key for {base}, the target of this saved plan: set OPENAI_API_KEY (or "
                          "AZURE_OPENAI_API_KEY for Azure OpenAI)")
@@ -54,6 +59,11 @@ def remote_target(settings: Settings) -> Target:
 class Connection:
     info: TargetInfo
     transport: Transport
+
+    @property
+    def provider(self) -> Provider:
+        """What the target is: the embedded sandbox speaks OpenAI's dialect."""
+        return self.transport.target.provider
 
     @property
     def reader(self) -> Reader:

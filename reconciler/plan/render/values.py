@@ -12,12 +12,12 @@ from typing import Any
 
 import yaml
 
-from reconciler.api.models import TERMINAL
 from reconciler.datasets.check import Estimate
 from reconciler.diagnostics import plural
 from reconciler.identity.request import human_bytes
 from reconciler.plan.budget import CONFIG_KEY, money
 from reconciler.plan.model import ORDER, Action, Change, Notice, Plan, UploadAction
+from reconciler.providers.statuses import TERMINAL
 
 SYMBOLS = {"upload": "↑", "create": "+", "replace": "-/+", "cancel": "-", "pause": "~", "resume": "~"}
 VERBS = {"upload": "to upload", "create": "to create", "replace": "to replace", "cancel": "to cancel",

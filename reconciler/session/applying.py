@@ -1,0 +1,53 @@
+"""Carrying out a plan, and the decisions around it: the applier set up for the target, which jobs
+``--wait`` follows afterwards, what is left for a later apply, and the exit code. The CLI confirms,
+prints and calls these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reconciler.apply.applier import Applier, StepResult, UploadProgress
+from reconciler.clock import Clock
+from reconciler.session.settings import Settings
+from reconciler.session.target import Connection
+
+FOLLOWED = ("create", "replace", "resume", "pause")
+"""Steps whose job --wait follows: the jobs an apply started or moved (cancelled ones are done)."""
+
+
+@dataclass(frozen=True)
+class ApplyRequest:
+    """How ``apply`` was asked to carry out its plan."""
+
+    parallelism: int = 4
+    wait: bool = False
+    timeout: float = 3600.0
+    max_active_jobs: int | None = None
+    """``--max-active-jobs``; else the settings' (environment, ftctl.yaml)."""
+
+
+def applier_for(conn: Connection, settings: Settings, request: ApplyRequest, clock: Clock,
+                progress: UploadProgress | None = None) -> Applier:
+    limit, limit_name = (request.max_active_jobs, "--max-active-jobs") if request.max_active_jobs else \
+        (settings.max_active_jobs, settings.max_active_jobs_from)
+    return Applier(conn.step_reader, conn.writer, settings.root, parallelism=request.parallelism,
+                   wait=request.wait, wait_timeout=request.timeout, clock=clock, progress=progress,
+                   provider=conn.provider, max_active=limit, max_active_name=limit_name)
+
+
+def followed(results: list[StepResult]) -> dict[str, str]:
+    """The jobs ``--wait`` follows once the steps are done: job ID → name."""
+    return {r.job_id: r.name for r in results if r.job_id and r.action in FOLLOWED
+            and r.outcome in ("done", "skipped")}
+
+
+def deferred(results: list[StepResult]) -> list[str]:
+    return [r.name for r in results if r.outcome == "deferred"]
+
+
+def apply_exit_code(results: list[StepResult], finished: bool, wait: bool) -> int:
+    """1 when a step failed, when ``--wait`` was promised and did not see everything through (a job still
+    running, or a step deferred), or when a followed job failed; else 0."""
+    failed = any(r.outcome == "failed" for r in results)
+    return 1 if failed or not finished or (wait and deferred(results)) else 0
+
