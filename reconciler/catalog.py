@@ -8,6 +8,7 @@ in a dated data file that users can override (``reconciler.datasets.pricing``).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -17,8 +18,11 @@ from types import MappingProxyType
 class ModelInfo:
     snapshot: str
     methods: frozenset[str]
+    """The methods OpenAI trains it with (another provider's profile says what it offers)."""
     context: int  # tokens per training example
     chat: bool = True  # False: prompt/completion format
+    open_weight: bool = False
+    """An open-weight model, trained by other providers than OpenAI (Azure OpenAI's Foundry, Bedrock)."""
 
 
 CATALOG_AS_OF = "2025-08-01"
@@ -37,8 +41,15 @@ MODELS: dict[str, ModelInfo] = {
         ModelInfo("o4-mini-2025-04-16", frozenset({"reinforcement"}), 65_536),
         ModelInfo("babbage-002", frozenset({"supervised"}), 16_384, chat=False),
         ModelInfo("davinci-002", frozenset({"supervised"}), 16_384, chat=False),
+        # Open-weight models, as Azure OpenAI (Foundry resources) names them in its list of models it
+        # fine-tunes (learn.microsoft.com, fine-tune-supported-models, 2026-03-05); context assumed.
+        ModelInfo("Ministral-3B", frozenset({"supervised"}), 32_768, open_weight=True),
+        ModelInfo("Qwen-32B", frozenset({"supervised"}), 32_768, open_weight=True),
+        ModelInfo("Llama-3.3-70B-Instruct", frozenset({"supervised"}), 32_768, open_weight=True),
+        ModelInfo("gpt-oss-20b", frozenset({"supervised", "reinforcement"}), 32_768, open_weight=True),
     )
 }
+OPEN_WEIGHT = frozenset(m.snapshot for m in MODELS.values() if m.open_weight)
 ALIASES = {
     # Azure OpenAI's names of the same base models
     "gpt-35-turbo-0125": "gpt-3.5-turbo-0125",
@@ -82,22 +93,32 @@ def resolve_model(name: str) -> str:
 
 
 def model_info(name: str) -> ModelInfo | None:
-    """Facts about ``name``; a fine-tuned model ``ft:BASE:…`` inherits those of its base."""
-    name = resolve_model(name)
-    if name.startswith("ft:"):
-        name = resolve_model(name.split(":")[1])
-    return MODELS.get(name)
+    """Facts about ``name``; a fine-tuned model inherits those of its base."""
+    return MODELS.get(base_of(name))
+
+
+AZURE_FINE_TUNED = re.compile(r"^(?P<base>.+?)\.ft-[0-9a-f]{6,}(?:[-:].*)?$")
+"""Azure OpenAI's name of a fine-tuned model: ``BASE.ft-ID`` (a checkpoint's adds to it)."""
 
 
 def base_of(name: str) -> str:
-    """The model a name stands for: an alias resolved, a fine-tuned model's base (``ft:BASE:…``)."""
+    """The model a name stands for: an alias resolved, a fine-tuned model's root base (OpenAI's
+    ``ft:BASE:…``, Azure's ``BASE.ft-ID``)."""
     name = resolve_model(name)
-    return resolve_model(name.split(":")[1]) if name.startswith("ft:") and name.count(":") >= 1 else name
+    if name.startswith("ft:") and name.count(":") >= 1:
+        return resolve_model(name.split(":")[1])
+    azure = AZURE_FINE_TUNED.match(name)
+    return resolve_model(azure.group("base")) if azure else name
+
+
+def is_fine_tuned(name: str) -> bool:
+    """Whether ``name`` is a fine-tuned model (of OpenAI's or Azure's form) rather than a base model."""
+    return base_of(name) != resolve_model(name)
 
 
 def models_for(method: str) -> list[str]:
-    """Snapshots that can be fine-tuned with ``method``."""
-    return [m.snapshot for m in MODELS.values() if method in m.methods]
+    """Snapshots OpenAI fine-tunes with ``method``."""
+    return [m.snapshot for m in MODELS.values() if method in m.methods and not m.open_weight]
 
 
 def _distance(a: str, b: str) -> int:

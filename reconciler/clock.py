@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,11 @@ class Clock:
     sleep: Callable[[float], None] = field(default=time.sleep)
     wall: Callable[[], float] = field(default=time.time)
     """Seconds since the epoch (ages of jobs, created_at)."""
+    fixed_today: date | None = None
+    """The date to take for today (``FTCTL_TODAY``), else the wall clock's, in UTC."""
+
+    def today(self) -> date:
+        return self.fixed_today or datetime.fromtimestamp(self.wall(), UTC).date()
 
 
 SYSTEM = Clock()

@@ -38,9 +38,11 @@ class Target:
     key: str = field(repr=False)
     provider: Provider = COMPATIBLE
     label: str = ""
+    bearer: bool = False
+    """The key is a bearer token whatever the provider's key header (Azure: a Microsoft Entra ID token)."""
 
     def headers(self) -> dict[str, str]:
-        return self.provider.headers(self.key)
+        return {"Authorization": f"Bearer {self.key}"} if self.bearer else self.provider.headers(self.key)
 
 
 def _error_from(response: httpx.Response, provider: Provider) -> ApiError:

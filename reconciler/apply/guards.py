@@ -31,9 +31,9 @@ class Slots:
 
     def __init__(self, list_active: Callable[[], set[str]], limit: int | None, wait: bool, deadline: float,
                  clock: Callable[[], float], sleep: Callable[[float], None],
-                 limit_name: str = "--max-active-jobs") -> None:
+                 limit_name: str = "--max-active-jobs", counted: str = "of the stack's jobs") -> None:
         self.list_active, self.limit, self.wait, self.deadline = list_active, limit, wait, deadline
-        self.clock, self.sleep, self.limit_name = clock, sleep, limit_name
+        self.clock, self.sleep, self.limit_name, self.counted = clock, sleep, limit_name, counted
         self.cond = threading.Condition()
         self.active: set[str] = set()
         self.inflight = 0
@@ -64,7 +64,7 @@ class Slots:
             if not self.wait or self.clock() > self.deadline:
                 are = "is" if full == 1 else "are"
                 later = "--wait timed out" if self.wait else "a later apply creates it (or apply --wait)"
-                return f"{full} of the stack's jobs {are} active and {self.limit_name} is {self.limit}: {later}"
+                return f"{full} {self.counted} {are} active and {self.limit_name} is {self.limit}: {later}"
             self.sleep(POLL)
             listed = self.list_active()  # jobs may have finished meanwhile
             with self.cond:
@@ -98,6 +98,40 @@ class Slots:
             if self.clock() - since >= QUOTA_RETRY or len(self.list_active()) < before:
                 return self.clock() < self.deadline
         return False
+
+
+class Limits:
+    """Every limit a create must fit under at once — the stack's (``--max-active-jobs``) and the
+    resource's (a provider's, such as Azure's 1 running and 20 queued) — taken all or none."""
+
+    def __init__(self, *slots: Slots) -> None:
+        self.slots = slots
+
+    def start(self) -> None:
+        for s in self.slots:
+            s.start()
+
+    def acquire(self, replacing: str | None = None) -> str | None:
+        taken: list[Slots] = []
+        for s in self.slots:
+            full = s.acquire(replacing)
+            if full is not None:
+                for t in taken:  # no slot held for a create that is not made
+                    t.settle(None)
+                return full
+            taken.append(s)
+        return None
+
+    def settle(self, created: str | None) -> None:
+        for s in self.slots:
+            s.settle(created)
+
+    def release(self, job_id: str) -> None:
+        for s in self.slots:
+            s.release(job_id)
+
+    def wait_after_quota(self) -> bool:
+        return self.slots[0].wait_after_quota()
 
 
 class Probe:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from reconciler import logs
 from reconciler.api.errors import ApiError
 from reconciler.api.models import LiveFile, LiveJob
-from reconciler.apply.guards import Probe, Slots
+from reconciler.apply.guards import Limits, Probe, Slots
 from reconciler.apply.lookups import doubles, find_created
 from reconciler.identity import UploadIndex, tags
 from reconciler.plan.model import CreateAction, ReplaceAction, ResumeAction, UploadAction
@@ -81,9 +81,12 @@ class Run:
         self.probe = Probe()
         self.halted: str | None = None
         """Why no more jobs are created on this target (it drops fields), once that is known."""
-        self.slots = Slots(self._list_active, applier.max_active, applier.wait,
-                           self.clock.monotonic() + applier.wait_timeout, self.clock.monotonic, self.clock.sleep,
-                           applier.max_active_name)
+        deadline, provider = self.clock.monotonic() + applier.wait_timeout, applier.provider
+        self.slots = Limits(
+            Slots(self._list_active, applier.max_active, applier.wait, deadline, self.clock.monotonic,
+                  self.clock.sleep, applier.max_active_name),
+            Slots(self._list_resource_active, provider.active_limit, applier.wait, deadline, self.clock.monotonic,
+                  self.clock.sleep, provider.active_limit_reason, "jobs of the resource"))
 
     def on_retry(self, name: str, kind: str) -> Callable[[int, ApiError, float], None]:
         log = logs.get(name=name, action=kind)
@@ -92,6 +95,11 @@ class Run:
     def _list_active(self) -> set[str]:
         jobs = self.retry.run(lambda _: self.a.reader.stack_jobs(self.stack), self.on_retry("", "count"))
         return {j.id for j in managed_jobs(jobs, self.stack) if not j.terminal}
+
+    def _list_resource_active(self) -> set[str]:
+        """Every active job where the provider limits them per resource: other stacks' and others' too."""
+        jobs = self.retry.run(lambda _: self.a.reader.list_jobs(), self.on_retry("", "count"))
+        return {j.id for j in jobs if not j.terminal}
 
     # -- uploads ----------------------------------------------------------------------------
     def upload(self, action: UploadAction) -> StepResult:

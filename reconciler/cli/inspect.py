@@ -31,7 +31,7 @@ def _adopted(settings: Settings, paths: tuple[str, ...] = ()) -> tuple[dict[str,
 @log_option
 def status(paths: tuple[str, ...], output: str, settings: Settings) -> None:
     """The stack's managed jobs, their status, fine-tuned model and error."""
-    from reconciler.clock import SYSTEM
+    from reconciler.session.dates import serving_warnings
     from reconciler.session.jobs import with_pins
     from reconciler.session.planning import status_rows
     from reconciler.session.target import connect
@@ -39,10 +39,13 @@ def status(paths: tuple[str, ...], output: str, settings: Settings) -> None:
     found, adopted = _adopted(settings, paths)
     with connect(settings) as conn:
         jobs = with_pins(conn.reader, conn.reader.stack_jobs(settings.stack), adopted)
-    rows = status_rows(jobs, SYSTEM.wall(), list(found))
+    rows = status_rows(jobs, settings.clock.wall(), list(found))
+    warnings = serving_warnings(jobs, settings)
     if output == "json":
-        click.echo(json.dumps({"stack": settings.stack, "jobs": rows}, indent=2))
+        click.echo(json.dumps({"stack": settings.stack, "jobs": rows, "warnings": warnings}, indent=2))
         return
+    for warning in warnings:
+        click.echo(warning, err=True)
     if not rows:
         click.echo(f'No managed jobs in stack "{settings.stack}".')
         return
@@ -121,15 +124,20 @@ def logs(name: str, follow: bool, poll_interval: str, settings: Settings) -> Non
 @log_option
 def outputs(names: tuple[str, ...], output: str, settings: Settings) -> None:
     """Per name: the current job, its status, fine-tuned model, trained tokens and checkpoints."""
+    from reconciler.session.dates import serving_warnings
     from reconciler.session.jobs import CHECKPOINT_METRICS, metric_text, pick
     from reconciler.session.jobs import outputs as gather
     from reconciler.session.target import connect
 
     with connect(settings) as conn:
-        found = gather(conn.reader, pick(conn.reader, settings.stack, names, _adopted(settings)[1]))
+        chosen = pick(conn.reader, settings.stack, names, _adopted(settings)[1])
+        found = gather(conn.reader, chosen)
+    warnings = serving_warnings(chosen.values(), settings)
     if output == "json":
-        click.echo(json.dumps({"stack": settings.stack, "outputs": found}, indent=2))
+        click.echo(json.dumps({"stack": settings.stack, "outputs": found, "warnings": warnings}, indent=2))
         return
+    for warning in warnings:
+        click.echo(warning, err=True)
     if not found:
         click.echo(f'No managed jobs in stack "{settings.stack}".')
         return

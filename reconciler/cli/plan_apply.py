@@ -35,6 +35,8 @@ def plan_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--prune", is_flag=True, help="Cancel running jobs that no manifest of the project declares "
                      "(refused with paths that leave some out)."),
         click.option("--replace", "replace", multiple=True, metavar="NAME", help="Create a new job for NAME anyway."),
+        click.option("--resume", "resume", multiple=True, metavar="NAME", help="Resume NAME's paused job where the "
+                     "service pauses jobs at a cost ceiling (Azure OpenAI, reinforcement): it bills on unbounded."),
         click.option("--allow-over-budget", is_flag=True, help="Accept a plan whose new training is estimated to "
                      "cost more than limits.max_cost_usd (the plan says so)."),
         click.option("--allow-unpriced", is_flag=True, help="With limits.max_cost_usd: accept new jobs whose cost "
@@ -46,10 +48,10 @@ def plan_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _planned(paths: tuple[str, ...], settings: Settings, conn: Any, prune: bool, replace: tuple[str, ...],
-             allow_over_budget: bool, allow_unpriced: bool) -> Plan:
+             resume: tuple[str, ...], allow_over_budget: bool, allow_unpriced: bool) -> Plan:
     from reconciler.session.planning import PlanRequest, plan_project
 
-    request = PlanRequest(paths, prune, replace, allow_over_budget, allow_unpriced)
+    request = PlanRequest(paths, prune, replace, resume, allow_over_budget, allow_unpriced)
     return plan_project(request, settings, conn.reader, conn.info, conn.provider, Path.cwd(),
                         lambda message: click.echo(message, err=True))
 
@@ -64,7 +66,8 @@ def _planned(paths: tuple[str, ...], settings: Settings, conn: Any, prune: bool,
 @target_options
 @log_option
 def plan_cmd(paths: tuple[str, ...], output: str, out_file: str | None, detailed_exitcode: bool, prune: bool,
-             replace: tuple[str, ...], allow_over_budget: bool, allow_unpriced: bool, settings: Settings) -> None:
+             replace: tuple[str, ...], resume: tuple[str, ...], allow_over_budget: bool, allow_unpriced: bool,
+             settings: Settings) -> None:
     """Show what apply would change. Sends GET requests only."""
     from reconciler.plan.render import render_json, render_markdown, render_text
     from reconciler.session.planning import plan_exit_code
@@ -74,7 +77,7 @@ def plan_cmd(paths: tuple[str, ...], output: str, out_file: str | None, detailed
     if out_file:
         check_out_name(Path(out_file))
     with connect(settings) as conn:
-        plan = _planned(paths, settings, conn, prune, replace, allow_over_budget, allow_unpriced)
+        plan = _planned(paths, settings, conn, prune, replace, resume, allow_over_budget, allow_unpriced)
     if out_file:
         write_plan(plan, Path(out_file))
     if output == "json":
@@ -116,14 +119,15 @@ def _saved_plan(paths: tuple[str, ...]) -> Plan | None:
 @target_options
 @log_option
 def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: tuple[str, ...],
-              parallelism: int, wait: bool, timeout: str | None, poll_interval: str, max_active_jobs: int | None,
-              allow_over_budget: bool, allow_unpriced: bool, settings: Settings) -> None:
+              resume: tuple[str, ...], parallelism: int, wait: bool, timeout: str | None, poll_interval: str,
+              max_active_jobs: int | None, allow_over_budget: bool, allow_unpriced: bool, settings: Settings) -> None:
     """Make the live jobs match the manifests, or apply a saved plan (PLANFILE) exactly."""
     from reconciler.apply.applier import ApplyInterrupted
     from reconciler.cli.watch import follow_jobs
     from reconciler.clock import SYSTEM
     from reconciler.plan.render import render_text
     from reconciler.session.applying import ApplyRequest, applier_for, apply_exit_code, deferred, followed
+    from reconciler.session.dates import refuse_ended
     from reconciler.session.saved import budget_refusal, check_fresh, check_target, project_of_plan, target_of
     from reconciler.session.settings import duration
     from reconciler.session.settings import poll_interval as poll_every
@@ -134,8 +138,9 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
         click.echo("warning: --timeout has no effect without --wait", err=True)
     saved = _saved_plan(paths)
     if saved is not None:
-        given = [flag for flag, on in (("--prune", prune), ("--replace", replace), ("--allow-over-budget",
-                 allow_over_budget), ("--allow-unpriced", allow_unpriced)) if on]
+        given = [flag for flag, on in (("--prune", prune), ("--replace", replace), ("--resume", resume),
+                                       ("--allow-over-budget", allow_over_budget), ("--allow-unpriced", allow_unpriced))
+                 if on]
         if given:
             raise click.UsageError(f"{' and '.join(given)} {'belongs' if len(given) == 1 else 'belong'} to plan "
                                    "(--out PLANFILE); a saved plan is applied as it was reviewed")
@@ -145,9 +150,11 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
         if saved is not None:
             check_target(saved, conn.info)
             check_fresh(saved, conn.reader, settings.root)
+            for warning in refuse_ended(saved, settings):  # held to the day it is applied on
+                click.echo(warning, err=True)
             plan = saved
         else:
-            plan = _planned(paths, settings, conn, prune, replace, allow_over_budget, allow_unpriced)
+            plan = _planned(paths, settings, conn, prune, replace, resume, allow_over_budget, allow_unpriced)
         click.echo(render_text(plan, color()), nl=False)
         if not plan.has_changes:
             return

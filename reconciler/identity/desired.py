@@ -54,6 +54,8 @@ class Desired:
     """An adopted job (``job_id:``), matched by ID instead of by tags (SPEC §9)."""
     job_id_source: str = ""
     """Where ``job_id:`` is, as ``path:line``."""
+    model_source: str = ""
+    """Where ``model:`` is, as ``path:line``."""
 
     def data_file(self, sha256: str) -> LocalFile | None:
         return next((f for f in self.files if f.role == "data" and f.sha256 == sha256), None)
@@ -70,7 +72,7 @@ class Digest:
 
 
 def build(loaded: LoadedManifest, root: Path, digests: Mapping[Path, Digest] | None = None,
-          estimate: Estimate | None = None) -> Desired:
+          estimate: Estimate | None = None, training_type: str | None = None) -> Desired:
     """The ``Desired`` of one loaded manifest. ``digests`` reuses the sha256 of files already read
     (by the data checks); any other local file is hashed here."""
     known = dict(digests or {})
@@ -93,10 +95,12 @@ def build(loaded: LoadedManifest, root: Path, digests: Mapping[Path, Digest] | N
                                    used_by=(loaded.name,)))
         else:  # a python grader's source_file
             files.append(LocalFile(path=shown, sha256=d.sha256, bytes=d.bytes, role="grader", used_by=(loaded.name,)))
-    request = from_manifest(loaded, refs)
+    request = from_manifest(loaded, refs, training_type)
     unique = {(f.path, f.role): f for f in files}
     _, pin_line = loaded.where(("job_id",))
+    _, model_line = loaded.where(("model",))
     return Desired(name=loaded.name, state=loaded.manifest.state, request=request, spec=spec_hash(request.hashed()),
                    source=f"{relative(loaded.source, root)}:{loaded.line}", files=tuple(unique.values()),
                    estimate=estimate, job_id=loaded.manifest.job_id,
-                   job_id_source=f"{relative(loaded.source, root)}:{pin_line}")
+                   job_id_source=f"{relative(loaded.source, root)}:{pin_line}",
+                   model_source=f"{relative(loaded.source, root)}:{model_line}")

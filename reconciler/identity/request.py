@@ -170,9 +170,14 @@ def _grader(grader: AnyGrader, sources: Mapping[FieldPath, str]) -> dict[str, An
     return data
 
 
-def from_manifest(loaded: LoadedManifest, local: Mapping[str, FileRef]) -> CreateRequest:
-    """The request of ``loaded``; ``local`` gives the ``FileRef`` of each local file by field name."""
+def from_manifest(loaded: LoadedManifest, local: Mapping[str, FileRef],
+                  training_type: str | None = None) -> CreateRequest:
+    """The request of ``loaded``; ``local`` gives the ``FileRef`` of each local file by field name;
+    ``training_type``: the target's default (Azure's, from ftctl.yaml) for a manifest without its own."""
     m = loaded.manifest
+    options = m.provider_options.model_dump(exclude_none=True) if m.provider_options else {}
+    if training_type is not None and not options.get("azure", {}).get("training_type"):
+        options = {**options, "azure": {**options.get("azure", {}), "training_type": training_type}}
 
     def ref(key: str) -> FileRef | None:
         value: str | None = getattr(m, key)
@@ -190,7 +195,7 @@ def from_manifest(loaded: LoadedManifest, local: Mapping[str, FileRef]) -> Creat
         method=MethodSpec(type=m.method.type, hyperparameters=m.method.hyperparameters.model_dump(), grader=grader),
         suffix=m.suffix, seed=m.seed,
         integrations=[i.model_dump(exclude_none=True) for i in m.integrations] or None,
-        provider_options=(m.provider_options.model_dump(exclude_none=True) or None) if m.provider_options else None,
+        provider_options=options or None,
         metadata=dict(m.metadata))
 
 

@@ -11,43 +11,51 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
-from reconciler import catalog
+from reconciler import catalog, lifecycle
 from reconciler.diagnostics import Diagnostic, FieldPath, display_path, dotted
 from reconciler.manifests import graders_check
 from reconciler.manifests.graders import AnyGrader, LabelModelGrader, ScoreModelGrader, walk
 from reconciler.manifests.model import Manifest, ReinforcementMethod
+from reconciler.manifests.targets import mismatches
 from reconciler.manifests.yamlsrc import Located
 from reconciler.providers import Provider
 
 
 @dataclass(frozen=True)
 class Known:
-    """What the user says exists beyond ftctl's catalog (``FTCTL_EXTRA_MODELS``), and the provider the
-    manifests are for, when known (its limits are checked too)."""
+    """What the user says exists beyond ftctl's catalog (``FTCTL_EXTRA_MODELS``), the provider the
+    manifests are for, when known (its limits are checked too), and whose lifecycle dates apply on
+    which day (``lifecycle_key``: a provider's name; None: no dates apply)."""
 
     extra_models: frozenset[str] = frozenset()
     provider: Provider | None = None
+    lifecycle_key: str | None = None
+    dates: lifecycle.Table | None = None
+    today: date | None = None
+    training_type: str | None = None
+    """ftctl.yaml's ``target.azure.training_type``: what a manifest without its own trains with."""
 
 
 CATALOG_ONLY = Known()
 
+
 def check(m: Manifest, doc: Located, shown: str, sources: dict[FieldPath, str], files: dict[FieldPath, Path],
           known: Known) -> list[Diagnostic]:
     out = list(check_model(m.model, m.method.type, doc, shown, known))
+    if m.job_id is None and m.state != "cancelled":  # a manifest that may create a job
+        out += training_dates(m.model, doc, shown, known)
     if m.suffix is not None and (bad := sorted({c for c in m.suffix if c == ":" or not c.isprintable()})):
         out.append(Diagnostic(shown, doc.line_of(("suffix",)), "suffix", f"the suffix holds "
                               f"{', '.join(map(repr, bad))}: it becomes part of the model name ft:BASE:ORG:SUFFIX:ID"))
-    provider = known.provider
-    if provider is not None and m.suffix is not None and len(m.suffix) > provider.suffix_max:
-        out.append(Diagnostic(shown, doc.line_of(("suffix",)), "suffix", f"{len(m.suffix)} characters; "
-                              f"{provider.name} allows at most {provider.suffix_max}"))
+    if known.provider is not None:  # what the target offers: the checks of ftctl port
+        out += [Diagnostic(shown, doc.line_of(p.path), dotted(p.path), p.message)
+                for p in mismatches(m, known.provider, known.training_type, known.extra_models)]
     if isinstance(m.method, ReinforcementMethod):
         for path, grader in walk(m.method.grader):
             out += _grader_model(grader, path, doc, shown, known.extra_models)
-            if provider is not None:
-                out += _grader_type(grader, path, doc, shown, provider)
         for problem in graders_check.check(m.method.grader, ("method", "grader"), sources):
             field = dotted(problem.path)
             file = files.get(problem.path)
@@ -78,12 +86,16 @@ def _grader_model(grader: AnyGrader, path: FieldPath, doc: Located, shown: str,
                          f"FTCTL_EXTRA_MODELS={name} silences this)", "warning")
 
 
-def _grader_type(grader: AnyGrader, path: FieldPath, doc: Located, shown: str,
-                 provider: Provider) -> Iterator[Diagnostic]:
-    if grader.type not in provider.graders:
-        where = (*path, "type")
-        yield Diagnostic(shown, doc.line_of(where), dotted(where), f"{provider.name} has no {grader.type} grader "
-                         f"(it has {', '.join(sorted(provider.graders))})")
+def training_dates(model: str, doc: Located, shown: str, known: Known) -> Iterator[Diagnostic]:
+    """Whether a job of ``model`` can still be created there: an error from the day training ends (on
+    the model or on the whole provider), a warning in the weeks before."""
+    if known.lifecycle_key is None or known.dates is None or known.today is None:
+        return
+    for verdict in lifecycle.training(known.dates, known.lifecycle_key, model, known.today):
+        ended = verdict.level == "ended"
+        advice = ("; `ftctl port --to PROVIDER` shows what moving to another target takes" if ended else "")
+        yield Diagnostic(shown, doc.line_of(("model",)), "model", verdict.text(known.today) + advice,
+                         "error" if ended else "warning")
 
 
 def check_model(name: str, method: str, doc: Located, shown: str, known: Known) -> Iterator[Diagnostic]:
@@ -109,7 +121,7 @@ def check_model(name: str, method: str, doc: Located, shown: str, known: Known) 
                              f"{catalog.CATALOG_AS_OF}); if it is right, silence this with "
                              f"FTCTL_EXTRA_MODELS={base}", "warning")
         return
-    if method not in info.methods:
+    if method not in info.methods and (known.provider is None or known.provider.models is None):
         where = ("method", "type") if ("method", "type") in doc.lines else ("model",)
         able = ", ".join(catalog.models_for(method)) or "none"
         yield Diagnostic(shown, doc.line_of(where), dotted(where),

@@ -219,6 +219,9 @@ class PlanOptions(Frozen):
     """Cancel the stack's live jobs that no manifest declares (``--prune``)."""
     replace: list[str] = Field(default_factory=list)
     """Names to give a new job whatever their live job is (``--replace NAME``)."""
+    resume: list[str] = Field(default_factory=list)
+    """Names whose paused job may be resumed where the service pauses jobs itself at a cost ceiling
+    (``--resume NAME``): resuming bills on with no ceiling."""
     partial: bool = False
     """The paths given leave out manifests of the project: a job no given manifest declares may be
     declared by one left out (its orphan notice says so; ``--prune`` is refused)."""

@@ -104,6 +104,11 @@ class _Builder:
             case "pause":
                 self.actions.append(PauseAction(name=d.name, reason=pause_reason(phase, job.status), job_id=job.id,
                                                 before=before))
+            case "resume" if self.ceiling_paused(job) and d.name not in self.options.resume:
+                self.notes.append(Notice(name=d.name, job_id=job.id, status=job.status, message=(
+                    f"not resumed: {self.provider.label} pauses a {job.request.method_type} job itself once it "
+                    "reaches its cost ceiling, and a resumed job bills on with no ceiling; check its checkpoints, "
+                    f"then apply --resume {d.name} to resume it")))
             case "resume":
                 self.actions.append(ResumeAction(name=d.name, reason="state: active", job_id=job.id, before=before))
             case "cancel":
@@ -126,6 +131,10 @@ class _Builder:
                             "the adopted job is cancelled; remove job_id to create a new job")))
                 else:
                     self.run_again(d, job)
+
+    def ceiling_paused(self, job: LiveJob) -> bool:
+        """Whether the service may have paused ``job`` itself, at a cost ceiling (Azure, reinforcement)."""
+        return job.request.method_type in self.provider.ceiling_pauses
 
     def run_again(self, d: Desired, job: LiveJob) -> None:
         """A cancelled job the manifest wants to run: a new one, unless ftctl cancelled it because the

@@ -23,6 +23,23 @@ the request is wrong (fail); not_found."""
 @dataclass(frozen=True)
 class Provider:
     name: str
+    title: str = ""
+    """The service's name in messages ("Azure OpenAI")."""
+    models: Mapping[str, frozenset[str]] | None = None
+    """The base models it fine-tunes (catalog snapshots), each with its methods; None: whatever model
+    it is given (a compatible service: it says so itself)."""
+    training_types: Mapping[str, frozenset[str]] | None = None
+    """Where a create must say how it trains (Azure's ``trainingType``): per model, the types offered."""
+    suffix_chars: str | None = None
+    """A regular expression a suffix must match in full, where the service is stricter than OpenAI."""
+    suffix_supported: bool = True
+    keeps_metadata: bool = True
+    """Whether a job keeps the ``metadata`` it was created with (ftctl's identity tags ride on it)."""
+    active_limit: int | None = None
+    """Jobs a resource (not a stack) may have active at once; creates beyond wait (Azure: 1 + 20)."""
+    active_limit_reason: str = ""
+    ceiling_pauses: frozenset[str] = frozenset()
+    """Methods whose jobs the service pauses itself at a cost ceiling: never resumed unasked."""
     key_header: Literal["authorization", "api-key"] = "authorization"
     metadata_filter: bool = True
     """Whether ``GET fine_tuning/jobs`` filters by ``metadata[k]=v`` on the server."""
@@ -54,6 +71,16 @@ class Provider:
 
     def known(self, status: str) -> bool:
         return status in self.statuses
+
+    @property
+    def label(self) -> str:
+        return self.title or self.name
+
+    def offers(self, model: str) -> frozenset[str] | None:
+        """The methods it fine-tunes base ``model`` with (empty: not offered); None: it does not say."""
+        if self.models is None:
+            return None
+        return self.models.get(model, frozenset())
 
     def phase(self, status: str) -> Phase:
         """What ``status`` means on this provider: ``unknown`` for a status it does not have."""

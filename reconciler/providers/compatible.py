@@ -13,6 +13,7 @@ from reconciler.providers.openai import OPENAI
 
 COMPATIBLE = Provider(
     name="compatible",
+    title="the compatible service",
     statuses=OPENAI.statuses | AZURE.statuses,
     error_kinds={**OPENAI.error_kinds, **AZURE.error_kinds},
 )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from reconciler import catalog
 from reconciler.providers.base import Provider
 
 OPENAI = Provider(
     name="openai",
+    title="OpenAI",
+    models={m.snapshot: m.methods for m in catalog.MODELS.values() if not m.open_weight},
     example_base="https://api.openai.com/v1",
     error_kinds={
         "daily_rate_limit_exceeded": "quota",  # creates per day

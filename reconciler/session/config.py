@@ -17,11 +17,13 @@ from pydantic import AfterValidator, Field, ValidationError, field_validator
 
 from reconciler.api.urls import check_base_url
 from reconciler.diagnostics import Diagnostic, InputError, display_path
+from reconciler.lifecycle import Table as LifecycleTable
 from reconciler.manifests.errors import diagnostics_from_validation
 from reconciler.manifests.model import NAME_PATTERN
 from reconciler.manifests.strict import Strict
 from reconciler.manifests.yamlsrc import YamlError, load_documents
 from reconciler.project import CONFIG_NAME
+from reconciler.providers.azure import TrainingType
 
 SECRET_KEY = re.compile(r"(api[-_]?key|token|secret|password)", re.IGNORECASE)
 SECRET_MESSAGE = ("secrets are never kept in ftctl.yaml: set them in the environment (the API key: "
@@ -37,9 +39,19 @@ def _url(value: str) -> str:
     return value
 
 
+class AzureTarget(Strict):
+    training_type: TrainingType | None = None
+    """Sent as ``trainingType`` with every create on Azure OpenAI, unless a manifest gives its own
+    (``provider_options.azure.training_type``)."""
+
+
 class Target(Strict):
     provider: Literal["openai", "azure", "compatible"] | None = None
+    """What the API is; default: from the API base URL."""
     api_base: Annotated[str, AfterValidator(_url)] | None = None
+    """The API base URL (``OPENAI_BASE_URL`` and ``--api-base`` take precedence)."""
+    azure: AzureTarget = AzureTarget()
+    """Settings of an Azure OpenAI target."""
 
 
 class Limits(Strict):
@@ -54,6 +66,9 @@ class Config(Strict):
     paths: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] | None = None
     target: Target = Target()
     limits: Limits = Limits()
+    lifecycle: LifecycleTable | None = None
+    """Dates added to ftctl's lifecycle table or replacing its own, by provider: ``{providers: {azure:
+    {models: {gpt-4o-mini: {training_ends: {date: 2027-09-01, source: our agreement}}}}}}``."""
 
     @field_validator("paths", mode="before")
     @classmethod

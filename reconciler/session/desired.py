@@ -25,7 +25,9 @@ def check_data(paths: list[Path], settings: Settings) -> tuple[list[LoadedManife
     except ValueError as exc:  # not UTF-8, or not the shape of a price table
         raise SetupError(f"{settings.prices_from} {exc}") from None
     provider = None if settings.sandbox or (settings.offline and not settings.provider) else settings.profile
-    loaded, problems = load_all(paths, known=Known(settings.extra_models, provider))
+    known = Known(settings.extra_models, provider, settings.lifecycle_key, settings.lifecycle, settings.clock.today(),
+                  settings.azure_training_type)
+    loaded, problems = load_all(paths, known=known)
     analysis = analyse(loaded, prices, exact_counter(settings.token_cache))
     analysis.diagnostics[:0] = problems
     if analysis.errors:
@@ -37,7 +39,9 @@ def desired_of(loaded: list[LoadedManifest], analysis: Analysis, settings: Setti
     """The checked manifests as ``Desired``: request, spec hash, local files, estimate."""
     digests = {path: Digest(scan.sha256, scan.bytes, scan.report.examples, scan.report.tokens)
                for path, scan in analysis.scans.items()}
-    return [build(m, settings.root, digests, analysis.estimates.get(m.name)) for m in loaded]
+    # On a target that needs a training type with every create, ftctl.yaml's stands in for a manifest's.
+    default = settings.azure_training_type if not settings.sandbox and settings.profile.training_types else None
+    return [build(m, settings.root, digests, analysis.estimates.get(m.name), default) for m in loaded]
 
 
 

@@ -15,11 +15,12 @@ from reconciler.api.errors import ApiError
 from reconciler.api.models import LiveJob
 from reconciler.api.ports import ApiReader
 from reconciler.identity import Desired
-from reconciler.plan.model import Plan, PlanOptions, TargetInfo
+from reconciler.plan.model import CreateAction, Plan, PlanOptions, TargetInfo
 from reconciler.plan.planner import managed_jobs, plan
 from reconciler.project import relative
 from reconciler.providers import Provider
 from reconciler.providers.statuses import TERMINAL
+from reconciler.session.dates import refuse_ended
 from reconciler.session.desired import check_data, desired_of, left_out
 from reconciler.session.settings import Settings, SetupError, UsageProblem
 
@@ -47,6 +48,7 @@ class PlanRequest:
     paths: tuple[str, ...] = ()
     prune: bool = False
     replace: tuple[str, ...] = ()
+    resume: tuple[str, ...] = ()
     allow_over_budget: bool = False
     allow_unpriced: bool = False
 
@@ -55,9 +57,10 @@ def check_options(request: PlanRequest, names: set[str], stack: str, outside: li
                   root: Path) -> None:
     """Refuse options that make no sense for these manifests, before anything is read. ``outside``:
     the project's manifest files the paths leave out (None: cannot be known)."""
-    unknown = [n for n in request.replace if n not in names]
-    if unknown:
-        raise UsageProblem(f"--replace {unknown[0]}: no manifest declares that name")
+    for flag, given in (("--replace", request.replace), ("--resume", request.resume)):
+        unknown = [n for n in given if n not in names]
+        if unknown:
+            raise UsageProblem(f"{flag} {unknown[0]}: no manifest declares that name")
     if not request.prune:
         return
     if not names:
@@ -95,13 +98,33 @@ def plan_project(request: PlanRequest, settings: Settings, reader: ApiReader, ta
     check_options(request, {m.name for m in loaded}, settings.stack, outside, settings.root)
     jobs = Soon(reader.stack_jobs, settings.stack)  # every input is checked: reading may start
     wanted = desired_of(loaded, analysis, settings)
-    options = PlanOptions(prune=request.prune, replace=sorted(request.replace), partial=bool(outside))
+    options = PlanOptions(prune=request.prune, replace=sorted(request.replace), resume=sorted(request.resume),
+                          partial=bool(outside))
     made = make_plan(reader, wanted, settings.stack, options, target, provider, jobs.result())
     made = made.with_budget(settings.max_cost_usd, request.allow_over_budget, request.allow_unpriced)
+    dated = refuse_ended(made, settings, {d.name: d.model_source for d in wanted}) + resource_note(made, reader,
+                                                                                                   provider)
+    for line in dated:
+        say(line)
     if outside and made.orphans:
         say(f"note: manifests of the project not among the given paths ({shown_paths(outside, settings.root)}): "
             "the jobs they declare are listed as orphans")
-    return made.model_copy(update={"warnings": [str(d) for d in analysis.warnings]})
+    return made.model_copy(update={"warnings": [str(d) for d in analysis.warnings] + dated})
+
+
+def resource_note(made: Plan, reader: ApiReader, provider: Provider) -> list[str]:
+    """Where the provider limits active jobs per resource: a note when the plan's creates do not all fit
+    now (apply makes those that fit and defers the rest; ``apply --wait`` makes them as slots free up)."""
+    creates = sum(1 for a in made.actions if isinstance(a, CreateAction))
+    if provider.active_limit is None or not creates:
+        return []
+    active = sum(1 for job in reader.list_jobs() if not job.terminal)
+    free = max(0, provider.active_limit - active)
+    if creates <= free:
+        return []
+    return [f"note: {active} jobs of the resource are active and {provider.active_limit_reason} allows "
+            f"{provider.active_limit}: {creates - free} of the {creates} new jobs wait for a slot (apply defers them; "
+            "apply --wait makes them as jobs finish)"]
 
 
 def make_plan(reader: ApiReader, wanted: list[Desired], stack: str, options: PlanOptions, target: TargetInfo,

@@ -13,12 +13,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
+from reconciler.clock import SYSTEM, Clock
 from reconciler.datasets.tokens import cache_folder
 from reconciler.diagnostics import SetupError as SetupError  # re-exported: where settings go wrong
 from reconciler.diagnostics import UsageProblem as UsageProblem
+from reconciler.lifecycle import Table as LifecycleTable
+from reconciler.lifecycle import builtin, merged
 from reconciler.manifests.model import NAME_PATTERN
 from reconciler.project import find_root
 from reconciler.providers import PROVIDERS, Provider, detect
@@ -59,13 +63,35 @@ class Settings:
     """tiktoken's cache folder, or None to estimate tokens (``FTCTL_TOKENS=estimate``)."""
     extra_models: frozenset[str] = frozenset()
     """Models to accept beyond ftctl's catalog (``FTCTL_EXTRA_MODELS``, comma-separated)."""
+    today: date | None = None
+    """``FTCTL_TODAY``: the date to take for today (lifecycle dates), else the clock's."""
+    lifecycle: LifecycleTable = field(default_factory=LifecycleTable)
+    """ftctl's lifecycle table with ftctl.yaml's ``lifecycle:`` entries added."""
+    azure_training_type: str | None = None
+    """ftctl.yaml's ``target.azure.training_type``."""
     openai_key: str | None = field(default=None, repr=False)
     azure_key: str | None = field(default=None, repr=False)
+    azure_ad_token: str | None = field(default=None, repr=False)
+    """``AZURE_OPENAI_AD_TOKEN``: a Microsoft Entra ID token, sent as a bearer token to Azure OpenAI."""
 
     @property
     def profile(self) -> Provider:
         """What the target is: the provider named, else the one the API base says."""
         return PROVIDERS[self.provider] if self.provider else detect(self.api_base)
+
+    @property
+    def clock(self) -> Clock:
+        return replace(SYSTEM, fixed_today=self.today) if self.today else SYSTEM
+
+    @property
+    def lifecycle_key(self) -> str | None:
+        """Whose dates apply: the target's provider; none for the embedded sandbox, and none for
+        ``validate`` unless a provider is named (flag, environment or ftctl.yaml)."""
+        if self.sandbox:
+            return "sandbox"
+        if self.offline and not self.provider:
+            return None
+        return self.profile.name
 
     @property
     def api_base_source(self) -> str:
@@ -135,6 +161,13 @@ def _speed(value: str) -> float:
     return speed
 
 
+def _today(value: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise SetupError(f"FTCTL_TODAY={value!r} must be a date written YYYY-MM-DD") from None
+
+
 def _provider(value: str | None, where: str) -> str | None:
     if value is not None and value not in PROVIDERS:
         raise SetupError(f"{where}={value!r} must be one of {', '.join(PROVIDERS)}")
@@ -200,4 +233,8 @@ def build(env: Mapping[str, str], cwd: Path, *, stack: str | None = None, sandbo
         prices=Path(prices_path) if prices_path else None, prices_from=prices_from,
         token_cache=cache_folder(env) if tokens == "auto" else None,
         extra_models=frozenset(m.strip() for m in env.get("FTCTL_EXTRA_MODELS", "").split(",") if m.strip()),
-        openai_key=env.get("OPENAI_API_KEY") or None, azure_key=env.get("AZURE_OPENAI_API_KEY") or None)
+        today=_today(env["FTCTL_TODAY"]) if env.get("FTCTL_TODAY") else None,
+        lifecycle=merged(builtin(), config.lifecycle),
+        azure_training_type=config.target.azure.training_type,
+        openai_key=env.get("OPENAI_API_KEY") or None, azure_key=env.get("AZURE_OPENAI_API_KEY") or None,
+        azure_ad_token=env.get("AZURE_OPENAI_AD_TOKEN") or None)

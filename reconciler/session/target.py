@@ -36,8 +36,11 @@ def remote_target(settings: Settings) -> Target:
     azure = profile.name == "azure"
     key, other = (settings.azure_key, settings.openai_key) if azure else (settings.openai_key, settings.azure_key)
     wanted, unset = ("AZURE_OPENAI_API_KEY", "OPENAI_API_KEY") if azure else ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY")
+    token = (settings.azure_ad_token or _entra_token()) if azure and not key else None
     if key:
         target = Target(base, key, profile, label=base)
+    elif token:  # many organisations disable keys: a Microsoft Entra ID token instead
+        target = Target(base, token, profile, label=base, bearer=True)
     elif other:  # the other provider's key: say which variable this target reads, before sending anything
         how = "(--provider, FTCTL_PROVIDER or ftctl.yaml)" if settings.provider else "(from its URL)"
         instead = "openai or compatible" if azure else "azure"
@@ -45,14 +48,30 @@ def remote_target(settings: Settings) -> Target:
                          f"not set, but {unset} is: set {wanted}, or give --provider {instead} if the target "
                          "is that instead")
     elif settings.api_base_from == "plan":
-        raise SetupError(f"no API key for {base}, the target of this saved plan: set OPENAI_API_KEY (or "
-                         "AZURE_OPENAI_API_KEY for Azure OpenAI)")
+        raise SetupError(f"no API key for {base}, the target of this saved plan: set {KEYS}")
     else:
-        raise SetupError(
-            f"no API key for {base}: set OPENAI_API_KEY (or AZURE_OPENAI_API_KEY for Azure OpenAI), "
-            "or use --sandbox to run against the embedded sandbox (no key, no network needed)")
+        raise SetupError(f"no API key for {base}: set {KEYS}, or use --sandbox to run against the embedded sandbox "
+                         "(no key, no network needed)")
     logs.add_secret(target.key)
     return target
+
+
+ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
+KEYS = ("OPENAI_API_KEY (or AZURE_OPENAI_API_KEY for Azure OpenAI, or a Microsoft Entra ID token in "
+        "AZURE_OPENAI_AD_TOKEN)")
+
+
+def _entra_token() -> str | None:
+    """A token from azure-identity's ``DefaultAzureCredential`` when that optional extra is installed
+    (``pip install 'ftctl[azure]'``) and finds a credential; else None."""
+    try:
+        from azure.identity import DefaultAzureCredential  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    try:
+        return str(DefaultAzureCredential().get_token(ENTRA_SCOPE).token)
+    except Exception:  # no credential on this machine: the usual message about keys follows
+        return None
 
 
 @dataclass
