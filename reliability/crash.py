@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reliability.harness import Server, audit, ftctl, make_project
+from reliability.harness import audit, ftctl, make_project
+from reliability.sandbox import SandboxProcess
 
 
 def undisturbed(manifests: int, latency_ms: int) -> tuple[float, float]:
@@ -30,8 +31,7 @@ def undisturbed(manifests: int, latency_ms: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory(prefix="ftctl-crash-") as tmp:
         root = Path(tmp) / "project"
         make_project(root, manifests)
-        server = Server(Path(tmp) / "sandbox.db")
-        try:
+        with SandboxProcess(Path(tmp) / "sandbox.db") as server:
             server.admin("PUT", "faults", {"rate": 0, "latency_ms": latency_ms})
             began = time.perf_counter()
             run = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve"], cwd=root,
@@ -46,8 +46,6 @@ def undisturbed(manifests: int, latency_ms: int) -> tuple[float, float]:
             if run.returncode != 0 or first is None:
                 raise RuntimeError(f"the undisturbed apply failed: {out[-800:]}")
             return time.perf_counter() - began, first
-        finally:
-            server.stop()
 
 
 def one_trial(trial: int, manifests: int, latency_ms: int, window: tuple[float, float]) -> dict[str, Any]:
@@ -55,8 +53,7 @@ def one_trial(trial: int, manifests: int, latency_ms: int, window: tuple[float, 
     with tempfile.TemporaryDirectory(prefix="ftctl-crash-") as tmp:
         root = Path(tmp) / "project"
         names = make_project(root, manifests)
-        server = Server(Path(tmp) / "sandbox.db")
-        try:
+        with SandboxProcess(Path(tmp) / "sandbox.db") as server:
             server.admin("PUT", "faults", {"rate": 0, "latency_ms": latency_ms})
             env = server.env()
             run = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve"], cwd=root,
@@ -78,8 +75,6 @@ def one_trial(trial: int, manifests: int, latency_ms: int, window: tuple[float, 
                     "writes_before_kill": writes,
                     "jobs_before_rerun": manifests - before.missing, "rerun_exit": again.returncode,
                     "converged": after.converged and after.duplicates_created == 0, "last": vars(after)}
-        finally:
-            server.stop()
 
 
 def run(trials: int = 20, manifests: int = 20, latency_ms: int = 50) -> dict[str, Any]:

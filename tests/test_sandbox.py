@@ -15,7 +15,8 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import ROOT, SandboxProcess
+from reliability.sandbox import SandboxProcess
+from tests.conftest import ROOT
 from tests.openapi import SPEC, spec_available, validate_response
 
 TRAIN = ROOT / "manifests" / "data" / "support" / "train.jsonl"
@@ -378,36 +379,27 @@ def test_faults_follow_the_rate_with_a_seed(sandbox: SandboxProcess) -> None:
 
 def test_state_survives_a_restart(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
-    first = SandboxProcess(db).start()
-    try:
+    with SandboxProcess(db) as first:
         client = openai.OpenAI(base_url=first.url, api_key="k", max_retries=0)
         job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=upload(client),
                                              metadata={"k": "v"})
         first.advance(15)
         assert client.fine_tuning.jobs.retrieve(job.id).status == "running"
-    finally:
-        first.stop()
-    second = SandboxProcess(db).start()
-    try:
+    with SandboxProcess(db) as second:
         client = openai.OpenAI(base_url=second.url, api_key="k", max_retries=0)
         again = client.fine_tuning.jobs.retrieve(job.id)
         assert again.status == "running"  # the clock offset persisted too
         assert again.metadata == {"k": "v"}
         second.advance(100_000)
         assert client.fine_tuning.jobs.retrieve(job.id).status == "succeeded"
-    finally:
-        second.stop()
 
 
 def test_speed_divides_durations(tmp_path: Path) -> None:
-    fast = SandboxProcess(tmp_path / "f.db", speed=1000).start()
-    try:
+    with SandboxProcess(tmp_path / "f.db", "--speed", "1000") as fast:
         client = openai.OpenAI(base_url=fast.url, api_key="k", max_retries=0)
         job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=upload(client))
         fast.advance(1)
         assert client.fine_tuning.jobs.retrieve(job.id).status == "succeeded"
-    finally:
-        fast.stop()
 
 
 def test_admin_api_rejects_bad_input(sandbox: SandboxProcess) -> None:
