@@ -29,6 +29,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler import catalog
+
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 LEGAL = {
     "pause": frozenset({"running"}),
@@ -142,8 +144,18 @@ class Job:
         return "succeeded"
 
     def fine_tuned_model(self) -> str:
+        """``ft:BASE:ORG:SUFFIX:ID``, BASE the root base model: a job trained from a fine-tuned model (or
+        from one of its checkpoints) is named after the model that one came from, never ``ft:ft:…``."""
         suffix = self.request.get("suffix") or ""
-        return f"ft:{self.request['model']}:{ORG_SLUG}:{suffix}:{self.id[-8:]}"
+        return f"ft:{catalog.base_of(self.request['model'])}:{ORG_SLUG}:{suffix}:{self.id[-8:]}"
+
+    def trained(self, model: str, now: float) -> bool:
+        """Whether ``model`` is this job's fine-tuned model or one of its checkpoints, and usable: the
+        job has succeeded by ``now``."""
+        if self.status(now) != "succeeded":
+            return False
+        return model == self.fine_tuned_model() or any(c["fine_tuned_model_checkpoint"] == model
+                                                       for c in self.checkpoints(now))
 
     def success_at(self) -> float | None:
         """When the job succeeds as things stand (None: while paused, cancelled, or failing)."""
