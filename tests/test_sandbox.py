@@ -14,10 +14,11 @@ from typing import Any
 import httpx
 import openai
 import pytest
+import yaml
 
 from reliability.sandbox import SandboxProcess
 from tests.conftest import ROOT
-from tests.openapi import SPEC, spec_available, validate_response
+from tests.openapi import AZURE_SPEC, SPEC, validate_response
 
 TRAIN = ROOT / "manifests" / "data" / "support" / "train.jsonl"
 PREFS = ROOT / "manifests" / "data" / "ranking" / "prefs.jsonl"
@@ -25,19 +26,15 @@ TRIAGE = ROOT / "manifests" / "data" / "triage" / "train.jsonl"
 
 
 class Recorder:
-    """Keeps every response the SDK got and checks its body against the OpenAPI schema.
-
-    Without the schema file (shared/ not beside the checkout) the scenarios still run; only the
-    shape checks are skipped, and ``test_responses_fit_the_openapi_schemas`` says so.
-    """
+    """Keeps every response the SDK got and checks its body against the OpenAPI schema (the copy under
+    tests/openai-spec/: without it these tests fail)."""
 
     def __init__(self) -> None:
         self.checked: list[tuple[str, str, str]] = []
-        self.enabled = spec_available()
 
     def __call__(self, response: httpx.Response) -> None:
         response.read()
-        if self.enabled and response.headers.get("content-type", "").startswith("application/json"):
+        if response.headers.get("content-type", "").startswith("application/json"):
             name = validate_response(response.request.method, response.request.url.path, response.status_code,
                                      response.json())
             self.checked.append((response.request.method, response.request.url.path, name))
@@ -110,16 +107,13 @@ def test_full_lifecycle_with_the_official_sdk(client: openai.OpenAI, sandbox: Sa
         client.fine_tuning.jobs.pause(job.id)
     assert "Cannot pause a job whose status is succeeded" in str(info.value)
 
-    if recorder.enabled:
-        assert {name for _, _, name in recorder.checked} >= {
-            "OpenAIFile", "FineTuningJob", "ListFineTuningJobEventsResponse",
-            "ListFineTuningJobCheckpointsResponse", "Error"}
+    assert {name for _, _, name in recorder.checked} >= {
+        "OpenAIFile", "FineTuningJob", "ListFineTuningJobEventsResponse", "ListFineTuningJobCheckpointsResponse",
+        "Error"}
 
 
 def test_responses_fit_the_openapi_schemas(client: openai.OpenAI, sandbox: SandboxProcess,
                                            recorder: Recorder) -> None:
-    if not recorder.enabled:
-        pytest.skip(f"OpenAPI file not found at {SPEC}: response shapes not checked")
     file_id = upload(client)
     job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=file_id, metadata={"a": "b"})
     sandbox.advance(15)
@@ -138,6 +132,14 @@ def test_responses_fit_the_openapi_schemas(client: openai.OpenAI, sandbox: Sandb
     assert names == {"OpenAIFile", "FineTuningJob", "ListPaginatedFineTuningJobsResponse",
                      "ListFineTuningJobEventsResponse", "ListFineTuningJobCheckpointsResponse", "ListFilesResponse",
                      "DeleteFileResponse", "Error"}
+
+
+def test_the_openapi_descriptions_travel_with_the_repository() -> None:
+    """A fresh clone validates against its own copies (never against a folder beside the checkout)."""
+    for spec, schema in ((SPEC, "FineTuningJob"), (AZURE_SPEC, "OpenAI.FineTuningJob")):
+        assert spec.is_relative_to(ROOT / "tests") and (spec.parent / "LICENSE").is_file()
+        doc = yaml.safe_load(spec.read_text())
+        assert schema in doc["components"]["schemas"] and any("/fine_tuning/jobs" in p for p in doc["paths"])
 
 
 def test_pagination_and_metadata_filter(client: openai.OpenAI) -> None:
@@ -266,8 +268,7 @@ def test_uploads_api_assembles_parts(client: openai.OpenAI, recorder: Recorder) 
     done = client.uploads.complete(up.id, part_ids=[p1.id, p2.id])
     assert done.status == "completed" and done.file is not None
     assert client.files.content(done.file.id).content == data
-    if recorder.enabled:
-        assert {"Upload", "UploadPart"} <= {name for _, _, name in recorder.checked}
+    assert {"Upload", "UploadPart"} <= {name for _, _, name in recorder.checked}
 
 
 def test_admin_api_is_for_loopback_clients_only(tmp_path: Path) -> None:

@@ -1,11 +1,11 @@
 """The sandbox's HTTP API: OpenAI's ``/v1/files``, ``/v1/uploads`` and ``/v1/fine_tuning/jobs``, or
 Azure OpenAI's under ``/openai/v1`` (``flavor``); routes per resource under ``routes/``.
 
-Shapes follow shared/openai-spec/openapi-fine-tuning.yaml (and, for the Azure flavour, Azure's
-published v1 description, kept under tests/). Around the Starlette app sits a plain ASGI layer
-(``instruments``) that counts requests per route, checks keys and injects faults (5xx, 429 with
-Retry-After, a connection dropped before or after the write, latency), so that clients can be
-tested against the failures they will meet.
+Shapes follow OpenAI's published description (and, for the Azure flavour, Azure's v1 description),
+both kept under tests/ (``openai-spec/``, ``azure-openai-spec/``) and checked there. Around the
+Starlette app sits a plain ASGI layer (``instruments``) that counts requests per route, checks keys
+and injects faults (5xx, 429 with Retry-After, a connection dropped before or after the write,
+latency), so that clients can be tested against the failures they will meet.
 
 A client that goes away in the middle of its request (a killed upload) is no error of the server's:
 Starlette raises ``ClientDisconnect`` while the body is read, and the app answers it quietly instead
