@@ -52,7 +52,7 @@ def test_apply_wait_follows_each_job_to_its_end_and_fails_when_one_fails(tmp_pat
     assert re.search(r"^  ✗ bad ftjob-\w+ failed: The job failed due to an invalid training file\. .+", out, re.M)
     assert out.rstrip().endswith("1 of 2 failed or cancelled.")
 
-    status = p.ftctl("status", env={"OPENAI_API_KEY": KEY})
+    status = p.ftctl("status")
     assert re.search(r"^bad +ftjob-\w+ +failed +- +\d+[smhd] +The job failed due to an invalid training file",
                      status.stdout, re.M), status.stdout
 
@@ -60,32 +60,31 @@ def test_apply_wait_follows_each_job_to_its_end_and_fails_when_one_fails(tmp_pat
 def test_wait_times_out_and_names_what_did_not_finish(tmp_path: Path, server: SandboxProcess) -> None:
     p = Project(tmp_path / "p", server)
     p.write("good")
-    assert p.ftctl("apply", "--auto-approve", env={"OPENAI_API_KEY": KEY}).returncode == 0
-    env = {"OPENAI_API_KEY": KEY}
-    late = p.ftctl("wait", "--timeout", "1s", "--poll-interval", "0.2s", env=env, paths=False)
+    assert p.ftctl("apply", "--auto-approve").returncode == 0
+    late = p.ftctl("wait", "--timeout", "1s", "--poll-interval", "0.2s", paths=False)
     assert late.returncode == 1
     assert re.search(r"^  … good ftjob-\w+ is still validating_files$", late.stdout, re.M), late.stdout
     assert "Timed out after 1s: good not finished." in late.stdout
-    unknown = p.ftctl("wait", "nope", env=env, paths=False)
+    unknown = p.ftctl("wait", "nope", paths=False)
     assert unknown.returncode == 1
     assert unknown.stderr.strip() == "Error: no job named 'nope' in stack 'default' (`ftctl status` lists them)"
 
     server.advance(100_000)
-    finished = p.ftctl("wait", env=env, paths=False)
+    finished = p.ftctl("wait", paths=False)
     assert finished.returncode == 0
     assert finished.stdout.strip() == 'Nothing to wait for: no job of stack "default" is unfinished.'
-    named = p.ftctl("wait", "good", env=env, paths=False)
+    named = p.ftctl("wait", "good", paths=False)
     assert named.returncode == 0 and "All finished." in named.stdout
 
 
 def test_logs_and_outputs_show_what_a_deploy_step_needs(tmp_path: Path, server: SandboxProcess) -> None:
     p = Project(tmp_path / "p", server)
     p.write("good", epochs=10)
-    assert p.ftctl("apply", "--auto-approve", env={"OPENAI_API_KEY": KEY}).returncode == 0
+    assert p.ftctl("apply", "--auto-approve").returncode == 0
     server.advance(100_000)
 
     def ftctl(*args: str) -> subprocess.CompletedProcess[str]:  # arguments that are names
-        return p.ftctl(*args, env={"OPENAI_API_KEY": KEY}, paths=False)
+        return p.ftctl(*args, paths=False)
 
     logs = ftctl("logs", "good")
     assert logs.returncode == 0

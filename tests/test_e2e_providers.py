@@ -31,43 +31,42 @@ def azure(serve: Serve) -> SandboxProcess:
 
 
 def test_azure_pending_pausing_resuming_replace_prune_and_converge(tmp_path: Path, azure: SandboxProcess) -> None:
-    p = Project(tmp_path / "p", azure, "--provider", "azure")
-    env = {"AZURE_OPENAI_API_KEY": KEY}
+    p = Project(tmp_path / "p", azure, "--provider", "azure", key_variable="AZURE_OPENAI_API_KEY")
     training_type = "provider_options: {azure: {training_type: globalstandard}}\n"
     p.write("bot", extra=training_type)
-    created = p.ftctl("apply", "--auto-approve", env=env)
+    created = p.ftctl("apply", "--auto-approve")
     assert created.returncode == 0, created.stdout + created.stderr  # trainingType sent, and accepted
     assert p.statuses() == {"bot": ["pending"]}
-    assert p.ftctl("plan", "--detailed-exitcode", env=env).returncode == 0  # pending is in progress: no drift
+    assert p.ftctl("plan", "--detailed-exitcode").returncode == 0  # pending is in progress: no drift
 
     azure.advance(60)
     p.write("bot", state="paused", extra=training_type)
-    paused = p.ftctl("apply", "--auto-approve", env=env)
+    paused = p.ftctl("apply", "--auto-approve")
     assert paused.returncode == 0, paused.stdout
     assert p.statuses() == {"bot": ["pausing"]}
-    assert p.ftctl("plan", "--detailed-exitcode", env=env).returncode == 0  # pausing, wanted paused: nothing
+    assert p.ftctl("plan", "--detailed-exitcode").returncode == 0  # pausing, wanted paused: nothing
     azure.advance(10)
     assert p.statuses() == {"bot": ["paused"]}
 
     p.write("bot", state="active", extra=training_type)
-    resumed = p.ftctl("apply", "--auto-approve", env=env)
+    resumed = p.ftctl("apply", "--auto-approve")
     assert resumed.returncode == 0 and "resume" in resumed.stdout
     assert p.statuses() == {"bot": ["resuming"]}
     azure.advance(10)
     assert p.statuses() == {"bot": ["running"]}
 
     p.write("bot", epochs=4, extra=training_type)
-    replaced = p.ftctl("apply", "--auto-approve", env=env)
+    replaced = p.ftctl("apply", "--auto-approve")
     assert replaced.returncode == 0, replaced.stdout
     assert "~ method.hyperparameters.n_epochs: 3 → 4" in replaced.stdout
     assert p.statuses() == {"bot": ["pending", "cancelled"]}
 
     p.write("keep", state="cancelled")
     (p.root / "m" / "bot.yaml").unlink()
-    pruned = p.ftctl("apply", "--auto-approve", "--prune", env=env)
+    pruned = p.ftctl("apply", "--auto-approve", "--prune")
     assert pruned.returncode == 0, pruned.stdout
     assert p.statuses() == {"bot": ["cancelled", "cancelled"]}
-    assert p.ftctl("plan", "--detailed-exitcode", env=env).returncode == 0
+    assert p.ftctl("plan", "--detailed-exitcode").returncode == 0
 
 
 def test_azure_flavour_answers_fit_azures_description(tmp_path: Path, azure: SandboxProcess) -> None:
@@ -119,11 +118,9 @@ def test_azure_flavour_answers_fit_azures_description(tmp_path: Path, azure: San
 def test_a_gateway_that_drops_fields_leaves_no_job_running(tmp_path: Path, serve: Serve) -> None:
     server = serve("--clock", "manual", "--drop-fields", "metadata,method")
     p = Project(tmp_path / "p", server)
-    for name in ("a", "b"):
-        p.write(name)
-    env = {"OPENAI_API_KEY": KEY}
+    p.write("a", "b")
     for _ in range(2):
-        done = p.ftctl("apply", "--auto-approve", "--parallelism", "1", env=env)
+        done = p.ftctl("apply", "--auto-approve", "--parallelism", "1")
         assert done.returncode == 1
         assert "the target drops metadata, method" in done.stdout
         assert "  ✗ create   b: not created: the target drops metadata" in done.stdout  # after a, nothing more
@@ -134,28 +131,25 @@ def test_a_gateway_that_drops_fields_leaves_no_job_running(tmp_path: Path, serve
 def test_an_active_job_limit_defers_creates_and_later_applies_make_them(tmp_path: Path, serve: Serve) -> None:
     server = serve("--clock", "manual", "--max-active-jobs", "2")
     p = Project(tmp_path / "p", server)
-    for name in "abcde":
-        p.write(name)
-    env = {"OPENAI_API_KEY": KEY}
-    first = p.ftctl("apply", "--auto-approve", "--parallelism", "1", env=env)
+    p.write(*"abcde")
+    first = p.ftctl("apply", "--auto-approve", "--parallelism", "1")
     assert first.returncode == 0, first.stdout + first.stderr  # deferred is not a failure
     assert "Apply finished: 3 done, 0 already done, 3 deferred, 0 failed." in first.stdout
     assert "refused for a quota" in first.stdout
     stats = server.stats()
     assert stats["POST /v1/fine_tuning/jobs"] == 5  # one try each: no retry storm
-    assert p.ftctl("plan", env=env).stdout.count("+ create") == 3  # the next plan shows them pending
+    assert p.ftctl("plan").stdout.count("+ create") == 3  # the next plan shows them pending
     for _ in range(2):
         server.advance(10_000)  # the running jobs finish
-        assert p.ftctl("apply", "--auto-approve", "--parallelism", "1", env=env).returncode == 0
+        assert p.ftctl("apply", "--auto-approve", "--parallelism", "1").returncode == 0
     assert sorted(p.statuses()) == list("abcde")
-    assert p.ftctl("plan", "--detailed-exitcode", env=env).returncode == 0
+    assert p.ftctl("plan", "--detailed-exitcode").returncode == 0
 
 
 def test_apply_wait_creates_as_slots_free_up(tmp_path: Path, serve: Serve) -> None:
     server = serve("--clock", "manual")
     p = Project(tmp_path / "p", server)
-    for name in "abcde":
-        p.write(name)
+    p.write(*"abcde")
     done = run_while_time_passes(server, ["apply", "m", "--auto-approve", "--wait", "--max-active-jobs", "2",
                                           "--parallelism", "1", "--timeout", "2m", "--poll-interval", "0.2s",
                                           "--api-base", server.url], p.root, step=300, every=0.5, limit=120)
@@ -167,19 +161,17 @@ def test_apply_wait_creates_as_slots_free_up(tmp_path: Path, serve: Serve) -> No
 def test_a_daily_limit_defers_until_the_next_day(tmp_path: Path, serve: Serve) -> None:
     server = serve("--clock", "manual", "--daily-limit", "2")
     p = Project(tmp_path / "p", server)
-    for name in "abc":
-        p.write(name)
-    env = {"OPENAI_API_KEY": KEY}
-    first = p.ftctl("apply", "--auto-approve", "--parallelism", "1", env=env)
+    p.write(*"abc")
+    first = p.ftctl("apply", "--auto-approve", "--parallelism", "1")
     assert first.returncode == 0, first.stdout + first.stderr
     assert "  … create   c: refused for a quota (HTTP 429: This fine-tune request has been rate-limited. Your " \
            "organization has reached the maximum of 2 fine-tuning requests per day.): a later apply creates it (or " \
            "apply --wait)" in first.stdout.splitlines()
     assert "Apply finished: 3 done, 0 already done, 1 deferred, 0 failed." in first.stdout
-    again = p.ftctl("apply", "--auto-approve", env=env)
+    again = p.ftctl("apply", "--auto-approve")
     assert "1 deferred" in again.stdout
     server.advance(86_400)
-    assert p.ftctl("apply", "--auto-approve", env=env).returncode == 0
+    assert p.ftctl("apply", "--auto-approve").returncode == 0
     assert sorted(p.statuses()) == list("abc")
 
 
@@ -187,15 +179,13 @@ def test_a_gateway_that_drops_only_the_method_costs_one_job_then_plan_stops_aski
                                                                                    serve: Serve) -> None:
     server = serve("--clock", "manual", "--drop-fields", "method")
     p = Project(tmp_path / "p", server)
-    for name in ("a", "b", "c"):
-        p.write(name, extra="")
-    env = {"OPENAI_API_KEY": KEY}
-    first = p.ftctl("apply", "--auto-approve", env=env)  # parallelism 4: the first create goes alone
+    p.write("a", "b", "c")
+    first = p.ftctl("apply", "--auto-approve")  # parallelism 4: the first create goes alone
     assert first.returncode == 1 and "the target drops method.hyperparameters" in first.stdout
     assert first.stdout.count("not created: the target drops") == 2
     assert [j["status"] for j in p.jobs()] == ["cancelled"]
-    again = p.ftctl("plan", "--detailed-exitcode", env=env)  # nothing more is asked of that target
+    again = p.ftctl("plan", "--detailed-exitcode")  # nothing more is asked of that target
     assert again.returncode == 2, again.stdout  # failed: the live jobs do not match
     assert "the target dropped method.hyperparameters from this job's create request" in again.stdout
     assert again.stdout.count("not planned: the target drops method.hyperparameters (job ftjob-") == 2
-    assert p.ftctl("apply", "--auto-approve", env=env).returncode == 0 and len(p.jobs()) == 1
+    assert p.ftctl("apply", "--auto-approve").returncode == 0 and len(p.jobs()) == 1

@@ -7,7 +7,7 @@ training data lies in ``FOLDER/data/train.jsonl``. Two shapes are built on it:
   sandbox through ``OPENAI_BASE_URL`` and runs with a key, and every output is kept (a test searches
   them for the key);
 * ``Project``: manifests of any name, model and state in ``m/``; the folder and ``--api-base`` are
-  given on each command line, as CI runs ftctl against a provider.
+  given on each command line, the key in the provider's variable, as CI runs ftctl against a provider.
 
 ``run_while_time_passes`` runs a command while it moves a sandbox's manual clock.
 """
@@ -99,21 +99,23 @@ state: {state}
 
 
 class Project:
-    def __init__(self, root: Path, server: SandboxProcess, *flags: str) -> None:
+    def __init__(self, root: Path, server: SandboxProcess, *flags: str, key_variable: str = "OPENAI_API_KEY") -> None:
         self.root, self.server, self.flags = root, server, flags
+        self.key = {key_variable: KEY}
         self.manifests = new_project(root, "m")
 
-    def write(self, name: str, epochs: int = 3, state: str = "active", model: str = "gpt-4.1-mini",
+    def write(self, *names: str, epochs: int = 3, state: str = "active", model: str = "gpt-4.1-mini",
               extra: str = "") -> None:
-        (self.manifests / f"{name}.yaml").write_text(
-            PROJECT_MANIFEST.format(name=name, epochs=epochs, state=state, model=model) + extra)
+        """A manifest of each name (``m/NAME.yaml``), all alike but for the name and suffix."""
+        for name in names:
+            (self.manifests / f"{name}.yaml").write_text(
+                PROJECT_MANIFEST.format(name=name, epochs=epochs, state=state, model=model) + extra)
 
-    def ftctl(self, *args: str, env: dict[str, str] | None = None,
-              paths: bool = True) -> subprocess.CompletedProcess[str]:
-        """``ftctl ARGS [m] --api-base URL FLAGS…``: ``paths`` puts the manifests' folder after the args
-        (leave it out for commands whose arguments are names or job IDs)."""
+    def ftctl(self, *args: str, paths: bool = True) -> subprocess.CompletedProcess[str]:
+        """``ftctl ARGS [m] --api-base URL FLAGS…`` with the key: ``paths`` puts the manifests' folder after
+        the args (leave it out for commands whose arguments are names or job IDs)."""
         return run_ftctl([*args, *(["m"] if paths else []), "--api-base", self.server.url, *self.flags], self.root,
-                     clean_env(**(env or {})))
+                         clean_env(**self.key))
 
     def jobs(self) -> list[dict[str, Any]]:
         return self.server.listing("fine_tuning/jobs")
