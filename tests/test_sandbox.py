@@ -242,11 +242,11 @@ def test_auth_and_unknown_ids(sandbox: SandboxProcess) -> None:
     assert no_key.json()["error"]["type"] == "invalid_request_error"
     azure_style = httpx.get(f"{sandbox.url}/fine_tuning/jobs", headers={"api-key": "k"})
     assert azure_style.status_code == 200
-    client = openai.OpenAI(base_url=sandbox.url, api_key="k", max_retries=0)
-    with pytest.raises(openai.NotFoundError):
-        client.fine_tuning.jobs.retrieve("ftjob-nope")
-    with pytest.raises(openai.NotFoundError):
-        client.files.retrieve("file-nope")
+    with openai.OpenAI(base_url=sandbox.url, api_key="k", max_retries=0) as client:
+        with pytest.raises(openai.NotFoundError):
+            client.fine_tuning.jobs.retrieve("ftjob-nope")
+        with pytest.raises(openai.NotFoundError):
+            client.files.retrieve("file-nope")
 
 
 def test_files_list_delete_and_content(client: openai.OpenAI) -> None:
@@ -380,14 +380,12 @@ def test_faults_follow_the_rate_with_a_seed(sandbox: SandboxProcess) -> None:
 
 def test_state_survives_a_restart(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
-    with SandboxProcess(db) as first:
-        client = openai.OpenAI(base_url=first.url, api_key="k", max_retries=0)
+    with SandboxProcess(db) as first, openai.OpenAI(base_url=first.url, api_key="k", max_retries=0) as client:
         job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=upload(client),
                                              metadata={"k": "v"})
         first.advance(15)
         assert client.fine_tuning.jobs.retrieve(job.id).status == "running"
-    with SandboxProcess(db) as second:
-        client = openai.OpenAI(base_url=second.url, api_key="k", max_retries=0)
+    with SandboxProcess(db) as second, openai.OpenAI(base_url=second.url, api_key="k", max_retries=0) as client:
         again = client.fine_tuning.jobs.retrieve(job.id)
         assert again.status == "running"  # the clock offset persisted too
         assert again.metadata == {"k": "v"}
@@ -396,8 +394,8 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
 
 
 def test_speed_divides_durations(tmp_path: Path) -> None:
-    with SandboxProcess(tmp_path / "f.db", "--speed", "1000") as fast:
-        client = openai.OpenAI(base_url=fast.url, api_key="k", max_retries=0)
+    with (SandboxProcess(tmp_path / "f.db", "--speed", "1000") as fast,
+          openai.OpenAI(base_url=fast.url, api_key="k", max_retries=0) as client):
         job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=upload(client))
         fast.advance(1)
         assert client.fine_tuning.jobs.retrieve(job.id).status == "succeeded"
