@@ -36,7 +36,7 @@ def new_project(root: Path, folder: str) -> Path:
 
 
 def run_ftctl(args: list[str], cwd: Path, env: dict[str, str], stdin: str = "",
-          timeout: float = 180) -> subprocess.CompletedProcess[str]:
+              timeout: float = 180) -> subprocess.CompletedProcess[str]:
     """``ftctl ARGS`` as a user runs it (``python -m reconciler``), its output captured."""
     return subprocess.run([sys.executable, "-m", "reconciler", *args], cwd=cwd, env=env, input=stdin,
                           capture_output=True, text=True, timeout=timeout)

@@ -144,18 +144,9 @@ class Job:
         return "succeeded"
 
     def fine_tuned_model(self) -> str:
-        """``ft:BASE:ORG:SUFFIX:ID``, BASE the root base model: a job trained from a fine-tuned model (or
-        from one of its checkpoints) is named after the model that one came from, never ``ft:ft:…``."""
+        """``ft:BASE:ORG:SUFFIX:ID``, BASE the root base model even when trained from an ``ft:`` model."""
         suffix = self.request.get("suffix") or ""
         return f"ft:{catalog.base_of(self.request['model'])}:{ORG_SLUG}:{suffix}:{self.id[-8:]}"
-
-    def trained(self, model: str, now: float) -> bool:
-        """Whether ``model`` is this job's fine-tuned model or one of its checkpoints, and usable: the
-        job has succeeded by ``now``."""
-        if self.status(now) != "succeeded":
-            return False
-        return model == self.fine_tuned_model() or any(c["fine_tuned_model_checkpoint"] == model
-                                                       for c in self.checkpoints(now))
 
     def success_at(self) -> float | None:
         """When the job succeeds as things stand (None: while paused, cancelled, or failing)."""

@@ -127,7 +127,9 @@ def _trained_here(sb: Sandbox, model: str) -> bool:
     parts = model.split(":")
     tail = parts[-2] if parts[-1].startswith("ckpt-step-") else parts[-1]
     now = sb.store.now()
-    return any(job.trained(model, now) for job in sb.store.jobs_ending_with(tail))
+    return any(job.status(now) == "succeeded"
+               and model in {job.fine_tuned_model(), *(c["fine_tuned_model_checkpoint"] for c in job.checkpoints(now))}
+               for job in sb.store.jobs_ending_with(tail))
 
 
 def _new_job(sb: Sandbox, req: dict[str, Any], now: float) -> Job:
