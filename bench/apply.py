@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from bench import results
-from reliability.harness import KEY, Server
+from reliability.sandbox import KEY, SandboxProcess
 
 GOAL_SPEEDUP = 8.0
 TRAIN = Path(__file__).resolve().parent.parent / "manifests" / "data" / "support" / "train.jsonl"
@@ -26,8 +26,7 @@ def one_run(parallelism: int, creates: int, latency_ms: int) -> float:
         root = Path(tmp) / "project"
         (root / ".git").mkdir(parents=True)
         (root / "manifests").mkdir()
-        server = Server(Path(tmp) / "sandbox.db")
-        try:
+        with SandboxProcess(Path(tmp) / "sandbox.db") as server:
             upload = httpx.post(f"{server.url}/files", headers={"Authorization": f"Bearer {KEY}"},
                                 data={"purpose": "fine-tune"}, files={"file": ("t.jsonl", TRAIN.read_bytes())}).json()
             for i in range(creates):
@@ -42,8 +41,6 @@ def one_run(parallelism: int, creates: int, latency_ms: int) -> float:
             if done.returncode != 0 or f"Apply finished: {creates} done" not in done.stdout:
                 raise RuntimeError(f"apply failed: {done.stdout[-500:]}{done.stderr[-500:]}")
             return seconds
-        finally:
-            server.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,17 +28,17 @@ from typing import Any
 
 from bench import results
 from bench.live import STACK, Seeded, seed, supervised_project
-from reliability.harness import KEY, Server
+from reliability.sandbox import KEY, SandboxProcess
 
 GOAL_SECONDS = 1.5
 GOAL_AT = (1000, 10_000)
 
 
-def _requests(server: Server) -> int:
+def _requests(server: SandboxProcess) -> int:
     return int(server.admin("GET", "stats")["total"])
 
 
-def ftctl_plan(root: Path, server: Server, repeat: int = 3) -> tuple[float, int]:
+def ftctl_plan(root: Path, server: SandboxProcess, repeat: int = 3) -> tuple[float, int]:
     """Best wall time of ``repeat`` plans, and the requests one plan sends."""
     times, sent = [], 0
     for _ in range(repeat):
@@ -54,7 +54,7 @@ def ftctl_plan(root: Path, server: Server, repeat: int = 3) -> tuple[float, int]
     return min(times), sent
 
 
-def script_baseline(names: list[str], server: Server, repeat: int = 3) -> tuple[float, int]:
+def script_baseline(names: list[str], server: SandboxProcess, repeat: int = 3) -> tuple[float, int]:
     """A per-manifest script with the official SDK: one filtered job listing per manifest; best of
     ``repeat`` runs, in-process (the SDK's import not counted), and the requests one run sends."""
     import openai  # test-only dependency: make bench installs the test extras
@@ -81,8 +81,7 @@ def one_size(manifests: int, jobs: int, latency_ms: int, baseline: bool) -> dict
         root = Path(tmp) / "project"
         names = supervised_project(root, manifests)
         seeded: Seeded = seed(root, Path(tmp) / "sandbox.db", jobs)
-        server = Server(Path(tmp) / "sandbox.db", "--clock", "manual")
-        try:
+        with SandboxProcess(Path(tmp) / "sandbox.db", "--clock", "manual") as server:
             server.admin("PUT", "faults", {"rate": 0, "latency_ms": latency_ms})
             seconds, sent = ftctl_plan(root, server)
             row: dict[str, Any] = {"manifests": manifests, "live_jobs": jobs, "managed_jobs": seeded.managed,
@@ -92,8 +91,6 @@ def one_size(manifests: int, jobs: int, latency_ms: int, baseline: bool) -> dict
                 script_seconds, script_sent = script_baseline(names, server)
                 row.update(script_requests=script_sent, script_seconds=round(script_seconds, 3))
             return row
-        finally:
-            server.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

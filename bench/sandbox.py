@@ -25,7 +25,7 @@ import httpx
 
 from bench import results
 from bench.live import STACK, seed, supervised_project
-from reliability.harness import KEY, Server
+from reliability.sandbox import KEY, SandboxProcess
 
 GOAL_MEDIAN_MS = 20.0
 FILTER = {"metadata[ftctl-stack]": STACK}
@@ -62,8 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp) / "project"
         supervised_project(root, 1000)
         seeded = seed(root, Path(tmp) / "sandbox.db", 10_000)
-        server = Server(Path(tmp) / "sandbox.db", "--clock", "manual")
-        try:
+        with SandboxProcess(Path(tmp) / "sandbox.db", "--clock", "manual") as server:
             headers = {"Authorization": f"Bearer {KEY}"}
             with httpx.Client(base_url=server.url + "/", headers=headers, timeout=60) as client:
                 everything = server.listing("fine_tuning/jobs")
@@ -94,8 +93,6 @@ def main(argv: list[str] | None = None) -> int:
                 t.join()
             wall = time.perf_counter() - started
             together = [ms for each in per_client for ms in each]
-        finally:
-            server.stop()
     concurrent = {**_stats(together), "clients": args.clients, "requests": len(together), "errors": len(errors),
                   "requests_per_s": round(len(together) / wall, 1)}
     met = filtered["median_ms"] < GOAL_MEDIAN_MS and not errors

@@ -18,15 +18,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reliability.harness import Audit, Server, audit, ftctl, make_project
+from reliability.harness import Audit, audit, ftctl, make_project
+from reliability.sandbox import SandboxProcess
 
 
 def one_seed(seed: int, manifests: int, rate: float, latency_ms: int, keys: bool = True) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ftctl-chaos-") as tmp:
         root = Path(tmp) / "project"
         names = make_project(root, manifests)
-        server = Server(Path(tmp) / "sandbox.db", *([] if keys else ["--no-idempotency"]))
-        try:
+        with SandboxProcess(Path(tmp) / "sandbox.db", *([] if keys else ["--no-idempotency"])) as server:
             applies: list[Audit] = []
             started = time.monotonic()
             for _ in range(2):
@@ -43,8 +43,6 @@ def one_seed(seed: int, manifests: int, rate: float, latency_ms: int, keys: bool
             return {"seed": seed, "applies": len(applies), "converged": converged,
                     "converged_once_faults_stop": applies[-1].converged, "safe": all(a.safe for a in applies),
                     "seconds": round(time.monotonic() - started, 1), "last": vars(applies[-1])}
-        finally:
-            server.stop()
 
 
 def run(seeds: int = 20, manifests: int = 20, rate: float = 0.3, latency_ms: int = 20, keys: bool = True,

@@ -16,15 +16,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from reliability.harness import Server, audit, ftctl, make_project, managed_jobs
+from reliability.harness import audit, ftctl, make_project, managed_jobs
+from reliability.sandbox import SandboxProcess
 
 
 def one_case(runs: int, idempotency: bool, manifests: int, latency_ms: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ftctl-concurrent-") as tmp:
         root = Path(tmp) / "project"
         names = make_project(root, manifests)
-        server = Server(Path(tmp) / "sandbox.db", *([] if idempotency else ["--no-idempotency"]))
-        try:
+        with SandboxProcess(Path(tmp) / "sandbox.db", *([] if idempotency else ["--no-idempotency"])) as server:
             server.admin("PUT", "faults", {"rate": 0, "latency_ms": latency_ms})
             env = server.env()
             procs = [subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve"], cwd=root,
@@ -44,11 +44,9 @@ def one_case(runs: int, idempotency: bool, manifests: int, latency_ms: int) -> d
                     "when_runs_ended": vars(together), "agreed": together.converged,
                     "jobs_changed_by_one_more_apply": len(kept ^ _current(server, names)),
                     "after_one_more_apply": vars(after), "converged": after.converged}
-        finally:
-            server.stop()
 
 
-def _current(server: Server, names: list[str]) -> set[str]:
+def _current(server: SandboxProcess, names: list[str]) -> set[str]:
     """The ids of the manifests' jobs that are not cancelled."""
     return {j["id"] for j in managed_jobs(server, names) if j["status"] != "cancelled"}
 

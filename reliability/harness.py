@@ -1,5 +1,6 @@
-"""What every reliability run needs: a project of N manifests across the three methods, a sandbox
-server in its own process, ftctl run as a user runs it, and an audit of what ended up live.
+"""What every reliability run needs: a project of N manifests across the three methods, ftctl run as
+a user runs it against a sandbox server in its own process (``reliability/sandbox.py``), and an
+audit of what ended up live.
 
 The audit reads the sandbox with its faults switched off and counts what must never happen:
 a manifest without exactly one current (not cancelled) job, an active job beyond that one, a
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -21,13 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
+
+from reliability.sandbox import SandboxProcess
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATES = ("support-bot.yaml", "ranking.yaml", "triage.yaml")  # supervised, dpo, reinforcement
-KEY = "sk-reliability-0123456789"
-ALL_FAULTS = ["500", "429", "drop_before", "drop_after"]
 
 
 def make_project(root: Path, n: int) -> list[str]:
@@ -60,57 +59,7 @@ def write_between(page: Path, start: str, end: str, text: str) -> None:
     page.write_text(f"{head}{start}\n{text}\n{end}{tail}")
 
 
-class Server:
-    """``ftctl sandbox serve`` on a free loopback port, its database in ``db``."""
-
-    def __init__(self, db: Path, *options: str) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "reconciler", "sandbox", "serve", "--port", "0",
-                                      "--db", str(db), *options], stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        found = re.search(r"(http://127\.0\.0\.1:\d+)(/\S*v1) ", line)
-        if not found:
-            raise RuntimeError(f"the sandbox did not start: {line!r}")
-        self.base, self.url = found.group(1), found.group(1) + found.group(2)
-
-    def admin(self, method: str, path: str, body: Any = None) -> Any:
-        answer = httpx.request(method, f"{self.base}/sandbox/{path}", json=body, timeout=30)
-        answer.raise_for_status()
-        return answer.json()
-
-    def faults(self, rate: float, seed: int = 0, latency_ms: int = 0, kinds: list[str] = ALL_FAULTS,
-               methods: list[str] | None = None) -> None:
-        self.admin("PUT", "faults", {"rate": rate, "kinds": kinds, "seed": seed, "latency_ms": latency_ms,
-                                     "retry_after": 0.05, "methods": methods})
-
-    def listing(self, path: str) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        after = None
-        while True:
-            params = {"limit": 100, **({"after": after} if after else {})}
-            page = httpx.get(f"{self.url}/{path}", params=params, headers={"Authorization": f"Bearer {KEY}"},
-                             timeout=30).json()
-            out += page["data"]
-            if not page.get("has_more") or not page["data"]:
-                return out
-            after = page["data"][-1]["id"]
-
-    def env(self, key: str = KEY, **more: str) -> dict[str, str]:
-        """The environment ftctl runs in against this server: none of the user's FTCTL_, OPENAI_ or
-        AZURE_ settings, the key, the server as the API base, no colour."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("FTCTL_", "OPENAI_", "AZURE_"))}
-        env.update({"OPENAI_API_KEY": key, "OPENAI_BASE_URL": self.url, "NO_COLOR": "1", **more})
-        return env
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-
-
-def ftctl(root: Path, server: Server, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def ftctl(root: Path, server: SandboxProcess, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "reconciler", *args], cwd=root, env=server.env(),
                           capture_output=True, text=True, timeout=timeout)
 
@@ -138,12 +87,12 @@ class Audit:
         return self.safe and self.missing == 0
 
 
-def managed_jobs(server: Server, names: list[str]) -> list[dict[str, Any]]:
+def managed_jobs(server: SandboxProcess, names: list[str]) -> list[dict[str, Any]]:
     """The jobs of these manifest names, cancelled ones too (the server's faults must be off)."""
     return [j for j in server.listing("fine_tuning/jobs") if (j.get("metadata") or {}).get("ftctl-name") in names]
 
 
-def audit(server: Server, names: list[str], keys_honoured: bool = True) -> Audit:
+def audit(server: SandboxProcess, names: list[str], keys_honoured: bool = True) -> Audit:
     """What is live now (the server's faults must be off)."""
     jobs = managed_jobs(server, names)
     by_name: dict[str, list[dict[str, Any]]] = {n: [] for n in names}

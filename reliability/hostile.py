@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from reliability.harness import Server
+from reliability.sandbox import SandboxProcess
 
 GOOD = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
 MANIFEST = "name: {name}\nmodel: gpt-4o-mini\ntraining_file: {data}\n"
@@ -135,37 +135,34 @@ def _measured(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str
 
 def run(names: list[str] | None = None) -> dict[str, Any]:
     results = []
-    with tempfile.TemporaryDirectory(prefix="ftctl-hostile-") as tmp:
-        server = Server(Path(tmp) / "sandbox.db")
-        try:
-            env = server.env()
-            for name, (make, first, expected) in CASES.items():
-                if names is not None and name not in names:
-                    continue
-                root = Path(tmp) / name.replace(" ", "-").replace("/", "-")
-                (root / ".git").mkdir(parents=True)
-                make(root)
-                before = server.admin("GET", "stats")["total"]
-                code, out, seconds, peak = _measured([sys.executable, "-m", "reconciler", "validate", "m.yaml"],
-                                                     root, env)
-                plan_code, plan_out, plan_seconds, plan_peak = _measured(
-                    [sys.executable, "-m", "reconciler", "plan", "m.yaml"], root, env)
-                sent = server.admin("GET", "stats")["total"] - before
-                lines = out.strip().splitlines()
-                unclear = [f"{command}: {'lacks' if want else 'says'} {text!r}"
-                           for command, said in (("validate", out), ("plan", plan_out))
-                           for want, texts in ((True, expected), (False, NEVER)) for text in texts
-                           if (text in said) is not want]
-                unclear += [f"{command}: starts {said[:40]!r}, not {first!r}"
-                            for command, said in (("validate", out), ("plan", plan_out)) if not said.startswith(first)]
-                result = {"case": name, "exit": code, "plan_exit": plan_code, "seconds": round(max(seconds,
-                          plan_seconds), 2), "peak_mb": round(max(peak, plan_peak)), "requests_sent": sent,
-                          "output_lines": max(len(lines), len(plan_out.strip().splitlines())),
-                          "message": lines[0][:200] if lines else "", "unclear": unclear}
-                results.append(result)
-                print(f"  {name}: exit {code}/{plan_code}, {result['seconds']} s, {result['peak_mb']} MB, "
-                      f"{sent} requests, {result['output_lines']} lines: {result['message']}"
-                      f"{' UNCLEAR: ' + '; '.join(unclear) if unclear else ''}", flush=True)
-        finally:
-            server.stop()
+    with (tempfile.TemporaryDirectory(prefix="ftctl-hostile-") as tmp,
+          SandboxProcess(Path(tmp) / "sandbox.db") as server):
+        env = server.env()
+        for name, (make, first, expected) in CASES.items():
+            if names is not None and name not in names:
+                continue
+            root = Path(tmp) / name.replace(" ", "-").replace("/", "-")
+            (root / ".git").mkdir(parents=True)
+            make(root)
+            before = server.admin("GET", "stats")["total"]
+            code, out, seconds, peak = _measured([sys.executable, "-m", "reconciler", "validate", "m.yaml"],
+                                                 root, env)
+            plan_code, plan_out, plan_seconds, plan_peak = _measured(
+                [sys.executable, "-m", "reconciler", "plan", "m.yaml"], root, env)
+            sent = server.admin("GET", "stats")["total"] - before
+            lines = out.strip().splitlines()
+            unclear = [f"{command}: {'lacks' if want else 'says'} {text!r}"
+                       for command, said in (("validate", out), ("plan", plan_out))
+                       for want, texts in ((True, expected), (False, NEVER)) for text in texts
+                       if (text in said) is not want]
+            unclear += [f"{command}: starts {said[:40]!r}, not {first!r}"
+                        for command, said in (("validate", out), ("plan", plan_out)) if not said.startswith(first)]
+            result = {"case": name, "exit": code, "plan_exit": plan_code, "seconds": round(max(seconds,
+                      plan_seconds), 2), "peak_mb": round(max(peak, plan_peak)), "requests_sent": sent,
+                      "output_lines": max(len(lines), len(plan_out.strip().splitlines())),
+                      "message": lines[0][:200] if lines else "", "unclear": unclear}
+            results.append(result)
+            print(f"  {name}: exit {code}/{plan_code}, {result['seconds']} s, {result['peak_mb']} MB, "
+                  f"{sent} requests, {result['output_lines']} lines: {result['message']}"
+                  f"{' UNCLEAR: ' + '; '.join(unclear) if unclear else ''}", flush=True)
     return {"cases": results}

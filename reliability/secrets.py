@@ -32,7 +32,8 @@ from typing import Any
 
 import yaml
 
-from reliability.harness import ALL_FAULTS, Server, make_project
+from reliability.harness import make_project
+from reliability.sandbox import ALL_FAULTS, SandboxProcess
 
 CANARY = "sk-canary-7Hq2Zx9Lw4Rt8Np1"
 FAILING = [
@@ -53,7 +54,7 @@ MUST_REACH = (*ROUTES.values(), "jobs created", "jobs cancelled", "plan files wr
 class _Level:
     """ftctl run in a project with the canary key at one log level; every output kept."""
 
-    def __init__(self, folder: Path, server: Server, level: str) -> None:
+    def __init__(self, folder: Path, server: SandboxProcess, level: str) -> None:
         self.folder, self.root, self.server = folder, folder / "project", server
         (folder / "home").mkdir()
         self.env = server.env(CANARY, AZURE_OPENAI_API_KEY=CANARY, FTCTL_LOG=level, HOME=str(folder / "home"))
@@ -129,9 +130,8 @@ def _edit(manifest: Path, **fields: Any) -> None:
 
 def one_level(level: str, folder: Path, commands: list[list[str]], seed: int) -> _Level:
     make_project(folder / "project", 6)
-    server = Server(folder / "sandbox.db", "--speed", "0.01")  # jobs stay cancellable throughout
-    run = _Level(folder, server, level)
-    try:
+    with SandboxProcess(folder / "sandbox.db", "--speed", "0.01") as server:  # jobs stay cancellable throughout
+        run = _Level(folder, server, level)
         for kinds in (ALL_FAULTS, ["echo_key"]):
             server.faults(1.0, seed, 5, kinds)
             for args in commands:
@@ -156,8 +156,6 @@ def one_level(level: str, folder: Path, commands: list[list[str]], seed: int) ->
                             for what, route in ROUTES.items()})
         run.reached["outputs showing the quoted key redacted"] = sum(1 for _, out in run.outputs if QUOTED in out)
         run.reached["the refused writes' apply showing it redacted"] = int(QUOTED in run.outputs[-1][1])
-    finally:
-        server.stop()
     return run
 
 

@@ -1,20 +1,19 @@
+"""Fixtures shared by the tests: an empty repository, sandbox servers (``reliability/sandbox.py``)
+and a workspace beside one (``tests/workspace.py``)."""
+
 from __future__ import annotations
 
-import re
-import shutil
-import subprocess
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 
-if TYPE_CHECKING:
-    from tests.workspace import Workspace
+from reliability.sandbox import SandboxProcess
+from tests.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
+Serve = Callable[..., SandboxProcess]
+"""The ``serve`` fixture: ``serve("--clock", "manual")`` starts a server with those options."""
 
 
 @pytest.fixture
@@ -25,58 +24,10 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-class SandboxProcess:
-    """``ftctl sandbox serve`` in a child process on a free loopback port."""
-
-    def __init__(self, db: Path, speed: float = 1.0, *options: str) -> None:
-        self.db = db
-        self.speed = speed
-        self.options = options  # e.g. "--flavor", "azure", "--clock", "manual"
-        self.proc: subprocess.Popen[str] | None = None
-        self.base = ""
-        self.prefix = "/v1"
-
-    def start(self) -> SandboxProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "reconciler", "sandbox", "serve", "--port", "0", "--db", str(self.db),
-             "--speed", str(self.speed), *self.options],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        match = re.search(r"(http://127\.0\.0\.1:\d+)(/\S*v1) ", line)
-        assert match, f"sandbox did not start: {line!r}"
-        self.base, self.prefix = match.group(1), match.group(2)
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-            if self.proc.stdout is not None:
-                self.proc.stdout.close()
-            self.proc = None
-
-    @property
-    def url(self) -> str:
-        return self.base + self.prefix
-
-    def admin(self, method: str, path: str, body: Any = None) -> Any:
-        response = httpx.request(method, f"{self.base}/sandbox/{path}", json=body, timeout=10)
-        response.raise_for_status()
-        return response.json()
-
-    def advance(self, seconds: float) -> None:
-        self.admin("POST", "clock/advance", {"seconds": seconds})
-
-    def stats(self) -> dict[str, int]:
-        return dict(self.admin("GET", "stats")["requests"])
-
-
 @pytest.fixture(scope="module")
 def sandbox_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
-    server = SandboxProcess(tmp_path_factory.mktemp("sandbox") / "sandbox.db").start()
-    yield server
-    server.stop()
+    with SandboxProcess(tmp_path_factory.mktemp("sandbox") / "sandbox.db") as server:
+        yield server
 
 
 @pytest.fixture
@@ -87,15 +38,27 @@ def sandbox(sandbox_module: SandboxProcess) -> SandboxProcess:
 
 
 @pytest.fixture
+def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
+    """Starts ``ftctl sandbox serve OPTIONS…`` on a database of its own; each is stopped after the test."""
+    started: list[SandboxProcess] = []
+
+    def start(*options: str) -> SandboxProcess:
+        started.append(SandboxProcess(tmp_path_factory.mktemp("served") / "sandbox.db", *options).start())
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def server(serve: Serve) -> SandboxProcess:
+    """A sandbox server of the test's own on a manual clock: time passes for its jobs only when the test
+    says so."""
+    return serve("--clock", "manual")
+
+
+@pytest.fixture
 def ws(tmp_path: Path, sandbox: SandboxProcess) -> Workspace:
     """A project with one manifest (bot) and its training data, next to a running sandbox."""
-    from tests.workspace import Workspace
-
-    (tmp_path / ".git").mkdir()
-    (tmp_path / "manifests" / "data").mkdir(parents=True)
-    shutil.copy(ROOT / "manifests" / "data" / "support" / "train.jsonl", tmp_path / "manifests" / "data")
-    w = Workspace(tmp_path, sandbox)
-    w.write()
-    return w
-
-
+    return Workspace.create(tmp_path, sandbox)

@@ -27,6 +27,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reliability.sandbox import clean_env
+
 FENCE = re.compile(r"^```(\S*)(?:[ \t]+file=(\S+))?[ \t]*\n(.*?)^```[ \t]*$", re.M | re.S)
 VOLATILE = [
     (re.compile(r"\bftjob-[A-Za-z0-9]{6,}"), "ftjob-<id>"),
@@ -103,9 +105,7 @@ def project(root: Path, repo: Path) -> Path:
 def run_page(page: Path, root: Path, record: dict[int, list[str]] | None = None) -> list[str]:
     """Run every sample of ``page`` in ``root``; the mismatches, each with the page's line. With
     ``record``, the raw output of each sample is kept there by its line (to write a page's samples)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FTCTL_", "OPENAI_", "AZURE_"))}
-    env.update({"NO_COLOR": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-                "COLUMNS": "200"})
+    env = clean_env(PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", COLUMNS="200")
     problems: list[str] = []
     groups: list[int] = []
     try:

@@ -1,5 +1,6 @@
-"""Validate response bodies against shared/openai-spec/openapi-fine-tuning.yaml, or for the Azure
-flavour against Azure's published v1 description (tests/azure-openai-spec/).
+"""Validate response bodies against OpenAI's published description (tests/openai-spec/), or for the
+Azure flavour against Azure's published v1 description (tests/azure-openai-spec/): copies kept in the
+repository, so that a fresh clone checks them; a missing one fails the tests that use it.
 
 The files are OpenAPI 3.0-flavoured; before using a JSON Schema 2020-12 validator we normalise the
 quirks their READMEs list: ``nullable``, boolean ``exclusiveMinimum``, the closed
@@ -15,41 +16,31 @@ from functools import cache
 from typing import Any
 
 import jsonschema
-import pytest
 import yaml
 
 from tests.conftest import ROOT
 
-SPEC = ROOT.parent / "shared" / "openai-spec" / "openapi-fine-tuning.yaml"
+SPEC = ROOT / "tests" / "openai-spec" / "openapi-fine-tuning.yaml"
 AZURE_SPEC = ROOT / "tests" / "azure-openai-spec" / "azure-openai-v1-fine-tuning.yaml"
+PREFIXES = {"openai": "/v1", "azure": "/openai/v1"}
 
-ROUTES: list[tuple[str, str, str]] = [
-    ("POST", r"/v1/files", "OpenAIFile"),
-    ("GET", r"/v1/files", "ListFilesResponse"),
-    ("GET", r"/v1/files/[^/]+", "OpenAIFile"),
-    ("DELETE", r"/v1/files/[^/]+", "DeleteFileResponse"),
-    ("POST", r"/v1/uploads", "Upload"),
-    ("POST", r"/v1/uploads/[^/]+/parts", "UploadPart"),
-    ("POST", r"/v1/uploads/[^/]+/(complete|cancel)", "Upload"),
-    ("POST", r"/v1/fine_tuning/jobs", "FineTuningJob"),
-    ("GET", r"/v1/fine_tuning/jobs", "ListPaginatedFineTuningJobsResponse"),
-    ("GET", r"/v1/fine_tuning/jobs/[^/]+", "FineTuningJob"),
-    ("POST", r"/v1/fine_tuning/jobs/[^/]+/(cancel|pause|resume)", "FineTuningJob"),
-    ("GET", r"/v1/fine_tuning/jobs/[^/]+/events", "ListFineTuningJobEventsResponse"),
-    ("GET", r"/v1/fine_tuning/jobs/[^/]+/checkpoints", "ListFineTuningJobCheckpointsResponse"),
-]
-
-AZURE_ROUTES: list[tuple[str, str, str]] = [
-    ("POST", r"/openai/v1/files", "AzureOpenAIFile"),
-    ("GET", r"/openai/v1/files", "AzureListFilesResponse"),
-    ("GET", r"/openai/v1/files/[^/]+", "AzureOpenAIFile"),
-    ("DELETE", r"/openai/v1/files/[^/]+", "OpenAI.DeleteFileResponse"),
-    ("POST", r"/openai/v1/fine_tuning/jobs", "OpenAI.FineTuningJob"),
-    ("GET", r"/openai/v1/fine_tuning/jobs", "OpenAI.ListPaginatedFineTuningJobsResponse"),
-    ("GET", r"/openai/v1/fine_tuning/jobs/[^/]+", "OpenAI.FineTuningJob"),
-    ("POST", r"/openai/v1/fine_tuning/jobs/[^/]+/(cancel|pause|resume)", "OpenAI.FineTuningJob"),
-    ("GET", r"/openai/v1/fine_tuning/jobs/[^/]+/events", "OpenAI.ListFineTuningJobEventsResponse"),
-    ("GET", r"/openai/v1/fine_tuning/jobs/[^/]+/checkpoints", "OpenAI.ListFineTuningJobCheckpointsResponse"),
+ROUTES: list[tuple[str, str, str, str | None]] = [
+    # method, path after the flavour's prefix, OpenAI's schema, Azure's (None: Azure has no such route)
+    ("POST", r"/files", "OpenAIFile", "AzureOpenAIFile"),
+    ("GET", r"/files", "ListFilesResponse", "AzureListFilesResponse"),
+    ("GET", r"/files/[^/]+", "OpenAIFile", "AzureOpenAIFile"),
+    ("DELETE", r"/files/[^/]+", "DeleteFileResponse", "OpenAI.DeleteFileResponse"),
+    ("POST", r"/uploads", "Upload", None),
+    ("POST", r"/uploads/[^/]+/parts", "UploadPart", None),
+    ("POST", r"/uploads/[^/]+/(complete|cancel)", "Upload", None),
+    ("POST", r"/fine_tuning/jobs", "FineTuningJob", "OpenAI.FineTuningJob"),
+    ("GET", r"/fine_tuning/jobs", "ListPaginatedFineTuningJobsResponse", "OpenAI.ListPaginatedFineTuningJobsResponse"),
+    ("GET", r"/fine_tuning/jobs/[^/]+", "FineTuningJob", "OpenAI.FineTuningJob"),
+    ("POST", r"/fine_tuning/jobs/[^/]+/(cancel|pause|resume)", "FineTuningJob", "OpenAI.FineTuningJob"),
+    ("GET", r"/fine_tuning/jobs/[^/]+/events", "ListFineTuningJobEventsResponse",
+     "OpenAI.ListFineTuningJobEventsResponse"),
+    ("GET", r"/fine_tuning/jobs/[^/]+/checkpoints", "ListFineTuningJobCheckpointsResponse",
+     "OpenAI.ListFineTuningJobCheckpointsResponse"),
 ]
 
 ERROR_SCHEMA = {
@@ -74,15 +65,10 @@ def _normalise(node: Any) -> Any:
     return node
 
 
-def spec_available() -> bool:
-    return SPEC.is_file()
-
-
 @cache
 def _schemas(flavor: str = "openai") -> dict[str, Any]:
     path = SPEC if flavor == "openai" else AZURE_SPEC
-    if not path.is_file():
-        pytest.skip(f"OpenAPI file not found at {path}: response shapes not checked")
+    assert path.is_file(), f"the vendored OpenAPI description {path} is missing: restore it from git"
     doc = yaml.safe_load(path.read_text())
     schemas = copy.deepcopy(doc["components"]["schemas"])
     prefix = "" if flavor == "openai" else "OpenAI."
@@ -93,9 +79,9 @@ def _schemas(flavor: str = "openai") -> dict[str, Any]:
 
 
 def schema_for(method: str, path: str, flavor: str = "openai") -> str | None:
-    for m, pattern, name in ROUTES if flavor == "openai" else AZURE_ROUTES:
-        if m == method and re.fullmatch(pattern, path):
-            return name
+    for m, pattern, openai, azure in ROUTES:
+        if m == method and re.fullmatch(PREFIXES[flavor] + pattern, path):
+            return openai if flavor == "openai" else azure
     return None
 
 

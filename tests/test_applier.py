@@ -361,17 +361,58 @@ def test_max_active_jobs_keeps_the_stack_under_the_limit_and_wait_creates_the_re
     assert len(api.jobs) == 5
 
 
+class WatchedCondition(threading.Condition):
+    """A condition that tells when a thread waits on it: proof that the thread is blocked right there."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.entered.set()
+        return super().wait(timeout)
+
+
+class WatchedLock:
+    """A lock that counts the acquires that had to wait for it: proof that threads are blocked right there."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counted = threading.Condition()
+        self.blocked = 0
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if self.lock.acquire(blocking=False):
+            return True
+        with self.counted:
+            self.blocked += 1
+            self.counted.notify_all()
+        return self.lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self.lock.release()
+
+    def locked(self) -> bool:
+        return self.lock.locked()
+
+    def until_blocked(self, n: int) -> bool:
+        """Whether ``n`` acquires have had to wait (within 5 s)."""
+        with self.counted:
+            return self.counted.wait_for(lambda: self.blocked >= n, 5)
+
+
 def test_a_create_waits_for_creates_in_flight_before_it_is_deferred() -> None:
     from reconciler.apply.guards import Slots
 
     slots = Slots(set, 2, wait=False, deadline=0.0, clock=lambda: 0.0, sleep=lambda s: None,
                   limit_name="limits.max_active_jobs (ftctl.yaml)")
+    slots.cond = WatchedCondition()
     assert slots.acquire() is None and slots.acquire() is None  # two creates in flight
     third: list[str | None] = []
     waiter = threading.Thread(target=lambda: third.append(slots.acquire()), daemon=True)
     waiter.start()
-    waiter.join(0.2)
-    assert waiter.is_alive()  # neither taken nor refused while the two may still fail
+    assert slots.cond.entered.wait(5)  # it waits for the two: neither taken nor refused while they may fail
+    assert third == [] and waiter.is_alive()
     slots.settle(None)  # the first failed: its slot is free again
     waiter.join(5)
     assert third == [None]
@@ -500,23 +541,26 @@ def test_each_method_type_is_probed_alone_before_its_creates_run_side_by_side() 
     from reconciler.identity import MethodSpec
 
     api = DropsMethod()
+    applier = Applier(api, api, Path("/nonexistent"), parallelism=4, clock=NO_WAIT)
+    supervised = applier.apply(plan([make_desired(f"sft{i}", spec=None) for i in range(3)], [], no_files, "default"))
+    # all-auto supervised comes back as asked: its probe passes and the other two follow side by side
+    assert {r.name: r.outcome for r in supervised} == {"sft0": "done", "sft1": "done", "sft2": "done"}
     dpo = make_request().model_copy(update={"method": MethodSpec(type="dpo", hyperparameters={"beta": 0.2})})
-    desired = [make_desired("sft", spec=None)] + [make_desired(f"dpo{i}", spec=None, request=dpo) for i in range(3)]
-    results = Applier(api, api, Path("/nonexistent"), parallelism=4, clock=NO_WAIT).apply(
-        plan(desired, [], no_files, "default"))
-    outcomes = {r.name: r.outcome for r in results}
-    assert sorted(outcomes[f"dpo{i}"] for i in range(3)) == ["failed"] * 3
-    # all-auto supervised comes back as asked: done when it went before the first DPO create, else not made
-    assert outcomes["sft"] == ("done" if any(j["metadata"]["ftctl-name"] == "sft" for j in api.jobs.values())
-                               else "failed")
+    preference = applier.apply(plan([make_desired(f"dpo{i}", spec=None, request=dpo) for i in range(3)], [],
+                                    no_files, "default"))
+    # supervised passing taught nothing about DPO: its first create went alone, came back without its
+    # method, and no other was sent
+    assert {r.name: r.outcome for r in preference} == {"dpo0": "failed", "dpo1": "failed", "dpo2": "failed"}
     dpo_jobs = [j for j in api.jobs.values() if j["metadata"]["ftctl-name"].startswith("dpo")]
     assert [j["status"] for j in dpo_jobs] == ["cancelled"]  # one DPO job spent, not three
+    assert sum(1 for r in preference if r.detail.startswith("not created: the target drops")) == 2
 
 
-def test_a_create_waiting_for_a_quota_lets_a_replace_take_the_probe() -> None:
+def test_a_create_waiting_for_a_quota_lets_a_replace_take_the_probe(monkeypatch: pytest.MonkeyPatch) -> None:
     from reconciler.apply.guards import Probe
 
-    probe, order = Probe(), []
+    probe, order, lock = Probe(), [], WatchedLock()
+    monkeypatch.setattr(probe, "lock", lock)
 
     def replace() -> None:
         with probe.first("supervised"):
@@ -530,20 +574,20 @@ def test_a_create_waiting_for_a_quota_lets_a_replace_take_the_probe() -> None:
         order.append("back")
     assert order == ["replace", "back"] and not probe.lock.locked()
     blocked = threading.Thread(target=replace, daemon=True)
-    with probe.first("supervised"):  # not released: the other waits
+    with probe.first("supervised"):  # not released: the other waits for the probe
         blocked.start()
-        blocked.join(0.2)
-        assert blocked.is_alive()
-    blocked.join(2)
+        assert lock.until_blocked(1) and order == ["replace", "back"]
+    blocked.join(5)
     assert order == ["replace", "back", "replace"]
 
 
-def test_creates_that_waited_for_the_probe_go_side_by_side_once_it_passed() -> None:
+def test_creates_that_waited_for_the_probe_go_side_by_side_once_it_passed(monkeypatch: pytest.MonkeyPatch) -> None:
     """Creates queued behind the first of their kind must not then take the probe one after another
     (that made --parallelism 16 barely faster than 4)."""
     from reconciler.apply.guards import Probe
 
-    probe = Probe()
+    probe, lock = Probe(), WatchedLock()
+    monkeypatch.setattr(probe, "lock", lock)
     inside, most = [0], [0]
     guard = threading.Lock()
     release = threading.Event()
@@ -561,6 +605,7 @@ def test_creates_that_waited_for_the_probe_go_side_by_side_once_it_passed() -> N
         waiting = [threading.Thread(target=create, daemon=True) for _ in range(4)]
         for t in waiting:
             t.start()
+        assert lock.until_blocked(4)  # all four queued behind the probe, not let through by the pass below
         probe.passed("supervised")
     deadline = time.monotonic() + 2
     while most[0] < 4 and time.monotonic() < deadline:

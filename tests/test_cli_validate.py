@@ -6,16 +6,15 @@ import json
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
+from reliability.sandbox import clean_env
 from tests.conftest import ROOT
+from tests.workspace import run_ftctl
 
 
 def ftctl(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1"}
-    return subprocess.run([sys.executable, "-m", "reconciler", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return run_ftctl(list(args), cwd, clean_env(), timeout=60)
 
 
 def test_shipped_manifests_and_examples_are_valid() -> None:
@@ -138,8 +137,7 @@ def test_github_output_is_workflow_annotations(repo: Path) -> None:
 
 def test_an_extra_model_silences_the_catalog_warning(repo: Path) -> None:
     (repo / "bot.yaml").write_text(BAD.replace("n_epoch", "n_epochs").replace(": 100%", " 100%"))
-    done = subprocess.run([sys.executable, "-m", "reconciler", "validate", "bot.yaml"], cwd=repo, text=True,
-                          capture_output=True, env={**os.environ, "FTCTL_EXTRA_MODELS": "x, gpt-5-turbo-ultra"})
+    done = run_ftctl(["validate", "bot.yaml"], repo, clean_env(FTCTL_EXTRA_MODELS="x, gpt-5-turbo-ultra"))
     assert done.returncode == 0 and done.stderr == ""
 
 

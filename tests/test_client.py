@@ -18,7 +18,7 @@ from reconciler.identity import sha256_file
 from reconciler.providers import AZURE, COMPATIBLE, Provider, detect
 from reconciler.session.settings import SetupError, build
 from reconciler.session.target import remote_target
-from tests.conftest import SandboxProcess
+from reliability.sandbox import SandboxProcess
 
 NO_WAIT = RetryPolicy(sleep=lambda s: None)
 

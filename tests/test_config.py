@@ -6,10 +6,8 @@ comments list every problem it must give (none: it is valid). Adding a case is a
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,8 @@ import yaml
 from reconciler.diagnostics import InputError
 from reconciler.session.config import load_config
 from reconciler.session.settings import build
+from reliability.sandbox import clean_env
+from tests.workspace import run_ftctl
 
 CASES = sorted((Path(__file__).parent / "cases" / "config").glob("*.yaml"))
 
@@ -81,9 +81,7 @@ def test_precedence_flag_over_environment_over_config_over_default(tmp_path: Pat
 
 
 def _ftctl(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FTCTL_", "OPENAI_", "AZURE_"))}
-    return subprocess.run([sys.executable, "-m", "reconciler", *args], cwd=cwd, env={**env, "NO_COLOR": "1"},
-                          capture_output=True, text=True, timeout=120)
+    return run_ftctl(list(args), cwd, clean_env(), timeout=120)
 
 
 def test_every_command_finds_the_config_from_a_subdirectory(tmp_path: Path) -> None:

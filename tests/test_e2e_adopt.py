@@ -4,34 +4,24 @@ HTTP (as the openai SDK would), ``ftctl import`` writing a manifest for it, and 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import ROOT, SandboxProcess
-from tests.test_e2e_providers import KEY, Project
+from reliability.sandbox import SandboxProcess, clean_env
+from tests.workspace import KEY, TRAIN, Project, run_ftctl
 
 pytestmark = pytest.mark.e2e
 HEADERS = {"Authorization": f"Bearer {KEY}"}
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Any:
-    server = SandboxProcess(tmp_path / "s.db", 1.0, "--clock", "manual").start()
-    yield server
-    server.stop()
-
-
 def _their_job(server: SandboxProcess, **extra: Any) -> dict[str, Any]:
-    data = (ROOT / "manifests" / "data" / "support" / "train.jsonl").read_bytes()
     upload = httpx.post(f"{server.url}/files", headers=HEADERS, data={"purpose": "fine-tune"},
-                        files={"file": ("train.jsonl", data)}).json()
+                        files={"file": ("train.jsonl", TRAIN.read_bytes())}).json()
     body = {"model": "gpt-4o-mini", "training_file": upload["id"], "seed": 7, "metadata": {"team": "legacy"},
             "method": {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2}}}, **extra}
     return dict(httpx.post(f"{server.url}/fine_tuning/jobs", headers=HEADERS, json=body).json())
@@ -39,16 +29,13 @@ def _their_job(server: SandboxProcess, **extra: Any) -> dict[str, Any]:
 
 def test_imported_manifests_validate_and_plan_as_no_change(tmp_path: Path, server: SandboxProcess) -> None:
     p = Project(tmp_path / "p", server)
-    env = {"OPENAI_API_KEY": KEY}
     first, second = _their_job(server, suffix="legacy-bot"), _their_job(server)
     server.advance(10)  # both running
-    wrong = p.ftctl("import", first["id"], env=env)  # Project.ftctl adds the path "m", not a job ID
+    wrong = p.ftctl("import", first["id"])  # Project.ftctl adds the path "m", not a job ID
     assert wrong.returncode == 1 and "Error: 'm' is not a fine-tuning job ID (ftjob-…)" in wrong.stderr
 
-    def ftctl(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "reconciler", *args, "--api-base", server.url], cwd=p.root,
-                              env={**os.environ, "OPENAI_API_KEY": KEY, "NO_COLOR": "1"}, capture_output=True,
-                              text=True)
+    def ftctl(*args: str) -> subprocess.CompletedProcess[str]:  # arguments that are job IDs or names
+        return p.ftctl(*args, paths=False)
 
     out = tmp_path / "p" / "adopted"
     done = ftctl("import", first["id"], second["id"], "--out", str(out))
@@ -65,14 +52,13 @@ def test_imported_manifests_validate_and_plan_as_no_change(tmp_path: Path, serve
 
     (p.root / "m").rename(p.root / "old")
     out.rename(p.root / "m")
-    valid = subprocess.run([sys.executable, "-m", "reconciler", "validate", "m"], cwd=p.root, capture_output=True,
-                           text=True)
+    valid = run_ftctl(["validate", "m"], p.root, clean_env())
     assert valid.returncode == 0 and valid.stdout.startswith("2 manifests in 2 files valid"), valid.stderr
-    plan = p.ftctl("plan", "--detailed-exitcode", env=env)
+    plan = p.ftctl("plan", "--detailed-exitcode")
     assert plan.returncode == 0 and "No changes." in plan.stdout, plan.stdout
     # the commands that read jobs see adopted ones under their manifest's name (manifests from ftctl.yaml)
     (p.root / "ftctl.yaml").write_text("paths: [m]\n")
-    status = p.ftctl("status", env=env)
+    status = p.ftctl("status")
     assert re.search(rf"^legacy-bot +{first['id']} +running ", status.stdout, re.M), status.stdout
     outputs = ftctl("outputs", "legacy-bot", "-o", "json")
     assert json.loads(outputs.stdout)["outputs"]["legacy-bot"]["job_id"] == first["id"], outputs.stderr
@@ -85,18 +71,18 @@ def test_imported_manifests_validate_and_plan_as_no_change(tmp_path: Path, serve
     # state acts on an adopted job; a different value is reported, never replaced
     path = p.root / "m" / "legacy-bot.yaml"
     path.write_text(path.read_text().replace("state: active", "state: paused").replace("n_epochs: 2", "n_epochs: 4"))
-    plan = p.ftctl("plan", "--detailed-exitcode", env=env)
+    plan = p.ftctl("plan", "--detailed-exitcode")
     assert plan.returncode == 2
     assert re.search(rf"pause +legacy-bot .*{first['id']}", plan.stdout), plan.stdout
     assert "the adopted job differs from the manifest in method.hyperparameters.n_epochs" in plan.stdout
     assert "0 to replace, 0 to create, 1 to pause" in plan.stdout
-    assert p.ftctl("apply", "--auto-approve", env=env).returncode == 0
-    jobs = {j["id"]: j for j in httpx.get(f"{server.url}/fine_tuning/jobs", headers=HEADERS).json()["data"]}
+    assert p.ftctl("apply", "--auto-approve").returncode == 0
+    jobs = {j["id"]: j for j in p.jobs()}
     assert len(jobs) == 2 and jobs[first["id"]]["status"] == "paused"
     assert jobs[first["id"]]["metadata"] == {"team": "legacy"}  # adopted, not tagged: nothing else changed
 
     path.write_text(re.sub(r"job_id: .*", "job_id: ftjob-gone", path.read_text()))
-    missing = p.ftctl("plan", env=env)
+    missing = p.ftctl("plan")
     assert missing.returncode == 1
     job_line = next(i for i, x in enumerate(path.read_text().splitlines(), 1) if x.startswith("job_id:"))
     assert missing.stderr.startswith(f"Error: m/legacy-bot.yaml:{job_line}: job_id: ftjob-gone was not found on ")

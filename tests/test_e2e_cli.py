@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -12,8 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, SandboxProcess
-from tests.workspace import SECRET, Workspace, uploads
+from reliability.sandbox import SandboxProcess, clean_env
+from tests.conftest import ROOT
+from tests.workspace import SECRET, Workspace
 
 pytestmark = pytest.mark.e2e
 
@@ -21,14 +21,15 @@ def _gets_only(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {route: n - before.get(route, 0) for route, n in after.items() if n != before.get(route, 0)}
 
 
-def test_the_full_loop(ws: Workspace, sandbox: SandboxProcess) -> None:
-    before = sandbox.stats()
+def test_the_full_loop(tmp_path: Path, server: SandboxProcess) -> None:
+    ws = Workspace.create(tmp_path, server)  # on a manual clock: each job's status is known at every step
+    before = server.stats()
     first = ws.ftctl("plan", "--detailed-exitcode")
     assert first.returncode == 2, first.stderr
     assert "↑ upload   manifests/data/train.jsonl" in first.stdout
     assert "+ create   bot" in first.stdout
     assert "Plan: 1 to upload, 0 to cancel, 0 to replace, 1 to create, 0 to pause, 0 to resume." in first.stdout
-    sent = _gets_only(before, sandbox.stats())
+    sent = _gets_only(before, server.stats())
     assert sent and all(route.startswith("GET ") for route in sent), sent  # plan changes nothing
 
     created = ws.ftctl("apply", "--auto-approve")
@@ -36,12 +37,12 @@ def test_the_full_loop(ws: Workspace, sandbox: SandboxProcess) -> None:
     assert "Apply finished: 2 done, 0 already done, 0 deferred, 0 failed." in created.stdout
     (job,) = ws.jobs()
     assert job["metadata"] == {"team": "e2e", "ftctl-stack": "default", "ftctl-name": "bot",
-                               "ftctl-spec": job["metadata"]["ftctl-spec"]}  # type: ignore[index]
+                               "ftctl-spec": job["metadata"]["ftctl-spec"]}
 
     noop = ws.ftctl("plan", "--detailed-exitcode")
     assert noop.returncode == 0 and "No changes." in noop.stdout
 
-    sandbox.advance(12)  # the job runs now
+    server.advance(12)  # the job runs now
     ws.write(epochs=4)
     changed = ws.ftctl("plan", "--detailed-exitcode")
     assert changed.returncode == 2
@@ -50,10 +51,10 @@ def test_the_full_loop(ws: Workspace, sandbox: SandboxProcess) -> None:
     replaced = ws.ftctl("apply", "--auto-approve")
     assert replaced.returncode == 0, replaced.stdout
     jobs = ws.jobs()
-    assert jobs[0]["status"] in ("validating_files", "queued") and jobs[1]["status"] == "cancelled"
+    assert [j["status"] for j in jobs] == ["validating_files", "cancelled"]
     new_id = jobs[0]["id"]
 
-    sandbox.advance(12)
+    server.advance(12)
     ws.write(epochs=4, state="paused")
     pause = ws.ftctl("plan")
     assert f"~ pause    bot ({new_id})" in pause.stdout
@@ -131,8 +132,7 @@ def test_apply_under_faults_never_duplicates(ws: Workspace, sandbox: SandboxProc
             break
     sandbox.admin("PUT", "faults", {"rate": 0})
     assert len(ws.jobs()) == 1
-    uploads = httpx.get(f"{sandbox.url}/files", headers={"Authorization": "Bearer x"}).json()["data"]
-    assert len(uploads) == 1
+    assert len(sandbox.listing("files")) == 1
     assert ws.ftctl("plan", "--detailed-exitcode").returncode == 0
 
 
@@ -147,7 +147,7 @@ def test_a_remote_target_without_a_key_explains_the_sandbox(ws: Workspace) -> No
 def test_embedded_sandbox_loop(tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()
     shutil.copytree(ROOT / "manifests", tmp_path / "manifests")
-    env = {**os.environ, "NO_COLOR": "1"}
+    env = clean_env()
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "reconciler", *args, "--sandbox"], cwd=tmp_path, env=env,
@@ -165,18 +165,16 @@ def test_embedded_sandbox_loop(tmp_path: Path) -> None:
 def test_each_file_is_uploaded_once_from_any_machine(ws: Workspace, sandbox: SandboxProcess,
                                                      tmp_path_factory: pytest.TempPathFactory) -> None:
     assert ws.ftctl("apply", "--auto-approve").returncode == 0
-    assert len(uploads(sandbox)) == 1
+    assert len(sandbox.listing("files")) == 1
     ws.write(epochs=7)  # a new job, same training file
     again = ws.ftctl("apply", "--auto-approve")
     assert again.returncode == 0 and "↑ upload" not in again.stdout
-    assert len(uploads(sandbox)) == 1
+    assert len(sandbox.listing("files")) == 1
 
-    other = Workspace(tmp_path_factory.mktemp("second-machine"), sandbox)  # a fresh clone elsewhere
-    shutil.copytree(ws.root / "manifests", other.root / "manifests")
-    (other.root / ".git").mkdir()
+    other = Workspace.create(tmp_path_factory.mktemp("second-machine"), sandbox, epochs=7)  # a clone elsewhere
     planned = other.ftctl("plan", "--detailed-exitcode")
     assert planned.returncode == 0, planned.stdout  # nothing to upload, nothing to create
-    assert len(uploads(sandbox)) == 1
+    assert len(sandbox.listing("files")) == 1
 
 
 def test_bad_training_data_stops_plan_before_any_request(ws: Workspace, sandbox: SandboxProcess) -> None:
@@ -227,14 +225,13 @@ def test_prune_with_paths_that_leave_out_a_manifest_is_refused(ws: Workspace, sa
 
 
 def test_concurrent_applies_create_one_job(ws: Workspace) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY")}
-    env.update({"NO_COLOR": "1", "OPENAI_BASE_URL": ws.sandbox.url, "OPENAI_API_KEY": SECRET})
+    env = ws.env()
     runs = [subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve"], cwd=ws.root, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
     for run in runs:
         run.communicate(timeout=120)
     assert len(ws.jobs()) == 1
-    assert len(uploads(ws.sandbox)) == 1
+    assert len(ws.sandbox.listing("files")) == 1
     assert ws.ftctl("plan", "--detailed-exitcode").returncode == 0
 
 
@@ -254,7 +251,6 @@ def test_an_api_refusal_is_reported_once(ws: Workspace) -> None:
 def test_make_demo_runs_as_the_readme_says() -> None:
     """``make demo``'s script, on this checkout (its sandbox state in .ftctl/, which git ignores)."""
     done = subprocess.run(["bash", "scripts/demo.sh"], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**{k: v for k, v in os.environ.items() if not k.startswith(("FTCTL_", "OPENAI_"))},
-                               "NO_COLOR": "1"})
+                          env=clean_env())
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "== ftctl validate manifests examples/manifests" in done.stdout

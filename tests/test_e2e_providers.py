@@ -11,138 +11,68 @@ polling of ``--wait``).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import ROOT, SandboxProcess
+from reliability.sandbox import SandboxProcess
+from tests.conftest import Serve
 from tests.openapi import validate_response
+from tests.workspace import KEY, TRAIN, Project, run_while_time_passes
 
 pytestmark = pytest.mark.e2e
-KEY = "azure-key-0123456789"
-MANIFEST = """\
-name: {name}
-model: {model}
-training_file: data/train.jsonl
-method: {{type: supervised, hyperparameters: {{n_epochs: {epochs}}}}}
-suffix: s-{name}
-state: {state}
-"""
-
-
-def _serve(tmp: Path, *options: str) -> Iterator[SandboxProcess]:
-    server = SandboxProcess(tmp / "sandbox.db", 1.0, "--clock", "manual", *options).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
-def azure(tmp_path: Path) -> Iterator[SandboxProcess]:
-    yield from _serve(tmp_path, "--flavor", "azure")
-
-
-def client_env(**more: str) -> dict[str, str]:
-    """The environment ftctl runs in: none of the user's FTCTL_, OPENAI_ or AZURE_ settings, no colour."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FTCTL_", "OPENAI_", "AZURE_"))}
-    env.update({"NO_COLOR": "1", **more})
-    return env
-
-
-def run_while_time_passes(server: SandboxProcess, args: list[str], cwd: Path, step: float, every: float = 0.2,
-                          limit: float = 90) -> subprocess.CompletedProcess[str]:
-    """Run ftctl (with the key), advancing the sandbox's manual clock by ``step`` seconds ``every``
-    seconds until it exits (or ``limit`` seconds have passed)."""
-    run = subprocess.Popen([sys.executable, "-m", "reconciler", *args], cwd=cwd, env=client_env(OPENAI_API_KEY=KEY),
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + limit
-    while run.poll() is None and time.monotonic() < deadline:
-        time.sleep(every)
-        server.advance(step)
-    out, err = run.communicate(timeout=30)
-    return subprocess.CompletedProcess(args, run.returncode, out, err)
-
-
-class Project:
-    def __init__(self, root: Path, server: SandboxProcess, *flags: str) -> None:
-        self.root, self.server, self.flags = root, server, flags
-        (root / ".git").mkdir(parents=True)
-        (root / "m" / "data").mkdir(parents=True)
-        (root / "m" / "data" / "train.jsonl").write_bytes(
-            (ROOT / "manifests" / "data" / "support" / "train.jsonl").read_bytes())
-
-    def write(self, name: str, epochs: int = 3, state: str = "active", model: str = "gpt-4.1-mini",
-              extra: str = "") -> None:
-        (self.root / "m" / f"{name}.yaml").write_text(MANIFEST.format(name=name, epochs=epochs, state=state,
-                                                                      model=model) + extra)
-
-    def ftctl(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "reconciler", *args, "m", "--api-base", self.server.url,
-                               *self.flags], cwd=self.root, env=client_env(**(env or {})), capture_output=True,
-                              text=True, timeout=180)
-
-    def jobs(self) -> list[dict[str, Any]]:
-        headers = {"api-key": KEY, "Authorization": f"Bearer {KEY}"}
-        return list(httpx.get(f"{self.server.url}/fine_tuning/jobs", params={"limit": 100},
-                              headers=headers).json()["data"])
-
-    def statuses(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for job in self.jobs():
-            out.setdefault((job.get("metadata") or {}).get("ftctl-name", "?"), []).append(job["status"])
-        return out
+def azure(serve: Serve) -> SandboxProcess:
+    return serve("--flavor", "azure", "--clock", "manual")
 
 
 def test_azure_pending_pausing_resuming_replace_prune_and_converge(tmp_path: Path, azure: SandboxProcess) -> None:
-    p = Project(tmp_path / "p", azure, "--provider", "azure")
-    env = {"AZURE_OPENAI_API_KEY": KEY}
+    p = Project(tmp_path / "p", azure, "--provider", "azure", key_variable="AZURE_OPENAI_API_KEY")
     training_type = "provider_options: {azure: {training_type: globalstandard}}\n"
     p.write("bot", extra=training_type)
-    created = p.ftctl("apply", "--auto-approve", env=env)
+    created = p.ftctl("apply", "--auto-approve")
     assert created.returncode == 0, created.stdout + created.stderr  # trainingType sent, and accepted
     assert p.statuses() == {"bot": ["pending"]}
-    assert p.ftctl("plan", "--detailed-exitcode", env=env).returncode == 0  # pending is in progress: no drift
+    assert p.ftctl("plan", "--detailed-exitcode").returncode == 0  # pending is in progress: no drift
 
     azure.advance(60)
     p.write("bot", state="paused", extra=training_type)
-    paused = p.ftctl("apply", "--auto-approve", env=env)
+    paused = p.ftctl("apply", "--auto-approve")
     assert paused.returncode == 0, paused.stdout
     assert p.statuses() == {"bot": ["pausing"]}
-    assert p.ftctl("plan", "--detailed-exitcode", env=env).returncode == 0  # pausing, wanted paused: nothing
+    assert p.ftctl("plan", "--detailed-exitcode").returncode == 0  # pausing, wanted paused: nothing
     azure.advance(10)
     assert p.statuses() == {"bot": ["paused"]}
 
     p.write("bot", state="active", extra=training_type)
-    resumed = p.ftctl("apply", "--auto-approve", env=env)
+    resumed = p.ftctl("apply", "--auto-approve")
     assert resumed.returncode == 0 and "resume" in resumed.stdout
     assert p.statuses() == {"bot": ["resuming"]}
     azure.advance(10)
     assert p.statuses() == {"bot": ["running"]}
 
     p.write("bot", epochs=4, extra=training_type)
-    replaced = p.ftctl("apply", "--auto-approve", env=env)
+    replaced = p.ftctl("apply", "--auto-approve")
     assert replaced.returncode == 0, replaced.stdout
     assert "~ method.hyperparameters.n_epochs: 3 → 4" in replaced.stdout
     assert p.statuses() == {"bot": ["pending", "cancelled"]}
 
     p.write("keep", state="cancelled")
     (p.root / "m" / "bot.yaml").unlink()
-    pruned = p.ftctl("apply", "--auto-approve", "--prune", env=env)
+    pruned = p.ftctl("apply", "--auto-approve", "--prune")
     assert pruned.returncode == 0, pruned.stdout
     assert p.statuses() == {"bot": ["cancelled", "cancelled"]}
-    assert p.ftctl("plan", "--detailed-exitcode", env=env).returncode == 0
+    assert p.ftctl("plan", "--detailed-exitcode").returncode == 0
 
 
 def test_azure_flavour_answers_fit_azures_description(tmp_path: Path, azure: SandboxProcess) -> None:
     headers = {"api-key": KEY}
     url = azure.url
-    data = (ROOT / "manifests" / "data" / "support" / "train.jsonl").read_bytes()
+    data = TRAIN.read_bytes()
     checked: list[str] = []
 
     def check(response: httpx.Response, path: str) -> Any:
@@ -185,96 +115,77 @@ def test_azure_flavour_answers_fit_azures_description(tmp_path: Path, azure: San
     assert len(checked) == 14
 
 
-def test_a_gateway_that_drops_fields_leaves_no_job_running(tmp_path: Path) -> None:
-    server = SandboxProcess(tmp_path / "s.db", 1.0, "--clock", "manual", "--drop-fields", "metadata,method").start()
-    try:
-        p = Project(tmp_path / "p", server)
-        for name in ("a", "b"):
-            p.write(name)
-        env = {"OPENAI_API_KEY": KEY}
-        for run in (1, 2):
-            done = p.ftctl("apply", "--auto-approve", "--parallelism", "1", env=env)
-            assert done.returncode == 1
-            assert "the target drops metadata, method" in done.stdout
-            jobs = p.jobs()  # none left running; at most one per manifest per apply, cancelled at once
-            assert jobs and all(j["status"] == "cancelled" for j in jobs) and len(jobs) <= run
-    finally:
-        server.stop()
-
-
-def test_an_active_job_limit_defers_creates_and_later_applies_make_them(tmp_path: Path) -> None:
-    server = SandboxProcess(tmp_path / "s.db", 1.0, "--clock", "manual", "--max-active-jobs", "2").start()
-    try:
-        p = Project(tmp_path / "p", server)
-        for name in "abcde":
-            p.write(name)
-        env = {"OPENAI_API_KEY": KEY}
-        first = p.ftctl("apply", "--auto-approve", "--parallelism", "1", env=env)
-        assert first.returncode == 0, first.stdout + first.stderr  # deferred is not a failure
-        assert "Apply finished: 3 done, 0 already done, 3 deferred, 0 failed." in first.stdout
-        assert "refused for a quota" in first.stdout
-        stats = server.stats()
-        assert stats["POST /v1/fine_tuning/jobs"] == 5  # one try each: no retry storm
-        assert p.ftctl("plan", env=env).stdout.count("+ create") == 3  # the next plan shows them pending
-        for _ in range(2):
-            server.advance(10_000)  # the running jobs finish
-            assert p.ftctl("apply", "--auto-approve", "--parallelism", "1", env=env).returncode == 0
-        assert sorted(p.statuses()) == list("abcde")
-        assert p.ftctl("plan", "--detailed-exitcode", env=env).returncode == 0
-    finally:
-        server.stop()
-
-
-def test_apply_wait_creates_as_slots_free_up(tmp_path: Path) -> None:
-    server = SandboxProcess(tmp_path / "s.db", 1.0, "--clock", "manual").start()
-    try:
-        p = Project(tmp_path / "p", server)
-        for name in "abcde":
-            p.write(name)
-        done = run_while_time_passes(server, ["apply", "m", "--auto-approve", "--wait", "--max-active-jobs", "2",
-                                              "--parallelism", "1", "--timeout", "2m", "--poll-interval", "0.2s",
-                                              "--api-base", server.url], p.root, step=300, every=0.5, limit=120)
-        assert done.returncode == 0, done.stdout + done.stderr  # time passes for the jobs only when the test says so
-        assert "Apply finished: 6 done, 0 already done, 0 deferred, 0 failed." in done.stdout
-        assert sorted(p.statuses()) == list("abcde")
-    finally:
-        server.stop()
-
-
-def test_a_daily_limit_defers_until_the_next_day(tmp_path: Path) -> None:
-    server = SandboxProcess(tmp_path / "s.db", 1.0, "--clock", "manual", "--daily-limit", "2").start()
-    try:
-        p = Project(tmp_path / "p", server)
-        for name in "abc":
-            p.write(name)
-        env = {"OPENAI_API_KEY": KEY}
-        first = p.ftctl("apply", "--auto-approve", "--parallelism", "1", env=env)
-        assert first.returncode == 0 and "2 deferred" not in first.stdout and "1 deferred" in first.stdout
-        assert "daily" in first.stdout.lower() or "per day" in first.stdout
-        again = p.ftctl("apply", "--auto-approve", env=env)
-        assert "1 deferred" in again.stdout
-        server.advance(86_400)
-        assert p.ftctl("apply", "--auto-approve", env=env).returncode == 0
-        assert sorted(p.statuses()) == list("abc")
-    finally:
-        server.stop()
-
-
-def test_a_gateway_that_drops_only_the_method_costs_one_job_then_plan_stops_asking(tmp_path: Path) -> None:
-    server = SandboxProcess(tmp_path / "s.db", 1.0, "--clock", "manual", "--drop-fields", "method").start()
-    try:
-        p = Project(tmp_path / "p", server)
-        for name in ("a", "b", "c"):
-            p.write(name, extra="")
-        env = {"OPENAI_API_KEY": KEY}
-        first = p.ftctl("apply", "--auto-approve", env=env)  # parallelism 4: the first create goes alone
-        assert first.returncode == 1 and "the target drops method.hyperparameters" in first.stdout
-        assert first.stdout.count("not created: the target drops") == 2
+def test_a_gateway_that_drops_fields_leaves_no_job_running(tmp_path: Path, serve: Serve) -> None:
+    server = serve("--clock", "manual", "--drop-fields", "metadata,method")
+    p = Project(tmp_path / "p", server)
+    p.write("a", "b")
+    for _ in range(2):
+        done = p.ftctl("apply", "--auto-approve", "--parallelism", "1")
+        assert done.returncode == 1
+        assert "the target drops metadata, method" in done.stdout
+        assert "  ✗ create   b: not created: the target drops metadata" in done.stdout  # after a, nothing more
+        # one job in all, cancelled at once: the second apply's create is the first's again (its idempotency key)
         assert [j["status"] for j in p.jobs()] == ["cancelled"]
-        again = p.ftctl("plan", "--detailed-exitcode", env=env)  # nothing more is asked of that target
-        assert again.returncode == 2, again.stdout  # failed: the live jobs do not match
-        assert "the target dropped method.hyperparameters from this job's create request" in again.stdout
-        assert again.stdout.count("not planned: the target drops method.hyperparameters (job ftjob-") == 2
-        assert p.ftctl("apply", "--auto-approve", env=env).returncode == 0 and len(p.jobs()) == 1
-    finally:
-        server.stop()
+
+
+def test_an_active_job_limit_defers_creates_and_later_applies_make_them(tmp_path: Path, serve: Serve) -> None:
+    server = serve("--clock", "manual", "--max-active-jobs", "2")
+    p = Project(tmp_path / "p", server)
+    p.write(*"abcde")
+    first = p.ftctl("apply", "--auto-approve", "--parallelism", "1")
+    assert first.returncode == 0, first.stdout + first.stderr  # deferred is not a failure
+    assert "Apply finished: 3 done, 0 already done, 3 deferred, 0 failed." in first.stdout
+    assert "refused for a quota" in first.stdout
+    stats = server.stats()
+    assert stats["POST /v1/fine_tuning/jobs"] == 5  # one try each: no retry storm
+    assert p.ftctl("plan").stdout.count("+ create") == 3  # the next plan shows them pending
+    for _ in range(2):
+        server.advance(10_000)  # the running jobs finish
+        assert p.ftctl("apply", "--auto-approve", "--parallelism", "1").returncode == 0
+    assert sorted(p.statuses()) == list("abcde")
+    assert p.ftctl("plan", "--detailed-exitcode").returncode == 0
+
+
+def test_apply_wait_creates_as_slots_free_up(tmp_path: Path, serve: Serve) -> None:
+    server = serve("--clock", "manual")
+    p = Project(tmp_path / "p", server)
+    p.write(*"abcde")
+    done = run_while_time_passes(server, ["apply", "m", "--auto-approve", "--wait", "--max-active-jobs", "2",
+                                          "--parallelism", "1", "--timeout", "2m", "--poll-interval", "0.2s",
+                                          "--api-base", server.url], p.root, step=300, every=0.5, limit=120)
+    assert done.returncode == 0, done.stdout + done.stderr  # time passes for the jobs only when the test says so
+    assert "Apply finished: 6 done, 0 already done, 0 deferred, 0 failed." in done.stdout
+    assert sorted(p.statuses()) == list("abcde")
+
+
+def test_a_daily_limit_defers_until_the_next_day(tmp_path: Path, serve: Serve) -> None:
+    server = serve("--clock", "manual", "--daily-limit", "2")
+    p = Project(tmp_path / "p", server)
+    p.write(*"abc")
+    first = p.ftctl("apply", "--auto-approve", "--parallelism", "1")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "  … create   c: refused for a quota (HTTP 429: This fine-tune request has been rate-limited. Your " \
+           "organization has reached the maximum of 2 fine-tuning requests per day.): a later apply creates it (or " \
+           "apply --wait)" in first.stdout.splitlines()
+    assert "Apply finished: 3 done, 0 already done, 1 deferred, 0 failed." in first.stdout
+    again = p.ftctl("apply", "--auto-approve")
+    assert "1 deferred" in again.stdout
+    server.advance(86_400)
+    assert p.ftctl("apply", "--auto-approve").returncode == 0
+    assert sorted(p.statuses()) == list("abc")
+
+
+def test_a_gateway_that_drops_only_the_method_costs_one_job_then_plan_stops_asking(tmp_path: Path,
+                                                                                   serve: Serve) -> None:
+    server = serve("--clock", "manual", "--drop-fields", "method")
+    p = Project(tmp_path / "p", server)
+    p.write("a", "b", "c")
+    first = p.ftctl("apply", "--auto-approve")  # parallelism 4: the first create goes alone
+    assert first.returncode == 1 and "the target drops method.hyperparameters" in first.stdout
+    assert first.stdout.count("not created: the target drops") == 2
+    assert [j["status"] for j in p.jobs()] == ["cancelled"]
+    again = p.ftctl("plan", "--detailed-exitcode")  # nothing more is asked of that target
+    assert again.returncode == 2, again.stdout  # failed: the live jobs do not match
+    assert "the target dropped method.hyperparameters from this job's create request" in again.stdout
+    assert again.stdout.count("not planned: the target drops method.hyperparameters (job ftjob-") == 2
+    assert p.ftctl("apply", "--auto-approve").returncode == 0 and len(p.jobs()) == 1

@@ -11,23 +11,22 @@ import json
 import shlex
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import SandboxProcess
-from tests.workspace import Workspace, uploads
+from reliability.sandbox import SandboxProcess
+from tests.conftest import Serve
+from tests.workspace import Workspace
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def other(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
-    server = SandboxProcess(tmp_path_factory.mktemp("other") / "sandbox.db").start()
-    yield server
-    server.stop()
+def other(serve: Serve) -> SandboxProcess:
+    """A second sandbox server: another target."""
+    return serve()
 
 
 def _saved(ws: Workspace, *args: str, out: str = "plan.json") -> subprocess.CompletedProcess[str]:
@@ -122,7 +121,7 @@ def test_a_plan_is_refused_against_another_target(ws: Workspace, sandbox: Sandbo
                                    timeout=120)
     _one_line_refusal(env_elsewhere, "ftctl sends your API key only to the target you choose: apply it with "
                                      f"--api-base {sandbox.url}")
-    assert ws.jobs(other) == [] and ws.jobs(sandbox) == [] and uploads(other) == [] and uploads(sandbox) == []
+    assert ws.jobs(other) == ws.jobs(sandbox) == other.listing("files") == sandbox.listing("files") == []
 
 
 def test_a_plan_is_stale_when_an_uploaded_file_changed(ws: Workspace, sandbox: SandboxProcess) -> None:
@@ -174,7 +173,7 @@ def test_an_edited_truncated_or_foreign_file_is_refused_in_one_line(ws: Workspac
         path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
     refused = ws.ftctl("apply", "plan.json")
     _one_line_refusal(refused, fragment)
-    assert ws.jobs() == [] and uploads(ws.sandbox) == []
+    assert ws.jobs() == [] and ws.sandbox.listing("files") == []
 
 
 def test_a_plan_applies_from_a_subdirectory(ws: Workspace) -> None:
@@ -183,7 +182,7 @@ def test_a_plan_applies_from_a_subdirectory(ws: Workspace) -> None:
     applied = ws.ftctl("apply", "../../../plan.json", cwd=ws.root / "manifests" / "deep" / "er")
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert "↑ upload   manifests/data/train.jsonl" in applied.stdout  # paths relative to the project root
-    assert len(ws.jobs()) == 1 and len(uploads(ws.sandbox)) == 1
+    assert len(ws.jobs()) == 1 and len(ws.sandbox.listing("files")) == 1
 
 
 def test_a_saved_plan_is_applied_alone(ws: Workspace) -> None:
@@ -239,4 +238,4 @@ def test_a_plan_applies_from_outside_any_project_in_the_project_it_lies_in(ws: W
     outside = tmp_path_factory.mktemp("outside")  # no ftctl.yaml, no .git above it
     applied = ws.ftctl("apply", str(ws.root / "plan.json"), cwd=outside)
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    assert len(ws.jobs()) == 1 and len(uploads(ws.sandbox)) == 1
+    assert len(ws.jobs()) == 1 and len(ws.sandbox.listing("files")) == 1

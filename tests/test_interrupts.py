@@ -18,8 +18,8 @@ from reconciler.apply.applier import Applier, ApplyInterrupted, StepResult
 from reconciler.clock import NO_WAIT, Clock
 from reconciler.plan.planner import plan
 from reconciler.session.follow import follow
+from reliability.sandbox import SandboxProcess
 from tests.builders import make_desired, no_files
-from tests.conftest import SandboxProcess
 from tests.fakes import FakeApi
 from tests.workspace import SECRET, Workspace
 

@@ -24,8 +24,50 @@ def _expectations(path: Path) -> list[str]:
             if line.startswith("# expect: ")]
 
 
-def test_there_are_enough_cases() -> None:
-    assert len(FILES) >= 30
+REFUSED = {  # what validation refuses (SPEC §1, the README's "What is refused") → the cases that show it
+    "YAML that cannot be read, nests too deeply or expands beyond 20,000 values (alias bombs)": [
+        "alias-bomb", "bad-yaml", "yaml-nested-too-deep"],
+    "a file that holds no manifest (another tool's YAML, not a mapping, nothing at all)": [
+        "foreign-compose", "foreign-kubernetes", "not-a-mapping", "empty-file"],
+    "unknown keys, with a did-you-mean hint": [
+        "unknown-top-level-key", "unknown-hyperparameter", "beta-on-supervised", "wandb-typo", "second-document"],
+    "duplicate keys in a mapping": ["duplicate-key"],
+    "duplicate names": ["duplicate-names"],
+    "required fields missing": ["missing-model", "missing-name", "reinforcement-without-grader", "grader-without-type"],
+    "wrong types (\"3\" is not 3; YAML's yes/no are booleans)": [
+        "epochs-as-string", "float-written-as-text", "metadata-not-string", "yaml-boolean-label"],
+    "out-of-range values and values not among the allowed ones": [
+        "bad-kind", "bad-name", "name-too-long", "bad-state", "bad-metric", "bad-operation", "bad-reasoning-effort",
+        "batch-size-zero", "beta-too-big", "compute-multiplier-range", "epochs-out-of-range", "learning-rate-zero",
+        "seed-negative", "seed-too-big", "suffix-too-long", "suffix-colon", "too-many-integrations", "unknown-method",
+        "score-model-bad-range", "score-model-bad-role"],
+    "a grader on a non-reinforcement method": ["grader-on-dpo", "grader-on-supervised"],
+    "a top-level label_model": ["top-level-label-model"],
+    "too much or reserved metadata, keys over 64 or values over 512 characters": [
+        "too-much-metadata", "reserved-metadata", "metadata-key-too-long", "metadata-value-too-long"],
+    "a local path that leaves the project root": ["path-escapes-root"],
+    "a missing local file": [
+        "missing-local-file", "missing-validation-file", "training-file-is-a-folder", "python-source-file-missing"],
+    "a model ftctl's catalog does not know (an error with a did-you-mean, else a warning)": [
+        "unknown-model-typo", "unknown-model-far", "unknown-fine-tuned-base", "fine-tuned-no-base",
+        "grader-model-near-miss", "grader-model-unknown"],
+    "a method the model cannot be fine-tuned with": ["method-unsupported-dpo", "method-unsupported-reinforcement"],
+    "a calculate_output outside the formula grammar, naming an unknown grader or leaving one out": [
+        "formula-arity", "formula-forbidden", "formula-syntax-error", "formula-too-long", "formula-undefined-name",
+        "multi-unused-grader", "grader-keyword-name"],
+    "python grader code that is empty, does not compile or defines no grade(sample, item)": [
+        "python-bad-signature", "python-empty-source", "python-no-grade", "python-syntax-error", "python-two-sources"],
+    "a {{sample.x}} a sample does not offer; passing_labels outside labels": [
+        "sample-template-unknown", "multi-passing-labels"],
+    "all the errors of a run, reported together": [
+        "two-errors-reported-together", "grader-errors-together", "missing-file-beside-grader-errors"],
+}
+
+
+def test_every_refusal_has_a_case_and_every_case_shows_one() -> None:
+    listed = [name for names in REFUSED.values() for name in names]
+    assert sorted(listed) == sorted(f.stem for f in FILES), "each case file under exactly one refusal of REFUSED"
+    assert [refusal for refusal, names in REFUSED.items() if not names] == []
 
 
 @pytest.mark.parametrize("case", FILES, ids=[f.stem for f in FILES])

@@ -138,33 +138,7 @@ Plan: 0 to upload, 0 to cancel, 0 to replace, 1 to create, 0 to pause, 0 to resu
 """
 
 
-def test_a_grader_source_change_is_a_unified_diff_in_text() -> None:
-    assert render_text(_grader_change_plan()) == """\
-ftctl plan for stack "default"
-
-  -/+ replace  triage (ftjob-1)  # the spec changed and a live job cannot be changed
-        ~ method.grader.graders.py.source:
-            --- before
-            +++ after
-            @@ -1,2 +1,3 @@
-             def grade(sample, item):
-            -    return 1.0
-            +    # exact answers only
-            +    return 1.0 if sample['output_text'] == item['label'] else 0.0
-
-Plan: 0 to upload, 0 to cancel, 1 to replace, 0 to create, 0 to pause, 0 to resume.
-"""
-
-
-def test_a_grader_source_change_is_a_fenced_diff_in_markdown_outside_any_table() -> None:
-    md = render_markdown(_grader_change_plan())
-    changes = md[md.index("**Changes**"):md.index("**Request**")]
-    assert changes == """\
-**Changes**
-
-`method.grader.graders.py.source`:
-
-```diff
+GRADER_DIFF = """\
 --- before
 +++ after
 @@ -1,2 +1,3 @@
@@ -172,7 +146,32 @@ def test_a_grader_source_change_is_a_fenced_diff_in_markdown_outside_any_table()
 -    return 1.0
 +    # exact answers only
 +    return 1.0 if sample['output_text'] == item['label'] else 0.0
-```
+"""
+"""The unified diff of ``_grader_change_plan``'s grader code, as both renderers show it."""
+
+
+def test_a_grader_source_change_is_a_unified_diff_in_text() -> None:
+    diff = "".join(f"            {line}\n" for line in GRADER_DIFF.splitlines())
+    assert render_text(_grader_change_plan()) == f"""\
+ftctl plan for stack "default"
+
+  -/+ replace  triage (ftjob-1)  # the spec changed and a live job cannot be changed
+        ~ method.grader.graders.py.source:
+{diff}
+Plan: 0 to upload, 0 to cancel, 1 to replace, 0 to create, 0 to pause, 0 to resume.
+"""
+
+
+def test_a_grader_source_change_is_a_fenced_diff_in_markdown_outside_any_table() -> None:
+    md = render_markdown(_grader_change_plan())
+    changes = md[md.index("**Changes**"):md.index("**Request**")]
+    assert changes == f"""\
+**Changes**
+
+`method.grader.graders.py.source`:
+
+```diff
+{GRADER_DIFF}```
 
 """
     assert_well_formed(md)

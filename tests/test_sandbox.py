@@ -14,9 +14,11 @@ from typing import Any
 import httpx
 import openai
 import pytest
+import yaml
 
-from tests.conftest import ROOT, SandboxProcess
-from tests.openapi import SPEC, spec_available, validate_response
+from reliability.sandbox import SandboxProcess
+from tests.conftest import ROOT
+from tests.openapi import AZURE_SPEC, SPEC, validate_response
 
 TRAIN = ROOT / "manifests" / "data" / "support" / "train.jsonl"
 PREFS = ROOT / "manifests" / "data" / "ranking" / "prefs.jsonl"
@@ -24,19 +26,15 @@ TRIAGE = ROOT / "manifests" / "data" / "triage" / "train.jsonl"
 
 
 class Recorder:
-    """Keeps every response the SDK got and checks its body against the OpenAPI schema.
-
-    Without the schema file (shared/ not beside the checkout) the scenarios still run; only the
-    shape checks are skipped, and ``test_responses_fit_the_openapi_schemas`` says so.
-    """
+    """Keeps every response the SDK got and checks its body against the OpenAPI schema (the copy under
+    tests/openai-spec/: without it these tests fail)."""
 
     def __init__(self) -> None:
         self.checked: list[tuple[str, str, str]] = []
-        self.enabled = spec_available()
 
     def __call__(self, response: httpx.Response) -> None:
         response.read()
-        if self.enabled and response.headers.get("content-type", "").startswith("application/json"):
+        if response.headers.get("content-type", "").startswith("application/json"):
             name = validate_response(response.request.method, response.request.url.path, response.status_code,
                                      response.json())
             self.checked.append((response.request.method, response.request.url.path, name))
@@ -109,16 +107,13 @@ def test_full_lifecycle_with_the_official_sdk(client: openai.OpenAI, sandbox: Sa
         client.fine_tuning.jobs.pause(job.id)
     assert "Cannot pause a job whose status is succeeded" in str(info.value)
 
-    if recorder.enabled:
-        assert {name for _, _, name in recorder.checked} >= {
-            "OpenAIFile", "FineTuningJob", "ListFineTuningJobEventsResponse",
-            "ListFineTuningJobCheckpointsResponse", "Error"}
+    assert {name for _, _, name in recorder.checked} >= {
+        "OpenAIFile", "FineTuningJob", "ListFineTuningJobEventsResponse", "ListFineTuningJobCheckpointsResponse",
+        "Error"}
 
 
 def test_responses_fit_the_openapi_schemas(client: openai.OpenAI, sandbox: SandboxProcess,
                                            recorder: Recorder) -> None:
-    if not recorder.enabled:
-        pytest.skip(f"OpenAPI file not found at {SPEC}: response shapes not checked")
     file_id = upload(client)
     job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=file_id, metadata={"a": "b"})
     sandbox.advance(15)
@@ -137,6 +132,14 @@ def test_responses_fit_the_openapi_schemas(client: openai.OpenAI, sandbox: Sandb
     assert names == {"OpenAIFile", "FineTuningJob", "ListPaginatedFineTuningJobsResponse",
                      "ListFineTuningJobEventsResponse", "ListFineTuningJobCheckpointsResponse", "ListFilesResponse",
                      "DeleteFileResponse", "Error"}
+
+
+def test_the_openapi_descriptions_travel_with_the_repository() -> None:
+    """A fresh clone validates against its own copies (never against a folder beside the checkout)."""
+    for spec, schema in ((SPEC, "FineTuningJob"), (AZURE_SPEC, "OpenAI.FineTuningJob")):
+        assert spec.is_relative_to(ROOT / "tests") and (spec.parent / "LICENSE").is_file()
+        doc = yaml.safe_load(spec.read_text())
+        assert schema in doc["components"]["schemas"] and any("/fine_tuning/jobs" in p for p in doc["paths"])
 
 
 def test_pagination_and_metadata_filter(client: openai.OpenAI) -> None:
@@ -239,11 +242,11 @@ def test_auth_and_unknown_ids(sandbox: SandboxProcess) -> None:
     assert no_key.json()["error"]["type"] == "invalid_request_error"
     azure_style = httpx.get(f"{sandbox.url}/fine_tuning/jobs", headers={"api-key": "k"})
     assert azure_style.status_code == 200
-    client = openai.OpenAI(base_url=sandbox.url, api_key="k", max_retries=0)
-    with pytest.raises(openai.NotFoundError):
-        client.fine_tuning.jobs.retrieve("ftjob-nope")
-    with pytest.raises(openai.NotFoundError):
-        client.files.retrieve("file-nope")
+    with openai.OpenAI(base_url=sandbox.url, api_key="k", max_retries=0) as client:
+        with pytest.raises(openai.NotFoundError):
+            client.fine_tuning.jobs.retrieve("ftjob-nope")
+        with pytest.raises(openai.NotFoundError):
+            client.files.retrieve("file-nope")
 
 
 def test_files_list_delete_and_content(client: openai.OpenAI) -> None:
@@ -265,8 +268,7 @@ def test_uploads_api_assembles_parts(client: openai.OpenAI, recorder: Recorder) 
     done = client.uploads.complete(up.id, part_ids=[p1.id, p2.id])
     assert done.status == "completed" and done.file is not None
     assert client.files.content(done.file.id).content == data
-    if recorder.enabled:
-        assert {"Upload", "UploadPart"} <= {name for _, _, name in recorder.checked}
+    assert {"Upload", "UploadPart"} <= {name for _, _, name in recorder.checked}
 
 
 def test_admin_api_is_for_loopback_clients_only(tmp_path: Path) -> None:
@@ -378,36 +380,25 @@ def test_faults_follow_the_rate_with_a_seed(sandbox: SandboxProcess) -> None:
 
 def test_state_survives_a_restart(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
-    first = SandboxProcess(db).start()
-    try:
-        client = openai.OpenAI(base_url=first.url, api_key="k", max_retries=0)
+    with SandboxProcess(db) as first, openai.OpenAI(base_url=first.url, api_key="k", max_retries=0) as client:
         job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=upload(client),
                                              metadata={"k": "v"})
         first.advance(15)
         assert client.fine_tuning.jobs.retrieve(job.id).status == "running"
-    finally:
-        first.stop()
-    second = SandboxProcess(db).start()
-    try:
-        client = openai.OpenAI(base_url=second.url, api_key="k", max_retries=0)
+    with SandboxProcess(db) as second, openai.OpenAI(base_url=second.url, api_key="k", max_retries=0) as client:
         again = client.fine_tuning.jobs.retrieve(job.id)
         assert again.status == "running"  # the clock offset persisted too
         assert again.metadata == {"k": "v"}
         second.advance(100_000)
         assert client.fine_tuning.jobs.retrieve(job.id).status == "succeeded"
-    finally:
-        second.stop()
 
 
 def test_speed_divides_durations(tmp_path: Path) -> None:
-    fast = SandboxProcess(tmp_path / "f.db", speed=1000).start()
-    try:
-        client = openai.OpenAI(base_url=fast.url, api_key="k", max_retries=0)
+    with (SandboxProcess(tmp_path / "f.db", "--speed", "1000") as fast,
+          openai.OpenAI(base_url=fast.url, api_key="k", max_retries=0) as client):
         job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=upload(client))
         fast.advance(1)
         assert client.fine_tuning.jobs.retrieve(job.id).status == "succeeded"
-    finally:
-        fast.stop()
 
 
 def test_admin_api_rejects_bad_input(sandbox: SandboxProcess) -> None:

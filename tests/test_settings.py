@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.session.settings import DEFAULT_API_BASE, SetupError, UsageProblem, build
+from reliability.sandbox import clean_env
 
 
 def test_precedence_flag_over_environment_over_default(tmp_path: Path) -> None:
@@ -55,7 +55,7 @@ def test_the_project_root_is_the_config_directory_else_git_else_here(tmp_path: P
 
 
 def test_a_bad_variable_is_reported_by_the_cli_without_a_traceback(tmp_path: Path) -> None:
-    env = {**os.environ, "FTCTL_STACK": "Bad Stack", "NO_COLOR": "1"}
+    env = clean_env(FTCTL_STACK="Bad Stack")
     done = subprocess.run([sys.executable, "-m", "reconciler", "plan", "--sandbox"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
@@ -88,7 +88,7 @@ def test_the_apply_hint_is_a_command_that_works_as_typed(tmp_path: Path) -> None
 
 def test_log_level_given_after_the_subcommand_wins_over_a_bad_ftctl_log(tmp_path: Path) -> None:
     (tmp_path / "m.yaml").write_text("name: bot\nmodel: gpt-4o-mini\ntraining_file: file-abc\n")
-    env = {**os.environ, "FTCTL_LOG": "bogus", "FTCTL_STACK": "Not A Stack", "NO_COLOR": "1"}
+    env = clean_env(FTCTL_LOG="bogus", FTCTL_STACK="Not A Stack")
     done = subprocess.run([sys.executable, "-m", "reconciler", "validate", "m.yaml", "--log-level", "info"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr  # validate does not use the stack: its variable is not checked

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.cli import main
-from tests.conftest import SandboxProcess
+from reliability.sandbox import SandboxProcess
 
 MANIFESTS = {
     "supervised": "name: bot\nmodel: gpt-4o-mini\ntraining_file: data/t.jsonl\n",

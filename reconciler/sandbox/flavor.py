@@ -65,7 +65,7 @@ AZURE = Flavor(
         "invalid_training_file": "jsonlValidationFailed", "invalid_validation_file": "jsonlValidationFailed",
         "invalid_status_for_cancel": "unexpectedEntityState", "invalid_status_for_pause": "unexpectedEntityState",
         "invalid_status_for_resume": "unexpectedEntityState",
-        "fine_tune_not_found": "notFound", "not_found": "notFound",
+        "fine_tune_not_found": "notFound", "not_found": "notFound", "model_not_found": "notFound",
         "rate_limit_exceeded": "tooManyRequests", "daily_rate_limit_exceeded": "quotaExceeded",
         "fine_tuning_job_limit_exceeded": "quotaExceeded", "idempotency_key_reused": "invalidPayload",
     },

@@ -29,6 +29,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler import catalog
+
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 LEGAL = {
     "pause": frozenset({"running"}),
@@ -142,8 +144,9 @@ class Job:
         return "succeeded"
 
     def fine_tuned_model(self) -> str:
+        """``ft:BASE:ORG:SUFFIX:ID``, BASE the root base model even when trained from an ``ft:`` model."""
         suffix = self.request.get("suffix") or ""
-        return f"ft:{self.request['model']}:{ORG_SLUG}:{suffix}:{self.id[-8:]}"
+        return f"ft:{catalog.base_of(self.request['model'])}:{ORG_SLUG}:{suffix}:{self.id[-8:]}"
 
     def success_at(self) -> float | None:
         """When the job succeeds as things stand (None: while paused, cancelled, or failing)."""

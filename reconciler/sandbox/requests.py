@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -134,8 +135,10 @@ def resolve_hyperparameters(kind: str, sent: dict[str, Any], examples: int) -> d
     return out
 
 
-def validate_create(body: Any, get_file: Any, flavor: Flavor = OPENAI) -> dict[str, Any]:
-    """Check ``body``; return the request with model, method and seed resolved (epochs not yet)."""
+def validate_create(body: Any, get_file: Any, flavor: Flavor = OPENAI,
+                    trained_here: Callable[[str], bool] = lambda model: False) -> dict[str, Any]:
+    """Check ``body``; return the request with model, method and seed resolved (epochs not yet).
+    ``trained_here(model)`` says whether a fine-tuned model (``ft:…``) exists: one the sandbox made."""
     if not isinstance(body, dict):
         raise _bad("The request body must be a JSON object.", None, "invalid_type")
     unknown = sorted(set(body) - CREATE_FIELDS - set(flavor.extra_create_fields))
@@ -147,6 +150,9 @@ def validate_create(body: Any, get_file: Any, flavor: Flavor = OPENAI) -> dict[s
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise _bad("Missing required parameter: 'model'.", "model", "missing_required_parameter")
+    if model.startswith("ft:") and not trained_here(model):
+        raise ApiError(404, f"The model `{model}` does not exist or you do not have access to it.", "model",
+                       "model_not_found")
     resolved = catalog.resolve_model(model)
     info = catalog.model_info(resolved)
     if info is None:

@@ -218,6 +218,12 @@ class Store:
             row = self.db.execute("SELECT body FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return Job(**json.loads(row[0])) if row else None
 
+    def jobs_ending_with(self, tail: str) -> list[Job]:
+        """The jobs whose ID ends with ``tail`` (a fine-tuned model's name ends with eight characters of it)."""
+        with self.lock:
+            rows = self.db.execute("SELECT body FROM jobs WHERE substr(id, -8) = ?", (tail,)).fetchall()
+        return [Job(**json.loads(r[0])) for r in rows]
+
     def list_jobs(self, after: str | None, limit: int, metadata: dict[str, str] | None,
                   no_metadata: bool) -> tuple[list[Job], bool]:
         where: list[str] = ["(metadata IS NULL OR metadata = 'null')"] if no_metadata else []

@@ -18,11 +18,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from reconciler.sandbox.blobs import CHUNK, copy_into
 from reconciler.sandbox.requests import ApiError
 from reconciler.sandbox.state import Sandbox, body_hash, int_param, new_id
 
 PURPOSES = {"assistants", "batch", "fine-tune", "vision", "user_data", "evals"}
-CHUNK = 1024 * 1024
 
 
 def file_or_404(sb: Sandbox, file_id: str) -> dict[str, Any]:
@@ -82,13 +82,8 @@ def routes(sb: Sandbox) -> list[Route]:
 def _store(sb: Sandbox, request: Request, upload: UploadFile, purpose: str) -> Response:
     digest = hashlib.sha256()
     file_id = new_id("file-")
-    size = 0
     upload.file.seek(0)
-    with sb.store.blob(file_id).open("wb") as out:
-        while chunk := upload.file.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-            out.write(chunk)
+    size = copy_into(sb.store.blob(file_id), [upload.file], digests=[digest])
 
     def write() -> tuple[int, Any]:
         filename = upload.filename or "upload"

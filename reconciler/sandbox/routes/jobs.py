@@ -6,6 +6,10 @@ Quotas refuse a create with 429 before anything is stored: more active jobs than
 ``--max-active-jobs`` (code ``fine_tuning_job_limit_exceeded``), or more creates in a UTC day than
 ``--daily-limit`` (``daily_rate_limit_exceeded``, as OpenAI says it). ``--drop-fields`` removes
 fields of the request first, as a gateway that forwards only some of them would.
+
+A job may be trained from a fine-tuned model (``ft:…``) or a checkpoint that a succeeded job of this
+sandbox produced; any other ``ft:`` model is refused as the real API refuses a model it does not
+know: 404, ``model_not_found``. The new job is named after the root base model (``lifecycle``).
 """
 
 from __future__ import annotations
@@ -103,7 +107,7 @@ def create_job(sb: Sandbox, body: Any) -> dict[str, Any]:
     """A create as the route performs it (also how a benchmark seeds a large sandbox in-process)."""
     if isinstance(body, dict) and sb.options.drop_fields:
         body = {k: v for k, v in body.items() if k not in sb.options.drop_fields}
-    req = validate_create(body, sb.store.get_file, sb.flavor)
+    req = validate_create(body, sb.store.get_file, sb.flavor, lambda model: _trained_here(sb, model))
     with sb.store.lock:
         now = sb.store.now()
         _quota(sb, now)
@@ -115,6 +119,17 @@ def create_job(sb: Sandbox, body: Any) -> dict[str, Any]:
                            "filename": "step_metrics.csv", "purpose": "fine-tune-results"},
                           available_at=job.success_at() or NEVER)
     return _view(sb, job, now)
+
+
+def _trained_here(sb: Sandbox, model: str) -> bool:
+    """Whether a succeeded job of this sandbox produced ``model``: its fine-tuned model
+    (``ft:BASE:ORG:SUFFIX:ID8``) or one of its checkpoints (``…:ID8:ckpt-step-N``), ID8 the end of its ID."""
+    parts = model.split(":")
+    tail = parts[-2] if parts[-1].startswith("ckpt-step-") else parts[-1]
+    now = sb.store.now()
+    return any(job.status(now) == "succeeded"
+               and model in {job.fine_tuned_model(), *(c["fine_tuned_model_checkpoint"] for c in job.checkpoints(now))}
+               for job in sb.store.jobs_ending_with(tail))
 
 
 def _new_job(sb: Sandbox, req: dict[str, Any], now: float) -> Job:

@@ -11,12 +11,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from reconciler.sandbox.blobs import CHUNK, TooLarge, copy_into, opened
 from reconciler.sandbox.requests import ApiError
 from reconciler.sandbox.state import Sandbox, body_hash, json_body, new_id
 
 MAX_PART = 64 * 1024 * 1024
 MAX_UPLOAD = 8 * 1024 * 1024 * 1024
-CHUNK = 1024 * 1024
 
 
 def _public(upload: dict[str, Any]) -> dict[str, Any]:
@@ -81,16 +81,11 @@ def routes(sb: Sandbox) -> list[Route]:
 def _add_part(sb: Sandbox, upload_id: str, data: UploadFile) -> Response:
     _pending(sb, upload_id)
     part_id = new_id("part_")
-    size = 0
     data.file.seek(0)
-    with sb.store.blob(part_id).open("wb") as out:
-        while chunk := data.file.read(CHUNK):
-            size += len(chunk)
-            if size > MAX_PART:
-                out.close()
-                sb.store.blob(part_id).unlink()
-                return sb.error(400, "A part may be at most 64 MB.", "data", "part_too_large")
-            out.write(chunk)
+    try:
+        size = copy_into(sb.store.blob(part_id), [data.file], limit=MAX_PART)
+    except TooLarge:
+        return sb.error(400, "A part may be at most 64 MB.", "data", "part_too_large")
     with sb.store.lock:
         upload = _pending(sb, upload_id)
         upload["parts"].append({"id": part_id, "bytes": size})
@@ -112,12 +107,7 @@ def _complete(sb: Sandbox, upload_id: str, body: Any) -> Response:
                             "part_ids", "invalid_value")
         file_id = new_id("file-")
         digest = hashlib.md5(usedforsecurity=False)
-        with sb.store.blob(file_id).open("wb") as out:
-            for part in ids:
-                with sb.store.blob(part).open("rb") as src:
-                    while chunk := src.read(CHUNK):
-                        digest.update(chunk)
-                        out.write(chunk)
+        copy_into(sb.store.blob(file_id), opened(sb.store.blob(part) for part in ids), digests=[digest])
         if body.get("md5") and body["md5"] != digest.hexdigest():
             sb.store.blob(file_id).unlink()
             return sb.error(400, "md5 does not match the uploaded bytes.", "md5", "invalid_value")
