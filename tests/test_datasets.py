@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,8 @@ from tests.conftest import ROOT
 
 CASES = Path(__file__).parent / "cases" / "datasets"
 EXPECTED: dict[str, list[str]] = json.loads((CASES / "expected.json").read_text())
+HINTS: dict[str, dict[str, Any]] = {k: v for k, v in json.loads((CASES / "hints.json").read_text()).items()
+                                    if not k.startswith("_")}
 GRADER_NEEDS = {"label": "{{item.label}} in method.grader.reference"}
 
 
@@ -39,6 +42,17 @@ def test_bad_file(name: str) -> None:
 
 def test_every_case_file_has_an_expectation() -> None:
     assert sorted(p.stem for p in CASES.glob("*.jsonl")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("case", sorted(HINTS))
+def test_data_of_another_method_is_one_problem_and_a_hint_at_the_manifest(case: str, repo: Path) -> None:
+    """hints.json: the file's problem once (its lines grouped), then the manifest's line (method.type
+    when written, else the file's field) naming the format the data looks like and what to set."""
+    shutil.copy(CASES / f"{HINTS[case]['data']}.jsonl", repo / "data.jsonl")
+    (repo / "job.yaml").write_text(HINTS[case]["manifest"])
+    with pytest.raises(InputError) as info:
+        check_data([repo / "job.yaml"], build({"FTCTL_TOKENS": "estimate"}, repo))
+    assert [str(d) for d in info.value.diagnostics] == HINTS[case]["expected"]
 
 
 def test_errors_are_listed_up_to_a_limit_with_a_count_of_the_rest(tmp_path: Path) -> None:
@@ -132,7 +146,7 @@ def test_the_quick_path_for_clean_chat_judges_and_counts_as_the_whole_check() ->
 def test_sandbox_and_cli_share_one_checker() -> None:
     lines = (ROOT / "manifests" / "data" / "support" / "train.jsonl").read_bytes().splitlines()
     report = check_lines(lines, "preference")
-    assert not report.ok and 'preference format needs "input"' in report.errors[0].message
+    assert not report.ok and '"messages" where the preference format has "input"' in report.errors[0].message
 
 
 MANIFEST = """\

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from reconciler import catalog
 from reconciler.datasets.formats import Counter, format_for
+from reconciler.datasets.hints import likely_format, method_hint
 from reconciler.datasets.pricing import Prices
 from reconciler.datasets.report import MAX_LISTED
 from reconciler.datasets.scan import Scan, scan_file
@@ -125,6 +126,10 @@ class _Checker:
             if first:
                 self.report_file(scan)
             if not scan.report.ok:
+                other = likely_format(scan.report)
+                if other is not None:
+                    self.analysis.diagnostics.append(method_hint(loaded, key, path, other))
+                    continue
                 shown, line = loaded.where((key,))
                 self.analysis.diagnostics.append(Diagnostic(
                     shown, line, key, f"{display_path(path)} does not fit the {fmt} format of a {m.method.type} job "
