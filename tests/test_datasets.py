@@ -194,6 +194,61 @@ def test_grader_field_missing_from_a_file_names_file_line_and_template(repo: Pat
     assert not any(g.startswith("data/train.jsonl") for g in got)  # train has the field
 
 
+PYTHON_GRADER = """\
+name: rft
+model: o4-mini
+training_file: data/train.jsonl
+validation_file: data/valid.jsonl
+method:
+  type: reinforcement
+  grader:
+    type: multi
+    name: m
+    calculate_output: "inline + file"
+    graders:
+      inline:
+        type: python
+        name: inline
+        source: |
+          def grade(sample, item):
+              return float(item["answer"] == sample["output_text"])
+      file: {type: python, name: file, source_file: graders/g.py}
+"""
+
+
+def test_fields_a_python_grader_reads_are_checked_like_templates(repo: Path) -> None:
+    """``item["x"]`` and ``item.get("x")`` in a python grader's code, inline or in its file, are fields
+    every data line must have, as ``{{item.x}}`` is; the message points into the code."""
+    _rft_workspace(repo, "answer")
+    (repo / "graders").mkdir()
+    (repo / "graders" / "g.py").write_text('def grade(sample, item):\n    """Scores the hint."""\n'
+                                          '    return float(bool(item.get("hint")))\n')
+    (repo / "rft.yaml").write_text(PYTHON_GRADER)
+    with pytest.raises(InputError) as info:
+        check_data([repo / "rft.yaml"], build({"FTCTL_TOKENS": "estimate"}, repo))
+    assert [str(d) for d in info.value.diagnostics] == [
+        "data/train.jsonl:1: lines 1, 2, 3 and 9 more: no field 'hint' (the grader reads item.get(\"hint\") in "
+        "graders/g.py:3)",
+        "rft.yaml:3: training_file: data/train.jsonl does not fit the reinforcement format of a reinforcement job "
+        "(see the problems listed above)",
+        "data/valid.jsonl:1: lines 1, 2, 3 and 7 more: no field 'answer' (the grader reads item[\"answer\"] in "
+        "method.grader.graders.inline.source, line 2 of the code); no field 'hint' (the grader reads "
+        "item.get(\"hint\") in graders/g.py:3)",
+        "rft.yaml:4: validation_file: data/valid.jsonl does not fit the reinforcement format of a reinforcement "
+        "job (see the problems listed above)"]
+
+
+def test_a_python_graders_fields_the_data_has_are_no_problem(repo: Path) -> None:
+    _rft_workspace(repo, "answer")
+    (repo / "rft.yaml").write_text(PYTHON_GRADER.replace("graders/g.py", "g.py"))
+    (repo / "g.py").write_text("def grade(sample, item):\n    return float(item['label'] == 'x')\n")
+    (repo / "data" / "valid.jsonl").write_text((repo / "data" / "train.jsonl").read_text())
+    (loaded,) = load_manifests([repo / "rft.yaml"])
+    assert set(grader_fields(loaded)) == {"answer", "label"}
+    analysis = analyse([loaded], load_prices())
+    assert not analysis.errors, [str(d) for d in analysis.errors]
+
+
 def test_estimate_uses_epochs_and_the_price_table(repo: Path) -> None:
     (repo / "data").mkdir()
     line = {"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "q" * 40},

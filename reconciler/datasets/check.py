@@ -22,6 +22,7 @@ from reconciler.datasets.pricing import Prices
 from reconciler.datasets.report import MAX_LISTED
 from reconciler.datasets.scan import Scan, scan_file
 from reconciler.diagnostics import Diagnostic, display_path, plural
+from reconciler.manifests.item_reads import item_reads
 from reconciler.manifests.loader import LoadedManifest
 from reconciler.manifests.model import ReinforcementMethod
 
@@ -80,11 +81,27 @@ def item_fields(grader: dict[str, Any], prefix: str = "method.grader") -> dict[s
     return found
 
 
+def python_fields(loaded: LoadedManifest) -> dict[str, str]:
+    """Fields the manifest's python graders read as ``item["FIELD"]`` or ``item.get("FIELD")`` → where:
+    the line in the grader's file (``source_file``), or in its inline ``source``."""
+    found: dict[str, str] = {}
+    for path, code in loaded.python_sources.items():
+        file = loaded.local_files.get(f"{path}.source_file")
+        for name, read in item_reads(code).items():
+            where = f"{display_path(file)}:{read.line}" if file else f"{path}.source, line {read.line} of the code"
+            found.setdefault(name, f"{read.text} in {where}")
+    return found
+
+
 def grader_fields(loaded: LoadedManifest) -> dict[str, str]:
+    """Every field of a data line the manifest's grader reads: by template, or in python code."""
     method = loaded.manifest.method
     if not isinstance(method, ReinforcementMethod):
         return {}
-    return item_fields(method.grader.model_dump(exclude_none=True))
+    found = item_fields(method.grader.model_dump(exclude_none=True))
+    for name, where in python_fields(loaded).items():
+        found.setdefault(name, where)
+    return found
 
 
 class _Checker:

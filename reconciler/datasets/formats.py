@@ -12,7 +12,7 @@ Formats (OpenAI's fine-tuning guide):
 * ``preference`` (dpo): ``{"input": {"messages": [...]}, "preferred_output": [assistant],
   "non_preferred_output": [assistant]}``;
 * ``reinforcement``: ``{"messages": [... ending with a user message]}`` plus the fields that the
-  grader reads as ``{{item.FIELD}}``.
+  grader reads as ``{{item.FIELD}}`` (or, python graders, as ``item["FIELD"]``).
 
 A line written for another method's format is said to be (``hints``): preference data where
 messages are expected reads as such, not as a missing ``messages``.

@@ -6,8 +6,9 @@
   and every grader must be used.
 * A python grader's code must not be empty, must compile, and must define ``grade`` at its top
   level so that ``grade(sample, item)`` can be called.
-* Templates read ``{{item.…}}`` (a field of each data line: ``datasets`` checks every line has it)
-  or ``{{sample.…}}``, whose first part must be something a sample offers (``SAMPLE_FIELDS``).
+* Templates read ``{{item.…}}`` (a field of each data line: ``datasets`` checks every line has it,
+  as it does the fields a python grader's code reads, found by ``item_reads``) or ``{{sample.…}}``,
+  whose first part must be something a sample offers (``SAMPLE_FIELDS``).
 """
 
 from __future__ import annotations
