@@ -2,17 +2,53 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import inspect
+import itertools
+import textwrap
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator
 from pydantic_core import PydanticCustomError
 
 
-class Strict(BaseModel):
-    """Strict in: ``extra="forbid"`` turns a typo into an error; ``strict`` refuses "3" for 3."""
+def field_docs(model: type[BaseModel]) -> dict[str, str]:
+    """The docstring written below each field of ``model`` and of the models it extends (its own first).
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    Pydantic's ``use_attribute_docstrings`` reads the same, but at import, for every model: some tens
+    of milliseconds on every command. Read here, it costs only ``ftctl schema``, the one command that
+    shows them."""
+    docs: dict[str, str] = {}
+    for cls in model.__mro__:
+        if not issubclass(cls, BaseModel) or cls is BaseModel:
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+        except (OSError, TypeError, SyntaxError):  # no source at hand (a frozen build): no descriptions
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for stmt, after in itertools.pairwise(body):
+            if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and isinstance(after, ast.Expr)
+                    and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
+                paragraphs = inspect.cleandoc(after.value.value).split("\n\n")  # wrapped lines joined again
+                docs.setdefault(stmt.target.id, "\n\n".join(" ".join(p.split()) for p in paragraphs))
+    return docs
+
+
+def _describe_properties(schema: dict[str, Any], model: type[Any]) -> None:
+    """Each property of a model's JSON Schema described by its field's docstring, for editors."""
+    docs = field_docs(model)
+    for name, prop in schema.get("properties", {}).items():
+        if isinstance(prop, dict) and name in docs and not prop.get("description"):
+            prop["description"] = docs[name]
+
+
+class Strict(BaseModel):
+    """Strict in: ``extra="forbid"`` turns a typo into an error; ``strict`` refuses "3" for 3. Each
+    field's docstring (the string below it) is its description in ``ftctl schema``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, json_schema_extra=_describe_properties)
 
 
 def _is_number(value: Any) -> bool:
