@@ -23,24 +23,27 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler import catalog
+from reconciler.docstrings import describe_properties
 
 WARN_DAYS = 30
 Level = Literal["ended", "soon"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=describe_properties)
 
 
 class Dated(_Strict):
     """One date and where it was read."""
 
     date: dt.date
+    """The day itself (YYYY-MM-DD): from this day on, it has ended."""
     source: Annotated[str, Field(min_length=1)]
     """The page that says so (a URL), or who agreed to it (an enterprise agreement)."""
     checked: dt.date | None = None
     """The day the source was last read."""
     note: str | None = None
+    """What the source adds (who it applies to, how sure it is)."""
 
 
 class ModelDates(_Strict):
@@ -65,6 +68,7 @@ class Table(_Strict):
     about: str | None = Field(default=None, alias="_about")
     """What the table is (the data file says so in its first key)."""
     providers: dict[str, ProviderDates] = Field(default_factory=dict)
+    """By provider: openai, azure, bedrock, opea, compatible, or sandbox (for tests)."""
 
 
 TITLES = {"openai": "OpenAI", "azure": "Azure OpenAI", "bedrock": "AWS Bedrock", "opea": "the OPEA service",

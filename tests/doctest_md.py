@@ -11,7 +11,10 @@ and no colour:
   before the next command runs: what a page shows as a file is the file the samples run against.
 
 What changes from run to run is normalised on both sides before comparing: job, file, event and
-checkpoint IDs, the sandbox's port, times, ages and ETAs, and the width of table columns.
+checkpoint IDs, the sandbox's port, times, ages and ETAs, and the width of table columns. IDs may
+differ from the run's, but not from each other: across a page, one ID of the page stands for one ID
+of the run and the other way round (``Ids``), so that a job created in one sample is the job a
+later sample shows, under the same ID and model name.
 """
 
 from __future__ import annotations
@@ -86,13 +89,53 @@ def normalise(lines: list[str]) -> list[str]:
     return out
 
 
+def align(expected: list[str], actual: list[str], i: int = 0, j: int = 0) -> list[tuple[int, int]] | None:
+    """The lines of ``expected`` (``...`` lines match any run of lines) paired with the lines of
+    ``actual`` they match, by index; None when they do not match."""
+    if i == len(expected):
+        return [] if j == len(actual) else None
+    if expected[i] == "...":
+        for k in range(j, len(actual) + 1):
+            rest = align(expected, actual, i + 1, k)
+            if rest is not None:
+                return rest
+        return None
+    if j < len(actual) and expected[i] == actual[j]:
+        rest = align(expected, actual, i + 1, j + 1)
+        return None if rest is None else [(i, j), *rest]
+    return None
+
+
 def matches(expected: list[str], actual: list[str]) -> bool:
     """``expected`` (``...`` lines match any run of lines) against ``actual``."""
-    if not expected:
-        return not actual
-    if expected[0] == "...":
-        return any(matches(expected[1:], actual[i:]) for i in range(len(actual) + 1))
-    return bool(actual) and expected[0] == actual[0] and matches(expected[1:], actual[1:])
+    return align(expected, actual) is not None
+
+
+IDENTIFIERS = re.compile(r"\b(?:ftjob|file|ftevent|ftckpt)[-_][A-Za-z0-9]{6,}|(?<=:sandbox:)[\w.-]*:[A-Za-z0-9]{8}\b")
+"""What names a job, file, event or checkpoint, and a fine-tuned model's (suffix and) ID."""
+
+
+class Ids:
+    """One page's IDs against the run's: the same thing keeps one ID across a page's samples."""
+
+    def __init__(self) -> None:
+        self.run_of: dict[str, str] = {}
+        self.page_of: dict[str, str] = {}
+
+    def check(self, page: str, sample: Sample, expected: list[str], actual: list[str],
+              pairs: list[tuple[int, int]]) -> list[str]:
+        problems = []
+        for i, j in pairs:
+            for shown, got in zip(IDENTIFIERS.findall(expected[i]), IDENTIFIERS.findall(actual[j]), strict=False):
+                before, earlier = self.run_of.setdefault(shown, got), self.page_of.setdefault(got, shown)
+                where = f"{page}:{sample.line + 1 + i}: $ {sample.command}\n"
+                if earlier != shown:
+                    problems.append(f"{where}shows {shown} where an earlier sample showed {earlier}: the same "
+                                    f"thing in the run ({got}), so the same ID on the page")
+                elif before != got:
+                    problems.append(f"{where}shows {shown} for {got}, where an earlier sample showed it for "
+                                    f"{before}: two things in the run, so two IDs on the page")
+        return problems
 
 
 def project(root: Path, repo: Path) -> Path:
@@ -118,6 +161,7 @@ def run_page(page: Path, root: Path, record: dict[int, list[str]] | None = None)
 
 def _run(page: Path, cwd: Path, env: dict[str, str], problems: list[str], groups: list[int],
          record: dict[int, list[str]] | None) -> list[str]:
+    ids = Ids()
     for step in steps(page.read_text(encoding="utf-8")):
         if step.file is not None:
             (cwd / step.file[0]).parent.mkdir(parents=True, exist_ok=True)
@@ -142,9 +186,12 @@ def _run(page: Path, cwd: Path, env: dict[str, str], problems: list[str], groups
             actual = normalise(output.splitlines())
             if record is not None:
                 record[sample.line] = [line.rstrip() for line in output.splitlines()]
-            if not matches(normalise(sample.expected), actual):
+            pairs = align(normalise(sample.expected), actual)
+            if pairs is None:
                 problems.append(f"{page.name}:{sample.line}: $ {sample.command}\n--- expected\n"
                                 + "\n".join(sample.expected) + "\n--- got\n" + "\n".join(actual))
+            else:
+                problems += ids.check(page.name, sample, sample.expected, output.splitlines(), pairs)
     return problems
 
 

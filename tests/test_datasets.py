@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,8 @@ from tests.conftest import ROOT
 
 CASES = Path(__file__).parent / "cases" / "datasets"
 EXPECTED: dict[str, list[str]] = json.loads((CASES / "expected.json").read_text())
+HINTS: dict[str, dict[str, Any]] = {k: v for k, v in json.loads((CASES / "hints.json").read_text()).items()
+                                    if not k.startswith("_")}
 GRADER_NEEDS = {"label": "{{item.label}} in method.grader.reference"}
 
 
@@ -39,6 +42,17 @@ def test_bad_file(name: str) -> None:
 
 def test_every_case_file_has_an_expectation() -> None:
     assert sorted(p.stem for p in CASES.glob("*.jsonl")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("case", sorted(HINTS))
+def test_data_of_another_method_is_one_problem_and_a_hint_at_the_manifest(case: str, repo: Path) -> None:
+    """hints.json: the file's problem once (its lines grouped), then the manifest's line (method.type
+    when written, else the file's field) naming the format the data looks like and what to set."""
+    shutil.copy(CASES / f"{HINTS[case]['data']}.jsonl", repo / "data.jsonl")
+    (repo / "job.yaml").write_text(HINTS[case]["manifest"])
+    with pytest.raises(InputError) as info:
+        check_data([repo / "job.yaml"], build({"FTCTL_TOKENS": "estimate"}, repo))
+    assert [str(d) for d in info.value.diagnostics] == HINTS[case]["expected"]
 
 
 def test_errors_are_listed_up_to_a_limit_with_a_count_of_the_rest(tmp_path: Path) -> None:
@@ -132,7 +146,7 @@ def test_the_quick_path_for_clean_chat_judges_and_counts_as_the_whole_check() ->
 def test_sandbox_and_cli_share_one_checker() -> None:
     lines = (ROOT / "manifests" / "data" / "support" / "train.jsonl").read_bytes().splitlines()
     report = check_lines(lines, "preference")
-    assert not report.ok and 'preference format needs "input"' in report.errors[0].message
+    assert not report.ok and '"messages" where the preference format has "input"' in report.errors[0].message
 
 
 MANIFEST = """\
@@ -178,6 +192,61 @@ def test_grader_field_missing_from_a_file_names_file_line_and_template(repo: Pat
                       "{{item.answer}} in method.grader.graders.b.reference)")
     assert "rft.yaml:4: validation_file: data/valid.jsonl does not fit the reinforcement format" in got[-1]
     assert not any(g.startswith("data/train.jsonl") for g in got)  # train has the field
+
+
+PYTHON_GRADER = """\
+name: rft
+model: o4-mini
+training_file: data/train.jsonl
+validation_file: data/valid.jsonl
+method:
+  type: reinforcement
+  grader:
+    type: multi
+    name: m
+    calculate_output: "inline + file"
+    graders:
+      inline:
+        type: python
+        name: inline
+        source: |
+          def grade(sample, item):
+              return float(item["answer"] == sample["output_text"])
+      file: {type: python, name: file, source_file: graders/g.py}
+"""
+
+
+def test_fields_a_python_grader_reads_are_checked_like_templates(repo: Path) -> None:
+    """``item["x"]`` and ``item.get("x")`` in a python grader's code, inline or in its file, are fields
+    every data line must have, as ``{{item.x}}`` is; the message points into the code."""
+    _rft_workspace(repo, "answer")
+    (repo / "graders").mkdir()
+    (repo / "graders" / "g.py").write_text('def grade(sample, item):\n    """Scores the hint."""\n'
+                                          '    return float(bool(item.get("hint")))\n')
+    (repo / "rft.yaml").write_text(PYTHON_GRADER)
+    with pytest.raises(InputError) as info:
+        check_data([repo / "rft.yaml"], build({"FTCTL_TOKENS": "estimate"}, repo))
+    assert [str(d) for d in info.value.diagnostics] == [
+        "data/train.jsonl:1: lines 1, 2, 3 and 9 more: no field 'hint' (the grader reads item.get(\"hint\") in "
+        "graders/g.py:3)",
+        "rft.yaml:3: training_file: data/train.jsonl does not fit the reinforcement format of a reinforcement job "
+        "(see the problems listed above)",
+        "data/valid.jsonl:1: lines 1, 2, 3 and 7 more: no field 'answer' (the grader reads item[\"answer\"] in "
+        "method.grader.graders.inline.source, line 2 of the code); no field 'hint' (the grader reads "
+        "item.get(\"hint\") in graders/g.py:3)",
+        "rft.yaml:4: validation_file: data/valid.jsonl does not fit the reinforcement format of a reinforcement "
+        "job (see the problems listed above)"]
+
+
+def test_a_python_graders_fields_the_data_has_are_no_problem(repo: Path) -> None:
+    _rft_workspace(repo, "answer")
+    (repo / "rft.yaml").write_text(PYTHON_GRADER.replace("graders/g.py", "g.py"))
+    (repo / "g.py").write_text("def grade(sample, item):\n    return float(item['label'] == 'x')\n")
+    (repo / "data" / "valid.jsonl").write_text((repo / "data" / "train.jsonl").read_text())
+    (loaded,) = load_manifests([repo / "rft.yaml"])
+    assert set(grader_fields(loaded)) == {"answer", "label"}
+    analysis = analyse([loaded], load_prices())
+    assert not analysis.errors, [str(d) for d in analysis.errors]
 
 
 def test_estimate_uses_epochs_and_the_price_table(repo: Path) -> None:

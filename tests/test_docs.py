@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.doctest_md import matches, normalise, project, run_page, steps
+from tests.doctest_md import Ids, Sample, matches, normalise, project, run_page, steps
 
 pytestmark = pytest.mark.e2e
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -28,6 +28,23 @@ def test_the_comparison_can_fail() -> None:
     assert matches(["a", "...", "d"], ["a", "b", "c", "d"]) and not matches(["a", "...", "d"], ["a", "b"])
     assert normalise(["ftjob-Abc123xyz  running  42s  "]) == ["ftjob-<id>  running  <t>"]
     assert not matches(normalise(["1 error."]), normalise(["2 errors."]))
+
+
+def test_one_thing_keeps_one_id_across_a_page() -> None:
+    """A job shown under two IDs, or two jobs under one, in a page's samples is a mismatch, however
+    the run's IDs differ from the page's."""
+    ids = Ids()
+
+    def problems(command: str, shown: str, got: str) -> list[str]:
+        return ids.check("p.md", Sample(command, [shown], 1), [shown], [got], [(0, 0)])
+
+    assert problems("apply", "created ftjob-AAAAAAAA (ft:m:sandbox:s:AAAAAAAA)",
+                    "created ftjob-XXXXXXXX (ft:m:sandbox:s:XXXXXXXX)") == []
+    assert problems("status", "ftjob-AAAAAAAA running", "ftjob-XXXXXXXX running") == []
+    assert "an earlier sample showed ftjob-AAAAAAAA" in problems("wait", "ftjob-BBBBBBBB", "ftjob-XXXXXXXX")[0]
+    assert "two things in the run" in problems("status", "ftjob-AAAAAAAA", "ftjob-YYYYYYYY")[0]
+    assert "an earlier sample showed s:AAAAAAAA" in problems("outputs", "ft:m:sandbox:s:BBBBBBBB",
+                                                            "ft:m:sandbox:s:XXXXXXXX")[0]
 
 
 def test_the_readmes_synopsis_names_only_commands_and_options_that_exist() -> None:

@@ -246,11 +246,3 @@ def test_an_api_refusal_is_reported_once(ws: Workspace) -> None:
     refusal = "Model gpt-9-preview is not available for fine-tuning or does not exist."
     assert (done.stdout + done.stderr).count(refusal) == 1, done.stdout + done.stderr
     assert done.stderr == ""
-
-
-def test_make_demo_runs_as_the_readme_says() -> None:
-    """``make demo``'s script, on this checkout (its sandbox state in .ftctl/, which git ignores)."""
-    done = subprocess.run(["bash", "scripts/demo.sh"], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env=clean_env())
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert "== ftctl validate manifests examples/manifests" in done.stdout

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from reconciler.manifests.graders_check import _formula, _python
+from reconciler.manifests.item_reads import item_reads
+
+READS: dict[str, dict[str, Any]] = {
+    k: v for k, v in json.loads((Path(__file__).parent / "cases" / "graders" / "item-reads.json").read_text()).items()
+    if not k.startswith("_")}
 
 
 def _python_problems(code: str) -> list[str]:
@@ -43,3 +52,10 @@ def test_formulas_at_the_edges(formula: str, fragment: str | None) -> None:
         assert problems == []
     else:
         assert len(problems) == 1 and fragment in problems[0], problems
+
+
+@pytest.mark.parametrize("case", sorted(READS))
+def test_the_item_fields_a_python_grader_reads_with_literal_keys(case: str) -> None:
+    """cases/graders/item-reads.json: field → [line of its first read, the read as shown]."""
+    got = {field: [read.line, read.text] for field, read in item_reads(READS[case]["code"]).items()}
+    assert got == READS[case]["reads"]

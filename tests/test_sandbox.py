@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -399,6 +403,47 @@ def test_speed_divides_durations(tmp_path: Path) -> None:
         job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=upload(client))
         fast.advance(1)
         assert client.fine_tuning.jobs.retrieve(job.id).status == "succeeded"
+
+
+def _serve(db: Path, env: dict[str, str], *flags: str) -> subprocess.Popen[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FTCTL_")}
+    return subprocess.Popen([sys.executable, "-m", "reconciler", "sandbox", "serve", "--port", "0", "--db", str(db),
+                             *flags], env={**clean, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize(("env", "flags", "speed"), [
+    ({"FTCTL_SANDBOX_SPEED": "4"}, (), 4.0),
+    ({"FTCTL_SANDBOX_SPEED": "4"}, ("--speed", "2"), 2.0),  # the flag wins
+    ({"FTCTL_SANDBOX_SPEED": "fast"}, ("--speed", "2"), 2.0),  # and the variable is not read
+    ({"FTCTL_SANDBOX_SPEED": ""}, (), 1.0),  # empty is unset, as for --sandbox
+    ({}, (), 1.0),
+])
+def test_serve_takes_its_speed_from_the_flag_else_from_the_environment(tmp_path: Path, env: dict[str, str],
+                                                                       flags: tuple[str, ...], speed: float) -> None:
+    """``FTCTL_SANDBOX_SPEED`` divides durations for ``sandbox serve`` as it does for ``--sandbox``."""
+    proc = _serve(tmp_path / "s.db", env, *flags)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        base = re.search(r"http://127\.0\.0\.1:\d+", line)
+        assert base and f"speed x{speed}" in line, line
+        assert httpx.get(f"{base.group(0)}/sandbox/info", timeout=10).json()["speed"] == speed
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+
+
+@pytest.mark.parametrize("value", ["fast", "0", "-1", "inf", "nan"])
+def test_a_bad_speed_in_the_environment_is_one_error_naming_the_variable(tmp_path: Path, value: str) -> None:
+    proc = _serve(tmp_path / "s.db", {"FTCTL_SANDBOX_SPEED": value})
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:  # it served: the variable was not read
+        proc.kill()
+        out, err = proc.communicate()
+    assert proc.returncode == 1 and out == "", out
+    assert err.strip() == f"Error: FTCTL_SANDBOX_SPEED={value!r} must be a number greater than 0"
+    assert not (tmp_path / "s.db").exists()
 
 
 def test_admin_api_rejects_bad_input(sandbox: SandboxProcess) -> None:

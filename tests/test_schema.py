@@ -61,3 +61,29 @@ def test_ftctl_schema_prints_them(tmp_path: Path) -> None:
         done = subprocess.run([sys.executable, "-m", "reconciler", "schema", *args], cwd=tmp_path,
                               capture_output=True, text=True, check=True)
         assert json.loads(done.stdout) == expected
+
+
+def _undescribed(node: Any, where: str = "#") -> list[str]:
+    """Every property, at any depth of ``node`` (definitions included), that has no description."""
+    if isinstance(node, list):
+        return [p for i, item in enumerate(node) for p in _undescribed(item, f"{where}/{i}")]
+    if not isinstance(node, dict):
+        return []
+    found = [f"{where}/properties/{name}" for name, prop in node.get("properties", {}).items()
+             if not (isinstance(prop, dict) and str(prop.get("description", "")).strip())]
+    return found + [p for key, value in node.items() for p in _undescribed(value, f"{where}/{key}")]
+
+
+def test_every_property_of_both_schemas_has_a_description_for_editors(tmp_path: Path) -> None:
+    """Editors (yaml-language-server) show a property's description while typing: none is left out."""
+    for args in ([], ["--config"]):
+        done = subprocess.run([sys.executable, "-m", "reconciler", "schema", *args], cwd=tmp_path,
+                              capture_output=True, text=True, check=True)
+        schema = json.loads(done.stdout)
+        assert len(schema["properties"]) >= 4 and (args or len(schema["$defs"]) >= 20)
+        assert _undescribed(schema) == [], f"ftctl schema {' '.join(args)}: properties without a description"
+
+
+def test_a_property_without_a_description_would_be_caught() -> None:
+    schema = {"properties": {"a": {"description": "A."}}, "$defs": {"B": {"properties": {"c": {"type": "string"}}}}}
+    assert _undescribed(schema) == ["#/$defs/B/properties/c"]

@@ -1,7 +1,11 @@
-"""``sandbox serve``: the embedded OpenAI-compatible server, in either dialect, with its quotas."""
+"""``sandbox serve``: the embedded OpenAI-compatible server, in either dialect, with its quotas.
+
+Its speed follows the rule of every setting: ``--speed``, else ``FTCTL_SANDBOX_SPEED`` (read and
+checked by the same function as for ``--sandbox``), else 1."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -20,8 +24,8 @@ def sandbox() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8787, show_default=True, type=int)
 @click.option("--db", default=".ftctl/sandbox.db", show_default=True, type=click.Path(dir_okay=False))
-@click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0.001),
-              help="Divide every job phase's duration by this factor.")
+@click.option("--speed", type=click.FloatRange(min=0.001),
+              help="Divide every job phase's duration by this factor (env FTCTL_SANDBOX_SPEED; default 1).")
 @click.option("--flavor", type=click.Choice(["openai", "azure"]), default="openai", show_default=True,
               help="The dialect: OpenAI's, or Azure OpenAI's v1 (paths under /openai/v1, pending, pausing…).")
 @click.option("--max-active-jobs", type=click.IntRange(1), metavar="N", help="Refuse creates beyond N active jobs.")
@@ -33,11 +37,16 @@ def sandbox() -> None:
 @click.option("--clock", type=click.Choice(["real", "manual"]), default="real", show_default=True,
               help="manual: time moves only by POST /sandbox/clock/advance (for tests).")
 @log_option
-def sandbox_serve(host: str, port: int, db: str, speed: float, flavor: str, max_active_jobs: int | None,
+def sandbox_serve(host: str, port: int, db: str, speed: float | None, flavor: str, max_active_jobs: int | None,
                   daily_limit: int | None, drop_fields: str, no_idempotency: bool, clock: str) -> None:
     """Serve the sandbox API over HTTP until interrupted."""
     from reconciler.sandbox.flavor import FLAVORS, Options
     from reconciler.sandbox.server import serve
+    from reconciler.session.settings import sandbox_speed
+
+    if speed is None:  # the flag wins; else the variable (empty is unset), checked as for --sandbox
+        value = os.environ.get("FTCTL_SANDBOX_SPEED")
+        speed = sandbox_speed(value) if value else 1.0
 
     dropped = frozenset(f.strip() for f in drop_fields.split(",") if f.strip())
     unknown = dropped - DROPPABLE

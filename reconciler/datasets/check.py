@@ -8,7 +8,6 @@ on to the spec hash so that nothing is read twice.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,13 @@ from pydantic import BaseModel, ConfigDict
 
 from reconciler import catalog
 from reconciler.datasets.formats import Counter, format_for
+from reconciler.datasets.hints import likely_format, method_hint
 from reconciler.datasets.pricing import Prices
 from reconciler.datasets.report import MAX_LISTED
 from reconciler.datasets.scan import Scan, scan_file
-from reconciler.diagnostics import Diagnostic, display_path, plural
+from reconciler.diagnostics import Diagnostic, display_path, dotted, plural
+from reconciler.manifests.graders_check import strings
+from reconciler.manifests.item_reads import item_reads
 from reconciler.manifests.loader import LoadedManifest
 from reconciler.manifests.model import ReinforcementMethod
 
@@ -58,32 +60,38 @@ class Analysis:
         return [d for d in self.diagnostics if d.severity == "warning"]
 
 
-def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings(item, f"{path}.{key}")
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _strings(item, f"{path}.{i}")
-
-
 def item_fields(grader: dict[str, Any], prefix: str = "method.grader") -> dict[str, str]:
     """Fields a grader reads as ``{{item.FIELD}}`` (``a.b`` for nested ones) → where it reads them."""
     found: dict[str, str] = {}
-    for where, text in _strings(grader, prefix):
+    for where, text in strings(grader, tuple(prefix.split("."))):
         for name in ITEM_FIELD.findall(text):
             path = re.sub(r"\[\s*(\d+)\s*\]", r".\1", name)  # item.tags[0] reads item.tags.0
-            found.setdefault(path, f"{{{{item.{name}}}}} in {where}")
+            found.setdefault(path, f"{{{{item.{name}}}}} in {dotted(where)}")
+    return found
+
+
+def python_fields(loaded: LoadedManifest) -> dict[str, str]:
+    """Fields the manifest's python graders read as ``item["FIELD"]`` or ``item.get("FIELD")`` → where:
+    the line in the grader's file (``source_file``), or in its inline ``source``."""
+    found: dict[str, str] = {}
+    for path, code in loaded.python_sources.items():
+        file = loaded.local_files.get((*path, "source_file"))
+        for name, read in item_reads(code).items():
+            where = (f"{display_path(file)}:{read.line}" if file else
+                     f"{dotted(path)}.source, line {read.line} of the code")
+            found.setdefault(name, f"{read.text} in {where}")
     return found
 
 
 def grader_fields(loaded: LoadedManifest) -> dict[str, str]:
+    """Every field of a data line the manifest's grader reads: by template, or in python code."""
     method = loaded.manifest.method
     if not isinstance(method, ReinforcementMethod):
         return {}
-    return item_fields(method.grader.model_dump(exclude_none=True))
+    found = item_fields(method.grader.model_dump(exclude_none=True))
+    for name, where in python_fields(loaded).items():
+        found.setdefault(name, where)
+    return found
 
 
 class _Checker:
@@ -125,6 +133,10 @@ class _Checker:
             if first:
                 self.report_file(scan)
             if not scan.report.ok:
+                other = likely_format(scan.report)
+                if other is not None:
+                    self.analysis.diagnostics.append(method_hint(loaded, key, path, other))
+                    continue
                 shown, line = loaded.where((key,))
                 self.analysis.diagnostics.append(Diagnostic(
                     shown, line, key, f"{display_path(path)} does not fit the {fmt} format of a {m.method.type} job "

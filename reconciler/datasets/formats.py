@@ -12,7 +12,10 @@ Formats (OpenAI's fine-tuning guide):
 * ``preference`` (dpo): ``{"input": {"messages": [...]}, "preferred_output": [assistant],
   "non_preferred_output": [assistant]}``;
 * ``reinforcement``: ``{"messages": [... ending with a user message]}`` plus the fields that the
-  grader reads as ``{{item.FIELD}}``.
+  grader reads as ``{{item.FIELD}}`` (or, python graders, as ``item["FIELD"]``).
+
+A line written for another method's format is said to be (``hints``): preference data where
+messages are expected reads as such, not as a missing ``messages``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from reconciler.datasets.hints import count_written_for, other_format
 from reconciler.datasets.report import Report
 
 MIN_EXAMPLES = 10
@@ -128,6 +132,10 @@ def _check_example(obj: Any, fmt: str, report: Report, line: int) -> tuple[str, 
     """Check one example; return (its text, message count), or None when it has an error."""
     if not isinstance(obj, dict):
         report.error(line, "each line must be a JSON object")
+        return None
+    other = other_format(obj, fmt)
+    if other is not None:
+        report.error(line, other)
         return None
     if fmt == "completion":
         if not isinstance(obj.get("prompt"), str) or not isinstance(obj.get("completion"), str):
@@ -247,6 +255,7 @@ def check_lines(lines: Iterable[bytes], fmt: str, context_tokens: int | None = N
         else:
             checked = _check_example(obj, fmt, report, number)
             if checked is None:
+                count_written_for(obj, fmt, report)
                 continue
             if needed:
                 missing = [key for key, (path, _) in needed.items() if not _has(obj, path)]

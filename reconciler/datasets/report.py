@@ -65,6 +65,8 @@ class Report:
     examples: int = 0
     tokens: int = 0  # exact when a tokenizer was given, else estimated from characters
     longest: int = 0  # tokens of the longest example
+    looks_like: dict[str, int] = field(default_factory=dict)
+    """Lines refused that are written for another method's format (``written_for``), by that format."""
     _errors: _Problems = field(default_factory=_Problems)
     _warnings: _Problems = field(default_factory=_Problems)
 

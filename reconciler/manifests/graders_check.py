@@ -6,8 +6,9 @@
   and every grader must be used.
 * A python grader's code must not be empty, must compile, and must define ``grade`` at its top
   level so that ``grade(sample, item)`` can be called.
-* Templates read ``{{item.…}}`` (a field of each data line: ``datasets`` checks every line has it)
-  or ``{{sample.…}}``, whose first part must be something a sample offers (``SAMPLE_FIELDS``).
+* Templates read ``{{item.…}}`` (a field of each data line: ``datasets`` checks every line has it,
+  as it does the fields a python grader's code reads, found by ``item_reads``) or ``{{sample.…}}``,
+  whose first part must be something a sample offers (``SAMPLE_FIELDS``).
 """
 
 from __future__ import annotations
@@ -186,20 +187,21 @@ def template_path(ref: str) -> list[str]:
     return re.sub(r"\[\s*(\d+)\s*\]", r".\1", ref).split(".")
 
 
-def _strings(value: Any, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:
+def strings(value: Any, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:
+    """Every string in ``value`` (mappings and lists walked), with its path."""
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _strings(item, (*path, key))
+            yield from strings(item, (*path, key))
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            yield from _strings(item, (*path, i))
+            yield from strings(item, (*path, i))
 
 
 def _templates(grader: Any, path: FieldPath) -> Iterator[Problem]:
     data = grader.model_dump(exclude_none=True, exclude={"source", "source_file"})
-    for where, text in _strings(data, path):
+    for where, text in strings(data, path):
         if where[-1] in ("source", "calculate_output"):
             continue
         for ref in TEMPLATE.findall(text):

@@ -37,35 +37,56 @@ PositiveOrAuto = Annotated[Auto | int, auto_or_int(1)]
 
 class SupervisedHyperparameters(Strict):
     batch_size: BatchSize = "auto"
+    """Examples per batch: "auto" (the service chooses) or 1 to 256; larger batches update the model less often,
+    with less variance."""
     learning_rate_multiplier: LearningRate = "auto"
+    """Scales the base learning rate: "auto" or a number above 0; smaller values can help against overfitting."""
     n_epochs: Epochs = "auto"
+    """Full passes over the training data: "auto" (OpenAI's rule: about 3, at least 100 and at most 25,000
+    example-passes) or 1 to 50."""
 
 
 class DpoHyperparameters(SupervisedHyperparameters):
     beta: Beta = "auto"
+    """Weight of the penalty that keeps the model close to the one it starts from: "auto", or above 0 and at most 2."""
 
 
 class ReinforcementHyperparameters(SupervisedHyperparameters):
     reasoning_effort: Literal["default", "low", "medium", "high"] = "default"
+    """How much the model reasons while it trains: default, low, medium or high."""
     compute_multiplier: ComputeMultiplier = "auto"
+    """Multiplies the compute spent exploring answers while training: "auto", or above 0.00001 and at most 10."""
     eval_interval: PositiveOrAuto = "auto"
+    """Training steps between evaluation runs: "auto" or at least 1."""
     eval_samples: PositiveOrAuto = "auto"
+    """Samples generated per evaluation run: "auto" or at least 1."""
 
 
 class SupervisedMethod(Strict):
     type: Literal["supervised"] = "supervised"
+    """supervised, the default: trains on chat examples, {"messages": [...]} ending with the assistant's answer
+    ({"prompt", "completion"} pairs for babbage-002 and davinci-002)."""
     hyperparameters: SupervisedHyperparameters = SupervisedHyperparameters()
+    """Hyperparameters of supervised fine-tuning; each one left out is "auto"."""
 
 
 class DpoMethod(Strict):
     type: Literal["dpo"]
+    """dpo: Direct Preference Optimization, trained on pairs of answers, {"input": {"messages": [...]},
+    "preferred_output": [assistant], "non_preferred_output": [assistant]}."""
     hyperparameters: DpoHyperparameters = DpoHyperparameters()
+    """Hyperparameters of DPO; each one left out is "auto"."""
 
 
 class ReinforcementMethod(Strict):
     type: Literal["reinforcement"]
+    """reinforcement: a reasoning model learns from the grader's scores of its own answers; each data line is
+    {"messages": [... ending with a user message]} plus the fields the grader reads."""
     hyperparameters: ReinforcementHyperparameters = ReinforcementHyperparameters()
+    """Hyperparameters of reinforcement fine-tuning; each one left out is "auto" (reasoning_effort: default)."""
     grader: Grader
+    """How each answer is scored: string_check, text_similarity, python, score_model or multi. Required here,
+    refused with the other methods."""
 
 
 HYPERPARAMETERS: dict[str, type[SupervisedHyperparameters]] = {
@@ -90,14 +111,21 @@ Method = Annotated[
 
 class Wandb(Strict):
     project: Annotated[str, Field(min_length=1)]
+    """The Weights & Biases project the run is logged to."""
     name: str | None = None
+    """The run's display name (default: the job's ID)."""
     entity: str | None = None
+    """The W&B team or user the run belongs to (default: the default entity of the W&B key registered with the
+    provider)."""
     tags: list[str] | None = None
+    """Tags of the run, passed on to W&B (OpenAI adds its own: openai/finetune, the base model, the job's ID)."""
 
 
 class Integration(Strict):
     type: Literal["wandb"]
+    """wandb: the one integration the API offers."""
     wandb: Wandb
+    """Where the run is logged in Weights & Biases."""
 
 
 def _metadata_key(key: str) -> str:
@@ -121,30 +149,51 @@ MetadataValue = Annotated[str, AfterValidator(_metadata_value)]
 
 class AzureOptions(Strict):
     training_type: TrainingType | None = None
-    """Sent to Azure OpenAI as ``trainingType``."""
+    """Azure OpenAI's training tier, sent as trainingType: globalstandard, standard or developer."""
 
 
 class ProviderOptions(Strict):
     """Fields only one provider has; sent to that provider only (the spec hash includes them)."""
 
     azure: AzureOptions | None = None
+    """Options sent to Azure OpenAI only."""
 
 
 class Manifest(Strict):
     kind: Literal["FineTuningJob"] = "FineTuningJob"
+    """FineTuningJob, the one kind there is (may be left out)."""
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    """The job's name, unique in the stack: 1 to 63 lowercase letters, digits and '-', starting and ending with a
+    letter or digit. It finds the job again on every plan (the tag ftctl-name)."""
     model: Annotated[str, Field(min_length=1)]
+    """The model to fine-tune: a base model (gpt-4o-mini-2024-07-18, or an alias such as gpt-4o-mini) or a
+    fine-tuned one (ft:BASE:ORG:SUFFIX:ID)."""
     training_file: Annotated[str, Field(min_length=1)]
+    """The training data: a JSONL file relative to this manifest (checked offline, uploaded once per content) or the
+    ID of an uploaded file (file-…)."""
     validation_file: Annotated[str, Field(min_length=1)] | None = None
+    """Optional validation data, in the same forms as training_file."""
     method: Method = SupervisedMethod()
+    """How the model is trained: type (supervised, dpo or reinforcement), hyperparameters, and for reinforcement a
+    grader. Default: supervised, every hyperparameter auto."""
     suffix: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    """Up to 64 characters (40 on Azure) put into the fine-tuned model's name, ft:BASE:ORG:SUFFIX:ID."""
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = None
+    """Seed of the training run, 0 to 2147483647, for reproducible results (default: chosen by the service)."""
     metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict)
+    """Your own tags of the job: at most 13 string pairs (the API allows 16; ftctl uses 3), keys up to 64 and values
+    up to 512 characters, the prefix ftctl- reserved. Not part of the spec: a change is shown by plan, not applied
+    to an existing job."""
     integrations: Annotated[list[Integration], Field(max_length=5)] = Field(default_factory=list)
+    """At most 5 integrations that follow the run: Weights & Biases (type: wandb)."""
     state: State = "active"
+    """active (the default): the job should run; paused: pause it once it runs; cancelled: cancel it. Not part of
+    the spec: a change pauses, resumes or cancels the job, never replaces it."""
     provider_options: ProviderOptions | None = None
+    """Fields only one provider has, sent to that provider only (part of the spec when set)."""
     job_id: Annotated[str, Field(pattern=JOB_ID_PATTERN)] | None = None
-    """Adopts an existing job: matched by this ID instead of by tags, never replaced (SPEC §9)."""
+    """Adopts an existing job (ftjob-…): matched by this ID instead of by ftctl's tags, and never replaced
+    while pinned (ftctl import writes manifests with it)."""
 
     @field_validator("metadata")
     @classmethod

@@ -8,11 +8,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator
 from pydantic_core import PydanticCustomError
 
+from reconciler.docstrings import describe_properties
+
 
 class Strict(BaseModel):
-    """Strict in: ``extra="forbid"`` turns a typo into an error; ``strict`` refuses "3" for 3."""
+    """Strict in: ``extra="forbid"`` turns a typo into an error; ``strict`` refuses "3" for 3. Each
+    field's docstring (the string below it) is its description in ``ftctl schema``."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, json_schema_extra=describe_properties)
 
 
 class Frozen(BaseModel):

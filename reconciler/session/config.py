@@ -47,25 +47,34 @@ class AzureTarget(Strict):
 
 class Target(Strict):
     provider: Literal["openai", "azure", "compatible"] | None = None
-    """What the API is; default: from the API base URL."""
+    """openai, azure or compatible; left out, it follows api_base (*.openai.azure.com and the like: azure;
+    api.openai.com: openai; anything else: compatible). --provider and FTCTL_PROVIDER win over it."""
     api_base: Annotated[str, AfterValidator(_url)] | None = None
-    """The API base URL (``OPENAI_BASE_URL`` and ``--api-base`` take precedence)."""
+    """The API's base URL, e.g. https://acme.openai.azure.com/openai/v1 (plain http:// to loopback hosts only).
+    --api-base and OPENAI_BASE_URL win over it; the key comes from the environment."""
     azure: AzureTarget = AzureTarget()
     """Settings of an Azure OpenAI target."""
 
 
 class Limits(Strict):
     max_active_jobs: Annotated[int, Field(ge=1)] | None = None
-    """apply keeps at most this many of the stack's jobs active."""
+    """apply keeps at most this many of the stack's jobs active, creating the rest as others finish
+    (FTCTL_MAX_ACTIVE_JOBS and --max-active-jobs win over it)."""
     max_cost_usd: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
-    """plan marks, and apply refuses, a plan whose new training is estimated to cost more."""
+    """The budget in US dollars: plan marks, and apply refuses, a plan whose new training is estimated to cost
+    more (--allow-over-budget overrides it for one run)."""
 
 
 class Config(Strict):
     stack: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+    """The stack: ftctl only touches jobs tagged with it (default: default). --stack and FTCTL_STACK win over it."""
     paths: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] | None = None
+    """Where the manifests are, relative to this file (one path or a list): read by validate, plan, apply and status
+    when no PATHS are given."""
     target: Target = Target()
+    """The API to reconcile against when no --api-base or --sandbox is given."""
     limits: Limits = Limits()
+    """What apply may start and spend."""
     lifecycle: LifecycleTable | None = None
     """Dates added to ftctl's lifecycle table or replacing its own, by provider: ``{providers: {azure:
     {models: {gpt-4o-mini: {training_ends: {date: 2027-09-01, source: our agreement}}}}}}``."""

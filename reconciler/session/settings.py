@@ -151,7 +151,7 @@ def _positive(value: str, where: str) -> int:
     return int(text)
 
 
-def _speed(value: str) -> float:
+def sandbox_speed(value: str) -> float:
     try:
         speed = float(value)
     except ValueError:
@@ -222,7 +222,7 @@ def build(env: Mapping[str, str], cwd: Path, *, stack: str | None = None, sandbo
     return Settings(
         root=root, stack=chosen_stack, stack_from=stack_from, sandbox=sandbox, api_base=base,
         api_base_from=base_from, sandbox_db=root / db if not Path(db).is_absolute() else Path(db),
-        sandbox_speed=_speed(env["FTCTL_SANDBOX_SPEED"]) if env.get("FTCTL_SANDBOX_SPEED") else 1.0,
+        sandbox_speed=sandbox_speed(env["FTCTL_SANDBOX_SPEED"]) if env.get("FTCTL_SANDBOX_SPEED") else 1.0,
         provider=None if sandbox else chosen_provider, offline=offline,
         max_active_jobs=_positive(env["FTCTL_MAX_ACTIVE_JOBS"], "FTCTL_MAX_ACTIVE_JOBS")
         if env.get("FTCTL_MAX_ACTIVE_JOBS") else config.limits.max_active_jobs,
