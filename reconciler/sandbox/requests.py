@@ -8,7 +8,6 @@ manifest models, which follow the same OpenAPI schemas.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from reconciler import catalog
-from reconciler.manifests.graders import Grader, MultiGrader, PythonGrader
+from reconciler.manifests.graders import Grader, PythonGrader, walk
 from reconciler.manifests.model import HYPERPARAMETERS, MAX_SEED
 from reconciler.sandbox.flavor import OPENAI, Flavor
 
@@ -73,22 +72,22 @@ def _check_integrations(value: Any) -> list[dict[str, Any]] | None:
     return value
 
 
-def _check_grader(grader: Any) -> dict[str, Any]:
+def _check_grader(grader: Any, flavor: Flavor) -> dict[str, Any]:
     try:
         parsed = _GRADER.validate_python(grader)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
         raise _bad(f"Invalid grader: {where}: {first['msg']}", "method.reinforcement.grader") from None
-    pythons = [parsed] if isinstance(parsed, PythonGrader) else (
-        [g for g in parsed.graders.values() if isinstance(g, PythonGrader)] if isinstance(parsed, MultiGrader)
-        else [])
+    pythons = [g for _, g in walk(parsed) if isinstance(g, PythonGrader)]
+    if pythons and not flavor.python_grader:
+        raise _bad("The python grader is not supported here.", "method.reinforcement.grader")
     if any(p.source is None for p in pythons):
         raise _bad("Invalid grader: python graders need 'source'.", "method.reinforcement.grader")
     return dict(grader)
 
 
-def _method(body: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
+def _method(body: dict[str, Any], flavor: Flavor) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
     """(type, hyperparameters as sent, grader) from ``method`` or the deprecated top level."""
     method = body.get("method")
     legacy = body.get("hyperparameters")
@@ -110,7 +109,7 @@ def _method(body: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any] |
     if kind == "reinforcement":
         if grader is None:
             raise _bad("method.reinforcement.grader is required.", "method.reinforcement.grader", "missing")
-        grader = _check_grader(grader)
+        grader = _check_grader(grader, flavor)
     return kind, hyper, grader
 
 
@@ -178,9 +177,7 @@ def validate_create(body: Any, get_file: Any, flavor: Flavor = OPENAI,
         seed = secrets.randbelow(MAX_SEED + 1)
     elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise _bad(f"seed must be an integer between 0 and {MAX_SEED}.", "seed")
-    kind, hyper, grader = _method(body)
-    if grader is not None and not flavor.python_grader and '"type": "python"' in json.dumps(grader):
-        raise _bad("The python grader is not supported here.", "method.reinforcement.grader")
+    kind, hyper, grader = _method(body, flavor)
     if kind not in info.methods:
         raise _bad(f"Model {resolved} does not support the {kind} method.", "method.type", "unsupported_method")
     return {
