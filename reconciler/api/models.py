@@ -44,6 +44,8 @@ class LiveJob(Lenient):
     method: dict[str, Any] | None = None
     hyperparameters: dict[str, Any] | None = None
     suffix: str | None = None
+    user_provided_suffix: str | None = None
+    """Azure OpenAI's name for the suffix a job was created with."""
     seed: int | None = None
     integrations: list[dict[str, Any]] | None = None
 
@@ -120,6 +122,9 @@ class LiveRequest:
             given.add("grader")
         suffix = job.suffix
         if "suffix" in job.model_fields_set:
+            given.add("suffix")
+        elif "user_provided_suffix" in job.model_fields_set:
+            suffix = job.user_provided_suffix
             given.add("suffix")
         elif _ft_name(job.fine_tuned_model):
             suffix = suffix_of(job.fine_tuned_model)  # the name shows the suffix, or that there is none

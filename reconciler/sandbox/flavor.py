@@ -2,8 +2,12 @@
 
 Azure, as the service behaves: paths under ``/openai/v1``; jobs start ``pending`` (OpenAI's
 validating_files and queued); a pause passes through ``pausing`` and a resume through ``resuming``;
-the job list ignores a metadata filter, as a proxy might; a suffix has at most 40 characters; no
-python grader; ``trainingType`` on create (accepted and checked, not echoed); no Uploads API; a file
+the job list ignores a metadata filter, as a proxy might; a suffix has at most 40 characters, letters,
+digits, ``-`` and ``_`` only; no python grader; ``trainingType`` on every create (without it, the
+misleading answer Azure gives: the model does not support fine-tuning), of the types the model has;
+the models Azure fine-tunes (open-weight ones included); one job of the resource running and 20
+queued; a reinforcement job paused by the service half-way (its $5,000 cost ceiling); fine-tuned
+models named ``BASE.ft-ID`` and the suffix returned as ``user_provided_suffix``; no Uploads API; a file
 is created with ``expires_after``; error bodies carry camelCase codes and ``type: error`` (and no
 null ``param``), and a request in the wrong state is a 409. Its published description
 (tests/azure-openai-spec/) is what the tests check its shapes against.
@@ -13,6 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from reconciler.providers import AZURE as AZURE_PROFILE
+from reconciler.providers import OPENAI as OPENAI_PROFILE
+from reconciler.providers import Provider
 
 TRANSITION_SECONDS = 5.0
 """How long Azure's pausing and resuming last (divided by --speed)."""
@@ -33,6 +41,15 @@ class Flavor:
     codes: dict[str, str] = field(default_factory=dict)
     extra_create_fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Create fields of this dialect only, and their allowed values."""
+    profile: Provider = OPENAI_PROFILE
+    """What the service it emulates fine-tunes: models, methods, training types, suffix characters."""
+    naming: str = "openai"
+    """How fine-tuned models are named: ``ft:BASE:ORG:SUFFIX:ID``, or Azure's ``BASE.ft-ID``."""
+    one_running: bool = False
+    """Azure: one job of the resource runs at a time; the others wait queued (``profile.active_limit``
+    in all)."""
+    ceiling_pause: bool = False
+    """Azure: a reinforcement job pauses itself half-way, standing for its $5,000 cost ceiling."""
 
     @property
     def statuses(self) -> frozenset[str]:
@@ -70,6 +87,7 @@ AZURE = Flavor(
         "fine_tuning_job_limit_exceeded": "quotaExceeded", "idempotency_key_reused": "invalidPayload",
     },
     extra_create_fields={"trainingType": ("globalstandard", "standard", "developer")},
+    profile=AZURE_PROFILE, naming="azure", one_running=True, ceiling_pause=True,
 )
 FLAVORS = {f.name: f for f in (OPENAI, AZURE)}
 

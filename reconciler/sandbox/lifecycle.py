@@ -37,6 +37,9 @@ LEGAL = {
     "resume": frozenset({"paused"}),
     "cancel": frozenset({"validating_files", "queued", "running", "paused", "pending", "pausing", "resuming"}),
 }
+CEILING_PAUSE = ("Fine-tuning job paused: it reached the cost limit of $5,000 (training and grading); a "
+                 "deployable checkpoint was created. Resume it to go on, with no further cost limit.")
+"""Azure's pause of a reinforcement job at its cost ceiling, as its documentation describes it."""
 ORG = "org-sandbox"
 ORG_SLUG = "sandbox"
 
@@ -69,6 +72,10 @@ class Job:
     """Azure: validating_files and queued are shown as ``pending``."""
     t_transition: float = 0.0
     """Azure: seconds of ``pausing`` after a pause and of ``resuming`` after a resume."""
+    naming: str = "openai"
+    """``azure``: the fine-tuned model is ``BASE.ft-ID`` (ID the job's hex), else ``ft:BASE:ORG:SUFFIX:ID8``."""
+    ceiling_pause: bool = False
+    """Azure: the first pause is the service's own, at the job's cost ceiling (set when it was created)."""
 
     # -- time ------------------------------------------------------------------------------
     def active(self, now: float) -> float:
@@ -144,9 +151,12 @@ class Job:
         return "succeeded"
 
     def fine_tuned_model(self) -> str:
-        """``ft:BASE:ORG:SUFFIX:ID``, BASE the root base model even when trained from an ``ft:`` model."""
-        suffix = self.request.get("suffix") or ""
-        return f"ft:{catalog.base_of(self.request['model'])}:{ORG_SLUG}:{suffix}:{self.id[-8:]}"
+        """``ft:BASE:ORG:SUFFIX:ID`` (Azure: ``BASE.ft-ID``), BASE the root base model even when trained
+        from a fine-tuned model."""
+        base = catalog.base_of(self.request["model"])
+        if self.naming == "azure":
+            return f"{base}.ft-{self.id.removeprefix('ftjob-')}"
+        return f"ft:{base}:{ORG_SLUG}:{self.request.get('suffix') or ''}:{self.id[-8:]}"
 
     def success_at(self) -> float | None:
         """When the job succeeds as things stand (None: while paused, cancelled, or failing)."""
@@ -231,7 +241,7 @@ class Job:
         add(self.created_at, "created", f"Created fine-tuning job: {self.id}")
         add(self.created_at, "validating", "Validating training file: " + self.request["training_file"])
         for i, (start, end) in enumerate(self._pauses()):
-            add(start, f"pause{i}", "Fine-tuning job paused")
+            add(start, f"pause{i}", CEILING_PAUSE if i == 0 and self.ceiling_pause else "Fine-tuning job paused")
             if end is not None:
                 add(end, f"resume{i}", "Fine-tuning job resumed")
         if self.cancelled_at is not None:

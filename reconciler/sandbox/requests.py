@@ -8,6 +8,7 @@ manifest models, which follow the same OpenAPI schemas.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -134,6 +135,19 @@ def resolve_hyperparameters(kind: str, sent: dict[str, Any], examples: int) -> d
     return out
 
 
+def _training_type(body: dict[str, Any], flavor: Flavor, base: str) -> None:
+    """Where the service needs a training type with every create (Azure), refuse a create without one
+    the way the service does — misleadingly, about the model — or with one the model does not have."""
+    types = flavor.profile.training_types
+    if types is None:
+        return
+    given = body.get("trainingType")
+    if given is None:
+        raise _bad("The specified base model does not support fine-tuning.", "model", "model_not_available")
+    if given not in types.get(base, frozenset({given})):
+        raise _bad(f"The training type {given} is not available for {base}.", "trainingType")
+
+
 def validate_create(body: Any, get_file: Any, flavor: Flavor = OPENAI,
                     trained_here: Callable[[str], bool] = lambda model: False) -> dict[str, Any]:
     """Check ``body``; return the request with model, method and seed resolved (epochs not yet).
@@ -149,14 +163,16 @@ def validate_create(body: Any, get_file: Any, flavor: Flavor = OPENAI,
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise _bad("Missing required parameter: 'model'.", "model", "missing_required_parameter")
-    if model.startswith("ft:") and not trained_here(model):
+    if catalog.is_fine_tuned(model) and not trained_here(model):
         raise ApiError(404, f"The model `{model}` does not exist or you do not have access to it.", "model",
                        "model_not_found")
     resolved = catalog.resolve_model(model)
     info = catalog.model_info(resolved)
-    if info is None:
+    offered = flavor.profile.offers(catalog.base_of(resolved))
+    if info is None or offered == frozenset():
         raise _bad(f"Model {model} is not available for fine-tuning or does not exist.", "model",
                    "model_not_available")
+    _training_type(body, flavor, catalog.base_of(resolved))
     for key in ("training_file", "validation_file"):
         value = body.get(key)
         if value is None and key == "validation_file":
@@ -172,13 +188,16 @@ def validate_create(body: Any, get_file: Any, flavor: Flavor = OPENAI,
     suffix = body.get("suffix")
     if suffix is not None and (not isinstance(suffix, str) or not 1 <= len(suffix) <= flavor.suffix_max):
         raise _bad(f"suffix must be a string of 1 to {flavor.suffix_max} characters.", "suffix")
+    chars = flavor.profile.suffix_chars
+    if suffix is not None and chars is not None and not re.fullmatch(chars, suffix):
+        raise _bad("suffix may hold only letters, digits, '-' and '_'.", "suffix")
     seed = body.get("seed")
     if seed is None:
         seed = secrets.randbelow(MAX_SEED + 1)
     elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise _bad(f"seed must be an integer between 0 and {MAX_SEED}.", "seed")
     kind, hyper, grader = _method(body, flavor)
-    if kind not in info.methods:
+    if kind not in (offered if offered is not None else info.methods):
         raise _bad(f"Model {resolved} does not support the {kind} method.", "method.type", "unsupported_method")
     return {
         "model": resolved,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -47,7 +48,10 @@ def _job_or_404(sb: Sandbox, job_id: str) -> Job:
 
 def _view(sb: Sandbox, job: Job, now: float) -> dict[str, Any]:
     status = job.status(now)
-    return job.to_api(now, results_file_id(job.id) if status == "succeeded" else None)
+    body = job.to_api(now, results_file_id(job.id) if status == "succeeded" else None)
+    if job.naming == "azure":  # Azure returns the suffix asked for under its own name
+        body["user_provided_suffix"] = body.pop("suffix")
+    return body
 
 
 def routes(sb: Sandbox) -> list[Route]:
@@ -93,6 +97,10 @@ def routes(sb: Sandbox) -> list[Route]:
 
 def _quota(sb: Sandbox, now: float) -> None:
     limit, daily = sb.options.max_active_jobs, sb.options.daily_limit
+    resource = sb.flavor.profile.active_limit if sb.flavor.one_running else None
+    if resource is not None and sum(1 for j in sb.store.all_jobs() if j.status(now) not in TERMINAL) >= resource:
+        raise ApiError(429, f"This resource has {resource} active fine-tuning jobs (1 running and {resource - 1} "
+                            "queued), its limit; wait for one to finish.", None, "fine_tuning_job_limit_exceeded")
     if limit is not None:
         active = sum(1 for j in sb.store.all_jobs() if j.status(now) not in TERMINAL)
         if active >= limit:
@@ -124,8 +132,7 @@ def create_job(sb: Sandbox, body: Any) -> dict[str, Any]:
 def _trained_here(sb: Sandbox, model: str) -> bool:
     """Whether a succeeded job of this sandbox produced ``model``: its fine-tuned model
     (``ft:BASE:ORG:SUFFIX:ID8``) or one of its checkpoints (``…:ID8:ckpt-step-N``), ID8 the end of its ID."""
-    parts = model.split(":")
-    tail = parts[-2] if parts[-1].startswith("ckpt-step-") else parts[-1]
+    tail = model.split(":ckpt-step-")[0][-8:]  # ft:…:ID8, or Azure's BASE.ft-ID: the end of the job's ID
     now = sb.store.now()
     return any(job.status(now) == "succeeded"
                and model in {job.fine_tuned_model(), *(c["fine_tuned_model_checkpoint"] for c in job.checkpoints(now))}
@@ -157,11 +164,20 @@ def _new_job(sb: Sandbox, req: dict[str, Any], now: float) -> Job:
     request["method"] = {"type": req["method_type"], req["method_type"]: inner}
     size = sb.store.get_file(req["training_file"])["bytes"]  # type: ignore[index]
     steps = max(1, -(-train.examples // int(hyper["batch_size"]))) * int(hyper["n_epochs"])
-    speed = sb.speed
-    return Job(id=new_id("ftjob-"), created_at=now, request=request, examples=train.examples,
-               tokens_per_epoch=train.tokens, t_validate=(3 + size / 5_000_000) / speed, t_queue=5 / speed,
-               t_run=max(30, 2 * steps) / speed, failure=failure, pending=sb.flavor.pending,
-               t_transition=(5 / speed) if sb.flavor.transitions else 0.0)
+    speed, flavor = sb.speed, sb.flavor
+    t_validate, t_run = (3 + size / 5_000_000) / speed, max(30, 2 * steps) / speed
+    t_queue = 5 / speed
+    if flavor.one_running:  # its turn comes when the jobs ahead of it have ended, as things stand now
+        ahead = [at for j in sb.store.all_jobs() if j.status(now) not in TERMINAL and (at := j.success_at())]
+        t_queue = max(t_queue, max(ahead, default=now) - now - t_validate)
+    job = Job(id="ftjob-" + secrets.token_hex(16) if flavor.naming == "azure" else new_id("ftjob-"), created_at=now,
+              request=request, examples=train.examples, tokens_per_epoch=train.tokens, t_validate=t_validate,
+              t_queue=t_queue, t_run=t_run, failure=failure, pending=flavor.pending,
+              t_transition=(5 / speed) if flavor.transitions else 0.0, naming=flavor.naming)
+    if flavor.ceiling_pause and req["method_type"] == "reinforcement" and failure is None:
+        job.ceiling_pause = True  # the service's own pause, half-way: standing for its $5,000 ceiling
+        job.pauses.append([job.wall(t_validate + t_queue + t_run / 2), None])
+    return job
 
 
 def _transition(sb: Sandbox, job_id: str, action: str) -> Response:
