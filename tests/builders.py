@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from reconciler.api.models import LiveFile
 from reconciler.identity import CreateRequest, Desired, FileRef, LocalFile, MethodSpec, spec_hash
-from reconciler.manifests.model import State
+from reconciler.manifests.model import ModelFrom, State
 
 
 def make_request(local_file: str | None = None, metadata: dict[str, str] | None = None,
@@ -35,8 +36,17 @@ def make_desired(name: str, state: State = "active", spec: str | None = "A", loc
 
 
 def desired_from_case(item: dict[str, Any]) -> Desired:
-    return make_desired(item["name"], item.get("state", "active"), item.get("spec", "A"), item.get("local_file"),
-                        item.get("metadata"))
+    """A desired job of a planner case; ``from`` (and ``checkpoint``) make it a pipeline stage, whose spec
+    is the real hash of its request once its model is known."""
+    if "from" in item:
+        upstream = ModelFrom.model_validate({"from": item["from"], "checkpoint": item.get("checkpoint", "final")})
+        request = make_request(item.get("local_file"), item.get("metadata")).model_copy(update={
+            "model": "", "upstream": f"{upstream.name}, {upstream.checkpoint}"})
+        d = make_desired(item["name"], item.get("state", "active"), None, request=request)
+        return dataclasses.replace(d, upstream=upstream, previous_names=tuple(item.get("previous_names", ())))
+    d = make_desired(item["name"], item.get("state", "active"), item.get("spec", "A"), item.get("local_file"),
+                     item.get("metadata"))
+    return dataclasses.replace(d, previous_names=tuple(item.get("previous_names", ())))
 
 
 def no_files() -> list[LiveFile]:

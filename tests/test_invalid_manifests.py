@@ -59,6 +59,8 @@ REFUSED = {  # what validation refuses (SPEC §1, the README's "What is refused"
         "python-bad-signature", "python-empty-source", "python-no-grade", "python-syntax-error", "python-two-sources"],
     "a {{sample.x}} a sample does not offer; passing_labels outside labels": [
         "sample-template-unknown", "multi-passing-labels"],
+    "a pipeline's upstream no manifest declares, a cycle, a bad checkpoint, a method its root model cannot take": [
+        "pipeline-unknown-upstream", "pipeline-cycle", "pipeline-method-of-root"],
     "all the errors of a run, reported together": [
         "two-errors-reported-together", "grader-errors-together", "missing-file-beside-grader-errors"],
 }

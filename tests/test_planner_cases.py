@@ -5,7 +5,10 @@ metadata), ``live`` jobs and ``files`` as the API would return them, ``options``
 and the ``expect``ed actions as ``[name, action, job_id]`` in plan order; optionally ``orphans``
 (job IDs), ``failed`` and ``notes`` (names), ``then_pause`` (names), ``previous`` (name → job the
 create follows), ``request_file`` (name → training_file in the create request) and ``reason``
-(name → fragment). Each case names the ``row`` of the planner's table (or the rule beside it) that it
+(name → fragment); for pipelines, ``checkpoints`` (job ID → its checkpoints), ``blocked`` (name →
+fragment of why its create waits), ``model`` (name → the model its create trains) and ``noted`` (name →
+the note of its model change), a live job's spec ``resolved:MODEL`` standing for the real hash of its
+stage trained on MODEL. Each case names the ``row`` of the planner's table (or the rule beside it) that it
 shows, and the plan's ``summary`` (the counts that are not 0). Adding a case is adding a file.
 """
 
@@ -17,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.api.models import LiveFile, LiveJob
+from reconciler.api.models import LiveCheckpoint, LiveFile, LiveJob
 from reconciler.identity import tags
 from reconciler.plan.model import CreateAction, PlanOptions, ReplaceAction
 from reconciler.plan.planner import plan
@@ -52,6 +55,12 @@ RULES = {  # the rules beside the table (SPEC §3's "Also", the planner's docstr
     "a local file is uploaded only for a create",
     "a status ftctl does not know: listed, never acted on",
     "pausing or resuming (Azure): left to get there",
+    "a stage whose upstream is not ready: a blocked create, never executed",
+    "a stage whose upstream is ready: created on its result (final, last, or a step's checkpoint)",
+    "a stage whose upstream is retrained: its running job cancelled, its create waits",
+    "a stage whose upstream was retrained: replaced once the new result is ready",
+    "previous_names: a job of an old name is the manifest's own",
+    "a manifest with an orphan's spec: renamed?",
 }
 NOTHING = {"upload": 0, "cancel": 0, "replace": 0, "create": 0, "pause": 0, "resume": 0}
 
@@ -67,7 +76,13 @@ def test_every_row_of_the_table_has_a_case() -> None:
 def test_planner_case(path: Path) -> None:
     case: dict[str, Any] = json.loads(path.read_text())
     desired = [desired_from_case(d) for d in case["desired"]]
+    by_name = {d.name: d for d in desired}
+    for job in case["live"]:
+        spec = (job.get("metadata") or {}).get("ftctl-spec", "")
+        if spec.startswith("resolved:"):
+            job["metadata"]["ftctl-spec"] = by_name[job["metadata"]["ftctl-name"]].resolved(spec[9:]).spec
     jobs = [LiveJob.model_validate(j) for j in case["live"]]
+    points = case.get("checkpoints", {})
     files = [LiveFile.model_validate(f) for f in case.get("files", [])]
     opts = case.get("options", {})
     options = PlanOptions(prune=opts.get("prune", False), replace=sorted(opts.get("replace", [])))
@@ -77,7 +92,8 @@ def test_planner_case(path: Path) -> None:
         reads.append(1)
         return files
 
-    result = plan(desired, jobs, listed, "default", options)
+    result = plan(desired, jobs, listed, "default", options,
+                  checkpoints=lambda job_id: [LiveCheckpoint.model_validate(c) for c in points.get(job_id, [])])
     # The file list is read once at most, and exactly when a new job uses a local file.
     uses_files = any(isinstance(a, CreateAction | ReplaceAction) and a.after.local_files() for a in result.actions)
     assert len(reads) == (1 if uses_files else 0)
@@ -100,3 +116,11 @@ def test_planner_case(path: Path) -> None:
     for name, fragment in case.get("reason", {}).items():
         assert any(fragment in a.reason for a in result.actions if a.name == name)
     assert result.summary == {**NOTHING, **case["summary"]}
+    blocked = {a.name: a.blocked_by.reason for a in result.actions if isinstance(a, CreateAction) and a.blocked_by}
+    assert {n: r for n, r in blocked.items()} == {n: blocked.get(n, "") for n in case.get("blocked", {})}
+    for name, fragment in case.get("blocked", {}).items():
+        assert fragment in blocked[name], (name, blocked)
+    for name, model in case.get("model", {}).items():
+        assert creates[name].after.model == model and bodies[name]["model"] == model
+    for name, note in case.get("noted", {}).items():
+        assert [c.note for c in creates[name].changes if c.path == ("model",)] == [note]

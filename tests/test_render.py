@@ -46,7 +46,7 @@ def _plan() -> Plan:
     api = FakeApi()
     old = live(api, make_desired("bot", spec=None, n_epochs=3))
     gone = live(api, make_desired("gone", spec=None))
-    desired = [make_desired("bot", spec=None, n_epochs=4), make_desired("fresh", state="paused", spec=None)]
+    desired = [make_desired("bot", spec=None, n_epochs=4), make_desired("fresh", state="paused", spec=None, n_epochs=2)]
     return plan(desired, [gone, old], no_files, "default").model_copy(update={"target": SANDBOX})
 
 
@@ -82,7 +82,7 @@ ftctl plan for stack "default" on the embedded sandbox (.ftctl/sandbox.db)
         training_file: file-train
         method:
           type: supervised
-          hyperparameters: {batch_size: auto, learning_rate_multiplier: auto, n_epochs: auto}
+          hyperparameters: {batch_size: auto, learning_rate_multiplier: auto, n_epochs: 2}
         then pause once it runs (state: paused)
 
 Orphans (no manifest):

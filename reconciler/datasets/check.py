@@ -23,7 +23,7 @@ from reconciler.datasets.scan import Scan, scan_file
 from reconciler.diagnostics import Diagnostic, display_path, dotted, plural
 from reconciler.manifests.graders_check import strings
 from reconciler.manifests.item_reads import item_reads
-from reconciler.manifests.loader import LoadedManifest
+from reconciler.manifests.loaded import LoadedManifest
 from reconciler.manifests.model import ReinforcementMethod
 
 ITEM_FIELD = re.compile(r"\{\{\s*item\.([^{}\s]+?)\s*\}\}")
@@ -122,7 +122,7 @@ class _Checker:
 
     def manifest(self, loaded: LoadedManifest) -> None:
         m = loaded.manifest
-        info = catalog.model_info(m.model)
+        info = catalog.model_info(loaded.model)
         fmt = format_for(m.method.type, info.chat if info else True)
         required = grader_fields(loaded)
         for key in ("training_file", "validation_file"):
@@ -151,8 +151,8 @@ class _Checker:
         n = epochs if isinstance(epochs, int) else catalog.auto_epochs(report.examples)
         trained = report.tokens * n
         return Estimate(examples=report.examples, tokens=report.tokens, exact=self.count is not None, epochs=n,
-                        trained_tokens=trained, cost=self.prices.training_cost(m.model, m.method.type, trained),
-                        hourly=self.prices.hourly(m.model, m.method.type), currency=self.prices.currency,
+                        trained_tokens=trained, cost=self.prices.training_cost(loaded.model, m.method.type, trained),
+                        hourly=self.prices.hourly(loaded.model, m.method.type), currency=self.prices.currency,
                         prices_as_of=self.prices.as_of)
 
 

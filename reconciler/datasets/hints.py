@@ -21,7 +21,7 @@ from reconciler.datasets.report import Report
 from reconciler.diagnostics import Diagnostic, display_path
 
 if TYPE_CHECKING:
-    from reconciler.manifests.loader import LoadedManifest
+    from reconciler.manifests.loaded import LoadedManifest
 
 LOOKS_LIKE = {
     "preference": "preference (DPO) data",

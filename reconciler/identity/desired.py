@@ -7,6 +7,7 @@ directory means the same files from any other.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,8 @@ from reconciler.diagnostics import SetupError
 from reconciler.identity.request import CreateRequest, FileRef, from_manifest
 from reconciler.identity.spec import spec_hash
 from reconciler.identity.uploads import sha256_file, upload_filename
-from reconciler.manifests.loader import LoadedManifest
-from reconciler.manifests.model import State
+from reconciler.manifests.loaded import LoadedManifest
+from reconciler.manifests.model import ModelFrom, State
 from reconciler.manifests.strict import Frozen
 from reconciler.project import relative
 
@@ -56,6 +57,16 @@ class Desired:
     """Where ``job_id:`` is, as ``path:line``."""
     model_source: str = ""
     """Where ``model:`` is, as ``path:line``."""
+    upstream: ModelFrom | None = None
+    """A pipeline stage: the manifest whose result it trains on (SPEC §10); its ``request.model`` is
+    empty until the planner resolves it (``resolved``)."""
+    previous_names: tuple[str, ...] = ()
+    """Names the manifest had before: live jobs tagged with them are its own."""
+
+    def resolved(self, model: str) -> Desired:
+        """This stage with its upstream's result as its model: request and spec hash made anew."""
+        request = self.request.model_copy(update={"model": model, "upstream": None})
+        return dataclasses.replace(self, request=request, spec=spec_hash(request.hashed()))
 
     def data_file(self, sha256: str) -> LocalFile | None:
         return next((f for f in self.files if f.role == "data" and f.sha256 == sha256), None)
@@ -103,4 +114,5 @@ def build(loaded: LoadedManifest, root: Path, digests: Mapping[Path, Digest] | N
                    source=f"{relative(loaded.source, root)}:{loaded.line}", files=tuple(unique.values()),
                    estimate=estimate, job_id=loaded.manifest.job_id,
                    job_id_source=f"{relative(loaded.source, root)}:{pin_line}",
-                   model_source=f"{relative(loaded.source, root)}:{model_line}")
+                   model_source=f"{relative(loaded.source, root)}:{model_line}", upstream=loaded.manifest.upstream,
+                   previous_names=tuple(loaded.manifest.previous_names))

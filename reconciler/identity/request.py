@@ -24,7 +24,7 @@ from pydantic import Field
 from reconciler import catalog
 from reconciler.diagnostics import FieldPath
 from reconciler.manifests.graders import AnyGrader, MultiGrader, PythonGrader, walk
-from reconciler.manifests.loader import LoadedManifest
+from reconciler.manifests.loaded import LoadedManifest
 from reconciler.manifests.model import ReinforcementMethod, is_file_id
 from reconciler.manifests.strict import Frozen
 
@@ -36,6 +36,7 @@ EXCLUDED_FIELDS = {
     "metadata": "user tags: the API cannot change them on a live job, so they never force a new job",
     "state": "acts on the live job (pause, resume, cancel) instead of making a new one",
     "job_id": "adopts an existing job, matched by its ID instead of by tags and never replaced (SPEC §9)",
+    "previous_names": "earlier names of the manifest: which live jobs are its own (SPEC §10), not what they are",
 }
 NOT_CHOSEN = {"auto", "default"}
 """Hyperparameter values that leave the choice to the service (``default``: reasoning_effort)."""
@@ -83,6 +84,9 @@ class CreateRequest(Frozen):
     provider_options: dict[str, Any] | None = None
     """Fields of one provider (``{"azure": {"training_type": …}}``); the provider profile sends them."""
     metadata: dict[str, str] = Field(default_factory=dict)
+    upstream: str | None = None
+    """A pipeline stage's source, in words (``support-sft, final``), while ``model`` is not known yet: the
+    planner puts the upstream's result in ``model`` once it is ready. Never hashed: the model is."""
 
     def hashed(self) -> dict[str, Any]:
         """The canonical request (SPEC §2). Its exact shape is the v1 hash: do not change it. A field
@@ -131,7 +135,8 @@ class CreateRequest(Frozen):
         method: dict[str, Any] = {"type": self.method.type, "hyperparameters": dict(self.method.hyperparameters)}
         if self.method.grader is not None:
             method["grader"] = self.method.grader
-        tree: dict[str, Any] = {"model": self.model, "training_file": self.training_file.display()}
+        model = self.model or f"(the result of {self.upstream}, once ready)"
+        tree: dict[str, Any] = {"model": model, "training_file": self.training_file.display()}
         if self.validation_file is not None:
             tree["validation_file"] = self.validation_file.display()
         tree["method"] = method
@@ -191,7 +196,9 @@ def from_manifest(loaded: LoadedManifest, local: Mapping[str, FileRef],
     if isinstance(m.method, ReinforcementMethod):
         grader = _grader(m.method.grader, loaded.python_sources)
     return CreateRequest(
-        model=m.model, training_file=training, validation_file=ref("validation_file"),
+        model=m.model if isinstance(m.model, str) else "",
+        upstream=None if isinstance(m.model, str) else f"{m.model.name}, {m.model.checkpoint}",
+        training_file=training, validation_file=ref("validation_file"),
         method=MethodSpec(type=m.method.type, hyperparameters=m.method.hyperparameters.model_dump(), grader=grader),
         suffix=m.suffix, seed=m.seed,
         integrations=[i.model_dump(exclude_none=True) for i in m.integrations] or None,

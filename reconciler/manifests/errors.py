@@ -21,6 +21,7 @@ from pydantic_core import ErrorDetails
 from reconciler.diagnostics import Diagnostic, dotted
 from reconciler.manifests.graders import TOP_LEVEL_GRADER_TYPES
 from reconciler.manifests.model import (
+    CHECKPOINT_PATTERN,
     JOB_ID_PATTERN,
     NAME_PATTERN,
     DpoHyperparameters,
@@ -136,6 +137,8 @@ def _message(err: ErrorDetails, user_path: Path_, root: type[BaseModel] = Manife
         what = "name" if user_path[-1:] == ("name",) else f"{user_path[-1]} name"
         return (f"{_short(value)} is not a valid {what}: use 1-63 lowercase letters, digits and '-', "
                 "starting and ending with a letter or digit")
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == CHECKPOINT_PATTERN:
+        return f"must be final, last or step N (a step of the upstream's training), got {_short(value)}"
     if kind == "string_pattern_mismatch" and ctx.get("pattern") == JOB_ID_PATTERN:
         return f"{_short(value)} is not a fine-tuning job ID (ftjob-…)"
     if kind.endswith("_type") or kind in ("model_type", "model_attributes_type", "dict_type", "list_type"):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -19,38 +18,15 @@ from pydantic import ValidationError
 from reconciler.diagnostics import Diagnostic, FieldPath, InputError, display_path, dotted
 from reconciler.manifests.errors import diagnostics_from_validation
 from reconciler.manifests.graders import PythonGrader, walk
+from reconciler.manifests.loaded import LoadedManifest
 from reconciler.manifests.model import Manifest, ReinforcementMethod, is_file_id
+from reconciler.manifests.pipelines import link
 from reconciler.manifests.semantics import CATALOG_ONLY, Known, check, check_model
-from reconciler.manifests.yamlsrc import Located, Path_, YamlError, load_documents
+from reconciler.manifests.yamlsrc import Located, YamlError, load_documents
 from reconciler.project import CONFIG_NAME, find_root
 
 SUFFIXES = (".yaml", ".yml")
 MAX_MANIFEST_BYTES = 2 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class LoadedManifest:
-    """A manifest and where it came from; ``local_files`` maps field paths (``("training_file",)``,
-    ``(…, "source_file")``) to files."""
-
-    manifest: Manifest
-    source: Path
-    line: int
-    root: Path
-    local_files: dict[FieldPath, Path] = field(default_factory=dict)
-    lines: dict[Path_, int] = field(default_factory=dict, repr=False, compare=False)
-    python_sources: dict[FieldPath, str] = field(default_factory=dict)
-    """Code of every python grader (inline or read from ``source_file`` at load), by grader path."""
-
-    @property
-    def name(self) -> str:
-        return self.manifest.name
-
-    def where(self, path: Path_ = ()) -> tuple[str, int]:
-        for cut in range(len(path), -1, -1):
-            if tuple(path[:cut]) in self.lines:
-                return display_path(self.source), self.lines[tuple(path[:cut])]
-        return display_path(self.source), self.line
 
 
 SKIPPED_DIRS = {"node_modules", "venv", "site-packages", "__pycache__"}
@@ -187,7 +163,8 @@ def _load_document(doc: Located, source: Path, real: Path, root: Path, shown: st
         return None  # a local file missing or refused: there is no data to check
     # With errors of its own here, it is still given back: its data is checked in the same run, so that
     # all of a run's errors are reported together (the problems say that it is not valid).
-    return LoadedManifest(manifest, real, doc.line, root, files, doc.lines, sources)
+    return LoadedManifest(manifest, real, doc.line, root, files, doc.lines, sources,
+                          manifest.model if isinstance(manifest.model, str) else None)
 
 
 def load_file(source: Path, root: Path | None = None,
@@ -259,7 +236,8 @@ def load_all(paths: Iterable[Path], root: Path | None = None,
                 message = (f"duplicate name {value!r} (also declared at {where}:{line})" if key == "name" else
                            f"{value} is already adopted by {other.name} ({where}:{line})")
                 problems.append(Diagnostic(shown, here, key, message))
-    return loaded, problems
+    loaded, linked = link(loaded, known)
+    return loaded, problems + linked
 
 
 def load_manifests(paths: Iterable[Path], root: Path | None = None,

@@ -159,15 +159,35 @@ class ProviderOptions(Strict):
     """Options sent to Azure OpenAI only."""
 
 
+CHECKPOINT_PATTERN = r"^(final|last|step [1-9][0-9]{0,8})$"
+
+
+class ModelFrom(Strict):
+    """The model another manifest of the stack trains (SPEC §10): a stage built on an earlier one."""
+
+    from_: Annotated[str, Field(alias="from", pattern=NAME_PATTERN)]
+    """The name of the manifest whose result this one trains on."""
+    checkpoint: Annotated[str, Field(pattern=CHECKPOINT_PATTERN)] = "final"
+    """Which result: final (its fine-tuned model, the default), last (its newest checkpoint), or step N (its
+    checkpoint at step N)."""
+
+    @property
+    def name(self) -> str:
+        return self.from_
+
+
 class Manifest(Strict):
     kind: Literal["FineTuningJob"] = "FineTuningJob"
     """FineTuningJob, the one kind there is (may be left out)."""
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     """The job's name, unique in the stack: 1 to 63 lowercase letters, digits and '-', starting and ending with a
     letter or digit. It finds the job again on every plan (the tag ftctl-name)."""
-    model: Annotated[str, Field(min_length=1)]
-    """The model to fine-tune: a base model (gpt-4o-mini-2024-07-18, or an alias such as gpt-4o-mini) or a
-    fine-tuned one (ft:BASE:ORG:SUFFIX:ID)."""
+    model: Annotated[
+        Annotated[Annotated[str, Field(min_length=1)], Tag("model name")] | Annotated[ModelFrom, Tag("upstream")],
+        Discriminator(lambda value: "upstream" if isinstance(value, dict | ModelFrom) else "model name")]
+    """The model to fine-tune: a base model (gpt-4o-mini-2024-07-18, or an alias such as gpt-4o-mini), a
+    fine-tuned one (ft:BASE:ORG:SUFFIX:ID), or {from: NAME, checkpoint: final|last|step N}: the result of another
+    manifest of the stack, once it is ready."""
     training_file: Annotated[str, Field(min_length=1)]
     """The training data: a JSONL file relative to this manifest (checked offline, uploaded once per content) or the
     ID of an uploaded file (file-…)."""
@@ -194,6 +214,13 @@ class Manifest(Strict):
     job_id: Annotated[str, Field(pattern=JOB_ID_PATTERN)] | None = None
     """Adopts an existing job (ftjob-…): matched by this ID instead of by ftctl's tags, and never replaced
     while pinned (ftctl import writes manifests with it)."""
+    previous_names: list[Annotated[str, Field(pattern=NAME_PATTERN)]] = Field(default_factory=list)
+    """Names this manifest had before (a rename): a live job tagged with one of them is this manifest's job — no
+    new paid job, no orphan. Not part of the spec."""
+
+    @property
+    def upstream(self) -> ModelFrom | None:
+        return self.model if isinstance(self.model, ModelFrom) else None
 
     @field_validator("metadata")
     @classmethod
@@ -208,7 +235,7 @@ class Manifest(Strict):
 
     def to_document(self) -> dict[str, Any]:
         """The manifest as YAML-ready data, without defaults: ``load(dump(m)) == m``."""
-        return self.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
+        return self.model_dump(mode="json", exclude_defaults=True, exclude_none=True, by_alias=True)
 
 
 def is_file_id(value: str) -> bool:

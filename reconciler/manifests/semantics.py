@@ -44,15 +44,19 @@ CATALOG_ONLY = Known()
 
 def check(m: Manifest, doc: Located, shown: str, sources: dict[FieldPath, str], files: dict[FieldPath, Path],
           known: Known) -> list[Diagnostic]:
-    out = list(check_model(m.model, m.method.type, doc, shown, known))
-    if m.job_id is None and m.state != "cancelled":  # a manifest that may create a job
-        out += training_dates(m.model, doc, shown, known)
+    model = m.model if isinstance(m.model, str) else None  # a pipeline stage's root: checked once linked
+    if model is not None:
+        out = list(check_model(model, m.method.type, doc, shown, known))
+        if m.job_id is None and m.state != "cancelled":  # a manifest that may create a job
+            out += training_dates(model, doc, shown, known)
+    else:
+        out = []
     if m.suffix is not None and (bad := sorted({c for c in m.suffix if c == ":" or not c.isprintable()})):
         out.append(Diagnostic(shown, doc.line_of(("suffix",)), "suffix", f"the suffix holds "
                               f"{', '.join(map(repr, bad))}: it becomes part of the model name ft:BASE:ORG:SUFFIX:ID"))
     if known.provider is not None:  # what the target offers: the checks of ftctl port
         out += [Diagnostic(shown, doc.line_of(p.path), dotted(p.path), p.message)
-                for p in mismatches(m, known.provider, known.training_type, known.extra_models)]
+                for p in mismatches(m, known.provider, known.training_type, known.extra_models, model)]
     if isinstance(m.method, ReinforcementMethod):
         for path, grader in walk(m.method.grader):
             out += _grader_model(grader, path, doc, shown, known.extra_models)

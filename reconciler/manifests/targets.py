@@ -37,22 +37,24 @@ class Mismatch:
 
 
 def mismatches(m: Manifest, provider: Provider, training_type: str | None = None,
-               extra_models: frozenset[str] = frozenset()) -> Iterator[Mismatch]:
-    """What keeps ``m`` from running as it is on ``provider``; ``training_type``: ftctl.yaml's default."""
-    yield from _model(m, provider, extra_models)
+               extra_models: frozenset[str] = frozenset(), model: str | None = None) -> Iterator[Mismatch]:
+    """What keeps ``m`` from running as it is on ``provider``; ``training_type``: ftctl.yaml's default;
+    ``model``: the base model to hold it to (a pipeline stage's root; None: not known yet)."""
+    if model is not None:
+        yield from _model(m, model, provider, extra_models)
     if isinstance(m.method, ReinforcementMethod):
         for path, grader in walk(m.method.grader):
             if grader.type not in provider.graders:
                 yield Mismatch((*path, "type"), f"{provider.label} has no {grader.type} grader (it has "
                                                 f"{', '.join(sorted(provider.graders))})")
     yield from _suffix(m.suffix, provider)
-    yield from _training_type(m, provider, training_type)
+    yield from _training_type(m, model, provider, training_type)
 
 
-def _model(m: Manifest, provider: Provider, extra_models: frozenset[str]) -> Iterator[Mismatch]:
-    base = catalog.base_of(m.model)
+def _model(m: Manifest, model: str, provider: Provider, extra_models: frozenset[str]) -> Iterator[Mismatch]:
+    base = catalog.base_of(model)
     offered = provider.offers(base)
-    if offered is None or extra_models & {m.model, base}:
+    if offered is None or extra_models & {model, base}:
         return
     if not offered:
         able = ", ".join(sorted(model for model, methods in (provider.models or {}).items()
@@ -83,11 +85,11 @@ def training_type_of(m: Manifest, default: str | None) -> str | None:
     return (azure.training_type if azure else None) or default
 
 
-def _training_type(m: Manifest, provider: Provider, default: str | None) -> Iterator[Mismatch]:
+def _training_type(m: Manifest, model: str | None, provider: Provider, default: str | None) -> Iterator[Mismatch]:
     if provider.training_types is None or m.job_id is not None or m.state == "cancelled":
         return  # needed by a create only
     chosen = training_type_of(m, default)
-    offered = provider.training_types.get(catalog.base_of(m.model))
+    offered = provider.training_types.get(catalog.base_of(model)) if model is not None else None
     if chosen is None:
         yield Mismatch(TRAINING_TYPE, f"{provider.label} needs a training type with every create (without one "
                                       "it answers that the model does not support fine-tuning): set "
@@ -95,5 +97,5 @@ def _training_type(m: Manifest, provider: Provider, default: str | None) -> Iter
                                       "target.azure.training_type in ftctl.yaml (globalstandard, standard or "
                                       "developer)")
     elif offered is not None and chosen not in offered:
-        yield Mismatch(TRAINING_TYPE, f"{provider.label} trains {catalog.base_of(m.model)} with training type "
+        yield Mismatch(TRAINING_TYPE, f"{provider.label} trains {catalog.base_of(model or '')} with training type "
                                       f"{' or '.join(sorted(offered))} only, not {chosen}")

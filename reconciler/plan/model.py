@@ -24,7 +24,7 @@ from reconciler.manifests.strict import Frozen
 from reconciler.plan.budget import Budget, assess
 from reconciler.providers.statuses import in_progress
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 ActionKind = Literal["upload", "cancel", "replace", "create", "pause", "resume"]
 ORDER: tuple[ActionKind, ...] = ("upload", "cancel", "replace", "create", "pause", "resume")
 
@@ -104,9 +104,18 @@ class _Creation(_Step):
         return self.before.job_id if self.before is not None else None
 
 
+class Blocker(Frozen):
+    """Why a pipeline stage's create waits (SPEC §10): the stage it builds on, and what that one lacks."""
+
+    name: str
+    reason: str
+
+
 class CreateAction(_Creation):
     action: Literal["create"] = "create"
     job_id: None = None
+    blocked_by: Blocker | None = None
+    """A stage whose upstream is not ready: shown, counted as a change, never executed."""
 
 
 class ReplaceAction(_Creation):
@@ -227,6 +236,16 @@ class PlanOptions(Frozen):
     declared by one left out (its orphan notice says so; ``--prune`` is refused)."""
 
 
+class Stage(Frozen):
+    """One manifest of a pipeline, as the plan found it: what it builds on and how far it is."""
+
+    name: str
+    upstream: str | None = None
+    checkpoint: str | None = None
+    status: str = "not created"
+    """Its current job's status, ``not created``, or ``blocked``."""
+
+
 class Plan(Frozen):
     format_version: int = FORMAT_VERSION
     stack: str
@@ -243,6 +262,8 @@ class Plan(Frozen):
     """What validation warned of (an unknown model…), for the reviewer of a saved or posted plan."""
     budget: Budget | None = None
     """With ``limits.max_cost_usd``: the new spend against it, and what the run allowed."""
+    stages: list[Stage] = Field(default_factory=list)
+    """Where a manifest takes its model from another (a pipeline): every manifest, with its status."""
 
     def with_budget(self, limit_usd: float | None, allow_over_budget: bool = False,
                     allow_unpriced: bool = False) -> Plan:
@@ -262,6 +283,11 @@ class Plan(Frozen):
     @property
     def has_changes(self) -> bool:
         return bool(self.actions)
+
+    @property
+    def blocked(self) -> list[CreateAction]:
+        """Creates of stages that wait for their upstream."""
+        return [a for a in self.actions if isinstance(a, CreateAction) and a.blocked_by is not None]
 
     def to_json(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")

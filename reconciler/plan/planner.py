@@ -54,6 +54,7 @@ from reconciler.plan.model import (
 )
 from reconciler.plan.pinned import differences
 from reconciler.plan.roundtrip import dropped_fields
+from reconciler.plan.stages import CheckpointsLoader, Upstreams, ordered, stages
 from reconciler.plan.states import move, pause_reason, settle_note
 from reconciler.providers import COMPATIBLE, Provider
 from reconciler.providers.statuses import TERMINAL_PHASES
@@ -68,6 +69,8 @@ class _Builder:
         self.failed: list[Notice] = []
         self.notes: list[Notice] = []
         self.relied: dict[str, LiveFile] = {}
+        self.cancels: list[Action] = []
+        """Cancels that go before the creates: duplicates, orphans (--prune), stages on an old base."""
         self.dropping: str | None = None
         """What the target is known to drop from create requests (a job ftctl cancelled for it)."""
 
@@ -166,6 +169,70 @@ class _Builder:
                 "replaced: remove job_id to create a new job with the manifest's values")))
         self.state(d, job, adopted=True, differs=bool(differ))
 
+    def stage(self, d: Desired, current: LiveJob | None, ups: Upstreams) -> None:
+        """A pipeline stage: planned as any manifest once its upstream's result is known, else a blocked
+        create — and its job cancelled if it still trains on a result being replaced."""
+        assert d.upstream is not None
+        model, blocker = ups.resolve(d)
+        if blocker is None and model is not None:
+            self.decide(d.resolved(model), current)
+            self.credit_upstream(d)
+            return
+        assert blocker is not None
+        ups.retraining[d.name] = f"it waits for {blocker.name}"
+        live = current is not None and self.provider.phase(current.status) not in (*TERMINAL_PHASES, "unknown")
+        if current is not None and live and ups.outdated(d, current):
+            self.cancels.append(CancelAction(name=d.name, job_id=current.id, before=JobSummary.of(current),
+                                             reason=f"its base {blocker.name} is being retrained"))
+        elif live:
+            return  # its job goes on; the stage is looked at again once it has ended
+        self.actions.append(CreateAction(
+            name=d.name, reason=blocker.reason, spec=d.spec, state="paused" if d.state == "paused" else "active",
+            after=d.request, before=JobSummary.of(current) if current is not None else None, estimate=d.estimate,
+            blocked_by=blocker))
+
+    def credit_upstream(self, d: Desired) -> None:
+        """A stage's model changed because its upstream was retrained: the change says so."""
+        assert d.upstream is not None
+        for i, a in enumerate(self.actions):
+            if isinstance(a, CreateAction | ReplaceAction) and a.name == d.name and a.before is not None:
+                noted = [c.model_copy(update={"note": f"{d.upstream.name} was retrained"}) if c.path == ("model",)
+                         else c for c in a.changes]
+                self.actions[i] = a.model_copy(update={"changes": noted})
+
+    def duplicates(self, d: Desired, older: list[LiveJob], by_name: dict[str, list[LiveJob]]) -> None:
+        """Older jobs of ``d``'s name that are still active: cancelled (one job per manifest)."""
+        for job in older:
+            phase = self.provider.phase(job.status)
+            if phase == "unknown":
+                self.notes.append(_unknown(d.name, job))
+            elif phase not in TERMINAL_PHASES:
+                why = (f"another job of {d.name}, which adopts {d.job_id}" if d.job_id else
+                       f"duplicate: an older job of {d.name} (newest is {by_name[d.name][0].id})")
+                self.cancels.append(CancelAction(name=d.name, job_id=job.id, before=JobSummary.of(job), reason=why))
+
+    def orphans(self, by_name: dict[str, list[LiveJob]], desired: list[Desired]) -> list[Notice]:
+        """Jobs no manifest declares: listed, cancelled with --prune; a manifest with an orphan's spec
+        is told it may have been renamed."""
+        names = {d.name for d in desired}
+        specs = {d.spec: d.name for d in desired if d.state != "cancelled" and d.job_id is None}
+        out: list[Notice] = []
+        why = "not among the given paths" if self.options.partial else "no manifest declares this name"
+        for name, jobs in sorted(by_name.items()):
+            if name in names:
+                continue
+            for job in jobs:
+                out.append(Notice(name=name, job_id=job.id, status=job.status, message=why))
+                if self.options.prune and self.provider.phase(job.status) not in (*TERMINAL_PHASES, "unknown"):
+                    self.cancels.append(CancelAction(name=name, job_id=job.id, before=JobSummary.of(job),
+                                                     reason="orphan: no manifest declares it (--prune)"))
+                renamed = specs.get(job.spec or "")
+                if renamed is not None and job is jobs[0] and renamed not in by_name:  # it would make a new job
+                    self.notes.append(Notice(name=renamed, job_id=job.id, status=job.status, message=(
+                        f"renamed from {name}? its job {job.id} has this manifest's spec: add previous_names: "
+                        f"[{name}] to keep it, instead of a new job")))
+        return out
+
     def decide(self, d: Desired, current: LiveJob | None) -> None:
         phase = self.provider.phase(current.status) if current is not None else None
         if phase == "unknown" and current is not None:
@@ -194,36 +261,32 @@ class _Builder:
 
 def plan(desired: list[Desired], live_jobs: list[LiveJob], files: FilesLoader, stack: str,
          options: PlanOptions | None = None, pinned: Mapping[str, LiveJob] | None = None,
-         provider: Provider = COMPATIBLE) -> Plan:
+         provider: Provider = COMPATIBLE, checkpoints: CheckpointsLoader = lambda job_id: []) -> Plan:
     """Compare desired manifests with the stack's live jobs (and the ``pinned`` jobs that manifests
-    adopt, by ID) on ``provider``; no side effects. ``files`` reads the live file list, called at most
-    once, and only when the plan needs it."""
+    adopt, by ID) on ``provider``; no side effects. ``files`` reads the live file list and
+    ``checkpoints`` a job's checkpoints, each only when the plan needs it."""
     options = options or PlanOptions()
     adopted = {job.id: job for job in [*live_jobs, *(pinned or {}).values()]}
     pins = {d.job_id for d in desired if d.job_id}
     managed = [j for j in managed_jobs(live_jobs, stack) if j.id not in pins]
-    by_name: dict[str, list[LiveJob]] = {}
-    # created_at has one-second resolution: within a second the API's own order (newest first) decides,
-    # which a stable sort keeps.
-    for job in sorted(managed, key=lambda j: j.created_at, reverse=True):
-        by_name.setdefault(job.name or "", []).append(job)
+    by_name = _by_name(managed, desired)
     b = _Builder(UploadIndex.lazy(files), options, provider)
-    cancels: list[Action] = []
-    for d in sorted(desired, key=lambda x: x.name):
+    ups = Upstreams(checkpoints)
+    for d in ordered(desired):
         jobs = by_name.get(d.name, [])
+        current = adopted.get(d.job_id) if d.job_id is not None else (jobs[0] if jobs else None)
+        ups.current[d.name] = current
         if d.job_id is not None:
-            b.adopted(d, adopted.get(d.job_id))
+            b.adopted(d, current)
+        elif d.upstream is not None and d.state != "cancelled":
+            b.stage(d, current, ups)
         else:
-            b.decide(d, jobs[0] if jobs else None)
+            b.decide(d, current)
+        if d.job_id is None:
             jobs = jobs[1:]
-        for older in jobs:
-            phase = provider.phase(older.status)
-            if phase == "unknown":
-                b.notes.append(_unknown(d.name, older))
-            elif phase not in TERMINAL_PHASES:
-                why = (f"another job of {d.name}, which adopts {d.job_id}" if d.job_id else
-                       f"duplicate: an older job of {d.name} (newest is {by_name[d.name][0].id})")
-                cancels.append(CancelAction(name=d.name, job_id=older.id, before=JobSummary.of(older), reason=why))
+        b.duplicates(d, jobs, by_name)
+        if any(isinstance(a, CreateAction | ReplaceAction) and a.name == d.name for a in b.actions):
+            ups.retraining.setdefault(d.name, "it is trained anew in this plan")
     if b.dropping:  # no create on a target known to drop fields, but those asked for by --replace
         kept: list[Action] = []
         for a in b.actions:
@@ -234,22 +297,27 @@ def plan(desired: list[Desired], live_jobs: list[LiveJob], files: FilesLoader, s
             else:
                 kept.append(a)
         b.actions = kept
-    names = {d.name for d in desired}
-    orphans: list[Notice] = []
-    why_orphan = "not among the given paths" if options.partial else "no manifest declares this name"
-    for name, jobs in sorted(by_name.items()):
-        if name in names:
-            continue
-        for job in jobs:
-            orphans.append(Notice(name=name, job_id=job.id, status=job.status, message=why_orphan))
-            if options.prune and provider.phase(job.status) not in (*TERMINAL_PHASES, "unknown"):
-                cancels.append(CancelAction(name=name, job_id=job.id, before=JobSummary.of(job),
-                                            reason="orphan: no manifest declares it (--prune)"))
+    orphans = b.orphans(by_name, desired)
+    blocked = {a.name for a in b.actions if isinstance(a, CreateAction) and a.blocked_by is not None}
     return Plan(stack=stack, options=options,
-                actions=[*_uploads(b.actions, desired), *cancels, *b.actions], orphans=orphans, failed=b.failed,
-                notes=b.notes, local_files=_relied(desired),
+                actions=[*_uploads(b.actions, desired), *b.cancels, *b.actions], orphans=orphans, failed=b.failed,
+                notes=b.notes, local_files=_relied(desired), stages=stages(desired, ups, blocked),
                 live=LiveFacts.of(managed + [adopted[d.job_id] for d in desired if d.job_id in adopted],
                                   list(b.relied.values())))
+
+
+def _by_name(managed: list[LiveJob], desired: list[Desired]) -> dict[str, list[LiveJob]]:
+    """The managed jobs of each name, newest first; a manifest's previous names count as its own."""
+    by_name: dict[str, list[LiveJob]] = {}
+    # created_at has one-second resolution: within a second the API's own order (newest first) decides,
+    # which a stable sort keeps.
+    for job in sorted(managed, key=lambda j: j.created_at, reverse=True):
+        by_name.setdefault(job.name or "", []).append(job)
+    for d in desired:
+        claimed = [job for old in d.previous_names if old != d.name for job in by_name.pop(old, [])]
+        if claimed:
+            by_name[d.name] = sorted([*by_name.get(d.name, []), *claimed], key=lambda j: j.created_at, reverse=True)
+    return by_name
 
 
 def _unknown(name: str, job: LiveJob) -> Notice:
@@ -277,8 +345,10 @@ def _relied(desired: list[Desired]) -> list[LocalFile]:
 
 
 def _uploads(actions: list[Action], desired: list[Desired]) -> list[UploadAction]:
-    """One upload per distinct local file that a create needs and that is not uploaded yet."""
-    wanted = {a.name: a for a in actions if isinstance(a, CreateAction | ReplaceAction)}
+    """One upload per distinct local file that a create needs and that is not uploaded yet (a blocked
+    create's files wait with it: the plan that makes it uploads them)."""
+    wanted = {a.name: a for a in actions
+              if isinstance(a, ReplaceAction) or (isinstance(a, CreateAction) and a.blocked_by is None)}
     out: dict[str, tuple[LocalFile, list[str]]] = {}
     for d in desired:
         action = wanted.get(d.name)

@@ -137,7 +137,7 @@ def make_plan(reader: ApiReader, wanted: list[Desired], stack: str, options: Pla
         if d.job_id is not None and d.job_id not in pinned:
             raise SetupError(f"{d.job_id_source}: job_id: {d.job_id} was not found on {target.label} "
                              "(adopt a job of this target, or remove job_id to create a new one)")
-    made = plan(wanted, jobs, reader.list_files, stack, options, pinned, provider)
+    made = plan(wanted, jobs, reader.list_files, stack, options, pinned, provider, reader.list_checkpoints)
     return made.model_copy(update={"target": target})
 
 

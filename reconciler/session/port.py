@@ -17,7 +17,7 @@ from typing import Any
 from reconciler import catalog, lifecycle
 from reconciler.diagnostics import dotted
 from reconciler.manifests import Known, load_manifests
-from reconciler.manifests.loader import LoadedManifest
+from reconciler.manifests.loaded import LoadedManifest
 from reconciler.manifests.targets import mismatches
 from reconciler.providers import Provider
 from reconciler.session.settings import Settings
@@ -51,15 +51,15 @@ def _one(loaded: LoadedManifest, settings: Settings, target: Provider) -> Ported
     m = loaded.manifest
     shown, line = loaded.where()
     out = Ported(m.name, f"{shown}:{line}")
-    for found in mismatches(m, target, settings.azure_training_type, settings.extra_models):
+    for found in mismatches(m, target, settings.azure_training_type, settings.extra_models, loaded.model or None):
         where, at = loaded.where(found.path)
         out.changes.append((f"{where}:{at}", dotted(found.path), found.message))
     today = settings.clock.today()
-    for verdict in lifecycle.training(settings.lifecycle, target.name, m.model, today):
+    for verdict in lifecycle.training(settings.lifecycle, target.name, loaded.model, today):
         if verdict.level == "ended" and m.job_id is None:
             where, at = loaded.where(("model",))
             out.changes.append((f"{where}:{at}", "model", verdict.text(today)))
-    out.dates = _dates(settings.lifecycle, target, m.model)
+    out.dates = _dates(settings.lifecycle, target, loaded.model)
     if not target.keeps_metadata:
         out.notes.append(f"{target.label} keeps no metadata: ftctl finds its jobs by another field "
                          "(docs/providers.md says which, and what that costs)")

@@ -21,6 +21,7 @@ from reconciler.plan.model import (
     ReplaceAction,
     ResumeAction,
 )
+from reconciler.plan.render import graph
 from reconciler.plan.render.values import (
     SYMBOLS,
     budget_lines,
@@ -69,6 +70,8 @@ def _changes(changes: list[Change]) -> list[str]:
 
 def _body(a: Action) -> list[str]:
     body = [f"**Reason:** {html.escape(a.reason, quote=False)}", ""]
+    if isinstance(a, CreateAction) and a.blocked_by is not None:
+        body += [f"Blocked: not created by this plan; it waits for `{a.blocked_by.name}`.", ""]
     if isinstance(a, CreateAction | ReplaceAction):
         if a.estimate is not None:
             body += [f"**Estimate:** {estimate_line(a.estimate)}", ""]
@@ -95,9 +98,13 @@ def render_markdown(plan: Plan) -> str:
         out += [cost, ""]
     for line, warn in budget_lines(plan):
         out += [f"> **⚠️ {line}**" if warn else line, ""]
+    if plan.stages:  # a pipeline: GitHub draws the stages and how far each is
+        out += ["**Pipeline**", "", *fenced(graph.mermaid(plan.stages), "mermaid"), ""]
     for a in plan.actions:
+        waits = (f" — waits for {html.escape(a.blocked_by.name)}"
+                 if isinstance(a, CreateAction) and a.blocked_by is not None else "")
         out += [f"<details><summary><code>{SYMBOLS[a.action]}</code> <b>{a.action}</b> "
-                f"{html.escape(subject(a))}</summary>", "", *_body(a), "</details>", ""]
+                f"{html.escape(subject(a))}{waits}</summary>", "", *_body(a), "</details>", ""]
     running, finished = live_orphans(plan)
     for title, notices, more in (("Failed jobs", plan.failed, 0), ("Orphans", running, finished),
                                  ("Notes", plan.notes, 0)):

@@ -6,6 +6,7 @@ Colour is plain ANSI and only when asked (the CLI asks on a terminal without ``N
 from __future__ import annotations
 
 from reconciler.plan.model import Action, CreateAction, Plan, ReplaceAction
+from reconciler.plan.render import graph
 from reconciler.plan.render.values import (
     SYMBOLS,
     budget_lines,
@@ -36,6 +37,8 @@ def _details(a: Action) -> list[str]:
             lines.append(f"{PAD}~ {change.dotted}: {change_value(change, 'before')} → {change_value(change, 'after')}")
     if isinstance(a, CreateAction):  # a new job: the whole request (a replace shows what differs)
         lines += [PAD + line for line in request_yaml(a.after.display_tree())]
+    if isinstance(a, CreateAction) and a.blocked_by is not None:
+        lines.append(f"{PAD}blocked: not created by this plan; it waits for {a.blocked_by.name}")
     if a.estimate is not None:
         lines.append(f"{PAD}estimate: {estimate_line(a.estimate)}")
     if a.then_pause:
@@ -49,6 +52,8 @@ def render_text(plan: Plan, color: bool = False) -> str:
 
     target = f" on {plan.target.label}" if plan.target is not None else ""
     out = [f'ftctl plan for stack "{plan.stack}"{target}', ""]
+    if plan.stages:
+        out += [style("Pipeline:", 1), *(f"  {line}" for line in graph.text(plan.stages)), ""]
     for a in plan.actions:
         head = f"  {SYMBOLS[a.action]:>3} {a.action:<8} {subject(a)}"
         out.append(style(head, 1, COLOURS[a.action]) + style(f"  # {a.reason}", 2))

@@ -176,6 +176,9 @@ def summary_line(plan: Plan) -> str:
         return "No changes. The live jobs match the manifests."
     counts = plan.summary
     line = "Plan: " + ", ".join(f"{counts[k]} {VERBS[k]}" for k in ORDER) + "."
+    if plan.blocked:
+        line += (f" {plural(len(plan.blocked), 'create')} of the {counts['create']} wait for the stage they build "
+                 "on (apply makes them once it is ready; apply --wait carries the pipeline through).")
     if failed:
         line += f" {plural(failed, 'failed job')} not retried (listed above)."
     return line
