@@ -26,6 +26,12 @@ step "ftctl plan --sandbox --out $PLAN   # what would change, saved for review"
 step "ftctl apply $PLAN   # exactly the reviewed plan, on the target it names; asks nothing"
 "$FTCTL" apply "$PLAN"
 
+step "ftctl apply --sandbox --auto-approve --wait --timeout 10m   # the pipeline: support-bot-dpo once support-bot is done"
+"$FTCTL" apply --sandbox --auto-approve --wait --timeout 10m --poll-interval 1s
+
+step "ftctl graph --sandbox   # the pipeline's stages and their status"
+"$FTCTL" graph --sandbox
+
 step "ftctl plan --sandbox --detailed-exitcode   # nothing left to do: exit 0"
 "$FTCTL" plan --sandbox --detailed-exitcode
 
@@ -34,12 +40,12 @@ step "ftctl status --sandbox"
 
 step "Next"
 cat <<EOF
-The demo's jobs are in the embedded sandbox ($DB), still training. Follow them with the
-virtualenv's ftctl:
+The demo's jobs are in the embedded sandbox ($DB); the pipeline's two stages have finished, the
+other jobs may still be training. Look at them with the virtualenv's ftctl:
 
-  $FTCTL wait --sandbox      # until they finish, about 20 s
-  $FTCTL status --sandbox
+  $FTCTL wait --sandbox      # until every job has finished
   $FTCTL outputs --sandbox   # the fine-tuned models and checkpoints
+  $FTCTL graph --sandbox     # the pipeline (docs/pipelines.md)
 
 or put it on your PATH first: source .venv/bin/activate, then ftctl wait --sandbox.
 The README's Quick start walks through the same loop step by step.

@@ -51,17 +51,21 @@ def test_the_demo_leaves_its_jobs_where_the_users_next_commands_look(project: Pa
     assert not (project / ".ftctl" / "demo-sandbox.db").exists()
     assert "== ftctl validate manifests examples/manifests" in done.stdout
     assert 'ftctl plan for stack "default" on the embedded sandbox (.ftctl/sandbox.db)' in done.stdout
-    assert lines[lines.index("== Next") + 4] == "  .venv/bin/ftctl wait --sandbox      # until they finish, about 20 s"
+    assert lines[lines.index("== Next") + 4] == "  .venv/bin/ftctl wait --sandbox      # until every job has finished"
     assert "source .venv/bin/activate" in done.stdout
     created = sorted(line.split()[-1] for line in lines if "✓ create" in line)
-    assert len(created) == 3
+    assert len(created) == 4  # three jobs, then the pipeline's second stage once its first one is done
+    assert "  … create   support-bot-dpo: waits for support-bot: it is trained anew in this plan: a later apply " \
+           "creates it (apply --wait carries a pipeline through)" in lines
+    graph = lines[lines.index("== ftctl graph --sandbox   # the pipeline's stages and their status") + 1:][:4]
+    assert "support-bot: succeeded" in graph and "  └─ support-bot-dpo: succeeded" in graph
     status = run(project, ".venv/bin/ftctl", "status", "--sandbox", "-o", "json")
     assert status.returncode == 0, status.stderr
     assert sorted(job for job in created if job in status.stdout) == created  # the jobs the user sees next
 
     again = run(project, "bash", "scripts/demo.sh")  # from an empty sandbox again: the same plan
     assert again.returncode == 0, again.stderr
-    assert "Plan: 4 to upload, 0 to cancel, 0 to replace, 3 to create" in again.stdout
+    assert "Plan: 4 to upload, 0 to cancel, 0 to replace, 4 to create" in again.stdout
     assert all(job not in again.stdout for job in created)
 
 

@@ -49,10 +49,13 @@ def status(paths: tuple[str, ...], output: str, settings: Settings) -> None:
     if not rows:
         click.echo(f'No managed jobs in stack "{settings.stack}".')
         return
-    table(("NAME", "JOB ID", "STATUS", "FINE-TUNED MODEL", "AGE", "ERROR"),
-          [(r["name"] or "", r["job_id"] or "-", r["status"], r["fine_tuned_model"] or "-",
-            age(r["age_seconds"]) if r["age_seconds"] is not None else "-", _short(r["error"]))
-           for r in rows])
+    from reconciler.catalog import is_fine_tuned
+
+    staged = any(r["base"] and is_fine_tuned(r["base"]) for r in rows)  # a pipeline: show what each trained on
+    table(("NAME", "JOB ID", "STATUS", *(("BASE",) if staged else ()), "FINE-TUNED MODEL", "AGE", "ERROR"),
+          [(r["name"] or "", r["job_id"] or "-", r["status"], *((r["base"] or "-",) if staged else ()),
+            r["fine_tuned_model"] or "-", age(r["age_seconds"]) if r["age_seconds"] is not None else "-",
+            _short(r["error"])) for r in rows])
 
 
 def _short(text: str | None, width: int = 60) -> str:
@@ -141,8 +144,8 @@ def outputs(names: tuple[str, ...], output: str, settings: Settings) -> None:
     if not found:
         click.echo(f'No managed jobs in stack "{settings.stack}".')
         return
-    table(("NAME", "JOB ID", "STATUS", "FINE-TUNED MODEL", "TRAINED TOKENS"),
-          [(name, o["job_id"], o["status"], o["fine_tuned_model"] or "-",
+    table(("NAME", "JOB ID", "STATUS", "BASE", "FINE-TUNED MODEL", "TRAINED TOKENS"),
+          [(name, o["job_id"], o["status"], o["model"] or "-", o["fine_tuned_model"] or "-",
             f"{o['trained_tokens']:,}" if o["trained_tokens"] is not None else "-") for name, o in found.items()])
     for name, o in found.items():
         if o["error"]:

@@ -123,10 +123,17 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
               max_active_jobs: int | None, allow_over_budget: bool, allow_unpriced: bool, settings: Settings) -> None:
     """Make the live jobs match the manifests, or apply a saved plan (PLANFILE) exactly."""
     from reconciler.apply.applier import ApplyInterrupted
-    from reconciler.cli.watch import follow_jobs
     from reconciler.clock import SYSTEM
     from reconciler.plan.render import render_text
-    from reconciler.session.applying import ApplyRequest, applier_for, apply_exit_code, deferred, followed
+    from reconciler.session.applying import (
+        ApplyRequest,
+        applier_for,
+        apply_exit_code,
+        deferred,
+        followed,
+        next_round,
+        waiting_on,
+    )
     from reconciler.session.dates import refuse_ended
     from reconciler.session.saved import budget_refusal, check_fresh, check_target, project_of_plan, target_of
     from reconciler.session.settings import duration
@@ -164,21 +171,34 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
         if saved is None:
             _confirm(auto_approve)  # a saved plan was reviewed already: it asks nothing
         request = ApplyRequest(parallelism, wait, wait_for, max_active_jobs)
-        click.echo("")
-        with _upload_progress(plan) as progress:
-            try:
-                results = applier_for(conn, settings, request, SYSTEM, progress).apply(plan, _show_step)
-            except ApplyInterrupted as stop:
-                _interrupted(stop)
-                sys.exit(130)
-        _summary(results)
-        finished = True
-        if wait and (jobs := followed(results)):
-            finished = follow_jobs(conn.reader, jobs, max(0.0, wait_for - (SYSTEM.monotonic() - started)), every)
+        every_result: list[StepResult] = []
+        while True:  # one round, or with --wait one per stage of a pipeline that becomes ready
+            click.echo("")
+            with _upload_progress(plan) as progress:
+                try:
+                    results = applier_for(conn, settings, request, SYSTEM, progress).apply(plan, _show_step)
+                except ApplyInterrupted as stop:
+                    _interrupted(stop, plan)
+                    sys.exit(130)
+            every_result += results
+            _summary(results)
+            finished = True
+            jobs = {**followed(results), **waiting_on(plan, conn.reader)} if wait else {}
+            if jobs:
+                left = max(0.0, wait_for - (SYSTEM.monotonic() - started))
+                finished = _follow(conn.reader, jobs, left, every, plan)
+            if not (wait and saved is None and plan.blocked and finished):
+                break
+            plan = next_round(_planned(paths, settings, conn, prune, replace, resume, allow_over_budget,
+                                       allow_unpriced), plan)
+            if not plan.has_changes or len(plan.blocked) == len(plan.actions):
+                break  # nothing ready: the stages that still wait are in the report above
+            click.echo("\nThe stages that waited are ready:\n")
+            click.echo(render_text(plan, color()), nl=False)
     if wait and deferred(results):  # --wait promised to see them through
         click.echo(f"\nNot done within --timeout {timeout or '1h'}: {', '.join(deferred(results))}; apply again to "
                    "finish.")
-    sys.exit(apply_exit_code(results, finished, wait))
+    sys.exit(apply_exit_code(every_result, results, finished, wait))
 
 
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
@@ -234,7 +254,19 @@ def _summary(results: list[StepResult]) -> None:
                f"{counts['deferred']} deferred, {counts['failed']} failed.")
 
 
-def _interrupted(stop: ApplyInterrupted) -> None:
+def _follow(reader: Any, jobs: dict[str, str], left: float, every: float, plan: Plan) -> bool:
+    """Follow ``jobs``; on Ctrl-C, also say which stages of a pipeline were still waiting."""
+    from reconciler.cli.watch import follow_jobs
+
+    try:
+        return follow_jobs(reader, jobs, left, every)
+    except SystemExit:
+        for action in plan.blocked:
+            click.echo(f"  … {action.name} waits: {action.blocked_by.reason if action.blocked_by else ''}")
+        raise
+
+
+def _interrupted(stop: ApplyInterrupted, plan: Plan) -> None:
     """What an interrupted apply did, and what that means."""
     for result in stop.untold:
         _show_step(result)
@@ -245,5 +277,7 @@ def _interrupted(stop: ApplyInterrupted) -> None:
         click.echo(f"  ? {action.action:<8} {action.name}: in flight, it may or may not have happened", err=True)
     for action in stop.not_started:
         click.echo(f"  - {action.action:<8} {action.name}: not started", err=True)
+    for action in plan.blocked:
+        click.echo(f"  … {action.name} waits: {action.blocked_by.reason if action.blocked_by else ''}", err=True)
     click.echo("Jobs already created keep running (and billing) on the service. `ftctl plan` shows where things "
                "stand; `ftctl apply` again finishes the work without doubling any job.", err=True)

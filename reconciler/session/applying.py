@@ -6,8 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reconciler.api.ports import ApiReader
 from reconciler.apply.applier import Applier, StepResult, UploadProgress
 from reconciler.clock import Clock
+from reconciler.plan.model import Action, Plan, UploadAction
+from reconciler.plan.planner import managed_jobs
+from reconciler.providers.statuses import SETTLED
+from reconciler.session.jobs import current_jobs
 from reconciler.session.settings import Settings
 from reconciler.session.target import Connection
 
@@ -45,9 +50,30 @@ def deferred(results: list[StepResult]) -> list[str]:
     return [r.name for r in results if r.outcome == "deferred"]
 
 
-def apply_exit_code(results: list[StepResult], finished: bool, wait: bool) -> int:
-    """1 when a step failed, when ``--wait`` was promised and did not see everything through (a job still
-    running, or a step deferred), or when a followed job failed; else 0."""
-    failed = any(r.outcome == "failed" for r in results)
-    return 1 if failed or not finished or (wait and deferred(results)) else 0
+def apply_exit_code(every: list[StepResult], last: list[StepResult], finished: bool, wait: bool) -> int:
+    """1 when a step of any round failed, when ``--wait`` was promised and did not see everything through
+    (a job still running, or a step of the last round deferred), or when a followed job failed; else 0."""
+    failed = any(r.outcome == "failed" for r in every)
+    return 1 if failed or not finished or (wait and deferred(last)) else 0
+
+
+def waiting_on(plan: Plan, reader: ApiReader) -> dict[str, str]:
+    """The unfinished jobs the plan's blocked stages wait for (job ID → name), to follow before the next
+    round of a pipeline."""
+    names = {a.blocked_by.name for a in plan.blocked if a.blocked_by is not None}
+    if not names:
+        return {}
+    current = current_jobs(managed_jobs(reader.stack_jobs(plan.stack), plan.stack))
+    return {job.id: name for name, job in current.items() if name in names and job.status not in SETTLED}
+
+
+def next_round(made: Plan, before: Plan) -> Plan:
+    """The next round of a pipeline under ``apply --wait``: of the plan made now, only what concerns the
+    stages that waited in the plan that was reviewed (their uploads, cancels and creates), nothing else."""
+    names = {a.name for a in before.blocked}
+
+    def concerns(action: Action) -> set[str]:
+        return set(action.used_by or [action.name]) if isinstance(action, UploadAction) else {action.name}
+
+    return made.model_copy(update={"actions": [a for a in made.actions if concerns(a) & names]})
 

@@ -18,6 +18,7 @@ from reconciler.api.ports import ApiReader
 from reconciler.clock import Clock
 from reconciler.diagnostics import InputError
 from reconciler.manifests import Known, load_manifests
+from reconciler.plan.model import Stage
 from reconciler.providers.statuses import EARLY, SETTLED
 from reconciler.session.planning import jobs_by_id, manifest_paths
 from reconciler.session.settings import Settings, SetupError
@@ -145,3 +146,16 @@ def event_line(event: LiveEvent) -> str:
     when = datetime.fromtimestamp(event.created_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     metrics = metric_text(event.metrics)
     return f"{when}  {event.level:<5}  {event.message}{f'  [{metrics}]' if metrics else ''}"
+
+
+def stage_list(paths: tuple[str, ...], settings: Settings, cwd: Path, jobs: list[LiveJob]) -> list[Stage]:
+    """Every manifest under ``paths`` as a stage of its pipeline, with its current job's status."""
+    loaded = load_manifests(manifest_paths(paths, settings, cwd), known=Known(settings.extra_models))
+    current = current_jobs(jobs)
+    out = []
+    for m in sorted(loaded, key=lambda m: m.name):
+        up = m.manifest.upstream
+        job = current.get(m.name)
+        out.append(Stage(name=m.name, upstream=up.name if up else None, checkpoint=up.checkpoint if up else None,
+                         status=job.status if job is not None else "not created"))
+    return out

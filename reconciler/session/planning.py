@@ -202,7 +202,7 @@ def status_rows(jobs: list[LiveJob], now: float, declared: list[str] | None = No
     """One row per managed job, newest first per name; declared names without a job get a row too."""
     rows: list[dict[str, Any]] = []
     for job in jobs:
-        rows.append({"name": job.name, "job_id": job.id, "status": job.status,
+        rows.append({"name": job.name, "job_id": job.id, "status": job.status, "base": job.model or None,
                      "fine_tuned_model": job.fine_tuned_model, "created_at": job.created_at,
                      "age_seconds": max(0, int(now - job.created_at)), "spec": job.spec,
                      "error": job.error.message if job.error else None,
@@ -210,6 +210,6 @@ def status_rows(jobs: list[LiveJob], now: float, declared: list[str] | None = No
     have = {job.name for job in jobs}
     for name in declared or []:
         if name not in have:
-            rows.append({"name": name, "job_id": None, "status": "not created", "fine_tuned_model": None,
+            rows.append({"name": name, "job_id": None, "status": "not created", "base": None, "fine_tuned_model": None,
                          "created_at": None, "age_seconds": None, "spec": None, "error": None, "declared": True})
     return sorted(rows, key=lambda r: (r["name"] or "", -(r["created_at"] or 0)))
