@@ -55,8 +55,8 @@ def test_the_demo_leaves_its_jobs_where_the_users_next_commands_look(project: Pa
     assert "source .venv/bin/activate" in done.stdout
     created = sorted(line.split()[-1] for line in lines if "✓ create" in line)
     assert len(created) == 4  # three jobs, then the pipeline's second stage once its first one is done
-    assert "  … create   support-bot-dpo: waits for support-bot: it is trained anew in this plan: a later apply " \
-           "creates it (apply --wait carries a pipeline through)" in lines
+    assert "  … create   support-bot-dpo: not created yet (waits for support-bot: it is trained anew in this plan); " \
+           "a later apply creates it (apply --wait carries a pipeline through)" in lines
     graph = lines[lines.index("== ftctl graph --sandbox   # the pipeline's stages and their status") + 1:][:4]
     assert "support-bot: succeeded" in graph and "  └─ support-bot-dpo: succeeded" in graph
     status = run(project, ".venv/bin/ftctl", "status", "--sandbox", "-o", "json")

@@ -96,7 +96,7 @@ def test_saved_plan_applies_exactly_and_refuses_when_stale(ws: Workspace, sandbo
     text = (ws.root / "plan.json").read_text()
     assert SECRET not in text
     data = json.loads(text)
-    assert data["format_version"] == 3 and data["stack"] == "default"
+    assert data["format_version"] == 4 and data["stack"] == "default"
     assert [a["action"] for a in data["actions"]] == ["replace"]
     assert data["summary"]["replace"] == 1 and data["fingerprint"].startswith("sha256:")
 
@@ -156,7 +156,8 @@ def test_embedded_sandbox_loop(tmp_path: Path) -> None:
     assert run("plan", "--detailed-exitcode").returncode == 2
     applied = run("apply", "--auto-approve")
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    assert run("plan", "--detailed-exitcode").returncode == 0
+    waiting = run("plan", "--detailed-exitcode")  # the pipeline's second stage waits for the first
+    assert waiting.returncode == 2 and "+ create   support-bot-dpo  # waits for support-bot: its job" in waiting.stdout
     status = run("status")
     assert "support-bot" in status.stdout and "ticket-triage" in status.stdout
     assert (tmp_path / ".ftctl" / "sandbox.db").is_file()

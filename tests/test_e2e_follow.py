@@ -105,7 +105,8 @@ def test_logs_and_outputs_show_what_a_deploy_step_needs(tmp_path: Path, server: 
     assert set(good["checkpoints"][0]["metrics"]) >= {"train_loss", "valid_loss"}
 
     table = ftctl("outputs").stdout
-    assert re.search(rf"^good +{good['job_id']} +succeeded +{re.escape(good['fine_tuned_model'])} +"
+    assert re.search(rf"^good +{good['job_id']} +succeeded +gpt-4\.1-mini-2025-04-14 +"
+                     rf"{re.escape(good['fine_tuned_model'])} +"
                      rf"{good['trained_tokens']:,}$", table, re.M), table
     assert re.search(r"^  120 +\S+:ckpt-step-120 +train_loss=\d\.\d{4} valid_loss=\d\.\d{4}", table, re.M), table
 

@@ -209,7 +209,8 @@ def test_every_manifest_field_is_hashed_or_deliberately_excluded() -> None:
     fields = set(Manifest.model_fields)
     assert fields == set(HASHED_FIELDS) | set(EXCLUDED_FIELDS), "classify the new field in identity/request.py"
     assert not set(HASHED_FIELDS) & set(EXCLUDED_FIELDS)
-    assert set(CreateRequest.model_fields) - {"metadata"} == set(HASHED_FIELDS)
+    # metadata: user tags; upstream: a pipeline stage's source, in words, until the model it names is known
+    assert set(CreateRequest.model_fields) - {"metadata", "upstream"} == set(HASHED_FIELDS)
     base = _load(CASES, "supervised.yaml")
     assert set(base.request.hashed()) == set(HASHED_FIELDS)
 

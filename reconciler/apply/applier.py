@@ -209,8 +209,8 @@ class Applier:
             case UploadAction():
                 return run.upload(action)
             case CreateAction() if action.blocked_by is not None:  # shown by the plan, never executed
-                raise Deferred(f"{action.blocked_by.reason}: a later apply creates it (apply --wait carries a "
-                               "pipeline through)")
+                raise Deferred(f"not created yet ({action.blocked_by.reason}); a later apply creates it (apply "
+                               "--wait carries a pipeline through)")
             case CreateAction() | ReplaceAction():
                 return run.create(action, file_ids)
             case CancelAction():

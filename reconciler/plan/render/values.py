@@ -177,8 +177,9 @@ def summary_line(plan: Plan) -> str:
     counts = plan.summary
     line = "Plan: " + ", ".join(f"{counts[k]} {VERBS[k]}" for k in ORDER) + "."
     if plan.blocked:
-        line += (f" {plural(len(plan.blocked), 'create')} of the {counts['create']} wait for the stage they build "
-                 "on (apply makes them once it is ready; apply --wait carries the pipeline through).")
+        waits = len(plan.blocked)
+        line += (f" {plural(waits, 'create')} of the {counts['create']} {'waits' if waits == 1 else 'wait'} for the "
+                 "stage it builds on (apply makes it once that is ready; apply --wait carries the pipeline through).")
     if failed:
         line += f" {plural(failed, 'failed job')} not retried (listed above)."
     return line
