@@ -57,6 +57,7 @@ from reconciler.plan.roundtrip import dropped_fields
 from reconciler.plan.states import move, pause_reason, settle_note
 from reconciler.providers import COMPATIBLE, Provider
 from reconciler.providers.statuses import TERMINAL_PHASES
+from reconciler.providers.tagged_files import tagged_name
 
 
 class _Builder:
@@ -75,6 +76,8 @@ class _Builder:
         file_ids: dict[str, str] = {}
         for ref in d.request.local_files():
             sha = ref.sha256 or ""
+            if ref == d.request.training_file and not self.provider.keeps_metadata:
+                continue  # the job's own upload, named with its tags (_uploads), made before each create
             live = self.uploads.find(sha, ref.bytes or 0)
             if live is not None:
                 file_ids[sha] = live.id
@@ -141,7 +144,7 @@ class _Builder:
         target dropped what it was sent (another create would come back the same)."""
         shown = "method" in job.request.reported or "hyperparameters" in job.request.reported
         dropped = dropped_fields(job, tags(job.stack or "", d.name, d.spec), d.request.method.type,
-                                 d.request.method.hyperparameters)
+                                 d.request.method.hyperparameters, self.provider.echoes_method)
         if dropped and shown:
             self.dropping = self.dropping or f"{', '.join(dropped)} (job {job.id} of {d.name})"
             self.failed.append(Notice(name=d.name, job_id=job.id, status="cancelled", message=(
@@ -246,7 +249,8 @@ def plan(desired: list[Desired], live_jobs: list[LiveJob], files: FilesLoader, s
                 cancels.append(CancelAction(name=name, job_id=job.id, before=JobSummary.of(job),
                                             reason="orphan: no manifest declares it (--prune)"))
     return Plan(stack=stack, options=options,
-                actions=[*_uploads(b.actions, desired), *cancels, *b.actions], orphans=orphans, failed=b.failed,
+                actions=[*_uploads(b.actions, desired, stack, provider), *cancels, *b.actions], orphans=orphans,
+                failed=b.failed,
                 notes=b.notes, local_files=_relied(desired),
                 live=LiveFacts.of(managed + [adopted[d.job_id] for d in desired if d.job_id in adopted],
                                   list(b.relied.values())))
@@ -276,20 +280,31 @@ def _relied(desired: list[Desired]) -> list[LocalFile]:
     return [merged[k] for k in sorted(merged)]
 
 
-def _uploads(actions: list[Action], desired: list[Desired]) -> list[UploadAction]:
-    """One upload per distinct local file that a create needs and that is not uploaded yet."""
+def _uploads(actions: list[Action], desired: list[Desired], stack: str, provider: Provider) -> list[UploadAction]:
+    """One upload per distinct local file that a create needs and that is not uploaded yet; where the
+    provider keeps no metadata, one of the training file per create, named with the job's tags
+    (``providers.tagged_files``): that name is how ftctl finds the job again."""
     wanted = {a.name: a for a in actions if isinstance(a, CreateAction | ReplaceAction)}
     out: dict[str, tuple[LocalFile, list[str]]] = {}
+    own: list[UploadAction] = []
     for d in desired:
         action = wanted.get(d.name)
         if action is None:
             continue
         for ref in action.after.local_files():
             sha = ref.sha256 or ""
+            local = d.data_file(sha)
+            if local is not None and ref == action.after.training_file and not provider.keeps_metadata:
+                named = local.model_copy(update={"upload_name": tagged_name(sha, stack, d.name, action.spec),
+                                                 "used_by": (d.name,)})
+                if all(u.name != d.name for u in own):
+                    own.append(UploadAction(name=d.name, file=named, used_by=[d.name], reason=(
+                        f"{d.name}'s own upload: {provider.label} keeps no metadata, its name carries the job's "
+                        "tags")))
+                continue
             if sha in action.file_ids:
                 continue
-            local = d.data_file(sha)
             if local is not None:
                 out.setdefault(sha, (local, []))[1].append(d.name)
-    return [UploadAction(name=names[0], reason=f"{local.path.rsplit('/', 1)[-1]} is not uploaded yet", file=local,
-                         used_by=names) for local, names in out.values()]
+    return [*(UploadAction(name=names[0], reason=f"{local.path.rsplit('/', 1)[-1]} is not uploaded yet", file=local,
+                           used_by=names) for local, names in out.values()), *own]
