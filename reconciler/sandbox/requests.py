@@ -72,7 +72,20 @@ def _check_integrations(value: Any) -> list[dict[str, Any]] | None:
     return value
 
 
+def _check_lambda(grader: Any) -> dict[str, Any]:
+    """Bedrock's grader: ``{"type": "lambda", "lambda": {"function": ARN}}``, and no other."""
+    function = grader.get("lambda", {}).get("function") if isinstance(grader, dict) and \
+        isinstance(grader.get("lambda"), dict) else None
+    if not isinstance(grader, dict) or grader.get("type") != "lambda" or not isinstance(function, str) or \
+            not function.startswith("arn:"):
+        raise _bad("A reinforcement job is graded by an AWS Lambda function: method.reinforcement.grader must be "
+                   '{"type": "lambda", "lambda": {"function": "arn:aws:lambda:…"}}.', "method.reinforcement.grader")
+    return dict(grader)
+
+
 def _check_grader(grader: Any, flavor: Flavor) -> dict[str, Any]:
+    if flavor.lambda_grader:
+        return _check_lambda(grader)
     try:
         parsed = _GRADER.validate_python(grader)
     except ValidationError as exc:
@@ -154,7 +167,8 @@ def validate_create(body: Any, get_file: Any, flavor: Flavor = OPENAI,
                        "model_not_found")
     resolved = catalog.resolve_model(model)
     info = catalog.model_info(resolved)
-    if info is None:
+    offered = flavor.profile.offers(catalog.base_of(resolved))
+    if info is None or offered == frozenset():
         raise _bad(f"Model {model} is not available for fine-tuning or does not exist.", "model",
                    "model_not_available")
     for key in ("training_file", "validation_file"):
@@ -170,6 +184,8 @@ def validate_create(body: Any, get_file: Any, flavor: Flavor = OPENAI,
             raise _bad(f"File {value} has purpose '{found['purpose']}'; fine-tuning needs purpose 'fine-tune'.",
                        key, "invalid_file_purpose")
     suffix = body.get("suffix")
+    if suffix is not None and not flavor.profile.suffix_supported:
+        raise _bad("The suffix parameter is not supported.", "suffix", "unsupported_parameter")
     if suffix is not None and (not isinstance(suffix, str) or not 1 <= len(suffix) <= flavor.suffix_max):
         raise _bad(f"suffix must be a string of 1 to {flavor.suffix_max} characters.", "suffix")
     seed = body.get("seed")
@@ -178,7 +194,7 @@ def validate_create(body: Any, get_file: Any, flavor: Flavor = OPENAI,
     elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise _bad(f"seed must be an integer between 0 and {MAX_SEED}.", "seed")
     kind, hyper, grader = _method(body, flavor)
-    if kind not in info.methods:
+    if kind not in (offered if offered is not None else info.methods):
         raise _bad(f"Model {resolved} does not support the {kind} method.", "method.type", "unsupported_method")
     return {
         "model": resolved,
