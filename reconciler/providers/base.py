@@ -72,6 +72,10 @@ class Provider:
     change (``validate --provider``, ``plan``, ``port``)."""
     method_notes: Mapping[str, str] = field(default_factory=dict)
     """Per method, what ``port`` tells about it there (what is unconfirmed, what differs)."""
+    data_formats: Mapping[str, str] = field(default_factory=dict)
+    """Per method, the format its training data must have where it is not OpenAI's (``datasets``)."""
+    default_epochs: int | None = None
+    """The epochs it trains for when none are given, where that is not OpenAI's "auto" rule."""
     needs_key: bool = True
     """Whether requests need a key (a self-hosted service may have no authentication at all)."""
     dialect: Literal["openai", "opea"] = "openai"

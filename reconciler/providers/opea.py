@@ -32,9 +32,10 @@ the request and the job):
 * Methods: supervised (``task: instruction_tuning``) and DPO (``task: dpo``, ``beta`` as
   ``Training.dpo_beta``); any model name (a Hugging Face model, fetched by the Ray job).
 
-Not covered: its data formats. Instruction tuning reads alpaca lines (``instruction``, ``input``,
-``output``) and DPO ``system``/``question``/``chosen``/``rejected`` (``llm_on_ray/finetune/data_process.py``,
-README §3.2.5), not OpenAI's formats, which ftctl checks: docs/providers.md says what follows.
+* Data: instruction tuning reads alpaca lines (``instruction``, ``input``, ``output``) and DPO
+  ``system``/``question``/``chosen``/``rejected`` (``llm_on_ray/finetune/data_process.py``; README
+  §3.2.5), not OpenAI's formats: ftctl checks a manifest's files in these (``datasets.opea_formats``).
+  Without ``Training.epochs`` it trains one epoch (``TrainingConfig``'s default), batch size 2.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ OPEA = Provider(
     dialect="opea",
     file_parts=False,
     example_base="http://HOST:8015/v1",
+    data_formats={"supervised": "alpaca", "dpo": "opea-preference"},
+    default_epochs=1,
     refused_fields={
         "validation_file": "does not read a validation file (it holds back 5% of the training file instead): "
                            "remove it",

@@ -25,9 +25,12 @@ As the code does:
 * jobs live in this process's memory (``Sandbox.memory_jobs``): a restart forgets them all; files
   stay (in the store, as the service keeps them on disk).
 
-Not emulated: training. The job's phases follow the sandbox's clock (``lifecycle.Job``) and it never
-fails; the real one fails when Ray cannot load the model or read the data (alpaca lines for
-instruction tuning), and ``error`` stays null even then.
+* a job whose data its task cannot read (alpaca lines for instruction tuning, ``system``/``question``/
+  ``chosen``/``rejected`` for dpo) fails once Ray loads it — at the first poll here — with ``error``
+  null, as the service never sets it.
+
+Not emulated: training itself. The job's phases follow the sandbox's clock (``lifecycle.Job``); a
+model name is taken as given (the real Ray job fails on one Hugging Face does not have).
 """
 
 from __future__ import annotations
@@ -44,12 +47,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from reconciler.datasets.formats import check_lines
+from reconciler.datasets.report import first_error
 from reconciler.sandbox.blobs import CHUNK, copy_into
 from reconciler.sandbox.lifecycle import Job
 from reconciler.sandbox.requests import ApiError
 from reconciler.sandbox.state import Sandbox, json_body
 
 TASKS = ("instruction_tuning", "pretraining", "dpo", "rerank", "embedding", "reasoning")
+DATA = {"instruction_tuning": "alpaca", "dpo": "opea-preference"}
+"""The format each task's Ray job reads (``datasets.opea_formats``); other tasks' data is not checked."""
 TRAINING = {"epochs": (int, 1), "batch_size": (int, 2), "learning_rate": (float, 5.0e-5), "dpo_beta": (float, 0.1)}
 """``Training`` fields the sandbox reads: type and the service's default."""
 STATUS = {"validating_files": "running", "queued": "pending"}
@@ -203,8 +210,10 @@ def _create(sb: Sandbox, body: Any) -> Response:
         raise ApiError(404, f"Training file '{body['training_file']}' not found!")
     if seed is not None and not seed.strip().lstrip("-").isdigit():  # FineTuningJob(seed=…) is an int
         return PlainTextResponse("Internal Server Error", 500)
-    with sb.store.blob(stored["id"]).open("rb") as f:
-        examples = max(1, sum(1 for line in f if line.strip()))
+    with sb.store.blob(stored["id"]).open("rb") as f:  # as its Ray job reads the data (the task's format)
+        report = check_lines(f, DATA[task]) if task in DATA else None
+    examples = max(1, report.examples if report is not None else 1)
+    failure = None if report is None or report.ok else {"message": first_error(report)}
     steps = max(1, -(-examples // training["batch_size"])) * training["epochs"]
     speed, now = sb.speed, sb.store.now()
     request = {"model": body["model"], "training_file": body["training_file"],
@@ -214,8 +223,8 @@ def _create(sb: Sandbox, body: Any) -> Response:
                "echo": {"n_epochs": training["epochs"], "batch_size": training["batch_size"],
                         "learning_rate_multiplier": training["learning_rate"]}}
     job = Job(id=f"ft-job-{uuid.uuid4()}", created_at=now, request=request, examples=examples,
-              tokens_per_epoch=stored["bytes"] // 4, t_validate=POLL / speed, t_queue=POLL / speed,
-              t_run=max(30, 2 * steps) / speed)
+              tokens_per_epoch=report.tokens if report is not None else stored["bytes"] // 4, t_validate=POLL / speed,
+              t_queue=POLL / speed, t_run=max(30, 2 * steps) / speed, failure=failure)
     with sb.store.lock:
         sb.memory_jobs[job.id] = job
     return JSONResponse(_view(job, now))
