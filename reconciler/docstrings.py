@@ -38,6 +38,9 @@ def field_docs(model: type[BaseModel]) -> dict[str, str]:
 def describe_properties(schema: dict[str, Any], model: type[Any]) -> None:
     """Each property of a model's JSON Schema described by its field's docstring, for editors."""
     docs = field_docs(model)
+    for name, info in getattr(model, "model_fields", {}).items():
+        if info.alias and name in docs:  # the schema names a field by its alias
+            docs.setdefault(info.alias, docs[name])
     for name, prop in schema.get("properties", {}).items():
         if isinstance(prop, dict) and name in docs and not prop.get("description"):
             prop["description"] = docs[name]

@@ -25,7 +25,10 @@ def check_data(paths: list[Path], settings: Settings) -> tuple[list[LoadedManife
     except ValueError as exc:  # not UTF-8, or not the shape of a price table
         raise SetupError(f"{settings.prices_from} {exc}") from None
     provider = None if settings.sandbox or (settings.offline and not settings.provider) else settings.profile
-    known = Known(settings.extra_models, provider, settings.lifecycle_key, settings.lifecycle, settings.clock.today(),
+    # validate judges every manifest that may create by the lifecycle table; plan judges its creates only
+    # (session.dates): a manifest whose job exists needs nothing more from the provider
+    dated = settings.lifecycle_key if settings.offline else None
+    known = Known(settings.extra_models, provider, dated, settings.lifecycle, settings.clock.today(),
                   settings.azure_training_type)
     loaded, problems = load_all(paths, known=known)
     analysis = analyse(loaded, prices, exact_counter(settings.token_cache), provider)
