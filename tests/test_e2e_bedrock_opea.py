@@ -9,7 +9,7 @@ apply creates nothing) or refused (a target that drops it costs one job, never m
   forgets its jobs) is seen as it is: the jobs are gone, and the plan says it would create them.
 
 What each flavour answers to requests ftctl never sends (the raw dialect) is in
-``cases/dialects/*.json``: one exchange per entry, in order.
+``cases/dialects/*.json``: one exchange per entry, in order (``advance``: seconds that pass first).
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ def _exchanges(server: SandboxProcess, flavour: str) -> int:
     saved: dict[str, Any] = {}
     played = 0
     for case in json.loads((DIALECTS / f"{flavour}.json").read_text())["exchanges"]:
+        server.advance(case.get("advance", 0))  # seconds that pass first
         path = re.sub(r"\{(\w+)\}", lambda m: str(saved[m.group(1)]), case["path"])
         body = json.loads(re.sub(r"\{(\w+)\}", lambda m: str(saved[m.group(1)]), json.dumps(case.get("json"))))
         files = {"file": (case["upload"], TRAIN.read_bytes())} if "upload" in case else None

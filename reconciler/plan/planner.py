@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from reconciler.api.models import LiveFile, LiveJob
-from reconciler.identity import Desired, FilesLoader, LocalFile, UploadIndex, tags
+from reconciler.identity import Desired, FilesLoader, UploadIndex, tags
 from reconciler.plan.diff import changes
 from reconciler.plan.model import (
     Action,
@@ -50,14 +50,13 @@ from reconciler.plan.model import (
     PlanOptions,
     ReplaceAction,
     ResumeAction,
-    UploadAction,
 )
 from reconciler.plan.pinned import differences
 from reconciler.plan.roundtrip import dropped_fields
 from reconciler.plan.states import move, pause_reason, settle_note
+from reconciler.plan.uploads import relied_files, uploads_for
 from reconciler.providers import COMPATIBLE, Provider
 from reconciler.providers.statuses import TERMINAL_PHASES
-from reconciler.providers.tagged_files import tagged_name
 
 
 class _Builder:
@@ -249,9 +248,9 @@ def plan(desired: list[Desired], live_jobs: list[LiveJob], files: FilesLoader, s
                 cancels.append(CancelAction(name=name, job_id=job.id, before=JobSummary.of(job),
                                             reason="orphan: no manifest declares it (--prune)"))
     return Plan(stack=stack, options=options,
-                actions=[*_uploads(b.actions, desired, stack, provider), *cancels, *b.actions], orphans=orphans,
+                actions=[*uploads_for(b.actions, desired, stack, provider), *cancels, *b.actions], orphans=orphans,
                 failed=b.failed,
-                notes=b.notes, local_files=_relied(desired),
+                notes=b.notes, local_files=relied_files(desired),
                 live=LiveFacts.of(managed + [adopted[d.job_id] for d in desired if d.job_id in adopted],
                                   list(b.relied.values())))
 
@@ -264,47 +263,3 @@ def _unknown(name: str, job: LiveJob) -> Notice:
 def managed_jobs(live_jobs: list[LiveJob], stack: str) -> list[LiveJob]:
     """The jobs ftctl manages in ``stack``: tagged with it and with a name."""
     return [j for j in live_jobs if j.stack == stack and j.name]
-
-
-def _relied(desired: list[Desired]) -> list[LocalFile]:
-    """Every local file of every manifest, once, with all the manifests that use it."""
-    merged: dict[tuple[str, str], LocalFile] = {}
-    for d in desired:
-        for f in d.files:
-            key = (f.path, f.role)
-            if key in merged:
-                users = tuple(sorted({*merged[key].used_by, *f.used_by}))
-                merged[key] = merged[key].model_copy(update={"used_by": users})
-            else:
-                merged[key] = f
-    return [merged[k] for k in sorted(merged)]
-
-
-def _uploads(actions: list[Action], desired: list[Desired], stack: str, provider: Provider) -> list[UploadAction]:
-    """One upload per distinct local file that a create needs and that is not uploaded yet; where the
-    provider keeps no metadata, one of the training file per create, named with the job's tags
-    (``providers.tagged_files``): that name is how ftctl finds the job again."""
-    wanted = {a.name: a for a in actions if isinstance(a, CreateAction | ReplaceAction)}
-    out: dict[str, tuple[LocalFile, list[str]]] = {}
-    own: list[UploadAction] = []
-    for d in desired:
-        action = wanted.get(d.name)
-        if action is None:
-            continue
-        for ref in action.after.local_files():
-            sha = ref.sha256 or ""
-            local = d.data_file(sha)
-            if local is not None and ref == action.after.training_file and not provider.keeps_metadata:
-                named = local.model_copy(update={"upload_name": tagged_name(sha, stack, d.name, action.spec),
-                                                 "used_by": (d.name,)})
-                if all(u.name != d.name for u in own):
-                    own.append(UploadAction(name=d.name, file=named, used_by=[d.name], reason=(
-                        f"{d.name}'s own upload: {provider.label} keeps no metadata, its name carries the job's "
-                        "tags")))
-                continue
-            if sha in action.file_ids:
-                continue
-            if local is not None:
-                out.setdefault(sha, (local, []))[1].append(d.name)
-    return [*(UploadAction(name=names[0], reason=f"{local.path.rsplit('/', 1)[-1]} is not uploaded yet", file=local,
-                           used_by=names) for local, names in out.values()), *own]
