@@ -22,7 +22,7 @@ class ModelInfo:
     context: int  # tokens per training example
     chat: bool = True  # False: prompt/completion format
     open_weight: bool = False
-    """An open-weight model, trained by other providers than OpenAI (Azure OpenAI's Foundry, Bedrock)."""
+    """An open-weight model, trained by other providers than OpenAI (Azure OpenAI's Foundry, AWS Bedrock)."""
 
 
 CATALOG_AS_OF = "2025-08-01"
@@ -47,6 +47,8 @@ MODELS: dict[str, ModelInfo] = {
         ModelInfo("Qwen-32B", frozenset({"supervised"}), 32_768, open_weight=True),
         ModelInfo("Llama-3.3-70B-Instruct", frozenset({"supervised"}), 32_768, open_weight=True),
         ModelInfo("gpt-oss-20b", frozenset({"supervised", "reinforcement"}), 32_768, open_weight=True),
+        # As AWS Bedrock names Qwen 3 32B (its fine-tuning API's model ID is UNCONFIRMED: providers/bedrock.py).
+        ModelInfo("Qwen3-32B", frozenset({"supervised", "reinforcement"}), 32_768, open_weight=True),
     )
 }
 OPEN_WEIGHT = frozenset(m.snapshot for m in MODELS.values() if m.open_weight)

@@ -115,9 +115,9 @@ class SandboxProcess:
         return dict(self.admin("GET", "stats")["requests"])
 
     def faults(self, rate: float, seed: int = 0, latency_ms: int = 0, kinds: list[str] = ALL_FAULTS,
-               methods: list[str] | None = None, retry_after: float = 0.05) -> None:
+               methods: list[str] | None = None, retry_after: float = 0.05, routes: list[str] | None = None) -> None:
         self.admin("PUT", "faults", {"rate": rate, "kinds": kinds, "seed": seed, "latency_ms": latency_ms,
-                                     "retry_after": retry_after, "methods": methods})
+                                     "retry_after": retry_after, "methods": methods, "routes": routes})
 
     # -- the API, and ftctl against it ----------------------------------------------------------
     def listing(self, path: str, **params: str) -> list[dict[str, Any]]:

@@ -35,6 +35,7 @@ from reliability.sandbox import clean_env
 FENCE = re.compile(r"^```(\S*)(?:[ \t]+file=(\S+))?[ \t]*\n(.*?)^```[ \t]*$", re.M | re.S)
 VOLATILE = [
     (re.compile(r"\bftjob-[A-Za-z0-9]{6,}"), "ftjob-<id>"),
+    (re.compile(r"\bft-job-[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}\b"), "ft-job-<id>"),  # OPEA's service
     (re.compile(r"\bfile-[A-Za-z0-9]{6,}"), "file-<id>"),
     (re.compile(r"\b(ftevent|ftckpt)[-_][A-Za-z0-9]{6,}"), r"\1-<id>"),
     (re.compile(r"(ft:[\w.:-]+:sandbox:[\w.-]*:)[A-Za-z0-9]{8}"), r"\1<id>"),
@@ -111,7 +112,8 @@ def matches(expected: list[str], actual: list[str]) -> bool:
     return align(expected, actual) is not None
 
 
-IDENTIFIERS = re.compile(r"\b(?:ftjob|file|ftevent|ftckpt)[-_][A-Za-z0-9]{6,}|(?<=:sandbox:)[\w.-]*:[A-Za-z0-9]{8}\b")
+IDENTIFIERS = re.compile(r"\b(?:ftjob|file|ftevent|ftckpt)[-_][A-Za-z0-9]{6,}|(?<=:sandbox:)[\w.-]*:[A-Za-z0-9]{8}\b"
+                         r"|\bft-job-[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}\b")
 """What names a job, file, event or checkpoint, and a fine-tuned model's (suffix and) ID."""
 
 

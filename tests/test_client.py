@@ -119,6 +119,10 @@ def test_target_selection_from_environment(tmp_path: Path) -> None:
     ("https://api.openai.com/v1", "openai"),
     ("https://gateway.acme.example/v1", "compatible"),
     ("https://gateway.acme.example/openai/v1beta", "compatible"),
+    ("https://bedrock-mantle.us-west-2.api.aws/v1", "bedrock"),  # AWS's fine-tuning sample's host
+    ("https://bedrock-mantle.eu-central-1.api.aws/v1/", "bedrock"),
+    ("https://bedrock-mantle.us-west-2.api.aws.evil.example/v1", "compatible"),
+    ("http://127.0.0.1:8015/v1", "compatible"),  # OPEA's service runs anywhere: --provider opea
 ])
 def test_the_provider_is_detected_from_the_base_url(base: str, provider: str) -> None:
     assert detect(base).name == provider

@@ -19,7 +19,9 @@ from reconciler.session.settings import build
 CASES = Path(__file__).parent / "cases" / "port"
 FILES = sorted(CASES.glob("*.yaml"))
 KINDS = {"model": "model not offered", "method.type": "method not offered", "type": "grader type",
-         "suffix": "suffix rules", "provider_options.azure.training_type": "training tier"}
+         "suffix": "suffix rules", "provider_options.azure.training_type": "training tier",
+         "method.grader": "a grader the target cannot take", "state": "no pause there",
+         "validation_file": "a field the target has no use for", "training_file": "no file ID where names are identity"}
 
 
 def _header(path: Path, key: str) -> list[str]:

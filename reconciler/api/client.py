@@ -47,15 +47,28 @@ class Target:
 
 def _error_from(response: httpx.Response, provider: Provider) -> ApiError:
     try:
-        body = response.json().get("error") or {}
-    except (ValueError, AttributeError):
-        body = {}
+        payload = response.json()
+    except ValueError:
+        payload = None
+    body = (payload.get("error") or _detail(payload.get("detail"))) if isinstance(payload, dict) else {}
     if not isinstance(body, dict):
         body = {"message": str(body)}
     message = body.get("message") or response.reason_phrase or "request failed"
     code = body.get("code") if isinstance(body.get("code"), str) else None
     return ApiError(response.status_code, str(message), code, body.get("param"), retry_after(response.headers),
                     provider.error_kind(response.status_code, code))
+
+
+def _detail(detail: Any) -> dict[str, Any]:
+    """A FastAPI server's error (OPEA's service): ``{"detail": "…"}``, or the list of what its request
+    model refused (``{"detail": [{"loc": ["body", "seed"], "msg": "…"}]}``), as an error body."""
+    if isinstance(detail, str):
+        return {"message": detail}
+    if isinstance(detail, list) and detail and all(isinstance(d, dict) for d in detail):
+        where = [".".join(str(p) for p in (d.get("loc") or [])[1:]) for d in detail]
+        said = [f"{w}: {d.get('msg')}" if w else str(d.get("msg")) for w, d in zip(where, detail, strict=True)]
+        return {"message": "; ".join(said), "param": where[0] or None}
+    return {}
 
 
 class Transport:

@@ -172,14 +172,17 @@ class Applier:
             run.slots.start()
             uploads = [a for a in plan.actions if isinstance(a, UploadAction)]
             upload_results = _parallel(lambda a: self._step(run, ledger, a, {}), uploads, self.parallelism, stop)
-            file_ids = {a.file.sha256: r.job_id for a, r in zip(uploads, upload_results, strict=True)
-                        if r.outcome in ("done", "skipped") and r.job_id}
+            file_ids: dict[str, str] = {}  # sha256 → ID of the uploads creates share
+            own: dict[str, dict[str, str]] = {}  # per name, of the uploads made for its job alone
+            for a, r in zip(uploads, upload_results, strict=True):
+                if r.outcome in ("done", "skipped") and r.job_id:
+                    (own.setdefault(a.name, {}) if a.file.upload_name else file_ids)[a.file.sha256] = r.job_id
             groups: dict[str, list[Action]] = {}
             for action in plan.actions:
                 if not isinstance(action, UploadAction):
                     groups.setdefault(action.name, []).append(action)
-            _parallel(lambda acts: [self._step(run, ledger, a, file_ids) for a in acts], list(groups.values()),
-                      self.parallelism, stop)
+            _parallel(lambda acts: [self._step(run, ledger, a, {**file_ids, **own.get(a.name, {})}) for a in acts],
+                      list(groups.values()), self.parallelism, stop)
         except KeyboardInterrupt:
             stop.set()
             raise ledger.interrupted() from None

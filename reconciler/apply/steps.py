@@ -131,8 +131,11 @@ class Run:
                           f"another apply; {fates}", kept.id)
 
     def _oldest_copy(self, action: UploadAction) -> LiveFile | None:
-        """The oldest upload of these bytes, which every run uses (``UploadIndex.same``)."""
-        return UploadIndex(self.a.reader.list_files()).find(action.file.sha256, action.file.bytes)
+        """The oldest upload of these bytes, which every run uses (``UploadIndex.same``); of a job's own
+        upload (named with its tags), the oldest of that name."""
+        f = action.file
+        same = UploadIndex(self.a.reader.list_files()).same(f.sha256, f.bytes)
+        return next((c for c in same if f.upload_name is None or c.filename == f.upload_name), None)
 
     def _drop_spare(self, name: str, copy: LiveFile, kept: LiveFile) -> str:
         """Delete a copy this step uploaded beside the one kept, if strictly newer: no run can have
@@ -179,7 +182,7 @@ class Run:
                     self.slots.release(replacing)
                 sent = self._send(action, body, key, before)
                 dropped = dropped_fields(sent.job, body["metadata"], kind,
-                                         body["method"][kind].get("hyperparameters", {}))
+                                         body["method"][kind].get("hyperparameters", {}), self.a.provider.echoes_method)
                 if dropped:
                     result, still_active = self._dropped(action, sent.job, dropped)
                     created = sent.job.id if still_active else None

@@ -1,4 +1,4 @@
-"""``sandbox serve``: the embedded OpenAI-compatible server, in either dialect, with its quotas.
+"""``sandbox serve``: the embedded OpenAI-compatible server, in any of its dialects, with its quotas.
 
 Its speed follows the rule of every setting: ``--speed``, else ``FTCTL_SANDBOX_SPEED`` (read and
 checked by the same function as for ``--sandbox``), else 1."""
@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.common import log_option
+from reconciler.sandbox.flavor import FLAVORS
 
 DROPPABLE = {"metadata", "method", "suffix", "seed", "integrations", "validation_file", "hyperparameters"}
 
@@ -26,8 +27,9 @@ def sandbox() -> None:
 @click.option("--db", default=".ftctl/sandbox.db", show_default=True, type=click.Path(dir_okay=False))
 @click.option("--speed", type=click.FloatRange(min=0.001),
               help="Divide every job phase's duration by this factor (env FTCTL_SANDBOX_SPEED; default 1).")
-@click.option("--flavor", type=click.Choice(["openai", "azure"]), default="openai", show_default=True,
-              help="The dialect: OpenAI's, or Azure OpenAI's v1 (paths under /openai/v1, pending, pausing…).")
+@click.option("--flavor", type=click.Choice(list(FLAVORS)), default="openai", show_default=True,
+              help="The dialect: OpenAI's, Azure OpenAI's v1 (paths under /openai/v1, pending, pausing…), AWS "
+                   "Bedrock's OpenAI-compatible endpoint, or OPEA's finetuning service (routes of its own, no key).")
 @click.option("--max-active-jobs", type=click.IntRange(1), metavar="N", help="Refuse creates beyond N active jobs.")
 @click.option("--daily-limit", type=click.IntRange(0), metavar="N", help="Refuse the create after N in a day.")
 @click.option("--drop-fields", metavar="FIELDS", default="",
@@ -40,7 +42,7 @@ def sandbox() -> None:
 def sandbox_serve(host: str, port: int, db: str, speed: float | None, flavor: str, max_active_jobs: int | None,
                   daily_limit: int | None, drop_fields: str, no_idempotency: bool, clock: str) -> None:
     """Serve the sandbox API over HTTP until interrupted."""
-    from reconciler.sandbox.flavor import FLAVORS, Options
+    from reconciler.sandbox.flavor import Options
     from reconciler.sandbox.server import serve
     from reconciler.session.settings import sandbox_speed
 

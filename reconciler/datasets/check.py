@@ -25,6 +25,7 @@ from reconciler.manifests.graders_check import strings
 from reconciler.manifests.item_reads import item_reads
 from reconciler.manifests.loaded import LoadedManifest
 from reconciler.manifests.model import ReinforcementMethod
+from reconciler.providers import Provider
 
 ITEM_FIELD = re.compile(r"\{\{\s*item\.([^{}\s]+?)\s*\}\}")
 
@@ -95,8 +96,8 @@ def grader_fields(loaded: LoadedManifest) -> dict[str, str]:
 
 
 class _Checker:
-    def __init__(self, prices: Prices, count: Counter | None) -> None:
-        self.prices, self.count = prices, count
+    def __init__(self, prices: Prices, count: Counter | None, provider: Provider | None) -> None:
+        self.prices, self.count, self.provider = prices, count, provider
         self.analysis = Analysis()
         self.by_key: dict[tuple[Path, str, tuple[str, ...]], Scan] = {}
 
@@ -123,7 +124,8 @@ class _Checker:
     def manifest(self, loaded: LoadedManifest) -> None:
         m = loaded.manifest
         info = catalog.model_info(loaded.model)
-        fmt = format_for(m.method.type, info.chat if info else True)
+        formats = self.provider.data_formats if self.provider is not None else {}
+        fmt = formats.get(m.method.type) or format_for(m.method.type, info.chat if info else True)
         required = grader_fields(loaded)
         for key in ("training_file", "validation_file"):
             path = loaded.local_files.get((key,))
@@ -148,7 +150,8 @@ class _Checker:
         m = loaded.manifest
         report = scan.report
         epochs = m.method.hyperparameters.n_epochs
-        n = epochs if isinstance(epochs, int) else catalog.auto_epochs(report.examples)
+        default = self.provider.default_epochs if self.provider is not None else None
+        n = epochs if isinstance(epochs, int) else default or catalog.auto_epochs(report.examples)
         trained = report.tokens * n
         return Estimate(examples=report.examples, tokens=report.tokens, exact=self.count is not None, epochs=n,
                         trained_tokens=trained, cost=self.prices.training_cost(loaded.model, m.method.type, trained),
@@ -156,8 +159,11 @@ class _Checker:
                         prices_as_of=self.prices.as_of)
 
 
-def analyse(loaded: list[LoadedManifest], prices: Prices, count: Counter | None = None) -> Analysis:
-    checker = _Checker(prices, count)
+def analyse(loaded: list[LoadedManifest], prices: Prices, count: Counter | None = None,
+            provider: Provider | None = None) -> Analysis:
+    """Every manifest's data checked (in the formats of ``provider``, where it has its own), and each
+    create's cost estimated."""
+    checker = _Checker(prices, count, provider)
     for item in loaded:
         checker.manifest(item)
     return checker.analysis

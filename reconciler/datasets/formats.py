@@ -15,7 +15,8 @@ Formats (OpenAI's fine-tuning guide):
   grader reads as ``{{item.FIELD}}`` (or, python graders, as ``item["FIELD"]``).
 
 A line written for another method's format is said to be (``hints``): preference data where
-messages are expected reads as such, not as a missing ``messages``.
+messages are expected reads as such, not as a missing ``messages``. OPEA's finetuning service reads
+formats of its own (``alpaca``, ``opea-preference``: ``opea_formats``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 import orjson
 
 from reconciler.datasets.hints import count_written_for, other_format
+from reconciler.datasets.opea_formats import FIELDS, check_opea_example
 from reconciler.datasets.report import Report
 
 MIN_EXAMPLES = 10
@@ -133,6 +135,8 @@ def _check_example(obj: Any, fmt: str, report: Report, line: int) -> tuple[str, 
     if not isinstance(obj, dict):
         report.error(line, "each line must be a JSON object")
         return None
+    if fmt in FIELDS:
+        return check_opea_example(obj, fmt, report, line)
     other = other_format(obj, fmt)
     if other is not None:
         report.error(line, other)

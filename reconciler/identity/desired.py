@@ -11,7 +11,9 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+from pydantic import SerializerFunctionWrapHandler, model_serializer
 
 from reconciler.datasets.check import Estimate
 from reconciler.diagnostics import SetupError
@@ -35,10 +37,21 @@ class LocalFile(Frozen):
     tokens: int | None = None
     used_by: tuple[str, ...] = ()
     """The manifests that rely on the file."""
+    upload_name: str | None = None
+    """The name of an upload made for one job only, its tags in it (``providers.tagged_files``): on a
+    target that keeps no metadata. None: the upload is named by its content alone, and shared."""
 
     @property
     def filename(self) -> str:
-        return upload_filename(self.sha256, self.path)
+        return self.upload_name or upload_filename(self.sha256, self.path)
+
+    @model_serializer(mode="wrap")
+    def _without_absent_name(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A plan for a target that keeps metadata is written as before the field existed."""
+        data: dict[str, Any] = handler(self)
+        if data.get("upload_name") is None:
+            data.pop("upload_name", None)
+        return data
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from reconciler.api.models import LiveFile, LiveJob
-from reconciler.identity import Desired, FilesLoader, LocalFile, UploadIndex, tags
+from reconciler.identity import Desired, FilesLoader, UploadIndex, tags
 from reconciler.plan.diff import changes
 from reconciler.plan.model import (
     Action,
@@ -50,12 +50,12 @@ from reconciler.plan.model import (
     PlanOptions,
     ReplaceAction,
     ResumeAction,
-    UploadAction,
 )
 from reconciler.plan.pinned import differences
 from reconciler.plan.roundtrip import dropped_fields
 from reconciler.plan.stages import CheckpointsLoader, Upstreams, ordered, stages
 from reconciler.plan.states import move, pause_reason, settle_note
+from reconciler.plan.uploads import relied_files, uploads_for
 from reconciler.providers import COMPATIBLE, Provider
 from reconciler.providers.statuses import TERMINAL_PHASES
 
@@ -78,6 +78,8 @@ class _Builder:
         file_ids: dict[str, str] = {}
         for ref in d.request.local_files():
             sha = ref.sha256 or ""
+            if ref == d.request.training_file and not self.provider.keeps_metadata:
+                continue  # the job's own upload, named with its tags (_uploads), made before each create
             live = self.uploads.find(sha, ref.bytes or 0)
             if live is not None:
                 file_ids[sha] = live.id
@@ -144,7 +146,7 @@ class _Builder:
         target dropped what it was sent (another create would come back the same)."""
         shown = "method" in job.request.reported or "hyperparameters" in job.request.reported
         dropped = dropped_fields(job, tags(job.stack or "", d.name, d.spec), d.request.method.type,
-                                 d.request.method.hyperparameters)
+                                 d.request.method.hyperparameters, self.provider.echoes_method)
         if dropped and shown:
             self.dropping = self.dropping or f"{', '.join(dropped)} (job {job.id} of {d.name})"
             self.failed.append(Notice(name=d.name, job_id=job.id, status="cancelled", message=(
@@ -300,8 +302,8 @@ def plan(desired: list[Desired], live_jobs: list[LiveJob], files: FilesLoader, s
     orphans = b.orphans(by_name, desired)
     blocked = {a.name for a in b.actions if isinstance(a, CreateAction) and a.blocked_by is not None}
     return Plan(stack=stack, options=options,
-                actions=[*_uploads(b.actions, desired), *b.cancels, *b.actions], orphans=orphans, failed=b.failed,
-                notes=b.notes, local_files=_relied(desired), stages=stages(desired, ups, blocked),
+                actions=[*uploads_for(b.actions, desired, stack, provider), *b.cancels, *b.actions], orphans=orphans,
+                failed=b.failed, notes=b.notes, local_files=relied_files(desired), stages=stages(desired, ups, blocked),
                 live=LiveFacts.of(managed + [adopted[d.job_id] for d in desired if d.job_id in adopted],
                                   list(b.relied.values())))
 
@@ -328,38 +330,3 @@ def _unknown(name: str, job: LiveJob) -> Notice:
 def managed_jobs(live_jobs: list[LiveJob], stack: str) -> list[LiveJob]:
     """The jobs ftctl manages in ``stack``: tagged with it and with a name."""
     return [j for j in live_jobs if j.stack == stack and j.name]
-
-
-def _relied(desired: list[Desired]) -> list[LocalFile]:
-    """Every local file of every manifest, once, with all the manifests that use it."""
-    merged: dict[tuple[str, str], LocalFile] = {}
-    for d in desired:
-        for f in d.files:
-            key = (f.path, f.role)
-            if key in merged:
-                users = tuple(sorted({*merged[key].used_by, *f.used_by}))
-                merged[key] = merged[key].model_copy(update={"used_by": users})
-            else:
-                merged[key] = f
-    return [merged[k] for k in sorted(merged)]
-
-
-def _uploads(actions: list[Action], desired: list[Desired]) -> list[UploadAction]:
-    """One upload per distinct local file that a create needs and that is not uploaded yet (a blocked
-    create's files wait with it: the plan that makes it uploads them)."""
-    wanted = {a.name: a for a in actions
-              if isinstance(a, ReplaceAction) or (isinstance(a, CreateAction) and a.blocked_by is None)}
-    out: dict[str, tuple[LocalFile, list[str]]] = {}
-    for d in desired:
-        action = wanted.get(d.name)
-        if action is None:
-            continue
-        for ref in action.after.local_files():
-            sha = ref.sha256 or ""
-            if sha in action.file_ids:
-                continue
-            local = d.data_file(sha)
-            if local is not None:
-                out.setdefault(sha, (local, []))[1].append(d.name)
-    return [UploadAction(name=names[0], reason=f"{local.path.rsplit('/', 1)[-1]} is not uploaded yet", file=local,
-                         used_by=names) for local, names in out.values()]

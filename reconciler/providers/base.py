@@ -3,7 +3,9 @@
 Code elsewhere asks the provider instead of testing for Azure: which header carries the key, whether
 the list endpoint filters by metadata, which statuses exist and what they mean, how long a suffix
 may be, which graders exist, what the create request carries beyond OpenAI's fields, how a file is
-sent, and what an error code means (``ErrorKind``).
+sent, and what an error code means (``ErrorKind``); whether a job keeps its metadata and echoes its
+method (else ftctl's identity rides on the training file's name: ``tagged_files``), whether jobs can
+be paused, which manifest fields the service has no use for, and which dialect it speaks.
 """
 
 from __future__ import annotations
@@ -59,8 +61,29 @@ class Provider:
     error_kinds: Mapping[str, ErrorKind] = field(default_factory=dict)
     create_fields: Callable[[Mapping[str, Any]], dict[str, Any]] = field(default=lambda options: {}, repr=False)
     """Fields of the create request beyond OpenAI's, from a manifest's ``provider_options``."""
+    methods: frozenset[str] | None = None
+    """Where it fine-tunes whatever model it is given (``models`` None): the methods it has; None: any."""
+    echoes_method: bool = True
+    """Whether a job shows the method it was created with (the tag round trip checks it, where it does)."""
+    pauses: bool = True
+    """Whether a job can be paused and resumed (``state: paused`` is refused where it cannot)."""
+    refused_fields: Mapping[str, str] = field(default_factory=dict)
+    """Manifest fields (dotted paths) it has no use for, each with why: a manifest that sets one must
+    change (``validate --provider``, ``plan``, ``port``)."""
+    method_notes: Mapping[str, str] = field(default_factory=dict)
+    """Per method, what ``port`` tells about it there (what is unconfirmed, what differs)."""
+    data_formats: Mapping[str, str] = field(default_factory=dict)
+    """Per method, the format its training data must have where it is not OpenAI's (``datasets``)."""
+    default_epochs: int | None = None
+    """The epochs it trains for when none are given, where that is not OpenAI's "auto" rule."""
+    needs_key: bool = True
+    """Whether requests need a key (a self-hosted service may have no authentication at all)."""
+    dialect: Literal["openai", "opea"] = "openai"
+    """How its API is spoken: OpenAI's routes and shapes, or OPEA's finetuning service's (``api.opea``)."""
 
     def headers(self, key: str) -> dict[str, str]:
+        if not key:  # a service without authentication, and no key given
+            return {}
         return {"api-key": key} if self.key_header == "api-key" else {"Authorization": f"Bearer {key}"}
 
     def error_kind(self, status: int, code: str | None) -> ErrorKind | None:

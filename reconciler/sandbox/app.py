@@ -1,5 +1,6 @@
 """The sandbox's HTTP API: OpenAI's ``/v1/files``, ``/v1/uploads`` and ``/v1/fine_tuning/jobs``, or
-Azure OpenAI's under ``/openai/v1`` (``flavor``); routes per resource under ``routes/``.
+Azure OpenAI's under ``/openai/v1``, or Bedrock's, or OPEA's finetuning service's own (``flavor``);
+routes per resource under ``routes/``.
 
 Shapes follow OpenAI's published description (and, for the Azure flavour, Azure's v1 description),
 both kept under tests/ (``openai-spec/``, ``azure-openai-spec/``) and checked there. Around the
@@ -22,7 +23,7 @@ from starlette.types import ASGIApp
 from reconciler.sandbox.flavor import Options
 from reconciler.sandbox.instruments import Instruments
 from reconciler.sandbox.requests import ApiError
-from reconciler.sandbox.routes import admin, files, jobs, uploads
+from reconciler.sandbox.routes import admin, files, jobs, opea, uploads
 from reconciler.sandbox.state import Sandbox
 from reconciler.sandbox.store import Store
 
@@ -32,7 +33,10 @@ CLIENT_CLOSED_REQUEST = 499
 
 def create_app(store: Store, options: Options | None = None) -> tuple[Sandbox, ASGIApp]:
     sandbox = Sandbox(store, options or Options())
-    routes = [*files.routes(sandbox), *jobs.routes(sandbox), *admin.routes(sandbox)]
+    if sandbox.flavor.profile.dialect == "opea":  # routes of its own
+        routes = [*opea.routes(sandbox), *admin.routes(sandbox)]
+    else:
+        routes = [*files.routes(sandbox), *jobs.routes(sandbox), *admin.routes(sandbox)]
     if sandbox.flavor.uploads_api:
         routes += uploads.routes(sandbox)
 
@@ -47,6 +51,8 @@ def create_app(store: Store, options: Options | None = None) -> tuple[Sandbox, A
 
     async def not_found(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 404)
+        if sandbox.flavor.name == "opea":  # as FastAPI words it
+            return sandbox.error(status, "Not Found" if status == 404 else "Method Not Allowed")
         return sandbox.error(status, f"Invalid URL ({request.method} {request.url.path})", None, None)
 
     app = Starlette(routes=routes, exception_handlers={ApiError: api_error, ClientDisconnect: client_gone,

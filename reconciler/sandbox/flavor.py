@@ -1,4 +1,6 @@
-"""The two dialects the sandbox speaks: OpenAI's, and Azure OpenAI's v1 (``--flavor azure``).
+"""The dialects the sandbox speaks: OpenAI's, Azure OpenAI's v1 (``--flavor azure``), AWS Bedrock's
+OpenAI-compatible fine-tuning endpoint (``--flavor bedrock``) and OPEA's finetuning service
+(``--flavor opea``, its own routes: ``routes/opea.py``).
 
 Azure, as the service behaves: paths under ``/openai/v1``; jobs start ``pending`` (OpenAI's
 validating_files and queued); a pause passes through ``pausing`` and a resume through ``resuming``;
@@ -11,6 +13,13 @@ models named ``BASE.ft-ID`` and the suffix returned as ``user_provided_suffix``;
 is created with ``expires_after``; error bodies carry camelCase codes and ``type: error`` (and no
 null ``param``), and a request in the wrong state is a 409. Its published description
 (tests/azure-openai-spec/) is what the tests check its shapes against.
+
+Bedrock, as AWS's user guide publishes it (providers/bedrock.py): OpenAI's paths under ``/v1`` and
+a bearer key; the two open-weight models it names, with the methods its profile offers; a suffix
+refused (AWS's sample: "Suffix field is not supported"); a reinforcement grader only as an AWS
+Lambda function (``{"type": "lambda", "lambda": {"function": ARN}}``); metadata kept. What AWS does
+not say is answered as OpenAI does, or — pause and resume, which it does not mention — not at all
+(404): the exact bodies of its refusals are UNCONFIRMED.
 """
 
 from __future__ import annotations
@@ -19,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.providers import AZURE as AZURE_PROFILE
+from reconciler.providers import BEDROCK as BEDROCK_PROFILE
+from reconciler.providers import OPEA as OPEA_PROFILE
 from reconciler.providers import OPENAI as OPENAI_PROFILE
 from reconciler.providers import Provider
 
@@ -50,6 +61,10 @@ class Flavor:
     in all)."""
     ceiling_pause: bool = False
     """Azure: a reinforcement job pauses itself half-way, standing for its $5,000 cost ceiling."""
+    lambda_grader: bool = False
+    """Bedrock: a reinforcement job is graded by an AWS Lambda function, and by nothing else."""
+    auth: bool = True
+    """Whether a request needs a key (OPEA's service has no authentication)."""
 
     @property
     def statuses(self) -> frozenset[str]:
@@ -62,6 +77,8 @@ class Flavor:
         return self.codes.get(code, code) if code is not None else None
 
     def error_body(self, message: str, param: str | None, code: str | None, kind: str) -> dict[str, Any]:
+        if self.name == "opea":  # a FastAPI service's HTTPException
+            return {"detail": message}
         if self.name != "azure":
             return {"error": {"message": message, "type": kind, "param": param, "code": code}}
         body: dict[str, Any] = {"code": self.code(code) or "error", "message": message, "type": "error"}
@@ -89,7 +106,10 @@ AZURE = Flavor(
     extra_create_fields={"trainingType": ("globalstandard", "standard", "developer")},
     profile=AZURE_PROFILE, naming="azure", one_running=True, ceiling_pause=True,
 )
-FLAVORS = {f.name: f for f in (OPENAI, AZURE)}
+BEDROCK = Flavor(name="bedrock", uploads_api=False, python_grader=False, lambda_grader=True,
+                  profile=BEDROCK_PROFILE)
+OPEA = Flavor(name="opea", uploads_api=False, auth=False, profile=OPEA_PROFILE)
+FLAVORS = {f.name: f for f in (OPENAI, AZURE, BEDROCK, OPEA)}
 
 
 @dataclass(frozen=True)

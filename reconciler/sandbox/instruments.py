@@ -51,7 +51,7 @@ class Instruments:
         route = _route_template(path)
         self.sandbox.stats[f"{scope['method']} {route}"] += 1
         api = path.startswith(self.sandbox.flavor.prefix + "/")
-        if api and not _presented_key(headers):
+        if api and self.sandbox.flavor.auth and not _presented_key(headers):
             await _respond(send, self.sandbox.error(
                 401, "You didn't provide an API key. You need to provide your API key in an Authorization header "
                 "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the api-key header.", None, None))

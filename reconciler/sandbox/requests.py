@@ -73,7 +73,20 @@ def _check_integrations(value: Any) -> list[dict[str, Any]] | None:
     return value
 
 
+def _check_lambda(grader: Any) -> dict[str, Any]:
+    """Bedrock's grader: ``{"type": "lambda", "lambda": {"function": ARN}}``, and no other."""
+    function = grader.get("lambda", {}).get("function") if isinstance(grader, dict) and \
+        isinstance(grader.get("lambda"), dict) else None
+    if not isinstance(grader, dict) or grader.get("type") != "lambda" or not isinstance(function, str) or \
+            not function.startswith("arn:"):
+        raise _bad("A reinforcement job is graded by an AWS Lambda function: method.reinforcement.grader must be "
+                   '{"type": "lambda", "lambda": {"function": "arn:aws:lambda:…"}}.', "method.reinforcement.grader")
+    return dict(grader)
+
+
 def _check_grader(grader: Any, flavor: Flavor) -> dict[str, Any]:
+    if flavor.lambda_grader:
+        return _check_lambda(grader)
     try:
         parsed = _GRADER.validate_python(grader)
     except ValidationError as exc:
@@ -186,6 +199,8 @@ def validate_create(body: Any, get_file: Any, flavor: Flavor = OPENAI,
             raise _bad(f"File {value} has purpose '{found['purpose']}'; fine-tuning needs purpose 'fine-tune'.",
                        key, "invalid_file_purpose")
     suffix = body.get("suffix")
+    if suffix is not None and not flavor.profile.suffix_supported:
+        raise _bad("The suffix parameter is not supported.", "suffix", "unsupported_parameter")
     if suffix is not None and (not isinstance(suffix, str) or not 1 <= len(suffix) <= flavor.suffix_max):
         raise _bad(f"suffix must be a string of 1 to {flavor.suffix_max} characters.", "suffix")
     chars = flavor.profile.suffix_chars

@@ -17,12 +17,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from reconciler.sandbox.flavor import Options
+from reconciler.sandbox.lifecycle import Job
 from reconciler.sandbox.requests import ApiError
 from reconciler.sandbox.store import Store
 
 _ALNUM = string.ascii_letters + string.digits
 NO_FAULTS: dict[str, Any] = {"rate": 0.0, "kinds": [], "latency_ms": 0, "seed": None, "retry_after": 1,
-                             "methods": None}
+                             "methods": None, "routes": None}
 
 
 def new_id(prefix: str, n: int = 24) -> str:
@@ -77,6 +78,8 @@ class Sandbox:
         self.faults: dict[str, Any] = dict(NO_FAULTS)
         self.rng = random.Random()
         self.fault_lock = threading.Lock()
+        self.memory_jobs: dict[str, Job] = {}
+        """OPEA's flavour: its jobs, in this process's memory only, as the service keeps them."""
 
     @property
     def speed(self) -> float:
@@ -112,11 +115,12 @@ class Sandbox:
             return exc.status, exc.body(self.flavor)
 
     def pick_fault(self, method: str, route: str) -> str | None:
-        """A fault for this request, or None; counted per kind and route. ``methods``, when set, limits
-        faults to those (``["POST"]``: writes only); their requests alone draw from the seeded sequence."""
+        """A fault for this request, or None; counted per kind and route. ``methods`` and ``routes``, when
+        set, limit faults to those (``["POST"]``: writes only; ``["/v1/fine_tuning/jobs"]``: that route
+        only); their requests alone draw from the seeded sequence."""
         with self.fault_lock:
-            methods = self.faults.get("methods")
-            if not self.faults["kinds"] or (methods and method not in methods) \
+            methods, routes = self.faults.get("methods"), self.faults.get("routes")
+            if not self.faults["kinds"] or (methods and method not in methods) or (routes and route not in routes) \
                     or self.rng.random() >= self.faults["rate"]:
                 return None
             fault = str(self.rng.choice(self.faults["kinds"]))

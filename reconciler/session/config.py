@@ -46,9 +46,10 @@ class AzureTarget(Strict):
 
 
 class Target(Strict):
-    provider: Literal["openai", "azure", "compatible"] | None = None
-    """openai, azure or compatible; left out, it follows api_base (*.openai.azure.com and the like: azure;
-    api.openai.com: openai; anything else: compatible). --provider and FTCTL_PROVIDER win over it."""
+    provider: Literal["openai", "azure", "bedrock", "opea", "compatible"] | None = None
+    """openai, azure, bedrock, opea or compatible; left out, it follows api_base (*.openai.azure.com and the
+    like: azure; api.openai.com: openai; bedrock-mantle.REGION.api.aws: bedrock; anything else: compatible).
+    --provider and FTCTL_PROVIDER win over it."""
     api_base: Annotated[str, AfterValidator(_url)] | None = None
     """The API's base URL, e.g. https://acme.openai.azure.com/openai/v1 (plain http:// to loopback hosts only).
     --api-base and OPENAI_BASE_URL win over it; the key comes from the environment."""

@@ -31,7 +31,7 @@ def check_data(paths: list[Path], settings: Settings) -> tuple[list[LoadedManife
     known = Known(settings.extra_models, provider, dated, settings.lifecycle, settings.clock.today(),
                   settings.azure_training_type)
     loaded, problems = load_all(paths, known=known)
-    analysis = analyse(loaded, prices, exact_counter(settings.token_cache))
+    analysis = analyse(loaded, prices, exact_counter(settings.token_cache), provider)
     analysis.diagnostics[:0] = problems
     if analysis.errors:
         raise InputError(analysis.diagnostics)

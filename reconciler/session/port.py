@@ -61,8 +61,10 @@ def _one(loaded: LoadedManifest, settings: Settings, target: Provider) -> Ported
             out.changes.append((f"{where}:{at}", "model", verdict.text(today)))
     out.dates = _dates(settings.lifecycle, target, loaded.model)
     if not target.keeps_metadata:
-        out.notes.append(f"{target.label} keeps no metadata: ftctl finds its jobs by another field "
-                         "(docs/providers.md says which, and what that costs)")
+        out.notes.append(f"{target.label} keeps no metadata: ftctl finds its jobs by the name of their training "
+                         "file, one upload per job (docs/providers.md says what that costs)")
+    if m.method.type in target.method_notes:
+        out.notes.append(target.method_notes[m.method.type])
     return out
 
 

@@ -1,8 +1,10 @@
 """Target selection: the embedded sandbox or a remote API, and the connection to it.
 
-A remote target needs a key from the environment; without one ftctl explains ``--sandbox`` and
-never falls back to it silently. A ``Connection`` hands out a retrying reader (for plan and
-status), a reader that does not retry and a writer (for the applier, which retries whole steps).
+A remote target needs a key from the environment (but a service without authentication: OPEA's);
+without one ftctl explains ``--sandbox`` and never falls back to it silently. A ``Connection`` hands
+out a retrying reader (for plan and status), a reader that does not retry and a writer (for the
+applier, which retries whole steps), in the dialect the provider speaks: OpenAI's (``api.client``) or
+OPEA's (``api.opea``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import dataclass
 
 from reconciler import logs
 from reconciler.api.client import Reader, Target, Transport, Writer
+from reconciler.api.opea import OpeaReader, OpeaWriter
+from reconciler.api.ports import ApiReader, ApiWriter
 from reconciler.api.retry import NO_RETRY
 from reconciler.api.urls import check_base_url
 from reconciler.plan.model import TargetInfo
@@ -41,6 +45,8 @@ def remote_target(settings: Settings) -> Target:
         target = Target(base, key, profile, label=base)
     elif token:  # many organisations disable keys: a Microsoft Entra ID token instead
         target = Target(base, token, profile, label=base, bearer=True)
+    elif not profile.needs_key:  # a service without authentication: nothing to send
+        target = Target(base, "", profile, label=base)
     elif other:  # the other provider's key: say which variable this target reads, before sending anything
         how = "(--provider, FTCTL_PROVIDER or ftctl.yaml)" if settings.provider else "(from its URL)"
         instead = "openai or compatible" if azure else "azure"
@@ -85,16 +91,18 @@ class Connection:
         return self.transport.target.provider
 
     @property
-    def reader(self) -> Reader:
-        return Reader(self.transport)
+    def reader(self) -> ApiReader:
+        return OpeaReader(self.transport) if self.provider.dialect == "opea" else Reader(self.transport)
 
     @property
-    def step_reader(self) -> Reader:
+    def step_reader(self) -> ApiReader:
+        if self.provider.dialect == "opea":
+            return OpeaReader(self.transport, retry=NO_RETRY)
         return Reader(self.transport, retry=NO_RETRY)
 
     @property
-    def writer(self) -> Writer:
-        return Writer(self.transport)
+    def writer(self) -> ApiWriter:
+        return OpeaWriter(self.transport) if self.provider.dialect == "opea" else Writer(self.transport)
 
 
 @contextlib.contextmanager

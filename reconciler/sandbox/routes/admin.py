@@ -3,7 +3,8 @@
 ``POST /sandbox/clock/advance {"seconds": N}`` moves the clock; ``GET /sandbox/stats`` counts
 requests per route, files made per filename (deleted ones included) and faults served per kind and
 route;
-``PUT /sandbox/faults`` injects faults; ``POST /sandbox/reset`` empties it all.
+``PUT /sandbox/faults`` injects faults (of some methods, on some routes); ``POST /sandbox/reset``
+empties it all.
 """
 
 from __future__ import annotations
@@ -43,16 +44,22 @@ def routes(sb: Sandbox) -> list[Route]:
             if methods is not None and not (isinstance(methods, list) and methods and
                                             all(m in ("GET", "POST", "DELETE") for m in methods)):
                 return sb.error(400, "'methods' must be a non-empty list of GET, POST, DELETE.", "methods")
+            routes = body.get("routes")
+            if routes is not None and not (isinstance(routes, list) and routes and
+                                           all(isinstance(r, str) and r.startswith("/") for r in routes)):
+                return sb.error(400, "'routes' must be a non-empty list of paths (/v1/fine_tuning/jobs).", "routes")
             with sb.fault_lock:
                 sb.faults = {"rate": float(body.get("rate", 0)), "kinds": kinds,
                              "latency_ms": int(body.get("latency_ms", 0)), "seed": body.get("seed"),
-                             "retry_after": body.get("retry_after", 1), "methods": methods}
+                             "retry_after": body.get("retry_after", 1), "methods": methods, "routes": routes}
                 sb.rng = random.Random(sb.faults["seed"])
         return JSONResponse(sb.faults)
 
     def reset(request: Request) -> Response:
         sb.store.reset()
         sb.stats.clear()
+        with sb.store.lock:
+            sb.memory_jobs.clear()
         with sb.fault_lock:
             sb.files_made.clear()
             sb.faults_served.clear()

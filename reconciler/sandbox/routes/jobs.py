@@ -90,7 +90,8 @@ def routes(sb: Sandbox) -> list[Route]:
     p = f"{sb.flavor.prefix}/fine_tuning/jobs"
     return [Route(p, create, methods=["POST"]), Route(p, list_jobs, methods=["GET"]),
             Route(f"{p}/{{job_id}}", get, methods=["GET"]),
-            *(Route(f"{p}/{{job_id}}/{a}", transition(a), methods=["POST"]) for a in ("cancel", "pause", "resume")),
+            *(Route(f"{p}/{{job_id}}/{a}", transition(a), methods=["POST"]) for a in ("cancel", "pause", "resume")
+              if a == "cancel" or sb.flavor.profile.pauses),  # Bedrock: no pause documented, no route
             Route(f"{p}/{{job_id}}/events", events, methods=["GET"]),
             Route(f"{p}/{{job_id}}/checkpoints", checkpoints, methods=["GET"])]
 
