@@ -112,3 +112,20 @@ def test_a_rename_keeps_its_job_with_previous_names_and_is_hinted_without(tmp_pa
     assert kept.returncode == 0, kept.stdout  # no new paid job, no orphan
     assert "No changes. The live jobs match the manifests." in kept.stdout
     assert len(p.jobs()) == 1
+
+
+def test_a_saved_plan_never_creates_a_stage_it_showed_blocked(tmp_path: Path, server: SandboxProcess) -> None:
+    p = Project(tmp_path / "p", server)
+    _write(p)
+    assert p.ftctl("apply", "--auto-approve").returncode == 0
+    server.advance(10)  # sft runs: dpo and polish wait
+    assert p.ftctl("plan", "--out", "plan.json").returncode == 0
+    applied = run_while_time_passes(server, ["apply", "plan.json", "--api-base", server.url], p.root, step=0)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "… create   dpo: not created yet (waits for sft: its job ftjob-" in applied.stdout
+    assert sorted(_by_name(p)) == ["sft"]  # nothing made for the blocked stages
+    server.advance(600)  # sft has succeeded since: the plan relied on it running
+    stale = run_while_time_passes(server, ["apply", "plan.json", "--api-base", server.url], p.root, step=0)
+    assert stale.returncode == 1 and "stale plan: job ftjob-" in stale.stderr
+    assert "(sft) is now succeeded" in stale.stderr
+    assert sorted(_by_name(p)) == ["sft"]
