@@ -20,11 +20,10 @@ from reconciler.datasets.hints import likely_format, method_hint
 from reconciler.datasets.pricing import Prices
 from reconciler.datasets.report import MAX_LISTED
 from reconciler.datasets.scan import Scan, scan_file
-from reconciler.diagnostics import Diagnostic, display_path, dotted, plural
+from reconciler.diagnostics import Diagnostic, FieldPath, display_path, dotted, plural
 from reconciler.manifests.graders_check import strings
 from reconciler.manifests.item_reads import item_reads
 from reconciler.manifests.loaded import LoadedManifest
-from reconciler.manifests.model import ReinforcementMethod
 from reconciler.providers import Provider
 
 ITEM_FIELD = re.compile(r"\{\{\s*item\.([^{}\s]+?)\s*\}\}")
@@ -71,11 +70,13 @@ def item_fields(grader: dict[str, Any], prefix: str = "method.grader") -> dict[s
     return found
 
 
-def python_fields(loaded: LoadedManifest) -> dict[str, str]:
+def python_fields(loaded: LoadedManifest, top: FieldPath = ("method", "grader")) -> dict[str, str]:
     """Fields the manifest's python graders read as ``item["FIELD"]`` or ``item.get("FIELD")`` → where:
     the line in the grader's file (``source_file``), or in its inline ``source``."""
     found: dict[str, str] = {}
     for path, code in loaded.python_sources.items():
+        if path[:len(top)] != top:
+            continue
         file = loaded.local_files.get((*path, "source_file"))
         for name, read in item_reads(code).items():
             where = (f"{display_path(file)}:{read.line}" if file else
@@ -84,13 +85,14 @@ def python_fields(loaded: LoadedManifest) -> dict[str, str]:
     return found
 
 
-def grader_fields(loaded: LoadedManifest) -> dict[str, str]:
-    """Every field of a data line the manifest's grader reads: by template, or in python code."""
-    method = loaded.manifest.method
-    if not isinstance(method, ReinforcementMethod):
+def grader_fields(loaded: LoadedManifest, top: FieldPath = ("method", "grader")) -> dict[str, str]:
+    """Every field of a data line the manifest's grader at ``top`` (the reinforcement grader, or the
+    eval's) reads: by template, or in python code."""
+    tree = dict(loaded.manifest.grader_trees()).get(top)
+    if tree is None:
         return {}
-    found = item_fields(method.grader.model_dump(exclude_none=True))
-    for name, where in python_fields(loaded).items():
+    found = item_fields(tree.model_dump(exclude_none=True), dotted(top))
+    for name, where in python_fields(loaded, top).items():
         found.setdefault(name, where)
     return found
 
@@ -145,6 +147,21 @@ class _Checker:
                     "(see the problems listed above)"))
             elif key == "training_file":
                 self.analysis.estimates[m.name] = self.estimate(loaded, scan)
+        self.evaluation(loaded)
+
+    def evaluation(self, loaded: LoadedManifest) -> None:
+        """The eval's items: the evaluation format, every field its grader reads on every line."""
+        path = loaded.local_files.get(("eval", "file"))
+        if path is None:
+            return
+        scan, first = self.scan(path, "eval", None, grader_fields(loaded, ("eval", "grader")))
+        if first:
+            self.report_file(scan)
+        if not scan.report.ok:
+            shown, line = loaded.where(("eval", "file"))
+            self.analysis.diagnostics.append(Diagnostic(
+                shown, line, "eval.file", f"{display_path(path)} does not fit the evaluation format (see the "
+                "problems listed above)"))
 
     def estimate(self, loaded: LoadedManifest, scan: Scan) -> Estimate:
         m = loaded.manifest

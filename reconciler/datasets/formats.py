@@ -181,6 +181,15 @@ def _check_example(obj: Any, fmt: str, report: Report, line: int) -> tuple[str, 
             report.warn(line, "no system message")
         if "user" not in roles:
             report.warn(line, "no user message")
+    elif fmt == "eval":
+        last = obj["messages"][-1].get("role")
+        if last == "assistant" and "user" not in roles:
+            report.error(line, "no user message: the model is asked nothing")
+            return None
+        if last not in ("user", "assistant"):
+            report.error(line, "the last message must be a user message (the model answers it), or an assistant "
+                               "message (the reference answer, item.reference)")
+            return None
     elif fmt == "reinforcement" and obj["messages"][-1].get("role") != "user":
         report.error(line, "the last message must be a user message (the model answers it)")
         return None
@@ -262,7 +271,8 @@ def check_lines(lines: Iterable[bytes], fmt: str, context_tokens: int | None = N
                 count_written_for(obj, fmt, report)
                 continue
             if needed:
-                missing = [key for key, (path, _) in needed.items() if not _has(obj, path)]
+                item = eval_item(obj) if fmt == "eval" else obj
+                missing = [key for key, (path, _) in needed.items() if not _has(item, path)]
                 if missing:
                     report.error(number, "; ".join(f"no field {key!r} (the grader reads {needed[key][1]})"
                                                    for key in missing))
@@ -276,10 +286,24 @@ def check_lines(lines: Iterable[bytes], fmt: str, context_tokens: int | None = N
         if context_tokens is not None and tokens > context_tokens:
             report.warn(number, f"{tokens:,} tokens, over the model's limit of {context_tokens:,}: it will be "
                                 "truncated")
-    if report.examples < MIN_EXAMPLES and report.error_count == 0:
+    least = 1 if fmt == "eval" else MIN_EXAMPLES
+    if report.examples < least and report.error_count == 0:
         noun = "example" if report.examples == 1 else "examples"
-        report.error(0, f"{report.examples} {noun}; at least {MIN_EXAMPLES} are required")
+        report.error(0, f"{report.examples} {noun}; at least {least} {'is' if least == 1 else 'are'} required")
     return report
+
+
+def eval_item(obj: dict[str, Any]) -> dict[str, Any]:
+    """An evaluation line as its grader sees it (SPEC §11): the messages up to the model's turn are the
+    prompt; a last assistant message (a supervised-format line) becomes ``item.reference``, unless the
+    line has a ``reference`` of its own; every other field is the item's as written."""
+    messages = list(obj.get("messages") or [])
+    item = {k: v for k, v in obj.items() if k != "messages"}
+    if messages and isinstance(messages[-1], dict) and messages[-1].get("role") == "assistant":
+        item.setdefault("reference", _text(messages[-1].get("content")))
+        messages = messages[:-1]
+    item["messages"] = messages
+    return item
 
 
 def _has(obj: Any, path: tuple[str, ...]) -> bool:

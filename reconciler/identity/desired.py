@@ -32,7 +32,7 @@ class LocalFile(Frozen):
     path: str
     sha256: str
     bytes: int
-    role: Literal["data", "grader"] = "data"
+    role: Literal["data", "grader", "eval"] = "data"
     examples: int | None = None
     tokens: int | None = None
     used_by: tuple[str, ...] = ()
@@ -117,6 +117,8 @@ def build(loaded: LoadedManifest, root: Path, digests: Mapping[Path, Digest] | N
             refs[str(key[0])] = FileRef(sha256=d.sha256, path=shown, bytes=d.bytes)
             files.append(LocalFile(path=shown, sha256=d.sha256, bytes=d.bytes, examples=d.examples, tokens=d.tokens,
                                    used_by=(loaded.name,)))
+        elif key == ("eval", "file"):  # the evaluation's items: judged after training, not trained on
+            files.append(LocalFile(path=shown, sha256=d.sha256, bytes=d.bytes, role="eval", used_by=(loaded.name,)))
         else:  # a python grader's source_file
             files.append(LocalFile(path=shown, sha256=d.sha256, bytes=d.bytes, role="grader", used_by=(loaded.name,)))
     request = from_manifest(loaded, refs, training_type)

@@ -36,6 +36,7 @@ EXCLUDED_FIELDS = {
     "metadata": "user tags: the API cannot change them on a live job, so they never force a new job",
     "state": "acts on the live job (pause, resume, cancel) instead of making a new one",
     "job_id": "adopts an existing job, matched by its ID instead of by tags and never replaced (SPEC §9)",
+    "eval": "judges the trained model (SPEC §11): how it is trained does not change",
     "previous_names": "earlier names of the manifest: which live jobs are its own (SPEC §10), not what they are",
 }
 NOT_CHOSEN = {"auto", "default"}

@@ -19,7 +19,7 @@ from reconciler.diagnostics import Diagnostic, FieldPath, InputError, display_pa
 from reconciler.manifests.errors import diagnostics_from_validation
 from reconciler.manifests.graders import PythonGrader, walk
 from reconciler.manifests.loaded import LoadedManifest
-from reconciler.manifests.model import Manifest, ReinforcementMethod, is_file_id
+from reconciler.manifests.model import Manifest, is_file_id
 from reconciler.manifests.pipelines import link
 from reconciler.manifests.semantics import CATALOG_ONLY, Known, check, check_model
 from reconciler.manifests.yamlsrc import Located, YamlError, load_documents
@@ -97,8 +97,10 @@ def _local_files(loaded: Manifest, doc: Located, source: Path, root: Path, shown
         value = getattr(loaded, key)
         if value is not None and not is_file_id(value):
             wanted.append(((key,), value))
-    if isinstance(loaded.method, ReinforcementMethod):
-        for path, grader in walk(loaded.method.grader):
+    if loaded.eval is not None:
+        wanted.append((("eval", "file"), loaded.eval.file))
+    for top, tree in loaded.grader_trees():
+        for path, grader in walk(tree, top):
             if isinstance(grader, PythonGrader) and grader.source_file is not None:
                 wanted.append(((*path, "source_file"), grader.source_file))
             elif isinstance(grader, PythonGrader) and grader.source is not None:

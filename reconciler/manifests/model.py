@@ -13,7 +13,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Discriminator, Field, Tag, field_validator
 from pydantic_core import PydanticCustomError
 
-from reconciler.manifests.graders import Grader
+from reconciler.diagnostics import FieldPath
+from reconciler.manifests.evaluation import Evaluation
+from reconciler.manifests.graders import AnyGrader, Grader
 from reconciler.manifests.strict import AS_WRITTEN, Strict, auto_or_float, auto_or_int
 from reconciler.providers.azure import TrainingType
 
@@ -214,9 +216,21 @@ class Manifest(Strict):
     job_id: Annotated[str, Field(pattern=JOB_ID_PATTERN)] | None = None
     """Adopts an existing job (ftjob-…): matched by this ID instead of by ftctl's tags, and never replaced
     while pinned (ftctl import writes manifests with it)."""
+    eval: Evaluation | None = None
+    """How the trained model is judged (SPEC §11): items, grader, baseline and the gate a downstream stage waits
+    for. Not part of the spec: it judges the result."""
     previous_names: list[Annotated[str, Field(pattern=NAME_PATTERN)]] = Field(default_factory=list)
     """Names this manifest had before (a rename): a live job tagged with one of them is this manifest's job — no
     new paid job, no orphan. Not part of the spec."""
+
+    def grader_trees(self) -> list[tuple[FieldPath, AnyGrader]]:
+        """Every grader tree of the manifest with its path: the reinforcement grader, the eval's."""
+        out: list[tuple[FieldPath, AnyGrader]] = []
+        if isinstance(self.method, ReinforcementMethod):
+            out.append((("method", "grader"), self.method.grader))
+        if self.eval is not None:
+            out.append((("eval", "grader"), self.eval.grader))
+        return out
 
     @property
     def upstream(self) -> ModelFrom | None:

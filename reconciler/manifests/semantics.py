@@ -18,7 +18,7 @@ from reconciler import catalog, lifecycle
 from reconciler.diagnostics import Diagnostic, FieldPath, display_path, dotted
 from reconciler.manifests import graders_check
 from reconciler.manifests.graders import AnyGrader, LabelModelGrader, ScoreModelGrader, walk
-from reconciler.manifests.model import Manifest, ReinforcementMethod
+from reconciler.manifests.model import Manifest
 from reconciler.manifests.targets import mismatches
 from reconciler.manifests.yamlsrc import Located
 from reconciler.providers import Provider
@@ -57,10 +57,10 @@ def check(m: Manifest, doc: Located, shown: str, sources: dict[FieldPath, str], 
     if known.provider is not None:  # what the target offers: the checks of ftctl port
         out += [Diagnostic(shown, doc.line_of(p.path), dotted(p.path), p.message)
                 for p in mismatches(m, known.provider, known.training_type, known.extra_models, model)]
-    if isinstance(m.method, ReinforcementMethod):
-        for path, grader in walk(m.method.grader):
+    for top, tree in m.grader_trees():  # the reinforcement grader, and the eval's (run by ftctl itself)
+        for path, grader in walk(tree, top):
             out += _grader_model(grader, path, doc, shown, known.extra_models)
-        for problem in graders_check.check(m.method.grader, ("method", "grader"), sources):
+        for problem in graders_check.check(tree, top, sources):
             field = dotted(problem.path)
             file = files.get(problem.path)
             if file is not None and problem.source_line is not None:  # point into the python file itself
