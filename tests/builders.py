@@ -7,6 +7,7 @@ from typing import Any
 
 from reconciler.api.models import LiveFile
 from reconciler.identity import CreateRequest, Desired, FileRef, LocalFile, MethodSpec, spec_hash
+from reconciler.manifests.evaluation import Evaluation
 from reconciler.manifests.model import ModelFrom, State
 
 
@@ -46,7 +47,11 @@ def desired_from_case(item: dict[str, Any]) -> Desired:
         return dataclasses.replace(d, upstream=upstream, previous_names=tuple(item.get("previous_names", ())))
     d = make_desired(item["name"], item.get("state", "active"), item.get("spec", "A"), item.get("local_file"),
                      item.get("metadata"))
-    return dataclasses.replace(d, previous_names=tuple(item.get("previous_names", ())))
+    gated = Evaluation.model_validate({"file": "eval.jsonl", "gate": {"min_score": 0.5}, "grader": {
+        "type": "string_check", "name": "exact", "input": "{{sample.output_text}}",
+        "reference": "{{item.reference}}", "operation": "eq"}}) if item.get("gate") else None
+    return dataclasses.replace(d, previous_names=tuple(item.get("previous_names", ())), evaluation=gated,
+                               eval_items=20 if gated else None)
 
 
 def no_files() -> list[LiveFile]:

@@ -8,8 +8,10 @@ create follows), ``request_file`` (name → training_file in the create request)
 (name → fragment); for pipelines, ``checkpoints`` (job ID → its checkpoints), ``blocked`` (name →
 fragment of why its create waits), ``model`` (name → the model its create trains) and ``noted`` (name →
 the note of its model change), a live job's spec ``resolved:MODEL`` standing for the real hash of its
-stage trained on MODEL. Each case names the ``row`` of the planner's table (or the rule beside it) that it
-shows, and the plan's ``summary`` (the counts that are not 0). Adding a case is adding a file.
+stage trained on MODEL; ``gate`` on a desired manifest gives it an evaluation with a gate, and
+``verdicts`` (job ID → passed, reason) the verdicts found of it. Each case names the ``row`` of the
+planner's table (or the rule beside it) that it shows, and the plan's ``summary`` (the counts that are
+not 0). Adding a case is adding a file.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pytest
 
 from reconciler.api.models import LiveCheckpoint, LiveFile, LiveJob
 from reconciler.identity import tags
-from reconciler.plan.model import CreateAction, PlanOptions, ReplaceAction
+from reconciler.plan.model import CreateAction, GateVerdict, PlanOptions, ReplaceAction
 from reconciler.plan.planner import plan
 from tests.builders import desired_from_case
 
@@ -61,8 +63,9 @@ RULES = {  # the rules beside the table (SPEC §3's "Also", the planner's docstr
     "a stage whose upstream was retrained: replaced once the new result is ready",
     "previous_names: a job of an old name is the manifest's own",
     "a manifest with an orphan's spec: renamed?",
+    "a stage whose upstream has a gate: evaluated first; its verdict decides",
 }
-NOTHING = {"upload": 0, "cancel": 0, "replace": 0, "create": 0, "pause": 0, "resume": 0}
+NOTHING = {"upload": 0, "cancel": 0, "replace": 0, "create": 0, "pause": 0, "resume": 0, "evaluate": 0}
 
 
 def test_every_row_of_the_table_has_a_case() -> None:
@@ -92,8 +95,10 @@ def test_planner_case(path: Path) -> None:
         reads.append(1)
         return files
 
+    verdicts = case.get("verdicts", {})
     result = plan(desired, jobs, listed, "default", options,
-                  checkpoints=lambda job_id: [LiveCheckpoint.model_validate(c) for c in points.get(job_id, [])])
+                  checkpoints=lambda job_id: [LiveCheckpoint.model_validate(c) for c in points.get(job_id, [])],
+                  gates=lambda name, job: GateVerdict(**verdicts[job.id]) if job.id in verdicts else None)
     # The file list is read once at most, and exactly when a new job uses a local file.
     uses_files = any(isinstance(a, CreateAction | ReplaceAction) and a.after.local_files() for a in result.actions)
     assert len(reads) == (1 if uses_files else 0)

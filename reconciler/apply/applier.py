@@ -42,6 +42,7 @@ from reconciler.plan.model import (
     Action,
     CancelAction,
     CreateAction,
+    EvaluateAction,
     PauseAction,
     Plan,
     ReplaceAction,
@@ -153,7 +154,8 @@ class Applier:
     def __init__(self, reader: ApiReader, writer: ApiWriter, root: Path, retry: RetryPolicy | None = None,
                  parallelism: int = 4, wait: bool = False, wait_timeout: float = 3600, clock: Clock = SYSTEM,
                  progress: UploadProgress | None = None, provider: Provider = COMPATIBLE,
-                 max_active: int | None = None, max_active_name: str = "--max-active-jobs") -> None:
+                 max_active: int | None = None, max_active_name: str = "--max-active-jobs",
+                 evaluator: Callable[[EvaluateAction], StepResult] | None = None) -> None:
         self.reader, self.writer, self.root = reader, writer, root
         self.clock = clock
         self.retry = retry or RetryPolicy(sleep=clock.sleep, clock=clock.monotonic)
@@ -161,6 +163,8 @@ class Applier:
         self.wait, self.wait_timeout = wait, wait_timeout
         self.progress = progress
         self.provider, self.max_active, self.max_active_name = provider, max_active, max_active_name
+        self.evaluator = evaluator
+        """Runs a stage's evaluation (``session``: completions, grading, its cache)."""
 
     def apply(self, plan: Plan, on_result: Callable[[StepResult], None] | None = None) -> list[StepResult]:
         """Carry out ``plan``; each result is also given to ``on_result`` as soon as its step ends. On
@@ -206,9 +210,12 @@ class Applier:
         ledger.end(action, result)
         return result
 
-    @staticmethod
-    def _dispatch(run: Run, action: Action, file_ids: dict[str, str]) -> StepResult:
+    def _dispatch(self, run: Run, action: Action, file_ids: dict[str, str]) -> StepResult:
         match action:
+            case EvaluateAction():
+                if self.evaluator is None:
+                    raise StepFailed("no evaluator in this run: run ftctl eval " + action.name)
+                return self.evaluator(action)
             case UploadAction():
                 return run.upload(action)
             case CreateAction() if action.blocked_by is not None:  # shown by the plan, never executed

@@ -20,6 +20,7 @@ from reconciler.diagnostics import SetupError
 from reconciler.identity.request import CreateRequest, FileRef, from_manifest
 from reconciler.identity.spec import spec_hash
 from reconciler.identity.uploads import sha256_file, upload_filename
+from reconciler.manifests.evaluation import Evaluation
 from reconciler.manifests.loaded import LoadedManifest
 from reconciler.manifests.model import ModelFrom, State
 from reconciler.manifests.strict import Frozen
@@ -75,6 +76,14 @@ class Desired:
     empty until the planner resolves it (``resolved``)."""
     previous_names: tuple[str, ...] = ()
     """Names the manifest had before: live jobs tagged with them are its own."""
+    evaluation: Evaluation | None = None
+    """How its trained model is judged (``eval:``); with a gate, the stages built on it wait for it."""
+    eval_items: int | None = None
+    """How many items its evaluation has, when they were read."""
+
+    @property
+    def gated(self) -> bool:
+        return self.evaluation is not None and self.evaluation.gate is not None
 
     def resolved(self, model: str) -> Desired:
         """This stage with its upstream's result as its model: request and spec hash made anew."""
@@ -96,7 +105,8 @@ class Digest:
 
 
 def build(loaded: LoadedManifest, root: Path, digests: Mapping[Path, Digest] | None = None,
-          estimate: Estimate | None = None, training_type: str | None = None) -> Desired:
+          estimate: Estimate | None = None, training_type: str | None = None,
+          eval_items: int | None = None) -> Desired:
     """The ``Desired`` of one loaded manifest. ``digests`` reuses the sha256 of files already read
     (by the data checks); any other local file is hashed here."""
     known = dict(digests or {})
@@ -130,4 +140,5 @@ def build(loaded: LoadedManifest, root: Path, digests: Mapping[Path, Digest] | N
                    estimate=estimate, job_id=loaded.manifest.job_id,
                    job_id_source=f"{relative(loaded.source, root)}:{pin_line}",
                    model_source=f"{relative(loaded.source, root)}:{model_line}", upstream=loaded.manifest.upstream,
-                   previous_names=tuple(loaded.manifest.previous_names))
+                   previous_names=tuple(loaded.manifest.previous_names), evaluation=loaded.manifest.eval,
+                   eval_items=eval_items)

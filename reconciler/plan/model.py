@@ -25,8 +25,8 @@ from reconciler.plan.budget import Budget, assess
 from reconciler.providers.statuses import in_progress
 
 FORMAT_VERSION = 4
-ActionKind = Literal["upload", "cancel", "replace", "create", "pause", "resume"]
-ORDER: tuple[ActionKind, ...] = ("upload", "cancel", "replace", "create", "pause", "resume")
+ActionKind = Literal["upload", "cancel", "replace", "create", "pause", "resume", "evaluate"]
+ORDER: tuple[ActionKind, ...] = ("upload", "cancel", "replace", "create", "pause", "resume", "evaluate")
 
 
 class Change(Frozen):
@@ -143,8 +143,27 @@ class ResumeAction(_JobStep):
     action: Literal["resume"] = "resume"
 
 
-Action = Annotated[UploadAction | CreateAction | ReplaceAction | CancelAction | PauseAction | ResumeAction,
-                   Field(discriminator="action")]
+class EvaluateAction(_JobStep):
+    """Run a gated stage's evaluation (SPEC §11): its gate decides whether the stages built on it are
+    trained. Sends chat completions for every item, to the trained model and its baseline."""
+
+    action: Literal["evaluate"] = "evaluate"
+    model: str
+    """The trained model the evaluation samples."""
+    items: int | None = None
+    """How many items the evaluation has (each sampled once per model)."""
+
+
+class GateVerdict(Frozen):
+    """A gate's verdict on a stage's current job, as its evaluation found it."""
+
+    passed: bool
+    reason: str
+    """The scores against the gate, in words: "score 0.82 ≥ 0.75, gain 0.31 ≥ 0.02"."""
+
+
+Action = Annotated[UploadAction | CreateAction | ReplaceAction | CancelAction | PauseAction | ResumeAction |
+                   EvaluateAction, Field(discriminator="action")]
 Creation = CreateAction | ReplaceAction
 
 

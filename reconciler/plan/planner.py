@@ -42,6 +42,7 @@ from reconciler.plan.model import (
     CancelAction,
     Change,
     CreateAction,
+    EvaluateAction,
     JobSummary,
     LiveFacts,
     Notice,
@@ -53,7 +54,7 @@ from reconciler.plan.model import (
 )
 from reconciler.plan.pinned import differences
 from reconciler.plan.roundtrip import dropped_fields
-from reconciler.plan.stages import CheckpointsLoader, Upstreams, ordered, stages
+from reconciler.plan.stages import CheckpointsLoader, GatesLoader, Upstreams, ordered, stages
 from reconciler.plan.states import move, pause_reason, settle_note
 from reconciler.plan.uploads import relied_files, uploads_for
 from reconciler.providers import COMPATIBLE, Provider
@@ -193,6 +194,20 @@ class _Builder:
             after=d.request, before=JobSummary.of(current) if current is not None else None, estimate=d.estimate,
             blocked_by=blocker))
 
+    def gates(self, ups: Upstreams, by_name: dict[str, Desired]) -> None:
+        """A gated stage a later one waits for: evaluated by this plan when its job has no verdict yet; a
+        failed verdict reported (the stages built on it stay blocked)."""
+        for name, job in sorted(ups.to_evaluate.items()):
+            d = by_name[name]
+            waiting = sorted(a.name for a in self.actions if isinstance(a, CreateAction) and a.blocked_by is not None
+                             and a.blocked_by.name == name)
+            self.actions.append(EvaluateAction(
+                name=name, job_id=job.id, before=JobSummary.of(job), model=job.fine_tuned_model or "",
+                items=d.eval_items, reason=f"its gate decides whether {', '.join(waiting)} is trained"))
+        for name, (job, reason) in sorted(ups.gate_failed.items()):
+            self.failed.append(Notice(name=name, job_id=job.id, status="gate failed", message=(
+                f"{reason}: the stages built on it are not trained (ftctl eval {name} shows the report)")))
+
     def credit_upstream(self, d: Desired) -> None:
         """A stage's model changed because its upstream was retrained: the change says so."""
         assert d.upstream is not None
@@ -263,17 +278,19 @@ class _Builder:
 
 def plan(desired: list[Desired], live_jobs: list[LiveJob], files: FilesLoader, stack: str,
          options: PlanOptions | None = None, pinned: Mapping[str, LiveJob] | None = None,
-         provider: Provider = COMPATIBLE, checkpoints: CheckpointsLoader = lambda job_id: []) -> Plan:
+         provider: Provider = COMPATIBLE, checkpoints: CheckpointsLoader = lambda job_id: [],
+         gates: GatesLoader = lambda name, job: None) -> Plan:
     """Compare desired manifests with the stack's live jobs (and the ``pinned`` jobs that manifests
     adopt, by ID) on ``provider``; no side effects. ``files`` reads the live file list and
-    ``checkpoints`` a job's checkpoints, each only when the plan needs it."""
+    ``checkpoints`` a job's checkpoints, each only when the plan needs it; ``gates`` gives the verdict of
+    a gated stage's evaluation on a job (SPEC §11)."""
     options = options or PlanOptions()
     adopted = {job.id: job for job in [*live_jobs, *(pinned or {}).values()]}
     pins = {d.job_id for d in desired if d.job_id}
     managed = [j for j in managed_jobs(live_jobs, stack) if j.id not in pins]
     by_name = _by_name(managed, desired)
     b = _Builder(UploadIndex.lazy(files), options, provider)
-    ups = Upstreams(checkpoints)
+    ups = Upstreams(checkpoints, gates, {d.name for d in desired if d.gated})
     for d in ordered(desired):
         jobs = by_name.get(d.name, [])
         current = adopted.get(d.job_id) if d.job_id is not None else (jobs[0] if jobs else None)
@@ -300,6 +317,7 @@ def plan(desired: list[Desired], live_jobs: list[LiveJob], files: FilesLoader, s
                 kept.append(a)
         b.actions = kept
     orphans = b.orphans(by_name, desired)
+    b.gates(ups, {d.name: d for d in desired})
     blocked = {a.name for a in b.actions if isinstance(a, CreateAction) and a.blocked_by is not None}
     return Plan(stack=stack, options=options,
                 actions=[*uploads_for(b.actions, desired, stack, provider), *b.cancels, *b.actions], orphans=orphans,

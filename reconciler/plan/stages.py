@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 
 from reconciler.api.models import LiveCheckpoint, LiveJob
 from reconciler.identity import Desired
-from reconciler.plan.model import Blocker, Stage
+from reconciler.plan.model import Blocker, GateVerdict, Stage
 from reconciler.providers.statuses import TERMINAL
 
 CheckpointsLoader = Callable[[str], list[LiveCheckpoint]]
+GatesLoader = Callable[[str, LiveJob], GateVerdict | None]
+"""The verdict of a stage's gate on one of its jobs, as its evaluation found it (None: not evaluated)."""
 
 
 def ordered(desired: list[Desired]) -> list[Desired]:
@@ -44,9 +46,15 @@ class Upstreams:
     """What the planner has found of each manifest so far, for the stages built on it."""
 
     checkpoints: CheckpointsLoader
+    gates: GatesLoader = field(default=lambda name, job: None)
+    gated: set[str] = field(default_factory=set)
+    """Names whose evaluation has a gate: the stages built on them wait for its verdict."""
     current: dict[str, LiveJob | None] = field(default_factory=dict)
     retraining: dict[str, str] = field(default_factory=dict)
     """Names this plan trains anew (or that wait themselves), with why, in words."""
+    to_evaluate: dict[str, LiveJob] = field(default_factory=dict)
+    """Gated names whose current job has no verdict yet: the plan evaluates them."""
+    gate_failed: dict[str, tuple[LiveJob, str]] = field(default_factory=dict)
 
     def resolve(self, d: Desired) -> tuple[str | None, Blocker | None]:
         """The model ``d`` trains on now, or what it waits for."""
@@ -59,6 +67,15 @@ class Upstreams:
             return None, Blocker(name=name, reason=f"waits for {name}: it has no job yet")
         if job.status != "succeeded":
             return None, Blocker(name=name, reason=f"waits for {name}: its job {job.id} is {job.status}")
+        if name in self.gated:
+            verdict = self.gates(name, job)
+            if verdict is None:
+                self.to_evaluate[name] = job
+                return None, Blocker(name=name, reason=f"waits for the gate of {name}: its job {job.id} is not "
+                                                       "evaluated yet")
+            if not verdict.passed:
+                self.gate_failed[name] = (job, verdict.reason)
+                return None, Blocker(name=name, reason=f"blocked by the gate of {name}: {verdict.reason}")
         if checkpoint == "final":
             if job.fine_tuned_model:
                 return job.fine_tuned_model, None

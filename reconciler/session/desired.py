@@ -44,7 +44,9 @@ def desired_of(loaded: list[LoadedManifest], analysis: Analysis, settings: Setti
                for path, scan in analysis.scans.items()}
     # On a target that needs a training type with every create, ftctl.yaml's stands in for a manifest's.
     default = settings.azure_training_type if not settings.sandbox and settings.profile.training_types else None
-    return [build(m, settings.root, digests, analysis.estimates.get(m.name), default) for m in loaded]
+    items = {path: scan.report.examples for path, scan in analysis.scans.items()}
+    return [build(m, settings.root, digests, analysis.estimates.get(m.name), default,
+                  items.get(m.local_files.get(("eval", "file"), Path()))) for m in loaded]
 
 
 

@@ -11,7 +11,6 @@ import html
 import re
 
 from reconciler.plan.model import (
-    ORDER,
     Action,
     CancelAction,
     Change,
@@ -30,6 +29,7 @@ from reconciler.plan.render.values import (
     finished_orphans_line,
     live_orphans,
     request_yaml,
+    shown_kinds,
     subject,
     summary_line,
     total_cost,
@@ -89,9 +89,10 @@ def render_markdown(plan: Plan) -> str:
     counts = plan.summary
     out = [f"### ftctl plan — stack `{plan.stack}`", ""]
     if plan.has_changes:
-        out.append("| " + " | ".join(ORDER) + " |")
-        out.append("|" + "---|" * len(ORDER))
-        out.append("| " + " | ".join(str(counts[k]) for k in ORDER) + " |")
+        kinds = shown_kinds(plan)
+        out.append("| " + " | ".join(kinds) + " |")
+        out.append("|" + "---|" * len(kinds))
+        out.append("| " + " | ".join(str(counts[k]) for k in kinds) + " |")
         out.append("")
     cost = total_cost(plan)
     if cost:

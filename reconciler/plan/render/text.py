@@ -21,7 +21,7 @@ from reconciler.plan.render.values import (
     unified,
 )
 
-COLOURS = {"upload": 36, "create": 32, "replace": 33, "cancel": 31, "pause": 34, "resume": 34}
+COLOURS = {"upload": 36, "create": 32, "replace": 33, "cancel": 31, "pause": 34, "resume": 34, "evaluate": 35}
 PAD = " " * 8
 
 

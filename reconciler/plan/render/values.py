@@ -19,9 +19,9 @@ from reconciler.plan.budget import CONFIG_KEY, money
 from reconciler.plan.model import ORDER, Action, Change, Notice, Plan, UploadAction
 from reconciler.providers.statuses import TERMINAL
 
-SYMBOLS = {"upload": "↑", "create": "+", "replace": "-/+", "cancel": "-", "pause": "~", "resume": "~"}
+SYMBOLS = {"upload": "↑", "create": "+", "replace": "-/+", "cancel": "-", "pause": "~", "resume": "~", "evaluate": "?"}
 VERBS = {"upload": "to upload", "create": "to create", "replace": "to replace", "cancel": "to cancel",
-         "pause": "to pause", "resume": "to resume"}
+         "pause": "to pause", "resume": "to resume", "evaluate": "to evaluate"}
 
 
 def value(v: Any) -> str:
@@ -161,6 +161,11 @@ def finished_orphans_line(count: int, after_others: bool) -> str:
             "(history; ftctl status lists them)")
 
 
+def shown_kinds(plan: Plan) -> tuple[str, ...]:
+    """The kinds of action a summary counts: all but evaluations, which only a pipeline with gates has."""
+    return tuple(k for k in ORDER if k != "evaluate" or plan.summary[k])
+
+
 def summary_line(plan: Plan) -> str:
     failed = len(plan.failed)
     if not plan.has_changes:
@@ -175,7 +180,7 @@ def summary_line(plan: Plan) -> str:
             return "No changes to apply; see the notes above."
         return "No changes. The live jobs match the manifests."
     counts = plan.summary
-    line = "Plan: " + ", ".join(f"{counts[k]} {VERBS[k]}" for k in ORDER) + "."
+    line = "Plan: " + ", ".join(f"{counts[k]} {VERBS[k]}" for k in shown_kinds(plan)) + "."
     if plan.blocked:
         waits = len(plan.blocked)
         line += (f" {plural(waits, 'create')} of the {counts['create']} {'waits' if waits == 1 else 'wait'} for the "
