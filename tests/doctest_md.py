@@ -11,7 +11,8 @@ and no colour:
   before the next command runs: what a page shows as a file is the file the samples run against.
 
 What changes from run to run is normalised on both sides before comparing: job, file, event and
-checkpoint IDs, the sandbox's port, times, ages and ETAs, and the width of table columns. IDs may
+checkpoint IDs, the sandbox's port, times, ages and ETAs, the statuses of a job in progress
+(validating_files, queued, running: how far it got depends on the load) and the width of table columns. IDs may
 differ from the run's, but not from each other: across a page, one ID of the page stands for one ID
 of the run and the other way round (``Ids``), so that a job created in one sample is the job a
 later sample shows, under the same ID and model name.
@@ -44,6 +45,9 @@ VOLATILE = [
     (re.compile(r"\b(ETA|AGE|age) \d+[smhd]\b"), r"\1 <t>"),
     (re.compile(r"((?:loss|accuracy)[= ])\d+\.\d+"), r"\1<n>"),  # metrics vary with the job's ID
     (re.compile(r"(?<=\s)\d+[smhd](?=\s|$)"), "<t>"),
+    # how far a job in progress has got depends on the machine's load, not on ftctl: a page that shows
+    # one queued may find it running on a busy runner (terminal and paused statuses stay exact)
+    (re.compile(r"\b(?:validating_files|queued|running)\b"), "<in progress>"),
 ]
 
 

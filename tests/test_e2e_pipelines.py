@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from reliability.sandbox import SandboxProcess
-from tests.workspace import Project, run_while_time_passes
+from reliability.sandbox import SandboxProcess, clean_env
+from tests.workspace import Project, run_ftctl, run_while_time_passes
 
 pytestmark = pytest.mark.e2e
 PREFS = Path(__file__).resolve().parent.parent / "manifests" / "data" / "ranking" / "prefs.jsonl"
@@ -80,6 +80,15 @@ def test_a_three_stage_pipeline_is_carried_through_and_retrained_in_order(tmp_pa
     assert jobs["dpo"][0]["model"] == jobs["sft"][0]["fine_tuned_model"]
     assert jobs["polish"][0]["model"] == _checkpoint_of(server, jobs["dpo"][0]["id"])
     assert p.ftctl("plan", "--detailed-exitcode").returncode == 0
+    # One stage alone, as a pull request's changed files: it links to the project's other manifests,
+    # which are neither planned nor orphans.
+    (p.root / "ftctl.yaml").write_text("paths: [m]\n")
+    alone = run_ftctl(["validate", "m/polish.yaml"], p.root, clean_env())
+    assert alone.returncode == 0, alone.stderr
+    alone = p.ftctl("plan", "--detailed-exitcode", "m/polish.yaml", paths=False)
+    assert alone.returncode == 0, alone.stdout + alone.stderr
+    assert "No changes. The live jobs match the manifests." in alone.stdout and "orphan" not in alone.stdout
+    assert "note: this plan leaves out 2 manifests of the project not among the given paths" in alone.stderr
 
     _write(p, epochs=4)  # the first stage changes: the later ones follow, in order
     replanned = p.ftctl("plan").stdout

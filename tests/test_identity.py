@@ -19,9 +19,9 @@ PINNED = {
 }
 
 
-def _load(root: Path, name: str) -> Desired:
+def _load(root: Path, name: str, provider: str | None = None) -> Desired:
     (loaded,) = load_manifests([root / f"{name}.yaml"], root=root)
-    return build(loaded, root)
+    return build(loaded, root, provider=provider)
 
 
 @pytest.fixture
@@ -51,6 +51,17 @@ def _edit(path: Path, old: str, new: str) -> None:
 def test_hash_ignores(copy: Path, old: str, new: str) -> None:
     _edit(copy / "pinned.yaml", old, new)
     assert _load(copy, "pinned").spec == PINNED["pinned"]
+
+
+@pytest.mark.parametrize("provider", ["openai", "compatible", "bedrock"])
+def test_another_providers_options_change_no_job_here(copy: Path, provider: str) -> None:
+    """Preparing a manifest for Azure (port's advice) must not retrain its jobs where it runs now."""
+    _edit(copy / "pinned.yaml", "seed: 7\n", "seed: 7\nprovider_options:\n  azure:\n    training_type: standard\n")
+    assert _load(copy, "pinned", provider).spec == PINNED["pinned"]
+    assert _load(copy, "pinned", provider).request.provider_options is None
+    on_azure = _load(copy, "pinned", "azure")
+    assert on_azure.spec != PINNED["pinned"]
+    assert on_azure.request.provider_options == {"azure": {"training_type": "standard"}}
 
 
 def test_hash_ignores_where_the_file_lives(copy: Path) -> None:

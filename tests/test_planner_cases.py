@@ -1,7 +1,8 @@
 """Table-driven planner cases: each JSON file under cases/planner/ is (desired, live) → actions.
 
 A case lists ``desired`` manifests (name, state, spec label, optional local file digest and
-metadata), ``live`` jobs and ``files`` as the API would return them, ``options`` (prune, replace)
+metadata), ``live`` jobs and ``files`` as the API would return them, ``options`` (prune, replace,
+``elsewhere``: the manifests a partial plan leaves out)
 and the ``expect``ed actions as ``[name, action, job_id]`` in plan order; optionally ``orphans``
 (job IDs), ``failed`` and ``notes`` (names), ``then_pause`` (names), ``previous`` (name → job the
 create follows), ``request_file`` (name → training_file in the create request) and ``reason``
@@ -24,7 +25,7 @@ import pytest
 
 from reconciler.api.models import LiveCheckpoint, LiveFile, LiveJob
 from reconciler.identity import tags
-from reconciler.plan.model import CreateAction, GateVerdict, PlanOptions, ReplaceAction
+from reconciler.plan.model import CreateAction, Declared, GateVerdict, PlanOptions, ReplaceAction
 from reconciler.plan.planner import plan
 from tests.builders import desired_from_case
 
@@ -64,6 +65,7 @@ RULES = {  # the rules beside the table (SPEC §3's "Also", the planner's docstr
     "previous_names: a job of an old name is the manifest's own",
     "a manifest with an orphan's spec: renamed?",
     "a stage whose upstream has a gate: evaluated first; its verdict decides",
+    "paths that leave manifests out: their jobs are neither planned nor orphans; a stage builds on them",
 }
 NOTHING = {"upload": 0, "cancel": 0, "replace": 0, "create": 0, "pause": 0, "resume": 0, "evaluate": 0}
 
@@ -88,7 +90,9 @@ def test_planner_case(path: Path) -> None:
     points = case.get("checkpoints", {})
     files = [LiveFile.model_validate(f) for f in case.get("files", [])]
     opts = case.get("options", {})
-    options = PlanOptions(prune=opts.get("prune", False), replace=sorted(opts.get("replace", [])))
+    elsewhere = [Declared(**e) for e in opts.get("elsewhere", [])]
+    options = PlanOptions(prune=opts.get("prune", False), replace=sorted(opts.get("replace", [])),
+                          partial=bool(elsewhere), elsewhere=elsewhere)
     reads: list[int] = []
 
     def listed() -> list[LiveFile]:

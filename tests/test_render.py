@@ -254,7 +254,8 @@ def test_json_has_the_contract_fields() -> None:
     assert replace["before"]["job_id"] == "ftjob-1" and replace["after"]["method"]["hyperparameters"]["n_epochs"] == 4
     assert replace["changes"] == [{"path": ["method", "hyperparameters", "n_epochs"], "before": 3, "after": 4,
                                    "note": None}]
-    assert data["summary"] == {"upload": 0, "cancel": 0, "replace": 1, "create": 1, "pause": 0, "resume": 0}
+    assert data["summary"] == {"upload": 0, "cancel": 0, "replace": 1, "create": 1, "pause": 0, "resume": 0,
+                               "evaluate": 0}
     assert Plan.from_json(data) == _plan()
 
 

@@ -23,11 +23,13 @@ from reconciler.diagnostics import InputError
 def validate(paths: tuple[str, ...], output: str, provider: str | None, prices: str | None) -> None:
     """Check manifests and their training data offline; exit 0 when valid, 1 when not."""
     from reconciler.diagnostics import plural, to_github, to_json
-    from reconciler.session.desired import check_data
+    from reconciler.session.desired import check_data, elsewhere, left_out
 
     settings = make_settings(prices=prices, offline=True, provider=provider)
+    given = paths_of(paths, settings)
+    context = elsewhere(left_out(given, paths_of((), settings))) if paths else []
     try:
-        loaded, analysis = check_data(paths_of(paths, settings), settings)
+        loaded, analysis = check_data(given, settings, context)
     except InputError as exc:
         if output == "text":
             raise

@@ -106,7 +106,7 @@ class Digest:
 
 def build(loaded: LoadedManifest, root: Path, digests: Mapping[Path, Digest] | None = None,
           estimate: Estimate | None = None, training_type: str | None = None,
-          eval_items: int | None = None) -> Desired:
+          eval_items: int | None = None, provider: str | None = None) -> Desired:
     """The ``Desired`` of one loaded manifest. ``digests`` reuses the sha256 of files already read
     (by the data checks); any other local file is hashed here."""
     known = dict(digests or {})
@@ -131,7 +131,7 @@ def build(loaded: LoadedManifest, root: Path, digests: Mapping[Path, Digest] | N
             files.append(LocalFile(path=shown, sha256=d.sha256, bytes=d.bytes, role="eval", used_by=(loaded.name,)))
         else:  # a python grader's source_file
             files.append(LocalFile(path=shown, sha256=d.sha256, bytes=d.bytes, role="grader", used_by=(loaded.name,)))
-    request = from_manifest(loaded, refs, training_type)
+    request = from_manifest(loaded, refs, training_type, provider)
     unique = {(f.path, f.role): f for f in files}
     _, pin_line = loaded.where(("job_id",))
     _, model_line = loaded.where(("model",))

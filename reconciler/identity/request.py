@@ -177,11 +177,15 @@ def _grader(grader: AnyGrader, sources: Mapping[FieldPath, str]) -> dict[str, An
 
 
 def from_manifest(loaded: LoadedManifest, local: Mapping[str, FileRef],
-                  training_type: str | None = None) -> CreateRequest:
+                  training_type: str | None = None, provider: str | None = None) -> CreateRequest:
     """The request of ``loaded``; ``local`` gives the ``FileRef`` of each local file by field name;
-    ``training_type``: the target's default (Azure's, from ftctl.yaml) for a manifest without its own."""
+    ``training_type``: the target's default (Azure's, from ftctl.yaml) for a manifest without its own;
+    ``provider``: the target's provider, whose ``provider_options`` alone are sent and hashed (another
+    provider's never reach this one, so setting them changes no job here). None keeps them all."""
     m = loaded.manifest
     options = m.provider_options.model_dump(exclude_none=True) if m.provider_options else {}
+    if provider is not None:
+        options = {name: value for name, value in options.items() if name == provider}
     if training_type is not None and not options.get("azure", {}).get("training_type"):
         options = {**options, "azure": {**options.get("azure", {}), "training_type": training_type}}
 

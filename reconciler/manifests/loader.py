@@ -214,10 +214,11 @@ def _load_file(source: Path, real: Path, root: Path, known: Known) -> tuple[list
     return out, problems
 
 
-def load_all(paths: Iterable[Path], root: Path | None = None,
-             known: Known = CATALOG_ONLY) -> tuple[list[LoadedManifest], list[Diagnostic]]:
+def load_all(paths: Iterable[Path], root: Path | None = None, known: Known = CATALOG_ONLY,
+             context: list[LoadedManifest] | None = None) -> tuple[list[LoadedManifest], list[Diagnostic]]:
     """Every manifest under ``paths`` that could be read and whose files were found, and every
-    problem found (errors and warnings): they are valid only when no problem is an error."""
+    problem found (errors and warnings): they are valid only when no problem is an error.
+    ``context``: manifests of the project loaded apart, that pipeline references may name."""
     files, problems = discover(paths)
     loaded: list[LoadedManifest] = []
     roots: dict[Path, Path] = {}  # the real project root of each folder, looked for once
@@ -238,7 +239,7 @@ def load_all(paths: Iterable[Path], root: Path | None = None,
                 message = (f"duplicate name {value!r} (also declared at {where}:{line})" if key == "name" else
                            f"{value} is already adopted by {other.name} ({where}:{line})")
                 problems.append(Diagnostic(shown, here, key, message))
-    loaded, linked = link(loaded, known)
+    loaded, linked = link(loaded, known, context)
     return loaded, problems + linked
 
 

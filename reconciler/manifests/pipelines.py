@@ -23,21 +23,26 @@ from reconciler.manifests.yamlsrc import Located
 FROM = ("model", "from")
 
 
-def link(loaded: list[LoadedManifest], known: Known) -> tuple[list[LoadedManifest], list[Diagnostic]]:
-    """Every manifest with its root model; the problems of the references."""
-    by_name = {m.name: m for m in loaded}
+def link(loaded: list[LoadedManifest], known: Known,
+         context: list[LoadedManifest] | None = None) -> tuple[list[LoadedManifest], list[Diagnostic]]:
+    """Every manifest with its root model; the problems of the references. ``context``: the project's
+    manifests not among the paths of this run (a stage given alone builds on them); references resolve
+    against them too, but only ``loaded`` is checked and returned."""
+    by_name = {m.name: m for m in context or []} | {m.name: m for m in loaded}
     problems: list[Diagnostic] = []
     for m in loaded:
         up = m.manifest.upstream
         if up is not None and up.name not in by_name:
-            close = difflib.get_close_matches(up.name, sorted(by_name), n=1, cutoff=0.6)
+            close = difflib.get_close_matches(up.name, sorted(set(by_name) - {m.name}), n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]}?)" if close else ""
             shown, line = m.where(FROM)
-            problems.append(Diagnostic(shown, line, dotted(FROM), f"no manifest of the stack is named {up.name!r}"
-                                                                  f"{hint}"))
+            problems.append(Diagnostic(shown, line, dotted(FROM), f"no manifest of the project is named "
+                                                                  f"{up.name!r}{hint}"))
     roots, cycles = _roots(by_name)
-    for cycle in cycles:
+    ours = {m.name for m in loaded}
+    for cycle in (c for c in cycles if ours & set(c)):
         first = by_name[cycle[0]]
+        first = first if first.name in ours else next(by_name[n] for n in cycle if n in ours)
         shown, line = first.where(FROM)
         problems.append(Diagnostic(shown, line, dotted(FROM), "the manifests take their models from each other in "
                                    f"a cycle: {' → '.join([*cycle, cycle[0]])}; a chain must start at a base model"))

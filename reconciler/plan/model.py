@@ -240,6 +240,15 @@ class LiveFacts(Frozen):
         return out
 
 
+class Declared(Frozen):
+    """A manifest of the project that the paths of a partial plan leave out: not planned, but its jobs
+    are not orphans, and a stage given alone builds on its current job."""
+
+    name: str
+    previous_names: list[str] = Field(default_factory=list)
+    gated: bool = False
+
+
 class PlanOptions(Frozen):
     """What a run asked of the planner beyond the manifests; a saved plan keeps it."""
 
@@ -253,6 +262,8 @@ class PlanOptions(Frozen):
     partial: bool = False
     """The paths given leave out manifests of the project: a job no given manifest declares may be
     declared by one left out (its orphan notice says so; ``--prune`` is refused)."""
+    elsewhere: list[Declared] = Field(default_factory=list)
+    """The manifests left out, where they are known: their jobs are neither planned nor orphans."""
 
 
 class Stage(Frozen):

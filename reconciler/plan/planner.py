@@ -231,10 +231,11 @@ class _Builder:
     def orphans(self, by_name: dict[str, list[LiveJob]], desired: list[Desired]) -> list[Notice]:
         """Jobs no manifest declares: listed, cancelled with --prune; a manifest with an orphan's spec
         is told it may have been renamed."""
-        names = {d.name for d in desired}
+        names = {d.name for d in desired} | {e.name for e in self.options.elsewhere}
         specs = {d.spec: d.name for d in desired if d.state != "cancelled" and d.job_id is None}
         out: list[Notice] = []
-        why = "not among the given paths" if self.options.partial else "no manifest declares this name"
+        known = bool(self.options.elsewhere) or not self.options.partial  # every manifest of the project read
+        why = "no manifest declares this name" if known else "not among the given paths"
         for name, jobs in sorted(by_name.items()):
             if name in names:
                 continue
@@ -288,9 +289,13 @@ def plan(desired: list[Desired], live_jobs: list[LiveJob], files: FilesLoader, s
     adopted = {job.id: job for job in [*live_jobs, *(pinned or {}).values()]}
     pins = {d.job_id for d in desired if d.job_id}
     managed = [j for j in managed_jobs(live_jobs, stack) if j.id not in pins]
-    by_name = _by_name(managed, desired)
+    claims = [(d.name, tuple(d.previous_names)) for d in desired]
+    by_name = _by_name(managed, claims + [(e.name, tuple(e.previous_names)) for e in options.elsewhere])
     b = _Builder(UploadIndex.lazy(files), options, provider)
-    ups = Upstreams(checkpoints, gates, {d.name for d in desired if d.gated})
+    ups = Upstreams(checkpoints, gates, {d.name for d in desired if d.gated} | {e.name for e in options.elsewhere
+                                                                                if e.gated})
+    for e in options.elsewhere:  # not planned: a stage given alone builds on its current job as it is
+        ups.current[e.name] = next(iter(by_name.get(e.name, [])), None)
     for d in ordered(desired):
         jobs = by_name.get(d.name, [])
         current = adopted.get(d.job_id) if d.job_id is not None else (jobs[0] if jobs else None)
@@ -326,17 +331,18 @@ def plan(desired: list[Desired], live_jobs: list[LiveJob], files: FilesLoader, s
                                   list(b.relied.values())))
 
 
-def _by_name(managed: list[LiveJob], desired: list[Desired]) -> dict[str, list[LiveJob]]:
-    """The managed jobs of each name, newest first; a manifest's previous names count as its own."""
+def _by_name(managed: list[LiveJob], claims: list[tuple[str, tuple[str, ...]]]) -> dict[str, list[LiveJob]]:
+    """The managed jobs of each name, newest first; a manifest's previous names (``claims``: each
+    manifest's name and previous names) count as its own."""
     by_name: dict[str, list[LiveJob]] = {}
     # created_at has one-second resolution: within a second the API's own order (newest first) decides,
     # which a stable sort keeps.
     for job in sorted(managed, key=lambda j: j.created_at, reverse=True):
         by_name.setdefault(job.name or "", []).append(job)
-    for d in desired:
-        claimed = [job for old in d.previous_names if old != d.name for job in by_name.pop(old, [])]
+    for name, previous in claims:
+        claimed = [job for old in previous if old != name for job in by_name.pop(old, [])]
         if claimed:
-            by_name[d.name] = sorted([*by_name.get(d.name, []), *claimed], key=lambda j: j.created_at, reverse=True)
+            by_name[name] = sorted([*by_name.get(name, []), *claimed], key=lambda j: j.created_at, reverse=True)
     return by_name
 
 

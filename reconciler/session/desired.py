@@ -15,8 +15,10 @@ from reconciler.manifests.loader import discover
 from reconciler.session.settings import Settings, SetupError
 
 
-def check_data(paths: list[Path], settings: Settings) -> tuple[list[LoadedManifest], Analysis]:
-    """Load manifests and check their training data; raise ``InputError`` with every problem."""
+def check_data(paths: list[Path], settings: Settings,
+               context: list[LoadedManifest] | None = None) -> tuple[list[LoadedManifest], Analysis]:
+    """Load manifests and check their training data; raise ``InputError`` with every problem.
+    ``context``: the project's manifests left out of ``paths`` (``elsewhere``), for pipeline references."""
     try:
         prices = load_prices(settings.prices)
     except OSError as exc:
@@ -30,7 +32,7 @@ def check_data(paths: list[Path], settings: Settings) -> tuple[list[LoadedManife
     dated = settings.lifecycle_key if settings.offline else None
     known = Known(settings.extra_models, provider, dated, settings.lifecycle, settings.clock.today(),
                   settings.azure_training_type)
-    loaded, problems = load_all(paths, known=known)
+    loaded, problems = load_all(paths, known=known, context=context)
     analysis = analyse(loaded, prices, exact_counter(settings.token_cache), provider)
     analysis.diagnostics[:0] = problems
     if analysis.errors:
@@ -45,9 +47,19 @@ def desired_of(loaded: list[LoadedManifest], analysis: Analysis, settings: Setti
     # On a target that needs a training type with every create, ftctl.yaml's stands in for a manifest's.
     default = settings.azure_training_type if not settings.sandbox and settings.profile.training_types else None
     items = {path: scan.report.examples for path, scan in analysis.scans.items()}
+    # Another provider's options are neither sent nor hashed: moving a manifest to Azure does not
+    # retrain its jobs where it runs today. Offline (validate), with no target named, all are kept.
+    target = None if settings.offline and not settings.provider else settings.profile.name
     return [build(m, settings.root, digests, analysis.estimates.get(m.name), default,
-                  items.get(m.local_files.get(("eval", "file"), Path()))) for m in loaded]
+                  items.get(m.local_files.get(("eval", "file"), Path())), target) for m in loaded]
 
+
+
+def elsewhere(outside: list[Path] | None) -> list[LoadedManifest]:
+    """The manifests of files the paths of a run leave out, read for what other manifests may ask of
+    them (a stage's upstream, the names that are not orphans): their own problems are theirs, left to
+    a run that gives them (a file that does not load is simply not there)."""
+    return load_all(outside)[0] if outside else []
 
 
 def left_out(given: list[Path], project: list[Path]) -> list[Path] | None:

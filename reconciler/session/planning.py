@@ -14,14 +14,15 @@ from typing import Any, Generic, TypeVar, cast
 from reconciler.api.errors import ApiError
 from reconciler.api.models import LiveJob
 from reconciler.api.ports import ApiReader
+from reconciler.diagnostics import plural
 from reconciler.identity import Desired
-from reconciler.plan.model import CreateAction, Plan, PlanOptions, TargetInfo
+from reconciler.plan.model import CreateAction, Declared, Plan, PlanOptions, TargetInfo
 from reconciler.plan.planner import managed_jobs, plan
 from reconciler.project import relative
 from reconciler.providers import Provider
 from reconciler.providers.statuses import TERMINAL
 from reconciler.session.dates import refuse_ended
-from reconciler.session.desired import check_data, desired_of, left_out
+from reconciler.session.desired import check_data, desired_of, elsewhere, left_out
 from reconciler.session.settings import Settings, SetupError, UsageProblem
 
 T = TypeVar("T")
@@ -89,26 +90,34 @@ def plan_project(request: PlanRequest, settings: Settings, reader: ApiReader, ta
     thread of its own while the manifests become requests) and plan; the budget assessed. Warnings and
     notes for the user go to ``say`` as they are found (before a refusal, too)."""
     paths = manifest_paths(request.paths, settings, cwd)
-    loaded, analysis = check_data(paths, settings)
+    outside = left_out(paths, manifest_paths((), settings, cwd)) if request.paths else []
+    context = elsewhere(outside)
+    loaded, analysis = check_data(paths, settings, context)
     for warning in analysis.warnings:
         say(str(warning))
     if not loaded:
         say(f"warning: no manifest found in {', '.join(map(str, paths))}")
-    outside = left_out(paths, manifest_paths((), settings, cwd)) if request.paths else []
     check_options(request, {m.name for m in loaded}, settings.stack, outside, settings.root)
     jobs = Soon(reader.stack_jobs, settings.stack)  # every input is checked: reading may start
     wanted = desired_of(loaded, analysis, settings)
+    ours = {m.name for m in loaded}
+    left = [Declared(name=m.name, previous_names=m.manifest.previous_names,
+                     gated=m.manifest.eval is not None and m.manifest.eval.gate is not None)
+            for m in context if m.name not in ours]
     options = PlanOptions(prune=request.prune, replace=sorted(request.replace), resume=sorted(request.resume),
-                          partial=bool(outside))
+                          partial=bool(outside), elsewhere=left)
     made = make_plan(reader, wanted, settings.stack, options, target, provider, jobs.result())
     made = made.with_budget(settings.max_cost_usd, request.allow_over_budget, request.allow_unpriced)
     dated = refuse_ended(made, settings, {d.name: d.model_source for d in wanted}) + resource_note(made, reader,
                                                                                                    provider)
     for line in dated:
         say(line)
-    if outside and made.orphans:
+    if outside and made.orphans and not left:
         say(f"note: manifests of the project not among the given paths ({shown_paths(outside, settings.root)}): "
             "the jobs they declare are listed as orphans")
+    elif left:
+        say(f"note: this plan leaves out {plural(len(left), 'manifest')} of the project not among the given paths "
+            f"({shown_paths(outside or [], settings.root)}): their jobs are neither changed nor orphans")
     return made.model_copy(update={"warnings": [str(d) for d in analysis.warnings] + dated})
 
 

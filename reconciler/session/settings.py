@@ -212,6 +212,8 @@ def build(env: Mapping[str, str], cwd: Path, *, stack: str | None = None, sandbo
     base = base.rstrip("/")  # https://x/v1/ and https://x/v1 are one target
     if chosen_provider is None and (offline or base_from == "config" or config.target.api_base is None):
         chosen_provider = config.target.provider  # it describes ftctl.yaml's target, not one given elsewhere
+    if chosen_provider is None and offline and config.target.api_base:  # validate: ftctl.yaml's target, detected
+        chosen_provider = detect(config.target.api_base.rstrip("/")).name
     tokens = env.get("FTCTL_TOKENS", "auto")
     if tokens not in ("auto", "estimate"):
         raise SetupError(f"FTCTL_TOKENS={tokens!r} must be 'auto' (count exactly when tiktoken's encoding is "

@@ -174,8 +174,9 @@ def summary_line(plan: Plan) -> str:
                     "the live jobs do not match the manifests.")
         running, _ = live_orphans(plan)
         if running:
+            prune = "plan --prune on the whole project" if plan.options.partial else "plan --prune"
             return (f"No changes to apply, but {plural(len(running), 'live job')} no manifest declares (listed "
-                    "above; plan --prune would cancel them).")
+                    f"above; {prune} would cancel them).")
         if plan.notes:
             return "No changes to apply; see the notes above."
         return "No changes. The live jobs match the manifests."
