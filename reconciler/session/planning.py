@@ -14,7 +14,6 @@ from typing import Any, Generic, TypeVar, cast
 from reconciler.api.errors import ApiError
 from reconciler.api.models import LiveJob
 from reconciler.api.ports import ApiReader
-from reconciler.diagnostics import plural
 from reconciler.identity import Desired
 from reconciler.plan.model import CreateAction, Declared, Plan, PlanOptions, TargetInfo
 from reconciler.plan.planner import managed_jobs, plan
@@ -115,10 +114,16 @@ def plan_project(request: PlanRequest, settings: Settings, reader: ApiReader, ta
     if outside and made.orphans and not left:
         say(f"note: manifests of the project not among the given paths ({shown_paths(outside, settings.root)}): "
             "the jobs they declare are listed as orphans")
-    elif left:
-        say(f"note: this plan leaves out {plural(len(left), 'manifest')} of the project not among the given paths "
-            f"({shown_paths(outside or [], settings.root)}): their jobs are neither changed nor orphans")
+    elif left and (kept := _live_of(left, jobs.result(), settings.stack)):
+        say(f"note: the jobs of {', '.join(kept)} (manifests of the project not among the given paths) are left "
+            "as they are: neither changed nor orphans")
     return made.model_copy(update={"warnings": [str(d) for d in analysis.warnings] + dated})
+
+
+def _live_of(left: list[Declared], jobs: list[LiveJob], stack: str) -> list[str]:
+    """The left-out manifests that have live jobs: only those make a plan of some paths worth a note."""
+    live = {job.name for job in managed_jobs(jobs, stack)}
+    return sorted(d.name for d in left if live & {d.name, *d.previous_names})
 
 
 def resource_note(made: Plan, reader: ApiReader, provider: Provider) -> list[str]:
