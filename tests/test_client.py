@@ -110,6 +110,10 @@ def test_target_selection_from_environment(tmp_path: Path) -> None:
         target(None, {})
     assert check_base_url("http://10.1.2.3/v1") is not None
     assert check_base_url("http://localhost:8787/v1") is None
+    # the paths are appended to the base: a query or fragment would swallow them, a user would leak
+    for bad, word in [("https://api.example.com/v1?api-version=1", "query"), ("https://api.example.com/v1#x", "query"),
+                      ("https://u:p@api.example.com/v1", "user")]:
+        assert word in (check_base_url(bad) or ""), bad
 
 
 @pytest.mark.parametrize(("base", "provider"), [

@@ -107,3 +107,22 @@ def _jobs(sandbox: SandboxProcess) -> list[dict[str, object]]:
 
     return list(httpx.get(f"{sandbox.url}/fine_tuning/jobs", headers={"Authorization": "Bearer x"}).json()["data"])
 
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_a_read_only_command_interrupted_exits_130_and_says_so(ws: Workspace, sandbox: SandboxProcess,
+                                                               stop: signal.Signals) -> None:
+    sandbox.admin("PUT", "faults", {"rate": 0, "kinds": ["500"], "latency_ms": 5000})
+    before = sandbox.admin("GET", "stats")["total"]
+    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "plan"], cwd=ws.root, env=ws.env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        while sandbox.admin("GET", "stats")["total"] == before:  # the plan's first read is in flight
+            assert proc.poll() is None, proc.communicate()
+        proc.send_signal(stop)  # a CI runner cancelling a job sends SIGINT, then SIGTERM
+        _, err = proc.communicate(timeout=60)
+    finally:
+        sandbox.admin("PUT", "faults", {"rate": 0, "kinds": ["500"], "latency_ms": 0})
+    assert proc.returncode == 130, err
+    assert err.strip().endswith("Interrupted.") and "Aborted." not in err and "Traceback" not in err

@@ -15,6 +15,11 @@ def check_base_url(url: str) -> str | None:
         return "not an http(s) URL"
     if parts.scheme == "http" and not is_loopback(url):
         return "plain http is only allowed to loopback hosts; use https"
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        # paths are appended to the base: a query or fragment would swallow them (…?x=1/fine_tuning/jobs)
+        return "a base URL takes no query (?…) or fragment (#…): give the scheme, host and path only"
+    if parts.username or parts.password:
+        return "a base URL carries no user or password: give the key in the environment"
     return None
 
 

@@ -7,7 +7,9 @@ modules are imported inside the commands, so that ``--help`` and ``--version`` s
 
 from __future__ import annotations
 
+import signal
 import sys
+from types import FrameType
 
 import click
 
@@ -31,8 +33,15 @@ for command in (check.validate, check.schema, plan_apply.plan_cmd, plan_apply.ap
     cli.add_command(command)
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
-    """Entry point: every failure becomes a message and exit code, never a traceback."""
+    """Entry point: every failure becomes a message and exit code, never a traceback. SIGTERM (what a CI
+    runner sends a cancelled job after SIGINT) stops a command as Ctrl-C does: it says what it did and
+    exits 130."""
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         cli.main(prog_name="ftctl", standalone_mode=False)
     except InputError as exc:
@@ -49,7 +58,10 @@ def main() -> None:
     except ApiError as exc:
         click.echo(f"Error: the API refused or did not answer: {logs.redact_text(str(exc))}", err=True)
         sys.exit(1)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C in a command into Abort
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
         click.echo("Aborted.", err=True)
         sys.exit(1)
     except click.ClickException as exc:
