@@ -64,3 +64,16 @@ def test_port_of_the_example_project_names_each_change_and_exits_1(tmp_path: Pat
     assert changes["ticket-triage"] == ["method.grader.graders.label_ok.type", "provider_options.azure.training_type"]
     assert all("provider_options.azure.training_type" in fields for fields in changes.values())
     assert not report["runs_as_is"]
+
+
+def test_port_as_json_of_manifests_that_do_not_load_is_still_json(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "bot.yaml").write_text("name: bot\nmodel: gpt-4o-mini\ntraining_file: nope.jsonl\n"
+                                       "method: {type: supervised}\n")
+    done = subprocess.run([sys.executable, "-m", "reconciler", "port", "--to", "azure", "-o", "json", "bot.yaml"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={"FTCTL_TODAY": "2026-12-06", "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["runs_as_is"] is False and report["manifests"] == []
+    assert [(e["file"], e["line"], e["field"]) for e in report["errors"]] == [("bot.yaml", 3, "training_file")]

@@ -19,12 +19,21 @@ from reconciler.cli.common import PROVIDERS, log_option, make_settings, paths_of
 def port_cmd(paths: tuple[str, ...], to: str, output: str) -> None:
     """Whether each manifest runs as it is on another target, what must change, and the dates there;
     exit 0 when all run as they are, 1 otherwise."""
+    from reconciler.diagnostics import InputError, to_json
     from reconciler.providers import PROVIDERS as PROFILES
     from reconciler.session.port import port
 
     settings = make_settings(offline=True)
     target = PROFILES[to]
-    found = port(paths_of(paths, settings), settings, target)
+    try:
+        found = port(paths_of(paths, settings), settings, target)
+    except InputError as exc:
+        if output == "text":
+            raise
+        # a script reading -o json gets JSON even when the manifests do not load (as validate -o json)
+        click.echo(json.dumps({"to": to, "errors": to_json(exc.diagnostics), "manifests": [], "runs_as_is": False},
+                              indent=2, ensure_ascii=False))
+        sys.exit(1)
     if output == "json":
         click.echo(json.dumps({"to": to, "manifests": [p.to_json() for p in found],
                                "runs_as_is": all(p.as_is for p in found)}, indent=2, ensure_ascii=False))
