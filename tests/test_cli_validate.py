@@ -184,6 +184,17 @@ def test_a_fine_tuned_model_of_a_known_base_is_accepted(repo: Path) -> None:
     assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
+def test_an_azure_fine_tuned_model_is_refused_on_another_provider_and_accepted_on_azure(repo: Path) -> None:
+    (repo / "m.yaml").write_text("name: bot\nmodel: gpt-4o-mini-2024-07-18.ft-0a1b2c3d4e5f\ntraining_file: file-a\n"
+                                 "provider_options: {azure: {training_type: globalstandard}}\n")
+    done = ftctl("validate", "m.yaml", "--provider", "openai", cwd=repo)
+    assert done.returncode == 1
+    assert done.stderr.startswith("m.yaml:2: model: 'gpt-4o-mini-2024-07-18.ft-0a1b2c3d4e5f' is Azure OpenAI's "
+                                  "name of a fine-tuned model (BASE.ft-ID); on OpenAI a fine-tuned model is named "
+                                  "ft:BASE:ORG:SUFFIX:ID"), done.stderr
+    assert ftctl("validate", "m.yaml", "--provider", "azure", cwd=repo).returncode == 0
+
+
 def test_a_file_given_that_is_not_yaml_is_an_error(repo: Path) -> None:
     (repo / "train.jsonl").write_text("{}\n")
     done = ftctl("validate", "train.jsonl", cwd=repo)

@@ -110,6 +110,12 @@ def check_model(name: str, method: str, doc: Located, shown: str, known: Known) 
     info = catalog.MODELS.get(base)
     if known.provider is not None and known.provider.models is None and known.provider.methods is not None:
         return  # a service that trains whatever model it is given (OPEA's: a Hugging Face name); targets checks
+    if (known.provider is not None and known.provider.name != "azure"
+            and catalog.AZURE_FINE_TUNED.match(catalog.resolve_model(name))):
+        yield Diagnostic(shown, line, "model", f"{name!r} is Azure OpenAI's name of a fine-tuned model (BASE.ft-ID); "
+                         f"on {known.provider.label} a fine-tuned model is named ft:BASE:ORG:SUFFIX:ID (train it "
+                         "there anew, or give the model by `from:` in a pipeline)")
+        return
     if info is None:
         if known.extra_models & {name, base}:
             return
