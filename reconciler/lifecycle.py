@@ -20,12 +20,15 @@ from datetime import date, timedelta
 from importlib import resources
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from reconciler import catalog
 from reconciler.docstrings import describe_properties
 
 WARN_DAYS = 30
+TITLES = {"openai": "OpenAI", "azure": "Azure OpenAI", "bedrock": "AWS Bedrock", "opea": "the OPEA service",
+          "compatible": "the service", "sandbox": "the sandbox"}
 Level = Literal["ended", "soon"]
 
 
@@ -62,17 +65,25 @@ class ProviderDates(_Strict):
     """By base model snapshot (the catalog's name; aliases are resolved before looking up)."""
 
 
+def _provider(name: str) -> str:
+    if name not in TITLES:  # a misspelt provider's dates would silently apply to nothing
+        raise PydanticCustomError("provider", "unknown provider '{name}' (known: {known})",
+                                  {"known": ", ".join(TITLES), "name": name})
+    return name
+
+
+ProviderKey = Annotated[str, AfterValidator(_provider)]
+
+
 class Table(_Strict):
     """The whole table, or the part of it ``ftctl.yaml`` gives (``lifecycle:``), by provider name."""
 
     about: str | None = Field(default=None, alias="_about")
     """What the table is (the data file says so in its first key)."""
-    providers: dict[str, ProviderDates] = Field(default_factory=dict)
+    providers: dict[ProviderKey, ProviderDates] = Field(default_factory=dict)
     """By provider: openai, azure, bedrock, opea, compatible, or sandbox (for tests)."""
 
 
-TITLES = {"openai": "OpenAI", "azure": "Azure OpenAI", "bedrock": "AWS Bedrock", "opea": "the OPEA service",
-          "compatible": "the service", "sandbox": "the sandbox"}
 
 
 @dataclass(frozen=True)
