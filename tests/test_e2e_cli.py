@@ -202,7 +202,7 @@ def test_options_refused_for_these_manifests_send_nothing(ws: Workspace, sandbox
 
 def test_prune_with_paths_that_leave_out_a_manifest_is_refused(ws: Workspace, sandbox: SandboxProcess) -> None:
     """Its jobs would be orphans of a plan of the other paths: --prune is refused, nothing sent; a plain
-    plan of those paths says why it lists them."""
+    plan of those paths leaves them as they are and says so."""
     bot = ws.root / "manifests" / "bot.yaml"
     (ws.root / "manifests" / "other.yaml").write_text(bot.read_text().replace("name: bot", "name: other"))
     assert ws.ftctl("apply", "--auto-approve").returncode == 0
@@ -212,7 +212,8 @@ def test_prune_with_paths_that_leave_out_a_manifest_is_refused(ws: Workspace, sa
     assert "--prune with paths that leave out manifests of the project (manifests/bot.yaml)" in prune.stderr
     assert sandbox.stats() == before
     plan = ws.ftctl("plan", "manifests/other.yaml")
-    assert "note: manifests of the project not among the given paths (manifests/bot.yaml)" in plan.stderr
+    assert "note: the jobs of bot (manifests of the project not among the given paths) are left as they are" \
+        in plan.stderr and "orphan" not in plan.stdout
     whole = ws.ftctl("apply", "--prune", "--auto-approve", "manifests")  # every manifest: nothing to prune
     assert whole.returncode == 0 and "cancel" not in whole.stdout, whole.stdout
     assert all(job["status"] != "cancelled" for job in ws.jobs())

@@ -10,13 +10,18 @@ on a stale base, and no stage ever has two jobs at once. Renames with and withou
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from reliability.sandbox import SandboxProcess, clean_env
-from tests.workspace import Project, run_ftctl, run_while_time_passes
+from tests.workspace import KEY, Project, run_ftctl, run_while_time_passes
 
 pytestmark = pytest.mark.e2e
 PREFS = Path(__file__).resolve().parent.parent / "manifests" / "data" / "ranking" / "prefs.jsonl"
@@ -139,3 +144,37 @@ def test_a_saved_plan_never_creates_a_stage_it_showed_blocked(tmp_path: Path, se
     assert stale.returncode == 1 and "stale plan: job ftjob-" in stale.stderr
     assert "(sft) is now succeeded" in stale.stderr
     assert sorted(_by_name(p)) == ["sft"]
+
+
+def test_ctrl_c_in_a_pipeline_run_names_the_stages_trained_running_and_waiting(tmp_path: Path,
+                                                                              server: SandboxProcess) -> None:
+    p = Project(tmp_path / "p", server)
+    _write(p)
+    run = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "m", "--auto-approve", "--wait", "--timeout",
+                            "30m", "--poll-interval", "0.1s", "--api-base", server.url], cwd=p.root,
+                           env=clean_env(OPENAI_API_KEY=KEY, PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    assert run.stdout is not None
+    moving = threading.Event()
+    moving.set()
+
+    def advance() -> None:  # time passes until the second round follows dpo, then stands still
+        while run.poll() is None:
+            if moving.is_set():
+                server.advance(20)
+            time.sleep(0.2)
+
+    clock = threading.Thread(target=advance, daemon=True)
+    clock.start()
+    second = False
+    for line in run.stdout:
+        second = second or line.startswith("The stages that waited are ready:")
+        if second and line.startswith("Waiting for"):  # the second round follows dpo
+            moving.clear()
+            break
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=60)
+    clock.join(timeout=10)
+    assert run.returncode == 130, err
+    assert "✓ jobs created by this run: dpo, sft" in err and "… still running: dpo" in err, err
+    assert "… polish waits: waits for dpo" in err and "keep running (and billing)" in err, err

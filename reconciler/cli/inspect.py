@@ -86,7 +86,7 @@ def wait(names: tuple[str, ...], timeout: str | None, poll_interval: str, settin
         if not chosen:
             click.echo(f'Nothing to wait for: no job of stack "{settings.stack}" is unfinished.')
             return
-        ok = follow_jobs(conn.reader, chosen, limit, every)
+        ok = follow_jobs(conn.reader, chosen, limit, every, settings.clock)
     if not ok:
         sys.exit(1)
 
@@ -100,7 +100,6 @@ def wait(names: tuple[str, ...], timeout: str | None, poll_interval: str, settin
 @log_option
 def logs(name: str, follow: bool, poll_interval: str, settings: Settings) -> None:
     """The events of NAME's current job (or of a job ID), oldest first."""
-    from reconciler.clock import SYSTEM
     from reconciler.session.jobs import event_line, follow_events, pick
     from reconciler.session.settings import poll_interval as poll_every
     from reconciler.session.target import connect
@@ -109,7 +108,8 @@ def logs(name: str, follow: bool, poll_interval: str, settings: Settings) -> Non
     with connect(settings) as conn:
         job = next(iter(pick(conn.reader, settings.stack, (name,), _adopted(settings)[1]).values()))
         try:
-            job = follow_events(conn.reader, job, lambda e: click.echo(event_line(e)), follow, every, SYSTEM)
+            job = follow_events(conn.reader, job, lambda e: click.echo(event_line(e)), follow, every,
+                                settings.clock)
         except KeyboardInterrupt:
             click.echo(f"{name}: {job.id}: stopped following; the job keeps running on the service", err=True)
             sys.exit(130)

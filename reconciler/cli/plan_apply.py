@@ -24,8 +24,9 @@ from reconciler.cli.common import (
 from reconciler.diagnostics import SetupError
 
 if TYPE_CHECKING:
-    from reconciler.apply.applier import ApplyInterrupted, StepResult
+    from reconciler.apply.applier import StepResult
     from reconciler.plan.model import Plan
+    from reconciler.session.rounds import Interrupted
     from reconciler.session.settings import Settings
 
 
@@ -122,35 +123,21 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
               resume: tuple[str, ...], parallelism: int, wait: bool, timeout: str | None, poll_interval: str,
               max_active_jobs: int | None, allow_over_budget: bool, allow_unpriced: bool, settings: Settings) -> None:
     """Make the live jobs match the manifests, or apply a saved plan (PLANFILE) exactly."""
-    from reconciler.apply.applier import ApplyInterrupted
-    from reconciler.clock import SYSTEM
     from reconciler.plan.render import render_text
-    from reconciler.session.applying import (
-        ApplyRequest,
-        applier_for,
-        apply_exit_code,
-        deferred,
-        followed,
-        next_round,
-        waiting_on,
-    )
+    from reconciler.session.applying import ApplyRequest, apply_exit_code, deferred
     from reconciler.session.dates import refuse_ended
+    from reconciler.session.rounds import Interrupted, apply_rounds, refuse_flags_with_saved_plan
     from reconciler.session.saved import budget_refusal, check_fresh, check_target, project_of_plan, target_of
     from reconciler.session.settings import duration
     from reconciler.session.settings import poll_interval as poll_every
     from reconciler.session.target import connect
 
-    started, wait_for = SYSTEM.monotonic(), duration(timeout or "1h")
     if timeout is not None and not wait:
         click.echo("warning: --timeout has no effect without --wait", err=True)
     saved = _saved_plan(paths)
     if saved is not None:
-        given = [flag for flag, on in (("--prune", prune), ("--replace", replace), ("--resume", resume),
-                                       ("--allow-over-budget", allow_over_budget), ("--allow-unpriced", allow_unpriced))
-                 if on]
-        if given:
-            raise click.UsageError(f"{' and '.join(given)} {'belongs' if len(given) == 1 else 'belong'} to plan "
-                                   "(--out PLANFILE); a saved plan is applied as it was reviewed")
+        refuse_flags_with_saved_plan(prune=prune, replace=replace, resume=resume, allow_over_budget=allow_over_budget,
+                                     allow_unpriced=allow_unpriced)
         settings = target_of(saved, project_of_plan(settings, Path(paths[0])))
     every = poll_every(poll_interval, settings)  # against the target now known
     with connect(settings) as conn:
@@ -170,35 +157,49 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
             raise SetupError(refused)
         if saved is None:
             _confirm(auto_approve)  # a saved plan was reviewed already: it asks nothing
-        request = ApplyRequest(parallelism, wait, wait_for, max_active_jobs)
-        every_result: list[StepResult] = []
-        while True:  # one round, or with --wait one per stage of a pipeline that becomes ready
-            click.echo("")
-            with _upload_progress(plan) as progress:
-                try:
-                    results = applier_for(conn, settings, request, SYSTEM, progress).apply(plan, _show_step)
-                except ApplyInterrupted as stop:
-                    _interrupted(stop, plan)
-                    sys.exit(130)
-            every_result += results
-            _summary(results)
-            finished = True
-            jobs = {**followed(results), **waiting_on(plan, conn.reader)} if wait else {}
-            if jobs:
-                left = max(0.0, wait_for - (SYSTEM.monotonic() - started))
-                finished = _follow(conn.reader, jobs, left, every, plan)
-            if not (wait and saved is None and plan.blocked and finished):
-                break
-            plan = next_round(_planned(paths, settings, conn, prune, replace, resume, allow_over_budget,
-                                       allow_unpriced), plan)
-            if not plan.has_changes or len(plan.blocked) == len(plan.actions):
-                break  # nothing ready: the stages that still wait are in the report above
-            click.echo("\nThe stages that waited are ready:\n")
-            click.echo(render_text(plan, color()), nl=False)
-    if wait and deferred(results):  # --wait promised to see them through
-        click.echo(f"\nNot done within --timeout {timeout or '1h'}: {', '.join(deferred(results))}; apply again to "
+        request = ApplyRequest(parallelism, wait, duration(timeout or "1h"), max_active_jobs)
+        replan = None if saved is not None else (
+            lambda: _planned(paths, settings, conn, prune, replace, resume, allow_over_budget, allow_unpriced))
+        try:
+            done = apply_rounds(conn, settings, request, plan, replan, _View(conn.reader, every, settings))
+        except Interrupted as stop:
+            _interrupted(stop)
+            sys.exit(130)
+    if wait and deferred(done.last):  # --wait promised to see them through
+        click.echo(f"\nNot done within --timeout {timeout or '1h'}: {', '.join(deferred(done.last))}; apply again to "
                    "finish.")
-    sys.exit(apply_exit_code(every_result, results, finished, wait))
+    sys.exit(apply_exit_code(done.results, done.last, done.finished, wait))
+
+
+class _View:
+    """What an apply shows, round by round (``session.rounds.RoundView``)."""
+
+    def __init__(self, reader: Any, every: float, settings: Settings) -> None:
+        self.reader, self.every, self.settings = reader, every, settings
+
+    def step(self, result: StepResult) -> None:
+        _show_step(result)
+
+    def uploads(self, plan: Plan) -> contextlib.AbstractContextManager[Callable[[str, int], None] | None]:
+        click.echo("")
+        return _upload_progress(plan)
+
+    def summary(self, results: list[StepResult]) -> None:
+        _summary(results)
+
+    def ready(self, plan: Plan) -> None:
+        from reconciler.plan.render import render_text
+
+        click.echo("\nThe stages that waited are ready:\n")
+        click.echo(render_text(plan, color()), nl=False)
+
+    def follow(self, jobs: dict[str, str], left: float) -> bool:
+        from reconciler.cli.watch import follow_jobs
+
+        try:
+            return follow_jobs(self.reader, jobs, left, self.every, self.settings.clock)
+        except SystemExit:  # follow_jobs said where each job stands; the run says the rest
+            raise KeyboardInterrupt from None
 
 
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
@@ -254,30 +255,25 @@ def _summary(results: list[StepResult]) -> None:
                f"{counts['deferred']} deferred, {counts['failed']} failed.")
 
 
-def _follow(reader: Any, jobs: dict[str, str], left: float, every: float, plan: Plan) -> bool:
-    """Follow ``jobs``; on Ctrl-C, also say which stages of a pipeline were still waiting."""
-    from reconciler.cli.watch import follow_jobs
-
-    try:
-        return follow_jobs(reader, jobs, left, every)
-    except SystemExit:
-        for action in plan.blocked:
-            click.echo(f"  … {action.name} waits: {action.blocked_by.reason if action.blocked_by else ''}")
-        raise
-
-
-def _interrupted(stop: ApplyInterrupted, plan: Plan) -> None:
-    """What an interrupted apply did, and what that means."""
-    for result in stop.untold:
-        _show_step(result)
-    counts = ", ".join(f"{n} {word}" for n, word in ((len(stop.done), "done"), (len(stop.in_flight), "in flight"),
-                                                      (len(stop.not_started), "not started")) if n)
-    click.echo(f"\nInterrupted: {counts or 'nothing started'}.", err=True)
-    for action in stop.in_flight:
-        click.echo(f"  ? {action.action:<8} {action.name}: in flight, it may or may not have happened", err=True)
-    for action in stop.not_started:
-        click.echo(f"  - {action.action:<8} {action.name}: not started", err=True)
-    for action in plan.blocked:
-        click.echo(f"  … {action.name} waits: {action.blocked_by.reason if action.blocked_by else ''}", err=True)
+def _interrupted(stop: Interrupted) -> None:
+    """What an interrupted apply did — in this round and, for a pipeline, in earlier ones — and what
+    that means."""
+    if stop.stop is not None:
+        for result in stop.stop.untold:
+            _show_step(result)
+        counts = ", ".join(f"{n} {word}" for n, word in ((len(stop.stop.done), "done"),
+                                                          (len(stop.stop.in_flight), "in flight"),
+                                                          (len(stop.stop.not_started), "not started")) if n)
+        click.echo(f"\nInterrupted: {counts or 'nothing started'}.", err=True)
+        for action in stop.stop.in_flight:
+            click.echo(f"  ? {action.action:<8} {action.name}: in flight, it may or may not have happened", err=True)
+        for action in stop.stop.not_started:
+            click.echo(f"  - {action.action:<8} {action.name}: not started", err=True)
+    if stop.created:
+        click.echo(f"  ✓ jobs created by this run: {', '.join(stop.created)}", err=True)
+    if stop.following:
+        click.echo(f"  … still running: {', '.join(sorted(set(stop.following.values())))}", err=True)
+    for name, reason in stop.waiting:
+        click.echo(f"  … {name} waits: {reason}", err=True)
     click.echo("Jobs already created keep running (and billing) on the service. `ftctl plan` shows where things "
                "stand; `ftctl apply` again finishes the work without doubling any job.", err=True)
