@@ -47,6 +47,8 @@ def evaluate(formula: str, scores: Mapping[str, float]) -> float:
         raise FormulaError("a number grew too large") from exc
     except (ValueError, TypeError) as exc:  # math domain errors (log(0), sqrt(-1)), a complex power
         raise FormulaError(f"cannot be computed: {exc}") from exc
+    except RecursionError as exc:
+        raise FormulaError("the formula nests too deeply to be computed") from exc
     if not math.isfinite(value):
         raise FormulaError(f"the result is {value}, not a finite number")
     return value

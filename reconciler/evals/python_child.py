@@ -27,6 +27,8 @@ def _alarm(signum: int, frame: Any) -> None:
 def _why(exc: BaseException, memory: str) -> str:
     if isinstance(exc, MemoryError):
         return f"ran out of memory (limit {memory})"
+    if isinstance(exc, SyntaxError):
+        return f"{type(exc).__name__}: {exc.msg} (line {exc.lineno})"
     return traceback.format_exception_only(type(exc), exc)[-1].strip()
 
 
