@@ -53,6 +53,9 @@ class PythonLimits:
     """Bytes of address space of the grader's process."""
 
 
+DEFAULT_LIMITS = PythonLimits()
+
+
 class NoModels(Exception):
     """A grader needs the target's models (score_model, label_model, cosine) and none were given."""
 
