@@ -112,7 +112,7 @@ def _one(grader: AnyGrader, item: Mapping[str, Any], sample: Sample, models: Mod
     except (TemplateError, model_graders.GraderAnswerError) as exc:
         return Score(0.0, str(exc))
     except Exception as exc:  # a model call that failed: the port's exceptions are the client's own
-        return Score(0.0, f"the call to the grader's model failed: {exc or type(exc).__name__}")
+        return Score(0.0, f"the call to the grader's model failed: {str(exc) or type(exc).__name__}")
     raise TypeError(f"not a grader the engine knows: {type(grader).__name__}")
 
 

@@ -67,8 +67,10 @@ def _run(source: str, pairs: list[dict[str, Any]], time_limit: float, memory_lim
             cwd=cwd, env=env, preexec_fn=lambda: _limit_memory(memory_limit))
         assert child.stdin is not None and child.stdout is not None
         lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=_feed, args=(child.stdin, request), daemon=True).start()
-        threading.Thread(target=_drain, args=(child.stdout, lines), daemon=True).start()
+        feeder = threading.Thread(target=_feed, args=(child.stdin, request), daemon=True)
+        reader = threading.Thread(target=_drain, args=(child.stdout, lines), daemon=True)
+        feeder.start()
+        reader.start()
         scores: list[Score] = []
         try:
             while len(scores) < len(pairs):
@@ -86,7 +88,12 @@ def _run(source: str, pairs: list[dict[str, Any]], time_limit: float, memory_lim
             if child.poll() is None:
                 child.kill()
             child.wait()
-            child.stdout.close()
+            # Both threads end once the child is gone (a broken pipe, the end of its output); one still
+            # running means a grandchild of the grader holds the pipe: its stream is left to the GC.
+            for thread, stream in ((feeder, child.stdin), (reader, child.stdout)):
+                thread.join(timeout=5)
+                if not thread.is_alive():
+                    stream.close()
         return scores
 
 

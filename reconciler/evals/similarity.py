@@ -85,12 +85,13 @@ def meteor(text: str, reference: str) -> float:
 
 
 def rouge(metric: str, text: str, reference: str) -> float:
-    from rouge_score import rouge_scorer
+    from rouge_score import rouge_scorer, tokenizers
 
     kind = ROUGE_TYPES[metric]
-    scorer = rouge_scorer.RougeScorer([kind], use_stemmer=False)
-    if not scorer._tokenizer.tokenize(text) and not scorer._tokenizer.tokenize(reference):
+    tokenizer = tokenizers.DefaultTokenizer(use_stemmer=False)
+    if not tokenizer.tokenize(text) and not tokenizer.tokenize(reference):
         return 1.0
+    scorer = rouge_scorer.RougeScorer([kind], tokenizer=tokenizer)
     return float(scorer.score(reference, text)[kind].fmeasure)
 
 
