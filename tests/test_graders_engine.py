@@ -271,3 +271,15 @@ def test_grade_batch_runs_a_multi_graders_python_grader_once_for_all_answers() -
     scores = grade_batch(grader, pairs, None, manifest_dir=Path("."), python_limits=LIMITS)
     assert [s.value for s in scores] == [1.0, 0.0]
     assert scores[0].parts["pid"].value == scores[1].parts["pid"].value
+
+
+def test_the_guides_own_python_grader_runs_with_the_installed_packages() -> None:
+    """The graders guide's example imports rapidfuzz: a grader sees the packages ftctl runs with."""
+    code = ("from rapidfuzz import fuzz, utils\n\n"
+            "def grade(sample, item) -> float:\n"
+            "    output_text = sample['output_text']\n"
+            "    reference_answer = item['reference_answer']\n"
+            "    return fuzz.WRatio(output_text, reference_answer, processor=utils.default_process) / 100.0\n")
+    score = _python(code, {"reference_answer": "fuzzy wuzzy had no hair"}, "fuzzy wuzzy was a bear")
+    assert score == Score(similarity.fuzzy_match("fuzzy wuzzy was a bear", "fuzzy wuzzy had no hair"))
+    assert 0 < score.value < 1
