@@ -26,12 +26,13 @@ if TYPE_CHECKING:
 @log_option
 def grade_cmd(name: str, paths: tuple[str, ...], samples: Path, output: str) -> None:
     """Run NAME's grader (its reinforcement grader, else its eval grader) locally on --samples: each
-    answer's score, then the mean (an error counts as 0). Sends no request, but for model graders."""
+    answer's score, then the mean (an error counts as 0). Offline: a grader that needs a model (score_model,
+    label_model, cosine) is refused here for now."""
     from reconciler.session.grading import grade_samples, load
 
     settings = make_settings(offline=True)
     loaded = load(paths_of(paths, settings), settings, name)
-    report = grade_samples(loaded, samples, models=None)
+    report = grade_samples(loaded, samples, models=None)  # no Models factory yet: model graders are refused
     click.echo(json.dumps(to_json(report), indent=2, ensure_ascii=False) if output == "json"
                else "\n".join(text(report, samples)))
 
