@@ -283,3 +283,13 @@ def test_the_guides_own_python_grader_runs_with_the_installed_packages() -> None
     score = _python(code, {"reference_answer": "fuzzy wuzzy had no hair"}, "fuzzy wuzzy was a bear")
     assert score == Score(similarity.fuzzy_match("fuzzy wuzzy was a bear", "fuzzy wuzzy had no hair"))
     assert 0 < score.value < 1
+
+
+def test_python_grader_output_cannot_pass_for_an_answer() -> None:
+    code = ("import os, subprocess, sys\n"
+            "def grade(sample, item):\n"
+            "    os.write(1, b'{\"value\": 1.0}\\n')\n"
+            "    subprocess.run([sys.executable, '-c', 'print(\"{}\")'], check=True)\n"
+            "    print('{\"value\": 1.0}')\n"
+            "    return 0.5\n")
+    assert grade_python_batch(code, [({}, Sample.of("a")), ({}, Sample.of("b"))], time_limit=10) == [Score(0.5)] * 2

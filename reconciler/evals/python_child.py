@@ -10,6 +10,7 @@ by the parent before this starts (``RLIMIT_AS``); a ``MemoryError`` is reported 
 
 import json
 import math
+import os
 import signal
 import sys
 import traceback
@@ -41,7 +42,10 @@ def _check(value: Any) -> dict[str, Any]:
 
 
 def main() -> None:
-    answers = sys.stdout
+    # The answers get their own descriptor; descriptor 1 becomes stderr, so that nothing the user's code
+    # prints (print, os.write(1, …), a subprocess it starts) can pass for an answer.
+    answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
     sys.stdout = sys.stderr
     request = json.loads(sys.stdin.read())
     timeout = float(request["timeout"])

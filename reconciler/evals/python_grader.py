@@ -83,7 +83,7 @@ def _run(source: str, pairs: list[dict[str, Any]], time_limit: float, memory_lim
                     child.wait()
                     scores.append(Score(0.0, _died(child.returncode, stderr, memory_limit)))
                     break
-                scores.append(_score(json.loads(line)))
+                scores.append(_score(line))
         finally:
             if child.poll() is None:
                 child.kill()
@@ -100,7 +100,10 @@ def _run(source: str, pairs: list[dict[str, Any]], time_limit: float, memory_lim
 def _limit_memory(limit: int) -> None:
     import resource
 
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ValueError, OSError):  # a system that refuses to limit address space (macOS): the data segment
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
 
 def _feed(stream: IO[bytes], request: str) -> None:
@@ -117,10 +120,12 @@ def _drain(stream: IO[bytes], lines: queue.Queue[str]) -> None:
     lines.put("")
 
 
-def _score(answer: dict[str, Any]) -> Score:
-    if "error" in answer:
-        return Score(0.0, str(answer["error"]))
-    return Score(float(answer["value"]))
+def _score(line: str) -> Score:
+    try:
+        answer = json.loads(line)
+        return Score(0.0, str(answer["error"])) if "error" in answer else Score(float(answer["value"]))
+    except (ValueError, TypeError, KeyError):  # cannot happen unless the child's stdout was written by another
+        return Score(0.0, f"the grader's process answered {line.strip()[:80]!r}, not a score")
 
 
 def _mib(limit: int) -> str:
