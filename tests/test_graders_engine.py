@@ -293,3 +293,13 @@ def test_python_grader_output_cannot_pass_for_an_answer() -> None:
             "    print('{\"value\": 1.0}')\n"
             "    return 0.5\n")
     assert grade_python_batch(code, [({}, Sample.of("a")), ({}, Sample.of("b"))], time_limit=10) == [Score(0.5)] * 2
+
+
+def test_python_graders_run_from_several_threads_at_once() -> None:
+    """An evaluation grades with parallelism: each call has its own child and its own answers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    code = "def grade(sample, item):\n    return item['n'] * 2\n"
+    with ThreadPoolExecutor(4) as pool:
+        scores = list(pool.map(lambda n: _python(code, {"n": n}), range(8)))
+    assert scores == [Score(2.0 * n) for n in range(8)]

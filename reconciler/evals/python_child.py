@@ -41,7 +41,17 @@ def _check(value: Any) -> dict[str, Any]:
     return {"value": float(value)}
 
 
+def _limit_memory(limit: int) -> None:
+    import resource
+
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ValueError, OSError):  # a system that refuses to limit address space (macOS): the data segment
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+
 def main() -> None:
+    _limit_memory(int(sys.argv[1]))
     # The answers get their own descriptor; descriptor 1 becomes stderr, so that nothing the user's code
     # prints (print, os.write(1, …), a subprocess it starts) can pass for an answer.
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")

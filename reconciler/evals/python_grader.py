@@ -1,7 +1,9 @@
 """Python graders run on this machine, kept away from it: the user's ``grade(sample, item)`` runs in
 a separate interpreter (``python -I``: no user site, no ``PYTHON*`` variables) started from an empty
 environment plus ``PATH`` and ``LANG`` (so no API key can be read), in a fresh temporary directory,
-with an address-space limit (``RLIMIT_AS``) and a time limit per answer.
+with an address-space limit (``RLIMIT_AS``) and a time limit per answer. The child sets the memory
+limit on itself, first thing, rather than through ``preexec_fn``: an evaluation grades from several
+threads, and a ``preexec_fn`` is not safe to run in a process with threads.
 
 The graders guide's limits for the service are 2 minutes and 2 GB of memory per grading; those are
 the defaults here (``TIME_LIMIT``, ``MEMORY_LIMIT``). Its rule for results is that anything but a
@@ -63,8 +65,8 @@ def _run(source: str, pairs: list[dict[str, Any]], time_limit: float, memory_lim
                           "memory": _mib(memory_limit)})
     with tempfile.TemporaryDirectory(prefix="ftctl-grader-") as cwd, tempfile.TemporaryFile() as stderr:
         child = subprocess.Popen(
-            [sys.executable, "-I", str(_CHILD)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-            cwd=cwd, env=env, preexec_fn=lambda: _limit_memory(memory_limit))
+            [sys.executable, "-I", str(_CHILD), str(memory_limit)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=stderr, cwd=cwd, env=env)
         assert child.stdin is not None and child.stdout is not None
         lines: queue.Queue[str] = queue.Queue()
         feeder = threading.Thread(target=_feed, args=(child.stdin, request), daemon=True)
@@ -95,15 +97,6 @@ def _run(source: str, pairs: list[dict[str, Any]], time_limit: float, memory_lim
                 if not thread.is_alive():
                     stream.close()
         return scores
-
-
-def _limit_memory(limit: int) -> None:
-    import resource
-
-    try:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    except (ValueError, OSError):  # a system that refuses to limit address space (macOS): the data segment
-        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
 
 def _feed(stream: IO[bytes], request: str) -> None:
