@@ -61,8 +61,8 @@ def _run(source: str, pairs: list[dict[str, Any]], time_limit: float, memory_lim
     """Scores of a prefix of ``pairs`` (all of them, unless the child died or hung on one: that one is
     the last score, with the error)."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": os.environ.get("LANG", "C.UTF-8")}
-    request = json.dumps({"source": source, "pairs": pairs, "timeout": time_limit,
-                          "memory": _mib(memory_limit)})
+    request = json.dumps({"source": source, "pairs": pairs, "timeout": time_limit,  # a date of a YAML item: str
+                          "memory": _mib(memory_limit)}, default=str)
     with tempfile.TemporaryDirectory(prefix="ftctl-grader-") as cwd, tempfile.TemporaryFile() as stderr:
         child = subprocess.Popen(
             [sys.executable, "-I", str(_CHILD), str(memory_limit)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
