@@ -41,6 +41,8 @@ def test_the_contracts_hold() -> None:
     ("session/planning.py", "from reconciler.api.client import Writer", "Planning gets only the read interface"),
     ("api/models.py", "from reconciler import identity", "The API client stands apart"),
     ("sandbox/store.py", "from reconciler.plan import planner", "The sandbox stands apart"),
+    ("evals/engine.py", "from reconciler.session import grading", "The grader engine imports no CLI"),
+    ("evals/model_graders.py", "from reconciler.api import client", "The grader engine imports no CLI"),
 ])
 def test_a_wrong_import_breaks_its_contract(tmp_path: Path, module: str, line: str, contract: str) -> None:
     shutil.copytree(ROOT / "reconciler", tmp_path / "reconciler", ignore=shutil.ignore_patterns("__pycache__"))

@@ -1,0 +1,93 @@
+"""The child process of python graders: run as a script by ``python_grader`` (``python -I``), never
+imported. It uses the standard library only, so that it depends on nothing of ftctl.
+
+It reads ``{"source", "pairs": [{"sample", "item"}], "timeout", "memory"}`` as JSON from stdin, executes the
+user's code once, then calls ``grade(sample, item)`` for each pair under its own alarm of ``timeout``
+seconds, and writes one JSON line per pair: ``{"value": number}`` or ``{"error": "why"}``. Anything the
+user's code prints goes to stderr, so that stdout carries only the answers. The memory limit is set
+by the parent before this starts (``RLIMIT_AS``); a ``MemoryError`` is reported as that limit.
+"""
+
+import json
+import math
+import os
+import signal
+import sys
+import traceback
+from typing import Any
+
+
+class _Timeout(BaseException):  # BaseException: a grader's `except Exception` cannot swallow it
+    pass
+
+
+def _alarm(signum: int, frame: Any) -> None:
+    raise _Timeout
+
+
+def _why(exc: BaseException, memory: str) -> str:
+    if isinstance(exc, MemoryError):
+        return f"ran out of memory (limit {memory})"
+    if isinstance(exc, SyntaxError):
+        return f"{type(exc).__name__}: {exc.msg} (line {exc.lineno})"
+    return traceback.format_exception_only(type(exc), exc)[-1].strip()
+
+
+def _check(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return {"error": f"grade returned {type(value).__name__}, not a number"}
+    if not math.isfinite(value):
+        return {"error": f"grade returned {value}, not a finite number"}
+    return {"value": float(value)}
+
+
+def _limit_memory(limit: int) -> None:
+    import resource
+
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ValueError, OSError):  # a system that refuses to limit address space (macOS): the data segment
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+
+def main() -> None:
+    _limit_memory(int(sys.argv[1]))
+    # The answers get their own descriptor; descriptor 1 becomes stderr, so that nothing the user's code
+    # prints (print, os.write(1, …), a subprocess it starts) can pass for an answer.
+    answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    request = json.loads(sys.stdin.read())
+    timeout = float(request["timeout"])
+    memory = str(request["memory"])
+    signal.signal(signal.SIGALRM, _alarm)
+    namespace: dict[str, Any] = {"__name__": "grader"}
+    grade: Any = None
+    setup: str | None
+    try:
+        exec(compile(request["source"], "grader.py", "exec"), namespace)
+        grade = namespace.get("grade")
+        setup = None if callable(grade) else "the code defines no function grade(sample, item)"
+    except BaseException as exc:  # the user's module failed to load: every pair gets why
+        grade, setup = None, _why(exc, memory)
+    for pair in request["pairs"]:
+        if setup is not None:
+            result = {"error": setup}
+        else:
+            try:
+                signal.setitimer(signal.ITIMER_REAL, timeout)
+                try:
+                    value = grade(pair["sample"], pair["item"])
+                finally:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+                result = _check(value)
+            except _Timeout:
+                result = {"error": f"took longer than {timeout:g} s"}
+            except BaseException as exc:
+                result = {"error": _why(exc, memory)}
+        answers.write(json.dumps(result) + "\n")
+        answers.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,305 @@
+"""The grader engine (reconciler.evals): each grader type against cases worked out by hand
+(tests/cases/graders/engine/*.yaml, with the working beside each expectation), the text metrics
+against their libraries' documented examples, python graders at their limits, model graders
+against a fake of the target's models."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import TypeAdapter
+
+from reconciler.evals import engine, similarity
+from reconciler.evals.engine import NoModels, PythonLimits, grade, grade_batch
+from reconciler.evals.model import Sample, Score
+from reconciler.evals.python_grader import grade_python, grade_python_batch
+from reconciler.evals.templates import TemplateError, render
+from reconciler.manifests.graders import AnyGrader
+
+CASES = Path(__file__).parent / "cases" / "graders" / "engine"
+GRADER: TypeAdapter[AnyGrader] = TypeAdapter(AnyGrader)
+LIMITS = PythonLimits(time=2.0, memory=256 * 1024**2)
+"""Small limits, so that the tests that reach them are quick."""
+
+
+def _cases(name: str) -> list[Any]:
+    cases = yaml.safe_load((CASES / name).read_text())
+    return [pytest.param(case, id=case["name"]) for case in cases]
+
+
+class FakeModels:
+    """The ``Models`` port: chat answers and embeddings given by the test; every call recorded."""
+
+    def __init__(self, answer: str = "", fails: str | None = None,
+                 embeddings: Mapping[str, list[float]] | None = None) -> None:
+        self.answer, self.fails, self.embeddings = answer, fails, dict(embeddings or {})
+        self.chats: list[tuple[str, list[dict[str, Any]], dict[str, Any]]] = []
+        self.embeds: list[tuple[str, list[str]]] = []
+
+    def chat(self, model: str, messages: list[dict[str, Any]], params: Mapping[str, Any]) -> str:
+        self.chats.append((model, messages, dict(params)))
+        if self.fails is not None:
+            raise RuntimeError(self.fails)
+        return self.answer
+
+    def embed(self, model: str, texts: list[str]) -> list[list[float]]:
+        self.embeds.append((model, texts))
+        return [self.embeddings[text] for text in texts]
+
+
+def _grade(grader: dict[str, Any], item: dict[str, Any], output_text: str, models: FakeModels | None = None,
+           manifest_dir: Path = Path(".")) -> Score:
+    return grade(GRADER.validate_python(grader), item, Sample.of(output_text), models, manifest_dir=manifest_dir,
+                 python_limits=LIMITS)
+
+
+def _expect(score: Score, expect: dict[str, Any]) -> None:
+    assert score.error == expect.get("error")
+    assert score.value == pytest.approx(expect["value"], abs=5e-5)
+    for name, value in (expect.get("parts") or {}).items():
+        assert score.parts[name].value == pytest.approx(value, abs=5e-5), name
+
+
+@pytest.mark.parametrize("case", _cases("string_check.yaml"))
+def test_string_check(case: dict[str, Any]) -> None:
+    _expect(_grade(case["grader"], case["item"], case["output_text"]), case["expect"])
+
+
+@pytest.mark.parametrize("case", _cases("templates.yaml"))
+def test_templates(case: dict[str, Any]) -> None:
+    expect = case["expect"]
+    if "text" in expect:
+        assert render(case["template"], case["item"], Sample.of(case["output_text"])) == expect["text"]
+    else:
+        with pytest.raises(TemplateError) as caught:
+            render(case["template"], case["item"], Sample.of(case["output_text"]))
+        assert str(caught.value) == expect["error"]
+
+
+@pytest.mark.parametrize("case", _cases("text_similarity.yaml"))
+def test_text_similarity(case: dict[str, Any]) -> None:
+    grader = {"type": "text_similarity", "name": "t", "input": "{{sample.output_text}}", "reference": "{{item.ref}}",
+              "evaluation_metric": case["metric"]}
+    models = FakeModels(embeddings=case.get("embeddings"))
+    _expect(_grade(grader, {"ref": case["ref"]}, case["output_text"], models), case["expect"])
+    if case["metric"] == "cosine":
+        assert models.embeds == [(similarity.EMBEDDING_MODEL, [case["output_text"], case["ref"]])]
+
+
+@pytest.mark.parametrize("case", _cases("model_graders.yaml"))
+def test_model_graders(case: dict[str, Any]) -> None:
+    models = FakeModels(case.get("answer", ""), case.get("fails"))
+    _expect(_grade(case["grader"], case["item"], case["output_text"], models), case["expect"])
+
+
+@pytest.mark.parametrize("case", _cases("multi.yaml"))
+def test_multi(case: dict[str, Any]) -> None:
+    _expect(_grade(case["grader"], case["item"], case["output_text"]), case["expect"])
+
+
+def test_the_text_metrics_need_no_nltk_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    """METEOR without WordNet, BLEU/GLEU without punkt: nothing is looked up, let alone downloaded."""
+    import nltk.data
+    import nltk.downloader
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"NLTK data asked for: {args}")
+
+    monkeypatch.setattr(nltk.data, "find", refuse)
+    monkeypatch.setattr(nltk.data, "load", refuse)
+    monkeypatch.setattr(nltk.downloader.Downloader, "download", refuse)
+    for name, metric in similarity.METRICS.items():
+        assert 0 <= metric("the cats sat on the big mat", "a cat sat on the mat") < 1, name
+    assert similarity.meteor("the cats sat", "a cat sat") > 0  # the stem stage ran
+
+
+def test_a_score_model_request_is_the_guides_format() -> None:
+    grader = {"type": "score_model", "name": "judge", "model": "o4-mini", "range": [0, 5],
+              "sampling_params": {"max_completions_tokens": 300, "reasoning_effort": "low", "seed": 7},
+              "input": [
+                  {"role": "developer", "content": "Grade from 0 to 5."},
+                  {"role": "user", "content": [
+                      {"type": "input_text", "text": "Answer: {{sample.output_text}}"},
+                      {"type": "input_image", "image_url": "{{item.image}}", "detail": "low"},
+                      {"type": "input_audio", "input_audio": {"data": "{{item.audio}}", "format": "wav"}}]}]}
+    models = FakeModels('{"steps": [], "result": 4}')
+    score = _grade(grader, {"image": "https://example.com/a.png", "audio": "UklGRg=="}, "a cat", models)
+    assert score == Score(4.0)
+    [(model, messages, params)] = models.chats
+    assert model == "o4-mini"
+    assert messages == [
+        {"role": "developer", "content": "Grade from 0 to 5."},
+        {"role": "user", "content": [
+            {"type": "text", "text": "Answer: a cat"},
+            {"type": "image_url", "image_url": {"url": "https://example.com/a.png", "detail": "low"}},
+            {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}]}]
+    step = {"type": "object", "additionalProperties": False, "required": ["description", "conclusion"],
+            "properties": {"description": {"type": "string"}, "conclusion": {"type": "string"}}}
+    assert params == {  # no temperature: the grader did not set one (a reasoning model refuses it)
+        "max_completion_tokens": 300, "reasoning_effort": "low", "seed": 7,
+        "response_format": {"type": "json_schema", "json_schema": {
+            "name": "score_model_result", "strict": True, "schema": {
+                "type": "object", "additionalProperties": False, "required": ["steps", "result"],
+                "properties": {"steps": {"type": "array", "items": step}, "result": {"type": "number"}}}}}}
+
+
+def test_a_label_model_request_offers_the_labels() -> None:
+    grader = {"type": "label_model", "name": "tone", "model": "gpt-4.1-mini", "labels": ["good", "bad"],
+              "passing_labels": ["good"], "input": [{"role": "user", "content": "{{sample.output_text}}"}]}
+    models = FakeModels('{"steps": [], "result": "good"}')
+    assert _grade(grader, {}, "fine", models) == Score(1.0)
+    [(_, messages, params)] = models.chats
+    assert messages == [{"role": "user", "content": "fine"}]
+    assert params["response_format"]["json_schema"]["schema"]["properties"]["result"] == {
+        "type": "string", "enum": ["good", "bad"]}
+
+
+def test_a_model_grader_without_models_is_the_callers_mistake() -> None:
+    grader = GRADER.validate_python({
+        "type": "multi", "name": "m", "calculate_output": "a",
+        "graders": {"a": {"type": "text_similarity", "name": "close", "input": "x", "reference": "y",
+                          "evaluation_metric": "cosine"}}})
+    assert engine.needs_models(grader) == "text_similarity grader 'close' (cosine)"
+    with pytest.raises(NoModels, match=r"the text_similarity grader 'close' \(cosine\) needs the target's models"):
+        grade(grader, {}, Sample.of("x"), None, manifest_dir=Path("."))
+
+
+# Python graders: a separate process, with limits, without the parent's environment.
+
+def _python(code: str, item: dict[str, Any] | None = None, text: str = "answer") -> Score:
+    return grade_python(code, item or {}, Sample.of(text), time_limit=LIMITS.time, memory_limit=LIMITS.memory)
+
+
+def test_python_grader_reads_sample_and_item() -> None:
+    code = ("def grade(sample, item):\n"
+            "    assert sample['choices'][0]['message']['content'] == sample['output_text']\n"
+            "    return float(sample['output_json']['n'] == item['n']) + len(sample['output_tools'])\n")
+    assert _python(code, {"n": 3}, '{"n": 3}') == Score(1.0)
+
+
+def test_python_grader_that_loops_forever_hits_the_time_limit() -> None:
+    assert _python("def grade(sample, item):\n    while True:\n        pass\n") == Score(0.0, "took longer than 2 s")
+
+
+def test_python_grader_that_allocates_without_bound_hits_the_memory_limit() -> None:
+    code = "def grade(sample, item):\n    hoard = []\n    while True:\n        hoard.append(bytearray(10**7))\n"
+    assert _python(code) == Score(0.0, "ran out of memory (limit 256 MiB)")
+
+
+def test_python_grader_finds_no_key_in_its_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "azure-secret")
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    code = ("import os\n"
+            "def grade(sample, item):\n"
+            "    raise ValueError(' '.join(sorted(os.environ)))\n")
+    assert _python(code) == Score(0.0, "ValueError: LANG PATH")
+    assert os.environ["OPENAI_API_KEY"] == "sk-test-secret"  # the parent's own environment is untouched
+
+
+@pytest.mark.parametrize(("returns", "error"), [
+    ("'1.0'", "grade returned str, not a number"),
+    ("True", "grade returned bool, not a number"),
+    ("None", "grade returned NoneType, not a number"),
+    ("float('nan')", "grade returned nan, not a finite number"),
+    ("float('inf')", "grade returned inf, not a finite number"),
+])
+def test_python_grader_that_returns_no_number_is_an_error(returns: str, error: str) -> None:
+    assert _python(f"def grade(sample, item):\n    return {returns}\n") == Score(0.0, error)
+
+
+def test_python_grader_that_raises_reports_the_last_line_of_its_traceback() -> None:
+    code = "def grade(sample, item):\n    return helper(item)\n\ndef helper(item):\n    return item['missing']\n"
+    assert _python(code) == Score(0.0, "KeyError: 'missing'")
+
+
+@pytest.mark.parametrize(("code", "error"), [
+    ("def grade(sample, item)\n    return 1\n", "SyntaxError: expected ':' (line 1)"),
+    ("x = 1\n", "the code defines no function grade(sample, item)"),
+    ("import no_such_module_here\n", "ModuleNotFoundError: No module named 'no_such_module_here'"),
+])
+def test_python_grader_that_cannot_load_is_an_error_for_every_answer(code: str, error: str) -> None:
+    scores = grade_python_batch(code, [({}, Sample.of("a")), ({}, Sample.of("b"))], time_limit=2)
+    assert scores == [Score(0.0, error)] * 2
+
+
+def test_python_grader_batch_is_one_process_and_each_answer_is_guarded() -> None:
+    code = ("import os\n"
+            "def grade(sample, item):\n"
+            "    if item['mode'] == 'loop':\n"
+            "        while True:\n"
+            "            pass\n"
+            "    if item['mode'] == 'print':\n"
+            "        print('noise on stdout')\n"
+            "    return os.getpid()\n")
+    modes = ["pid", "print", "loop", "pid"]
+    scores = grade_python_batch(code, [({"mode": m}, Sample.of("x")) for m in modes], time_limit=2)
+    assert [s.error for s in scores] == [None, None, "took longer than 2 s", None]
+    assert len({scores[0].value, scores[1].value, scores[3].value}) == 1  # one child for the whole batch
+
+
+def test_python_grader_batch_goes_on_after_the_child_dies() -> None:
+    code = "import os\ndef grade(sample, item):\n    if item['die']:\n        os._exit(3)\n    return 1\n"
+    pairs = [({"die": d}, Sample.of("x")) for d in (False, True, False)]
+    assert grade_python_batch(code, pairs, time_limit=2) == [
+        Score(1.0), Score(0.0, "the grader's process exited with code 3"), Score(1.0)]
+
+
+def test_python_grader_source_file_is_read_beside_the_manifest(tmp_path: Path) -> None:
+    (tmp_path / "graders").mkdir()
+    (tmp_path / "graders" / "exact.py").write_text("def grade(sample, item):\n    return 0.25\n")
+    grader = {"type": "python", "name": "p", "source_file": "graders/exact.py"}
+    assert _grade(grader, {}, "x", manifest_dir=tmp_path) == Score(0.25)
+    missing = _grade({**grader, "source_file": "graders/none.py"}, {}, "x", manifest_dir=tmp_path)
+    assert missing.value == 0.0 and missing.error is not None
+    assert missing.error.startswith("cannot read graders/none.py: ")
+
+
+def test_grade_batch_runs_a_multi_graders_python_grader_once_for_all_answers() -> None:
+    grader = GRADER.validate_python({
+        "type": "multi", "name": "m", "calculate_output": "pid * 0 + exact",
+        "graders": {"pid": {"type": "python", "name": "pid",
+                            "source": "import os\ndef grade(s, i):\n    return os.getpid()\n"},
+                    "exact": {"type": "string_check", "name": "e", "input": "{{sample.output_text}}",
+                              "reference": "{{item.ref}}", "operation": "eq"}}})
+    pairs = [({"ref": "a"}, Sample.of("a")), ({"ref": "a"}, Sample.of("b"))]
+    scores = grade_batch(grader, pairs, None, manifest_dir=Path("."), python_limits=LIMITS)
+    assert [s.value for s in scores] == [1.0, 0.0]
+    assert scores[0].parts["pid"].value == scores[1].parts["pid"].value
+
+
+def test_the_guides_own_python_grader_runs_with_the_installed_packages() -> None:
+    """The graders guide's example imports rapidfuzz: a grader sees the packages ftctl runs with."""
+    code = ("from rapidfuzz import fuzz, utils\n\n"
+            "def grade(sample, item) -> float:\n"
+            "    output_text = sample['output_text']\n"
+            "    reference_answer = item['reference_answer']\n"
+            "    return fuzz.WRatio(output_text, reference_answer, processor=utils.default_process) / 100.0\n")
+    score = _python(code, {"reference_answer": "fuzzy wuzzy had no hair"}, "fuzzy wuzzy was a bear")
+    assert score == Score(similarity.fuzzy_match("fuzzy wuzzy was a bear", "fuzzy wuzzy had no hair"))
+    assert 0 < score.value < 1
+
+
+def test_python_grader_output_cannot_pass_for_an_answer() -> None:
+    code = ("import os, subprocess, sys\n"
+            "def grade(sample, item):\n"
+            "    os.write(1, b'{\"value\": 1.0}\\n')\n"
+            "    subprocess.run([sys.executable, '-c', 'print(\"{}\")'], check=True)\n"
+            "    print('{\"value\": 1.0}')\n"
+            "    return 0.5\n")
+    assert grade_python_batch(code, [({}, Sample.of("a")), ({}, Sample.of("b"))], time_limit=10) == [Score(0.5)] * 2
+
+
+def test_python_graders_run_from_several_threads_at_once() -> None:
+    """An evaluation grades with parallelism: each call has its own child and its own answers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    code = "def grade(sample, item):\n    return item['n'] * 2\n"
+    with ThreadPoolExecutor(4) as pool:
+        scores = list(pool.map(lambda n: _python(code, {"n": n}), range(8)))
+    assert scores == [Score(2.0 * n) for n in range(8)]
