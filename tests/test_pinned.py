@@ -97,3 +97,15 @@ def test_adopted_jobs_are_shown_under_their_manifests_names_whether_listed_with_
     theirs = api.add_job(metadata={"team": "x"})
     jobs = with_pins(api, api.stack_jobs("default"), {"mine": tagged, "legacy": theirs, "lost": "ftjob-gone"})
     assert sorted((j.id, j.name) for j in jobs) == sorted([(tagged, "mine"), (theirs, "legacy")])
+
+
+def test_an_imported_jobs_name_comes_from_the_one_reading_of_its_suffix() -> None:
+    from reconciler.session.adopt import name_for
+
+    azure = _live(id="ftjob-0a1b2c", metadata=None, user_provided_suffix="Geo_Bot",
+                  fine_tuned_model="gpt-4o-mini-2024-07-18.ft-0a1b2c")  # Azure: no suffix in the model's name
+    assert name_for(azure, set()) == "geo-bot"
+    taken = {"support-v3"}
+    openai = _live(metadata=None, fine_tuned_model="ft:gpt-4o-mini-2024-07-18:acme:support-v3:AbC123")
+    assert name_for(openai, taken) == "support-v3-2"  # read from ft:BASE:ORG:SUFFIX:ID
+    assert name_for(_live(id="ftjob-xyz", metadata=None, suffix=None, fine_tuned_model=None), set()) == "job-xyz"

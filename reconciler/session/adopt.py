@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from reconciler.api.models import LiveJob, suffix_of
+from reconciler.api.models import LiveJob
 from reconciler.diagnostics import dotted
 from reconciler.manifests.model import HYPERPARAMETERS, Manifest
 from reconciler.providers.statuses import PHASES
@@ -37,7 +37,7 @@ class Imported:
 
 def name_for(job: LiveJob, taken: set[str]) -> str:
     """The job's ``ftctl-name`` tag, else its suffix, else ``job-`` and its ID, made a valid name."""
-    raw = job.name or suffix_of(job.fine_tuned_model) or job.suffix or f"job-{job.id.removeprefix('ftjob-')}"
+    raw = job.name or job.request.suffix or f"job-{job.id.removeprefix('ftjob-')}"  # the one reading of a suffix
     base = re.sub(r"[^a-z0-9]+", "-", raw.lower()).strip("-")[:55].strip("-") or "job"
     name, n = base, 2
     while name in taken:
