@@ -126,3 +126,40 @@ def test_azure_names_models_base_ft_id_and_a_job_paused_at_its_cost_ceiling_wait
     code, out, err = _run(p, "apply", "--auto-approve", "--resume", "triage")
     assert code == 0 and "resume   triage" in out, out + err
     assert {j["metadata"]["ftctl-name"]: j["status"] for j in p.jobs()}["triage"] == "resuming"
+
+
+def test_status_and_outputs_warn_before_a_fine_tuned_model_stops_serving(tmp_path: Path, serve: Serve) -> None:
+    openai = serve("--clock", "manual")
+    p = Project(tmp_path / "o", openai, "--provider", "openai")
+    p.write("bot", model="gpt-4o-mini")
+    assert _run(p, "apply", "--auto-approve", today="2026-12-06")[0] == 0
+    openai.advance(3600)  # the job succeeds: its model is served until its base shuts down (2027-01-14)
+    [job] = openai.listing("fine_tuning/jobs")
+    model = job["fine_tuned_model"]
+    assert job["status"] == "succeeded" and model.startswith("ft:gpt-4o-mini-2024-07-18:")
+    for command in ("status", "outputs"):
+        def run(today: str, command: str = command) -> str:
+            env = clean_env(**p.key, FTCTL_TODAY=today)
+            done = run_ftctl([command, "--api-base", openai.url, "--provider", "openai"], p.root, env)
+            assert done.returncode == 0, done.stderr
+            return done.stderr
+        assert run("2026-12-06") == ""  # 39 days before: nothing yet
+        assert f"warning: OpenAI stops serving {model} on 2027-01-14, in 13 days (source: https://" in run("2027-01-01")
+        assert f"warning: OpenAI stopped serving {model} on 2027-01-14 (source:" in run("2027-01-15")
+
+
+def test_validate_warns_within_thirty_days_of_the_end_of_training_and_refuses_after(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "bot.yaml").write_text("name: bot\nmodel: gpt-4.1-mini\ntraining_file: file-abc\n")
+
+    def validate(today: str) -> tuple[int, str]:
+        done = run_ftctl(["validate", "bot.yaml", "--provider", "openai"], tmp_path, clean_env(FTCTL_TODAY=today))
+        return done.returncode, done.stderr
+
+    assert validate("2026-12-06") == (0, "")  # 31 days before
+    code, err = validate("2026-12-27")
+    assert code == 0 and err.startswith("bot.yaml:2: model: warning: OpenAI stops creating fine-tuning jobs on "
+                                        "2027-01-06, in "
+                                        "10 days (source: https://developers.openai.com/api/docs/deprecations)"), err
+    code, err = validate("2027-01-06")
+    assert code == 1 and "bot.yaml:2: model: OpenAI stopped creating fine-tuning jobs on 2027-01-06" in err, err

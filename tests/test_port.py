@@ -77,3 +77,15 @@ def test_port_as_json_of_manifests_that_do_not_load_is_still_json(tmp_path: Path
     report = json.loads(done.stdout)
     assert report["runs_as_is"] is False and report["manifests"] == []
     assert [(e["file"], e["line"], e["field"]) for e in report["errors"]] == [("bot.yaml", 3, "training_file")]
+
+
+def test_port_exits_0_when_every_manifest_runs_as_it_is(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "bot.yaml").write_text("name: bot\nmodel: gpt-4.1-mini\ntraining_file: file-abc\n"
+                                       "provider_options: {azure: {training_type: globalstandard}}\n")
+    done = subprocess.run([sys.executable, "-m", "reconciler", "port", "--to", "azure", "bot.yaml"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={"FTCTL_TODAY": "2026-12-06", "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("✓ bot (bot.yaml:1) runs as it is on Azure OpenAI")
+    assert done.stdout.rstrip().endswith("\n\nThe manifest runs as it is on Azure OpenAI.")

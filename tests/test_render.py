@@ -350,3 +350,21 @@ def test_a_plan_is_refused_for_its_cost_unless_the_run_allows_it() -> None:
     over = _budget_plan(50, allow_over_budget=True, allow_unpriced=True)
     assert budget_refusal(over, 50, saved=True) is None and budget_refusal(over, 80, saved=True) is None
     assert "exceeds limits.max_cost_usd ($10.00)" in (budget_refusal(over, 10, saved=True) or "")
+
+
+def test_a_pipeline_as_text_mermaid_and_dot() -> None:
+    from reconciler.plan.model import Stage
+    from reconciler.plan.render import graph
+
+    stages = [Stage(name="sft", status="succeeded"), Stage(name="dpo", upstream="sft", status="running"),
+              Stage(name="polish", upstream="dpo", checkpoint="last", status="blocked"), Stage(name="solo")]
+    assert graph.text(stages) == ["sft: succeeded", "  └─ dpo: running", "    └─ polish: blocked (last of dpo)",
+                                  "solo: not created"]
+    assert graph.dot(stages) == [
+        "digraph pipeline {", "  rankdir=LR;",
+        '  "sft" [label="sft\\nsucceeded"];', '  "dpo" [label="dpo\\nrunning"];',
+        '  "polish" [label="polish\\nblocked"];', '  "solo" [label="solo\\nnot created"];',
+        '  "sft" -> "dpo";', '  "dpo" -> "polish" [label="last"];', "}"]
+    assert graph.mermaid(stages)[:7] == [
+        "flowchart LR", '  s_sft["sft<br/>succeeded"]', '  s_dpo["dpo<br/>running"]',
+        '  s_polish["polish<br/>blocked"]', '  s_solo["solo<br/>not created"]', "  s_sft --> s_dpo", "  s_dpo -->|last| s_polish"]

@@ -50,6 +50,7 @@ def port_cmd(paths: tuple[str, ...], to: str, output: str) -> None:
         changed = sum(1 for p in found if not p.as_is)
         many = "s" if len(found) != 1 else ""
         click.echo(f"\n{changed} of {len(found)} manifest{many} need changes to run on {target.label}." if changed
-                   else f"\nAll {len(found)} manifest{many} run as they are on {target.label}.")
+                   else f"\nAll {len(found)} manifests run as they are on {target.label}." if len(found) != 1
+                   else f"\nThe manifest runs as it is on {target.label}.")
     if any(not p.as_is for p in found):
         sys.exit(1)
