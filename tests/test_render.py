@@ -367,4 +367,5 @@ def test_a_pipeline_as_text_mermaid_and_dot() -> None:
         '  "sft" -> "dpo";', '  "dpo" -> "polish" [label="last"];', "}"]
     assert graph.mermaid(stages)[:7] == [
         "flowchart LR", '  s_sft["sft<br/>succeeded"]', '  s_dpo["dpo<br/>running"]',
-        '  s_polish["polish<br/>blocked"]', '  s_solo["solo<br/>not created"]', "  s_sft --> s_dpo", "  s_dpo -->|last| s_polish"]
+        '  s_polish["polish<br/>blocked"]', '  s_solo["solo<br/>not created"]', "  s_sft --> s_dpo",
+        "  s_dpo -->|last| s_polish"]
