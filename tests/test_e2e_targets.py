@@ -99,6 +99,9 @@ def test_azure_runs_one_job_queues_twenty_and_apply_defers_the_rest(tmp_path: Pa
     assert ("… create   b: 21 jobs of the resource are active and Azure OpenAI's limit per resource (1 running, "
             "20 queued) is 21: a later apply creates it (or apply --wait)") in out
     assert p.statuses()["a"] == ["pending"] and "b" not in p.statuses()
+    refused = httpx.post(f"{azure.url}/fine_tuning/jobs", headers=headers, json=body)  # the flavour's own limit
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "quotaExceeded"  # Azure's camelCase
+    assert len(azure.listing("fine_tuning/jobs")) == 21  # nothing stored for the refused create
 
 
 def test_azure_names_models_base_ft_id_and_a_job_paused_at_its_cost_ceiling_waits_for_resume(
