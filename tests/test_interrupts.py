@@ -126,3 +126,22 @@ def test_a_read_only_command_interrupted_exits_130_and_says_so(ws: Workspace, sa
         sandbox.admin("PUT", "faults", {"rate": 0, "kinds": ["500"], "latency_ms": 0})
     assert proc.returncode == 130, err
     assert err.strip().endswith("Interrupted.") and "Aborted." not in err and "Traceback" not in err
+
+
+@pytest.mark.e2e
+def test_ctrl_c_during_wait_says_the_jobs_keep_running(ws: Workspace, sandbox: SandboxProcess) -> None:
+    assert ws.ftctl("apply", "--auto-approve").returncode == 0
+    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "wait", "--poll-interval", "0.2s"], cwd=ws.root,
+                            env={**ws.env(), "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None
+    waiting = False
+    for line in proc.stdout:  # the first line of progress: the job is being followed
+        if waiting and "bot" in line:
+            break
+        waiting = waiting or line.startswith("Waiting for 1 job")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Interrupted: stopped following bot; they keep running on the service" in out, (out, err)
+    assert "Traceback" not in err and "Aborted." not in err
