@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler import catalog
+from reconciler.providers.statuses import PHASES, TERMINAL
 
-TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
-LEGAL = {
-    "pause": frozenset({"running"}),
-    "resume": frozenset({"paused"}),
-    "cancel": frozenset({"validating_files", "queued", "running", "paused", "pending", "pausing", "resuming"}),
+LEGAL = {  # by phase (reconciler.providers.statuses, the one definition): what each action may act on
+    "pause": frozenset(s for s, p in PHASES.items() if p == "running"),
+    "resume": frozenset(s for s, p in PHASES.items() if p == "paused"),
+    "cancel": frozenset(PHASES) - TERMINAL,
 }
 CEILING_PAUSE = ("Fine-tuning job paused: it reached the cost limit of $5,000 (training and grading); a "
                  "deployable checkpoint was created. Resume it to go on, with no further cost limit.")

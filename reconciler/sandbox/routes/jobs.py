@@ -27,7 +27,8 @@ from starlette.routing import Route
 from reconciler.datasets.check import item_fields
 from reconciler.datasets.formats import check_lines, format_for
 from reconciler.datasets.report import first_error
-from reconciler.sandbox.lifecycle import LEGAL, TERMINAL, Job
+from reconciler.providers.statuses import TERMINAL
+from reconciler.sandbox.lifecycle import LEGAL, Job
 from reconciler.sandbox.requests import ApiError, resolve_hyperparameters, validate_create
 from reconciler.sandbox.state import Sandbox, body_hash, int_param, json_body, new_id, page
 
