@@ -13,7 +13,7 @@ import click
 
 from reconciler import __version__, logs
 from reconciler.api.errors import ApiError
-from reconciler.cli import adopt, check, graph, inspect, plan_apply, port, sandbox
+from reconciler.cli import adopt, check, evaluate, graph, inspect, plan_apply, port, sandbox
 from reconciler.cli.common import log_option
 from reconciler.diagnostics import InputError, SetupError
 
@@ -27,7 +27,7 @@ def cli() -> None:
 
 for command in (check.validate, check.schema, plan_apply.plan_cmd, plan_apply.apply_cmd, inspect.status, inspect.wait,
                 inspect.logs, inspect.outputs, adopt.import_cmd, port.port_cmd, graph.graph_cmd,
-                sandbox.sandbox):
+                evaluate.eval_cmd, sandbox.sandbox):
     cli.add_command(command)
 
 

@@ -135,6 +135,7 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
         waiting_on,
     )
     from reconciler.session.dates import refuse_ended
+    from reconciler.session.evaluations import ApplyEvaluator
     from reconciler.session.saved import budget_refusal, check_fresh, check_target, project_of_plan, target_of
     from reconciler.session.settings import duration
     from reconciler.session.settings import poll_interval as poll_every
@@ -171,16 +172,19 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
         if saved is None:
             _confirm(auto_approve)  # a saved plan was reviewed already: it asks nothing
         request = ApplyRequest(parallelism, wait, wait_for, max_active_jobs)
+        evaluator = ApplyEvaluator(settings, conn, Path.cwd(), parallelism)
         every_result: list[StepResult] = []
         while True:  # one round, or with --wait one per stage of a pipeline that becomes ready
             click.echo("")
             with _upload_progress(plan) as progress:
                 try:
-                    results = applier_for(conn, settings, request, SYSTEM, progress).apply(plan, _show_step)
+                    results = applier_for(conn, settings, request, SYSTEM, progress, evaluator).apply(plan,
+                                                                                                    _show_step)
                 except ApplyInterrupted as stop:
                     _interrupted(stop, plan)
                     sys.exit(130)
             every_result += results
+            _failed_gates(evaluator, settings.stack)
             _summary(results)
             finished = True
             jobs = {**followed(results), **waiting_on(plan, conn.reader)} if wait else {}
@@ -199,6 +203,16 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
         click.echo(f"\nNot done within --timeout {timeout or '1h'}: {', '.join(deferred(results))}; apply again to "
                    "finish.")
     sys.exit(apply_exit_code(every_result, results, finished, wait))
+
+
+def _failed_gates(evaluator: Any, stack: str) -> None:
+    """The report of each evaluation of this round whose gate failed: why the stages built on it wait."""
+    from reconciler.session.eval_render import render_text
+
+    failed = [r for r in evaluator.reports if not r.passed]
+    evaluator.reports.clear()
+    if failed:
+        click.echo("\n" + render_text(failed, stack), nl=False)
 
 
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024

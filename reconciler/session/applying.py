@@ -4,12 +4,13 @@ prints and calls these."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from reconciler.api.ports import ApiReader
 from reconciler.apply.applier import Applier, StepResult, UploadProgress
 from reconciler.clock import Clock
-from reconciler.plan.model import Action, Plan, UploadAction
+from reconciler.plan.model import Action, EvaluateAction, Plan, UploadAction
 from reconciler.plan.planner import managed_jobs
 from reconciler.providers.statuses import SETTLED
 from reconciler.session.jobs import current_jobs
@@ -32,12 +33,14 @@ class ApplyRequest:
 
 
 def applier_for(conn: Connection, settings: Settings, request: ApplyRequest, clock: Clock,
-                progress: UploadProgress | None = None) -> Applier:
+                progress: UploadProgress | None = None,
+                evaluator: Callable[[EvaluateAction], StepResult] | None = None) -> Applier:
+    """The applier of a plan on ``conn``; ``evaluator`` runs the plan's evaluate steps (``evaluations``)."""
     limit, limit_name = (request.max_active_jobs, "--max-active-jobs") if request.max_active_jobs else \
         (settings.max_active_jobs, settings.max_active_jobs_from)
     return Applier(conn.step_reader, conn.writer, settings.root, parallelism=request.parallelism,
                    wait=request.wait, wait_timeout=request.timeout, clock=clock, progress=progress,
-                   provider=conn.provider, max_active=limit, max_active_name=limit_name)
+                   provider=conn.provider, max_active=limit, max_active_name=limit_name, evaluator=evaluator)
 
 
 def followed(results: list[StepResult]) -> dict[str, str]:
