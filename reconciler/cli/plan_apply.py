@@ -125,8 +125,10 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
     from reconciler.apply.applier import ApplyInterrupted
     from reconciler.clock import SYSTEM
     from reconciler.plan.render import render_text
+    from reconciler.session import eval_render, evaluations
     from reconciler.session.applying import (
         ApplyRequest,
+        another_round,
         applier_for,
         apply_exit_code,
         deferred,
@@ -135,7 +137,6 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
         waiting_on,
     )
     from reconciler.session.dates import refuse_ended
-    from reconciler.session.evaluations import ApplyEvaluator
     from reconciler.session.saved import budget_refusal, check_fresh, check_target, project_of_plan, target_of
     from reconciler.session.settings import duration
     from reconciler.session.settings import poll_interval as poll_every
@@ -172,8 +173,8 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
         if saved is None:
             _confirm(auto_approve)  # a saved plan was reviewed already: it asks nothing
         request = ApplyRequest(parallelism, wait, wait_for, max_active_jobs)
-        evaluator = ApplyEvaluator(settings, conn, Path.cwd(), parallelism)
-        every_result: list[StepResult] = []
+        evaluator = evaluations.ApplyEvaluator(settings, conn, Path.cwd(), parallelism)
+        every_result, shown = list[StepResult](), set[str]()  # shown: stages whose failed gate was reported
         while True:  # one round, or with --wait one per stage of a pipeline that becomes ready
             click.echo("")
             with _upload_progress(plan) as progress:
@@ -184,14 +185,14 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
                     _interrupted(stop, plan)
                     sys.exit(130)
             every_result += results
-            _failed_gates(evaluator, settings.stack)
+            shown |= _failed_gates(evaluator, settings.stack)
             _summary(results)
             finished = True
             jobs = {**followed(results), **waiting_on(plan, conn.reader)} if wait else {}
             if jobs:
                 left = max(0.0, wait_for - (SYSTEM.monotonic() - started))
                 finished = _follow(conn.reader, jobs, left, every, plan)
-            if not (wait and saved is None and plan.blocked and finished):
+            if not (wait and saved is None and another_round(plan, results, finished)):
                 break
             plan = next_round(_planned(paths, settings, conn, prune, replace, resume, allow_over_budget,
                                        allow_unpriced), plan)
@@ -199,20 +200,22 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
                 break  # nothing ready: the stages that still wait are in the report above
             click.echo("\nThe stages that waited are ready:\n")
             click.echo(render_text(plan, color()), nl=False)
+        stored = [r for r in evaluations.failed_reports(plan, settings, conn.reader, Path.cwd()) if r.name not in shown]
+    if stored:  # gates that failed before this apply: why their stages wait
+        click.echo("\n" + eval_render.render_text(stored, settings.stack), nl=False)
     if wait and deferred(results):  # --wait promised to see them through
         click.echo(f"\nNot done within --timeout {timeout or '1h'}: {', '.join(deferred(results))}; apply again to "
                    "finish.")
-    sys.exit(apply_exit_code(every_result, results, finished, wait))
+    sys.exit(apply_exit_code(every_result, results, finished, wait, bool(evaluations.gate_failures(plan))))
 
 
-def _failed_gates(evaluator: Any, stack: str) -> None:
+def _failed_gates(evaluator: Any, stack: str) -> set[str]:
     """The report of each evaluation of this round whose gate failed: why the stages built on it wait."""
     from reconciler.session.eval_render import render_text
-
-    failed = [r for r in evaluator.reports if not r.passed]
-    evaluator.reports.clear()
+    failed, evaluator.reports = [r for r in evaluator.reports if not r.passed], []
     if failed:
         click.echo("\n" + render_text(failed, stack), nl=False)
+    return {r.name for r in failed}
 
 
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024

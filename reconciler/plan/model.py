@@ -178,6 +178,10 @@ class EvaluateAction(_JobStep):
     """What it sends and costs (computed beside the planner, from the manifest and the price table)."""
 
 
+GATE_FAILED = "gate failed"
+"""The status of a plan's notice about a stage whose gate failed."""
+
+
 class GateVerdict(Frozen):
     """A gate's verdict on a stage's current job, as its evaluation found it."""
 

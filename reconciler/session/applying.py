@@ -53,11 +53,20 @@ def deferred(results: list[StepResult]) -> list[str]:
     return [r.name for r in results if r.outcome == "deferred"]
 
 
-def apply_exit_code(every: list[StepResult], last: list[StepResult], finished: bool, wait: bool) -> int:
+def apply_exit_code(every: list[StepResult], last: list[StepResult], finished: bool, wait: bool,
+                    gate_failed: bool = False) -> int:
     """1 when a step of any round failed, when ``--wait`` was promised and did not see everything through
-    (a job still running, or a step of the last round deferred), or when a followed job failed; else 0."""
+    (a job still running, or a step of the last round deferred), when a followed job failed, or when a
+    gate failed (the stages built on it are not trained); else 0."""
     failed = any(r.outcome == "failed" for r in every)
-    return 1 if failed or not finished or (wait and deferred(last)) else 0
+    return 1 if failed or gate_failed or not finished or (wait and deferred(last)) else 0
+
+
+def another_round(plan: Plan, results: list[StepResult], finished: bool) -> bool:
+    """Whether ``apply --wait`` plans again after a round: stages waited and everything followed finished,
+    and no evaluation failed (its gate is not passed: planning again would only evaluate it again)."""
+    evaluation_failed = any(r.action == "evaluate" and r.outcome == "failed" for r in results)
+    return bool(plan.blocked) and finished and not evaluation_failed
 
 
 def waiting_on(plan: Plan, reader: ApiReader) -> dict[str, str]:
@@ -72,10 +81,14 @@ def waiting_on(plan: Plan, reader: ApiReader) -> dict[str, str]:
 
 def next_round(made: Plan, before: Plan) -> Plan:
     """The next round of a pipeline under ``apply --wait``: of the plan made now, only what concerns the
-    stages that waited in the plan that was reviewed (their uploads, cancels and creates), nothing else."""
+    stages that waited in the plan that was reviewed (their uploads, cancels and creates, and the
+    evaluation of a gated stage they now wait for), nothing else."""
     names = {a.name for a in before.blocked}
+    gates = {a.blocked_by.name for a in made.blocked if a.name in names and a.blocked_by is not None}
 
     def concerns(action: Action) -> set[str]:
+        if isinstance(action, EvaluateAction):
+            return names if action.name in gates else set()
         return set(action.used_by or [action.name]) if isinstance(action, UploadAction) else {action.name}
 
     return made.model_copy(update={"actions": [a for a in made.actions if concerns(a) & names]})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from reconciler.session.eval_report import EvalReport, number
@@ -31,7 +32,7 @@ def _counts(items: int, errors: int | None) -> str:
     return f"{items} items, {errors or 0} {'error' if errors == 1 else 'errors'}"
 
 
-def _verdict(outcomes: list[Outcome]) -> str:
+def _verdict(outcomes: Sequence[Outcome]) -> str:
     reports = [o for o in outcomes if isinstance(o, EvalReport)]
     skipped = [o for o in outcomes if isinstance(o, Skipped)]
     failed = [r.name for r in reports if not r.passed] + [s.name for s in skipped if s.gated]
@@ -43,7 +44,7 @@ def _verdict(outcomes: list[Outcome]) -> str:
     return f"{said}; no gate."
 
 
-def render_text(outcomes: list[Outcome], stack: str) -> str:
+def render_text(outcomes: Sequence[Outcome], stack: str) -> str:
     out = [f'ftctl eval for stack "{stack}"', ""]
     for o in outcomes:
         if isinstance(o, Skipped):
@@ -59,17 +60,21 @@ def render_text(outcomes: list[Outcome], stack: str) -> str:
             out.append(f"  {name}: {number(value)}" + (f" (baseline {number(base)})" if base is not None else ""))
         if o.gate is not None:
             out.append(f"  gate      {'passed' if o.gate.passed else 'FAILED'}: {o.gate.reason}")
+        if o.unanswered:
+            out.append(f"  incomplete: {o.unanswered} of {o.items * (2 if o.baseline else 1)} completions failed; "
+                       "run again for the rest (the report is not kept for the gates until then)")
         if o.worst:
             out.append("  worst items:")
             for w in o.worst:
                 out.append(f"    line {w.line}  {number(w.score)}  {_short(w.prompt)}")
-                out.append(f"      → {_short(w.answer)}" + (f"  ({w.error})" if w.error else ""))
+                said = [_short(w.answer)] if w.answer else []
+                out.append("      → " + "  ".join(said + ([f"({w.error})"] if w.error else [])))
         out.append("")
     out.append(_verdict(outcomes))
     return "\n".join(out) + "\n"
 
 
-def as_json(outcomes: list[Outcome], stack: str) -> dict[str, Any]:
+def as_json(outcomes: Sequence[Outcome], stack: str) -> dict[str, Any]:
     reports = {o.name: o.model_dump(mode="json", exclude={"name"}) for o in outcomes if isinstance(o, EvalReport)}
     skipped = {o.name: {"reason": o.reason, "gated": o.gated} for o in outcomes if isinstance(o, Skipped)}
     passed = all(o.passed for o in outcomes if isinstance(o, EvalReport)) and not any(
@@ -77,7 +82,7 @@ def as_json(outcomes: list[Outcome], stack: str) -> dict[str, Any]:
     return {"version": 1, "stack": stack, "passed": passed, "evaluations": reports, "not_evaluated": skipped}
 
 
-def render_json(outcomes: list[Outcome], stack: str) -> str:
+def render_json(outcomes: Sequence[Outcome], stack: str) -> str:
     return json.dumps(as_json(outcomes, stack), indent=2, ensure_ascii=False) + "\n"
 
 
@@ -85,7 +90,7 @@ def _cell(text: str) -> str:
     return html.escape(_short(text), quote=False).replace("|", "\\|")
 
 
-def render_markdown(outcomes: list[Outcome], stack: str) -> str:
+def render_markdown(outcomes: Sequence[Outcome], stack: str) -> str:
     out = [f"### ftctl eval — stack `{stack}`", "", "| name | model | baseline | score | Δ | gate |",
            "|---|---|---|---|---|---|"]
     reports = [o for o in outcomes if isinstance(o, EvalReport)]

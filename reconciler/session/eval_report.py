@@ -67,6 +67,9 @@ class EvalReport(_Model):
     baseline_parts: dict[str, float] = {}
     gate: GateResult | None = None
     worst: list[Worst] = []
+    unanswered: int = 0
+    """Completions that failed for good (trained and baseline): such a report is shown, never stored, and
+    its gate's verdict is not one a pipeline goes by."""
 
     @property
     def passed(self) -> bool:
@@ -85,6 +88,8 @@ class Graded:
     prompt: str
     answer: str
     score: Score
+    answered: bool = True
+    """False: the completion failed for good (the score is 0, its error says why)."""
 
 
 def scores(model: str, graded: Sequence[Graded]) -> ModelScores:

@@ -136,7 +136,7 @@ class Runner:
             answer = self._answer(models, model, item)
         except Exception as exc:  # the completion failed for good: 0 for this item, asked again next run
             self.progress()
-            return Graded(item.line, item.prompt, "", Score(0.0, error=f"completion failed: {exc}"))
+            return Graded(item.line, item.prompt, "", Score(0.0, error=f"completion failed: {exc}"), answered=False)
         score = self._grade(watched, answer, item)
         self.progress()
         return Graded(item.line, item.prompt, answer, score)

@@ -6,7 +6,8 @@ verdict, the worst items) is stored in the cache, where ``plan`` reads the gate'
 The trained model is the job's ``fine_tuned_model``, asked for on the target, or under ``endpoint``
 (its ``api_base``, its ``deployment`` name) where it is served elsewhere. The baseline is the job's
 ``model`` as the API returned it (``base``), nothing (``none``), or the model named. A report made
-from the first ``--limit`` items only is shown, never stored: a gate judges the whole file.
+from the first ``--limit`` items only is shown, never stored: a gate judges the whole file; nor is
+one where a completion failed for good (a rerun asks for what is missing, and grades only that).
 """
 
 from __future__ import annotations
@@ -89,8 +90,8 @@ class Evaluator:
             baseline_score=base.score if base else None, items=mine.items, errors=mine.errors,
             baseline_errors=base.errors if base else None, parts=mine.parts, baseline_parts=base.parts if base else {},
             gate=judge(e.gate, mine.score, base.score if base else None) if e.gate is not None else None,
-            worst=worst(ours))
-        if limit is None:
+            worst=worst(ours), unanswered=sum(1 for g in graded if not g.answered))
+        if limit is None and not report.unanswered:
             self.cache.put("reports", evaluated.report_key(self.cache, job.fine_tuned_model),
                            report.model_dump(mode="json"))
         return report

@@ -18,8 +18,9 @@ from reconciler.api.ports import ApiReader
 from reconciler.apply.applier import StepResult
 from reconciler.datasets.pricing import load_prices
 from reconciler.datasets.tokens import exact_counter
+from reconciler.diagnostics import plural
 from reconciler.manifests import LoadedManifest
-from reconciler.plan.model import EvalEstimate, EvaluateAction
+from reconciler.plan.model import GATE_FAILED, EvalEstimate, EvaluateAction, Notice, Plan
 from reconciler.plan.planner import managed_jobs
 from reconciler.session.desired import check_data
 from reconciler.session.eval_cache import Cache
@@ -27,7 +28,7 @@ from reconciler.session.eval_estimate import estimate, models_before_training
 from reconciler.session.eval_report import EvalReport, number
 from reconciler.session.eval_run import read_items
 from reconciler.session.evaluating import Evaluator, Skipped, Ticker, completions_for
-from reconciler.session.gates import Evaluated
+from reconciler.session.gates import Evaluated, stored_report
 from reconciler.session.jobs import current_jobs, with_pins
 from reconciler.session.planning import manifest_paths
 from reconciler.session.settings import Settings, UsageProblem
@@ -99,6 +100,27 @@ def dry_run(request: EvalRequest, settings: Settings, cwd: Path) -> dict[str, Ev
     return found
 
 
+def gate_failures(plan: Plan) -> list[Notice]:
+    """The plan's stages whose gate failed on their current job (the stages built on them are blocked)."""
+    return [n for n in plan.failed if n.status == GATE_FAILED]
+
+
+def failed_reports(plan: Plan, settings: Settings, reader: ApiReader, cwd: Path) -> list[EvalReport]:
+    """The stored report of each gate the plan found failed, to show why its stages wait."""
+    failures = gate_failures(plan)
+    if not failures:
+        return []
+    _, evaluated = chosen((), settings, cwd)
+    by_name = {e.name: e for e in evaluated}
+    found = []
+    for n in failures:
+        report = stored_report(Cache(settings.root), by_name[n.name], reader.get_job(n.job_id or "")) \
+            if n.name in by_name and n.job_id else None
+        if report is not None:
+            found.append(report)
+    return found
+
+
 def eval_exit_code(outcomes: list[Outcome]) -> int:
     """1 when a gate failed, or a gated manifest could not be evaluated; else 0."""
     failed = any(isinstance(o, EvalReport) and not o.passed for o in outcomes)
@@ -123,6 +145,9 @@ class ApplyEvaluator:
             return StepResult(action.name, action.action, "failed", f"not evaluated: {skipped.reason}", job.id)
         report = evaluator.evaluate(evaluated[0], job)
         self.reports.append(report)
+        if report.unanswered:
+            return StepResult(action.name, action.action, "failed", f"{plural(report.unanswered, 'completion')} "
+                              "failed: the gate is judged once every answer is had (apply again)", job.id)
         if report.gate is None:
             return StepResult(action.name, action.action, "done", f"score {number(report.score)}", job.id)
         if report.passed:
