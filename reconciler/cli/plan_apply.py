@@ -173,8 +173,8 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
         if saved is None:
             _confirm(auto_approve)  # a saved plan was reviewed already: it asks nothing
         request = ApplyRequest(parallelism, wait, wait_for, max_active_jobs)
-        evaluator = evaluations.ApplyEvaluator(settings, conn, Path.cwd(), parallelism)
-        every_result, shown = list[StepResult](), set[str]()  # shown: stages whose failed gate was reported
+        evaluator = evaluations.ApplyEvaluator(settings, conn, Path.cwd(), parallelism, () if saved else paths)
+        every_result: list[StepResult] = []
         while True:  # one round, or with --wait one per stage of a pipeline that becomes ready
             click.echo("")
             with _upload_progress(plan) as progress:
@@ -185,7 +185,7 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
                     _interrupted(stop, plan)
                     sys.exit(130)
             every_result += results
-            shown |= _failed_gates(evaluator, settings.stack)
+            _failed_gates(evaluator, settings.stack)
             _summary(results)
             finished = True
             jobs = {**followed(results), **waiting_on(plan, conn.reader)} if wait else {}
@@ -200,7 +200,7 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
                 break  # nothing ready: the stages that still wait are in the report above
             click.echo("\nThe stages that waited are ready:\n")
             click.echo(render_text(plan, color()), nl=False)
-        stored = [r for r in evaluations.failed_reports(plan, settings, conn.reader, Path.cwd()) if r.name not in shown]
+        stored = evaluations.failed_reports(plan, settings, conn.reader, evaluator)
     if stored:  # gates that failed before this apply: why their stages wait
         click.echo("\n" + eval_render.render_text(stored, settings.stack), nl=False)
     if wait and deferred(results):  # --wait promised to see them through
@@ -209,13 +209,12 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
     sys.exit(apply_exit_code(every_result, results, finished, wait, bool(evaluations.gate_failures(plan))))
 
 
-def _failed_gates(evaluator: Any, stack: str) -> set[str]:
+def _failed_gates(evaluator: Any, stack: str) -> None:
     """The report of each evaluation of this round whose gate failed: why the stages built on it wait."""
     from reconciler.session.eval_render import render_text
     failed, evaluator.reports = [r for r in evaluator.reports if not r.passed], []
     if failed:
         click.echo("\n" + render_text(failed, stack), nl=False)
-    return {r.name for r in failed}
 
 
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024

@@ -44,9 +44,11 @@ class EvalRequest:
     parallelism: int = 4
 
 
-def chosen(names: tuple[str, ...], settings: Settings, cwd: Path) -> tuple[list[LoadedManifest], list[Evaluated]]:
-    """The project's manifests (checked), and the evaluations of ``names`` (every one when none is given)."""
-    loaded, _ = check_data(manifest_paths((), settings, cwd), settings)
+def chosen(names: tuple[str, ...], settings: Settings, cwd: Path,
+           paths: tuple[str, ...] = ()) -> tuple[list[LoadedManifest], list[Evaluated]]:
+    """The manifests under ``paths`` (the project's by default), checked, and the evaluations of ``names``
+    (every one when none is given)."""
+    loaded, _ = check_data(manifest_paths(paths, settings, cwd), settings)
     by_name = {m.name: m for m in loaded}
     for name in names:
         if name not in by_name:
@@ -105,12 +107,13 @@ def gate_failures(plan: Plan) -> list[Notice]:
     return [n for n in plan.failed if n.status == GATE_FAILED]
 
 
-def failed_reports(plan: Plan, settings: Settings, reader: ApiReader, cwd: Path) -> list[EvalReport]:
-    """The stored report of each gate the plan found failed, to show why its stages wait."""
-    failures = gate_failures(plan)
+def failed_reports(plan: Plan, settings: Settings, reader: ApiReader, run: ApplyEvaluator) -> list[EvalReport]:
+    """The stored report of each gate the plan found failed (but those that failed in ``run``, shown
+    already), to show why its stages wait."""
+    failures = [n for n in gate_failures(plan) if n.name not in run.failed]
     if not failures:
         return []
-    _, evaluated = chosen((), settings, cwd)
+    _, evaluated = chosen((), settings, run.cwd, run.paths)
     by_name = {e.name: e for e in evaluated}
     found = []
     for n in failures:
@@ -132,12 +135,16 @@ class ApplyEvaluator:
     runs it; its report stored (``plan`` reads the verdict from it) and kept for the CLI to print. A
     failed gate is a failed step: apply exits 1, and the stages built on it stay blocked."""
 
-    def __init__(self, settings: Settings, conn: Connection, cwd: Path, parallelism: int = 4) -> None:
-        self.settings, self.conn, self.cwd, self.parallelism = settings, conn, cwd, parallelism
+    def __init__(self, settings: Settings, conn: Connection, cwd: Path, parallelism: int = 4,
+                 paths: tuple[str, ...] = ()) -> None:
+        self.settings, self.conn, self.cwd, self.parallelism, self.paths = settings, conn, cwd, parallelism, paths
         self.reports: list[EvalReport] = []
+        """The reports of the evaluations run since the CLI last took them."""
+        self.failed: set[str] = set()
+        """The stages whose gate failed in this apply."""
 
     def __call__(self, action: EvaluateAction) -> StepResult:
-        _, evaluated = chosen((action.name,), self.settings, self.cwd)
+        _, evaluated = chosen((action.name,), self.settings, self.cwd, self.paths)
         job = self.conn.step_reader.get_job(action.job_id)
         evaluator = evaluator_for(self.settings, self.conn, evaluated, self.parallelism)
         skipped = evaluator.skipped(evaluated[0], job)
@@ -145,6 +152,8 @@ class ApplyEvaluator:
             return StepResult(action.name, action.action, "failed", f"not evaluated: {skipped.reason}", job.id)
         report = evaluator.evaluate(evaluated[0], job)
         self.reports.append(report)
+        if not report.passed:
+            self.failed.add(report.name)
         if report.unanswered:
             return StepResult(action.name, action.action, "failed", f"{plural(report.unanswered, 'completion')} "
                               "failed: the gate is judged once every answer is had (apply again)", job.id)
