@@ -163,3 +163,19 @@ def test_an_edited_eval_file_has_no_verdict(tmp_path: Path) -> None:
 def test_numbers_never_look_equal_to_a_threshold_they_are_not(value: float, against: float | None,
                                                                shown: str) -> None:
     assert number(value, against) == shown
+
+
+def test_a_changed_python_grader_code_grades_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.evals import engine
+
+    evaluated, job = _setup(tmp_path, baseline="none")
+    Evaluator(Cache(tmp_path), _models()).evaluate(evaluated, job)
+    graded: list[str] = []
+    monkeypatch.setattr(engine, "grade", _counting(engine.grade, graded))
+    Evaluator(Cache(tmp_path), _models()).evaluate(evaluated, job)
+    assert graded == []
+    edited = Evaluated(evaluated.name, evaluated.evaluation, evaluated.file, evaluated.manifest_dir,
+                       (("eval.grader.graders.py", "def grade(sample, item):\n    return 1.0\n"),))
+    models = _models()
+    Evaluator(Cache(tmp_path), models).evaluate(edited, job)
+    assert len(graded) == 4 and models.calls == []  # the answers are the same: only the grades are redone

@@ -54,18 +54,11 @@ def estimate(m: LoadedManifest, items: list[Item], trained: str, baseline: str |
         currency=prices.currency)
 
 
-def models_before_training(m: LoadedManifest, by_name: dict[str, LoadedManifest]) -> tuple[str, str | None]:
+def models_before_training(m: LoadedManifest) -> tuple[str, str | None]:
     """The trained and baseline models as far as the manifests tell, before any job is read: a
     stand-in ``ft:ROOT`` for a model fine-tuned from ROOT (priced as such)."""
     assert m.manifest.eval is not None
-    chain, seen = m, {m.name}
-    while chain.manifest.upstream is not None and chain.manifest.upstream.name in by_name:
-        chain = by_name[chain.manifest.upstream.name]
-        if chain.name in seen:
-            break
-        seen.add(chain.name)
-    root = chain.manifest.model if isinstance(chain.manifest.model, str) else "unknown"
-    root = catalog.resolve_model(root)
+    root = catalog.resolve_model(m.model or "unknown")
     base = f"ft:{root}" if m.manifest.upstream is not None else root
     choice = m.manifest.eval.baseline
     return f"ft:{root}", {"base": base, "none": None}.get(choice, choice)

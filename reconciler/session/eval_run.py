@@ -110,6 +110,8 @@ class Runner:
     """Samples and grades items with one grader and sampling, through ``cache``."""
 
     grader: AnyGrader
+    grader_key: dict[str, Any]
+    """What determines a grade beside the answer and the item: the grader and its python code."""
     sampling: dict[str, Any]
     cache: Cache
     manifest_dir: Path
@@ -151,7 +153,7 @@ class Runner:
         return text
 
     def _grade(self, watched: _Watched, answer: str, item: Item) -> Score:
-        key = self.cache.grade_key(self.grader.model_dump(mode="json"), answer, item.item)
+        key = self.cache.grade_key(self.grader_key, answer, item.item)
         cached = self.cache.get("grades", key)
         if isinstance(cached, dict) and "value" in cached:
             return score_of(cached)

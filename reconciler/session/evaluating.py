@@ -79,8 +79,8 @@ class Evaluator:
         tasks = [(models, model, item) for item in items]
         if baseline is not None:
             tasks += [(self.models, baseline, item) for item in items]
-        runner = Runner(e.grader, e.sampling.model_dump(exclude_none=True), self.cache, evaluated.manifest_dir,
-                        self.models, self.parallelism, self.ticker(evaluated.name, len(tasks)))
+        runner = Runner(e.grader, evaluated.grader, e.sampling.model_dump(exclude_none=True), self.cache,
+                        evaluated.manifest_dir, self.models, self.parallelism, self.ticker(evaluated.name, len(tasks)))
         graded = runner.run(tasks)
         ours, theirs = graded[:len(items)], graded[len(items):]
         mine = scores(job.fine_tuned_model, ours)

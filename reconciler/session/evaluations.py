@@ -96,7 +96,7 @@ def dry_run(request: EvalRequest, settings: Settings, cwd: Path) -> dict[str, Ev
     count = exact_counter(settings.token_cache)
     found: dict[str, EvalEstimate] = {}
     for e in evaluated:
-        trained, baseline = models_before_training(by_name[e.name], by_name)
+        trained, baseline = models_before_training(by_name[e.name])
         items = read_items(e.file, settings.root, request.limit)
         found[e.name] = estimate(by_name[e.name], items, trained, baseline, prices, count)
     return found

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from reconciler.api.models import LiveJob
 from reconciler.identity.uploads import sha256_file
@@ -28,16 +29,27 @@ class Evaluated:
     evaluation: Evaluation
     file: Path
     manifest_dir: Path
+    sources: tuple[tuple[str, str], ...] = ()
+    """The code of its python graders (``source_file``'s as read at load), by grader path: part of what
+    determines a grade, as the section names a file and not its content."""
 
     @classmethod
     def of(cls, m: LoadedManifest) -> Evaluated | None:
         path = m.local_files.get(("eval", "file"))
         if m.manifest.eval is None or path is None:
             return None
-        return cls(m.name, m.manifest.eval, path, m.source.parent)
+        sources = tuple(sorted((".".join(map(str, where)), code) for where, code in m.python_sources.items()
+                               if where[:1] == ("eval",)))
+        return cls(m.name, m.manifest.eval, path, m.source.parent, sources)
+
+    @property
+    def grader(self) -> dict[str, Any]:
+        """What determines how an answer is graded: the grader as written, and its python code."""
+        return {"grader": self.evaluation.grader.model_dump(mode="json"), "sources": dict(self.sources)}
 
     def report_key(self, cache: Cache, model: str) -> str:
-        return cache.report_key(model, self.evaluation.model_dump(mode="json"), sha256_file(self.file))
+        section = {"eval": self.evaluation.model_dump(mode="json"), "sources": dict(self.sources)}
+        return cache.report_key(model, section, sha256_file(self.file))
 
 
 def stored_report(cache: Cache, evaluated: Evaluated, job: LiveJob) -> EvalReport | None:
