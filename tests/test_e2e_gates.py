@@ -2,7 +2,8 @@
 with the gated stage's report put in the project's cache by the evaluator itself (fake models), so that
 nothing here needs the sandbox's chat completions. Without a report the plan evaluates the upstream
 (with its estimate) and the downstream waits; with a failing one the downstream is blocked and apply
-exits 1 with the report; with a passing one apply trains the downstream.
+exits 1 with the report (and ``ftctl eval`` finds every answer in the cache: it sends nothing and exits
+1); with a passing one apply trains the downstream.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ EVAL = {"file": "data/eval.jsonl", "sampling": {"temperature": 0, "max_completio
 
 
 def _write(p: Project) -> list[dict[str, str]]:
+    (p.root / "ftctl.yaml").write_text("paths: [m]\n")  # eval takes names: the project says where manifests are
     lines = [json.loads(line) for line in (p.manifests / "data" / "train.jsonl").read_text().splitlines()[:4]]
     (p.manifests / "data" / "eval.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     (p.manifests / "sft.yaml").write_text(
@@ -46,6 +48,10 @@ def _store_report(p: Project, answers: dict[str, str]) -> None:
     assert job.fine_tuned_model
     evaluated = Evaluated("sft", Evaluation.model_validate(EVAL), p.manifests / "data" / "eval.jsonl", p.manifests)
     Evaluator(Cache(p.root), FakeModels({job.fine_tuned_model: answers})).evaluate(evaluated, job)
+
+
+def _chats(stats: dict[str, int]) -> int:
+    return sum(n for route, n in stats.items() if "chat/completions" in route)
 
 
 def test_a_gate_blocks_the_next_stage_until_it_passes(tmp_path: Path, server: SandboxProcess) -> None:
@@ -70,6 +76,12 @@ def test_a_gate_blocks_the_next_stage_until_it_passes(tmp_path: Path, server: Sa
     blocked = p.ftctl("plan")
     assert "+ create   next  # blocked by the gate of sft: score 0.25 < 0.50" in blocked.stdout
     assert "evaluate" not in blocked.stdout.split("Failed jobs")[0]
+    before = p.server.stats()
+    evaluated = p.ftctl("eval", "-o", "json", paths=False)  # every answer and grade is in the cache
+    assert evaluated.returncode == 1, evaluated.stdout + evaluated.stderr
+    report = json.loads(evaluated.stdout)["evaluations"]["sft"]
+    assert (report["score"], report["baseline_score"], report["gate"]["passed"]) == (0.25, 0.0, False)
+    assert _chats(p.server.stats()) == _chats(before)
     applied = p.ftctl("apply", "--auto-approve")
     assert applied.returncode == 1, applied.stdout + applied.stderr
     assert "gate      FAILED: score 0.25 < 0.50" in applied.stdout
