@@ -81,6 +81,7 @@ def test_a_gate_blocks_the_next_stage_until_it_passes(tmp_path: Path, server: Sa
     assert evaluated.returncode == 1, evaluated.stdout + evaluated.stderr
     report = json.loads(evaluated.stdout)["evaluations"]["sft"]
     assert (report["score"], report["baseline_score"], report["gate"]["passed"]) == (0.25, 0.0, False)
+    assert json.loads(evaluated.stdout)["sent"]["requests"] == 0
     assert _chats(p.server.stats()) == _chats(before)
     applied = p.ftctl("apply", "--auto-approve")
     assert applied.returncode == 1, applied.stdout + applied.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from reconciler.api.completions import Usage
 from reconciler.session.eval_render import as_json, render_json, render_markdown, render_text
 from reconciler.session.eval_report import EvalReport, GateResult, Worst
 from reconciler.session.evaluating import Skipped
@@ -109,3 +110,14 @@ def test_every_gate_passed() -> None:
     assert render_text([SUPPORT], "default").endswith("\n1 evaluated; every gate passed.\n")
     assert as_json([SUPPORT], "default")["passed"] is True
     assert render_markdown([SUPPORT], "default").endswith("\n**1 evaluated; every gate passed.**\n")
+
+
+def test_what_was_sent_is_said() -> None:
+    sent = Usage(requests=8, prompt_tokens=1234, completion_tokens=56)
+    assert render_text([SUPPORT], "default", sent).endswith(
+        "\n1 evaluated; every gate passed.\nSent 8 requests: 1,234 prompt tokens, 56 answer tokens (the rest was in "
+        "the cache).\n")
+    assert render_markdown([SUPPORT], "default", Usage()).endswith(
+        "**1 evaluated; every gate passed.**\n\nSent no request: every answer was in the cache (.ftctl/cache).\n")
+    assert as_json([SUPPORT], "default", sent)["sent"] == {"requests": 8, "prompt_tokens": 1234,
+                                                           "completion_tokens": 56}

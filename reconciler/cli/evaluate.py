@@ -47,11 +47,11 @@ def eval_cmd(names: tuple[str, ...], output: str, dry_run: bool, limit: int | No
         _show_estimates(estimates(request, settings, Path.cwd()), output)
         return
     with connect(settings) as conn, _progress() as ticker:
-        outcomes = run_evals(request, settings, conn, Path.cwd(), ticker)
+        outcomes, usage = run_evals(request, settings, conn, Path.cwd(), ticker)
     if not outcomes:
         click.echo("No manifest has an eval: section.", err=True)
     render = {"json": render_json, "markdown": render_markdown}.get(output, render_text)
-    click.echo(render(outcomes, settings.stack), nl=False)
+    click.echo(render(outcomes, settings.stack, usage), nl=False)
     sys.exit(eval_exit_code(outcomes))
 
 

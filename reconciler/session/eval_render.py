@@ -6,11 +6,14 @@ trained model against its baseline per name, and the worst items folded in ``<de
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 from collections.abc import Sequence
 from typing import Any
 
+from reconciler.api.completions import Usage
+from reconciler.diagnostics import plural
 from reconciler.session.eval_report import EvalReport, number
 from reconciler.session.evaluating import Skipped
 
@@ -44,7 +47,14 @@ def _verdict(outcomes: Sequence[Outcome]) -> str:
     return f"{said}; no gate."
 
 
-def render_text(outcomes: Sequence[Outcome], stack: str) -> str:
+def _sent(usage: Usage) -> str:
+    if not usage.requests:
+        return "Sent no request: every answer was in the cache (.ftctl/cache)."
+    return (f"Sent {plural(usage.requests, 'request')}: {usage.prompt_tokens:,} prompt tokens, "
+            f"{usage.completion_tokens:,} answer tokens (the rest was in the cache).")
+
+
+def render_text(outcomes: Sequence[Outcome], stack: str, usage: Usage | None = None) -> str:
     out = [f'ftctl eval for stack "{stack}"', ""]
     for o in outcomes:
         if isinstance(o, Skipped):
@@ -71,26 +81,31 @@ def render_text(outcomes: Sequence[Outcome], stack: str) -> str:
                 out.append("      → " + "  ".join(said + ([f"({w.error})"] if w.error else [])))
         out.append("")
     out.append(_verdict(outcomes))
+    if usage is not None:
+        out.append(_sent(usage))
     return "\n".join(out) + "\n"
 
 
-def as_json(outcomes: Sequence[Outcome], stack: str) -> dict[str, Any]:
+def as_json(outcomes: Sequence[Outcome], stack: str, usage: Usage | None = None) -> dict[str, Any]:
     reports = {o.name: o.model_dump(mode="json", exclude={"name"}) for o in outcomes if isinstance(o, EvalReport)}
     skipped = {o.name: {"reason": o.reason, "gated": o.gated} for o in outcomes if isinstance(o, Skipped)}
     passed = all(o.passed for o in outcomes if isinstance(o, EvalReport)) and not any(
         o.gated for o in outcomes if isinstance(o, Skipped))
-    return {"version": 1, "stack": stack, "passed": passed, "evaluations": reports, "not_evaluated": skipped}
+    data = {"version": 1, "stack": stack, "passed": passed, "evaluations": reports, "not_evaluated": skipped}
+    if usage is not None:
+        data["sent"] = dataclasses.asdict(usage)
+    return data
 
 
-def render_json(outcomes: Sequence[Outcome], stack: str) -> str:
-    return json.dumps(as_json(outcomes, stack), indent=2, ensure_ascii=False) + "\n"
+def render_json(outcomes: Sequence[Outcome], stack: str, usage: Usage | None = None) -> str:
+    return json.dumps(as_json(outcomes, stack, usage), indent=2, ensure_ascii=False) + "\n"
 
 
 def _cell(text: str) -> str:
     return html.escape(_short(text), quote=False).replace("|", "\\|")
 
 
-def render_markdown(outcomes: Sequence[Outcome], stack: str) -> str:
+def render_markdown(outcomes: Sequence[Outcome], stack: str, usage: Usage | None = None) -> str:
     out = [f"### ftctl eval — stack `{stack}`", "", "| name | model | baseline | score | Δ | gate |",
            "|---|---|---|---|---|---|"]
     reports = [o for o in outcomes if isinstance(o, EvalReport)]
@@ -121,4 +136,6 @@ def render_markdown(outcomes: Sequence[Outcome], stack: str) -> str:
                 for w in r.worst]
         out += ["", "</details>", ""]
     out.append(f"**{_verdict(outcomes)}**")
+    if usage is not None:
+        out += ["", _sent(usage)]
     return "\n".join(out) + "\n"

@@ -112,8 +112,8 @@ def completions_for(transport: Transport, evaluated: list[Evaluated]) -> tuple[C
     return target, endpoints
 
 
-def usage_of(target: Completions, endpoints: dict[str, Models]) -> Usage:
-    """What every request of a run cost, as the answers said."""
+def usage_of(target: Models, endpoints: dict[str, Models]) -> Usage:
+    """What every request of a run cost, as the answers said (``Completions`` count it; fakes do not)."""
     total = Usage()
     for c in [target, *endpoints.values()]:
         if isinstance(c, Completions):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.api.completions import Usage
 from reconciler.api.models import LiveJob
 from reconciler.api.ports import ApiReader
 from reconciler.apply.applier import StepResult
@@ -27,7 +28,7 @@ from reconciler.session.eval_cache import Cache
 from reconciler.session.eval_estimate import estimate, models_before_training
 from reconciler.session.eval_report import EvalReport, number
 from reconciler.session.eval_run import read_items
-from reconciler.session.evaluating import Evaluator, Skipped, Ticker, completions_for
+from reconciler.session.evaluating import Evaluator, Skipped, Ticker, completions_for, usage_of
 from reconciler.session.gates import Evaluated, stored_report
 from reconciler.session.jobs import current_jobs, with_pins
 from reconciler.session.planning import manifest_paths
@@ -73,7 +74,8 @@ def evaluator_for(settings: Settings, conn: Connection, evaluated: list[Evaluate
 
 
 def run_evals(request: EvalRequest, settings: Settings, conn: Connection, cwd: Path,
-              ticker: Ticker | None = None) -> list[Outcome]:
+              ticker: Ticker | None = None) -> tuple[list[Outcome], Usage]:
+    """Each chosen evaluation run (or why not), and what the requests sent cost as their answers said."""
     loaded, evaluated = chosen(request.names, settings, cwd)
     current = current_of(conn.reader, settings, loaded)
     evaluator = evaluator_for(settings, conn, evaluated, request.parallelism, ticker)
@@ -85,7 +87,7 @@ def run_evals(request: EvalRequest, settings: Settings, conn: Connection, cwd: P
             outcomes.append(skipped or Skipped(e.name, "it has no job yet", e.evaluation.gate is not None))
             continue
         outcomes.append(evaluator.evaluate(e, job, request.limit))
-    return outcomes
+    return outcomes, usage_of(evaluator.models, evaluator.endpoints)
 
 
 def dry_run(request: EvalRequest, settings: Settings, cwd: Path) -> dict[str, EvalEstimate]:
