@@ -179,3 +179,29 @@ def test_a_changed_python_grader_code_grades_again(tmp_path: Path, monkeypatch: 
     models = _models()
     Evaluator(Cache(tmp_path), models).evaluate(edited, job)
     assert len(graded) == 4 and models.calls == []  # the answers are the same: only the grades are redone
+
+
+@pytest.mark.parametrize(("operation", "answer", "score"), [
+    ("eq", "Paris", 1.0), ("eq", "paris", 0.0), ("ne", "Rome", 1.0), ("ne", "Paris", 0.0),
+    ("like", "It is Paris.", 1.0), ("like", "It is PARIS.", 0.0), ("ilike", "It is PARIS.", 1.0),
+    ("ilike", "Lyon", 0.0)])
+def test_string_check(operation: str, answer: str, score: float, tmp_path: Path) -> None:
+    from reconciler.evals import engine
+    from reconciler.evals.model import Sample
+    from reconciler.manifests.graders import StringCheckGrader
+
+    grader = StringCheckGrader(type="string_check", name="city", input="{{sample.output_text}}",
+                               reference="{{item.answer.city}}", operation=operation)  # type: ignore[arg-type]
+    item = {"answer": {"city": "Paris"}}
+    assert engine.grade(grader, item, Sample.of(answer), FakeModels(), manifest_dir=tmp_path).value == score
+
+
+def test_string_check_reads_the_answer_as_json(tmp_path: Path) -> None:
+    from reconciler.evals import engine
+    from reconciler.evals.model import Sample
+    from reconciler.manifests.graders import StringCheckGrader
+
+    grader = StringCheckGrader(type="string_check", name="label", input="{{sample.output_json.label}}",
+                               reference="{{item.label}}", operation="eq")
+    score = engine.grade(grader, {"label": "spam"}, Sample.of('{"label": "spam"}'), FakeModels(), manifest_dir=tmp_path)
+    assert score.value == 1.0 and score.error is None
