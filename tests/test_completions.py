@@ -56,7 +56,7 @@ def test_429_5xx_and_dropped_connections_are_retried() -> None:
     dropped = httpx.ConnectError("connection reset")
     models = _completions(Target("https://api.openai.com/v1", "sk-1", OPENAI), [429, 503, dropped, ANSWER], seen)
     assert models.chat("gpt-4o-mini", [{"role": "user", "content": "x"}], {}) == "Paris"
-    assert len(seen) == 4
+    assert len(seen) == 4 and models.usage.requests == 4  # every attempt counts
 
 
 def test_a_refusal_is_not_retried() -> None:

@@ -115,8 +115,8 @@ def test_every_gate_passed() -> None:
 def test_what_was_sent_is_said() -> None:
     sent = Usage(requests=8, prompt_tokens=1234, completion_tokens=56)
     assert render_text([SUPPORT], "default", sent).endswith(
-        "\n1 evaluated; every gate passed.\nSent 8 requests: 1,234 prompt tokens, 56 answer tokens (the rest was in "
-        "the cache).\n")
+        "\n1 evaluated; every gate passed.\nSent 8 requests: 1,234 prompt tokens, 56 answer tokens (what was in "
+        "the cache was not asked for again).\n")
     assert render_markdown([SUPPORT], "default", Usage()).endswith(
         "**1 evaluated; every gate passed.**\n\nSent no request: every answer was in the cache (.ftctl/cache).\n")
     assert as_json([SUPPORT], "default", sent)["sent"] == {"requests": 8, "prompt_tokens": 1234,

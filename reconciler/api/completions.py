@@ -27,15 +27,16 @@ NOT_FOR_REASONING = ("temperature", "top_p")
 
 @dataclass
 class Usage:
-    """What the answers of a run cost, as they said: requests sent and tokens in and out."""
+    """What a run sent: requests (every attempt, retries included) and the tokens in and out that the
+    answers said they used."""
 
     requests: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
     def add(self, answer: Any) -> None:
+        """The tokens an answer says it used (its request is counted when sent)."""
         usage = answer.get("usage") if isinstance(answer, dict) else None
-        self.requests += 1
         if isinstance(usage, dict):
             self.prompt_tokens += _int(usage.get("prompt_tokens"))
             self.completion_tokens += _int(usage.get("completion_tokens"))
@@ -55,10 +56,15 @@ class Completions:
         self._lock = threading.Lock()
 
     def _post(self, path: str, body: dict[str, Any]) -> Any:
-        answer = self.retry.run(lambda _: self.transport.once("POST", path, json=body))
+        answer = self.retry.run(lambda _: self._send(path, body))
         with self._lock:
             self.usage.add(answer)
         return answer
+
+    def _send(self, path: str, body: dict[str, Any]) -> Any:
+        with self._lock:
+            self.usage.requests += 1  # every attempt: a failed one may be billed too
+        return self.transport.once("POST", path, json=body)
 
     def chat(self, model: str, messages: list[dict[str, Any]], params: Mapping[str, Any]) -> str:
         sent = {k: v for k, v in params.items() if v is not None

@@ -51,7 +51,7 @@ def _sent(usage: Usage) -> str:
     if not usage.requests:
         return "Sent no request: every answer was in the cache (.ftctl/cache)."
     return (f"Sent {plural(usage.requests, 'request')}: {usage.prompt_tokens:,} prompt tokens, "
-            f"{usage.completion_tokens:,} answer tokens (the rest was in the cache).")
+            f"{usage.completion_tokens:,} answer tokens (what was in the cache was not asked for again).")
 
 
 def render_text(outcomes: Sequence[Outcome], stack: str, usage: Usage | None = None) -> str:
