@@ -203,7 +203,7 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
         stored = evaluations.failed_reports(plan, settings, conn.reader, evaluator)
     if stored:  # gates that failed before this apply: why their stages wait
         click.echo("\n" + eval_render.render_text(stored, settings.stack), nl=False)
-    if wait and deferred(results):  # --wait promised to see them through
+    if wait and deferred(results) and not (evaluator.failed or evaluations.gate_failures(plan)):  # gates say why
         click.echo(f"\nNot done within --timeout {timeout or '1h'}: {', '.join(deferred(results))}; apply again to "
                    "finish.")
     sys.exit(apply_exit_code(every_result, results, finished, wait, bool(evaluations.gate_failures(plan))))
