@@ -113,6 +113,16 @@ def base_of(name: str) -> str:
     return resolve_model(azure.group("base")) if azure else name
 
 
+REASONING = re.compile(r"^(o\d+(-|$)|gpt-5)")
+"""Reasoning models (the o-series, the gpt-5 family): their chat completions refuse ``temperature``
+and ``top_p``."""
+
+
+def is_reasoning(name: str) -> bool:
+    """Whether ``name`` (a fine-tuned one by its root base) is a reasoning model."""
+    return bool(REASONING.match(base_of(name)))
+
+
 def is_fine_tuned(name: str) -> bool:
     """Whether ``name`` is a fine-tuned model (of OpenAI's or Azure's form) rather than a base model."""
     return base_of(name) != resolve_model(name)

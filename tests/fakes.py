@@ -160,3 +160,26 @@ class FakeApi:
         self.writes.append(("delete_file", file_id))
         if fault == "drop_after":
             raise ApiError(0, "connection dropped after the write")
+
+
+class FakeModels:
+    """The ``Models`` port of the grader engine in memory: each model answers each prompt (its last
+    user message) from a table, or says "I do not know"; every call is counted, and ``fail`` makes
+    the next calls raise (an ``ApiError(500)`` each, as after the retries)."""
+
+    def __init__(self, answers: dict[str, dict[str, str]] | None = None) -> None:
+        self.answers = answers or {}
+        self.calls: list[tuple[str, str]] = []
+        self.fail = 0
+
+    def chat(self, model: str, messages: list[dict[str, Any]], params: Any) -> str:
+        prompt = next((str(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
+        self.calls.append((model, prompt))
+        if self.fail:
+            self.fail -= 1
+            raise ApiError(500, "server error")
+        return self.answers.get(model, {}).get(prompt, "I do not know")
+
+    def embed(self, model: str, texts: list[str]) -> list[list[float]]:
+        self.calls.append((model, "\n".join(texts)))
+        return [[float(len(t)), 1.0] for t in texts]

@@ -15,7 +15,7 @@ import click
 
 from reconciler import __version__, logs
 from reconciler.api.errors import ApiError
-from reconciler.cli import adopt, check, grade, graph, inspect, plan_apply, port, sandbox
+from reconciler.cli import adopt, check, evaluate, grade, graph, inspect, plan_apply, port, sandbox
 from reconciler.cli.common import log_option
 from reconciler.diagnostics import InputError, SetupError
 
@@ -29,7 +29,7 @@ def cli() -> None:
 
 for command in (check.validate, check.schema, plan_apply.plan_cmd, plan_apply.apply_cmd, inspect.status, inspect.wait,
                 inspect.logs, inspect.outputs, adopt.import_cmd, port.port_cmd, graph.graph_cmd,
-                grade.grade_cmd, sandbox.sandbox):
+                evaluate.eval_cmd, grade.grade_cmd, sandbox.sandbox):
     cli.add_command(command)
 
 

@@ -124,6 +124,7 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
               max_active_jobs: int | None, allow_over_budget: bool, allow_unpriced: bool, settings: Settings) -> None:
     """Make the live jobs match the manifests, or apply a saved plan (PLANFILE) exactly."""
     from reconciler.plan.render import render_text
+    from reconciler.session import eval_render, evaluations
     from reconciler.session.applying import ApplyRequest, apply_exit_code, deferred
     from reconciler.session.dates import refuse_ended
     from reconciler.session.rounds import Interrupted, apply_rounds, refuse_flags_with_saved_plan
@@ -160,22 +161,29 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
         request = ApplyRequest(parallelism, wait, duration(timeout or "1h"), max_active_jobs)
         replan = None if saved is not None else (
             lambda: _planned(paths, settings, conn, prune, replace, resume, allow_over_budget, allow_unpriced))
+        evaluator = evaluations.ApplyEvaluator(settings, conn, Path.cwd(), parallelism, () if saved else paths)
         try:
-            done = apply_rounds(conn, settings, request, plan, replan, _View(conn.reader, every, settings))
+            done = apply_rounds(conn, settings, request, plan, replan, _View(conn.reader, every, settings, evaluator),
+                                evaluator)
         except Interrupted as stop:
             _interrupted(stop)
             sys.exit(130)
-    if wait and deferred(done.last):  # --wait promised to see them through
+        last = done.plan or plan
+        stored = evaluations.failed_reports(last, settings, conn.reader, evaluator)
+    if stored:  # gates that failed before this apply: why their stages wait
+        click.echo("\n" + eval_render.render_text(stored, settings.stack), nl=False)
+    gates_failed = bool(evaluator.failed or evaluations.gate_failures(last))
+    if wait and deferred(done.last) and not gates_failed:  # --wait promised to see them through; gates say why
         click.echo(f"\nNot done within --timeout {timeout or '1h'}: {', '.join(deferred(done.last))}; apply again to "
                    "finish.")
-    sys.exit(apply_exit_code(done.results, done.last, done.finished, wait))
+    sys.exit(apply_exit_code(done.results, done.last, done.finished, wait, bool(evaluations.gate_failures(last))))
 
 
 class _View:
     """What an apply shows, round by round (``session.rounds.RoundView``)."""
 
-    def __init__(self, reader: Any, every: float, settings: Settings) -> None:
-        self.reader, self.every, self.settings = reader, every, settings
+    def __init__(self, reader: Any, every: float, settings: Settings, evaluator: Any) -> None:
+        self.reader, self.every, self.settings, self.evaluator = reader, every, settings, evaluator
 
     def step(self, result: StepResult) -> None:
         _show_step(result)
@@ -185,6 +193,7 @@ class _View:
         return _upload_progress(plan)
 
     def summary(self, results: list[StepResult]) -> None:
+        _failed_gates(self.evaluator, self.settings.stack)
         _summary(results)
 
     def ready(self, plan: Plan) -> None:
@@ -200,6 +209,15 @@ class _View:
             return follow_jobs(self.reader, jobs, left, self.every, self.settings.clock)
         except SystemExit:  # follow_jobs said where each job stands; the run says the rest
             raise KeyboardInterrupt from None
+
+
+def _failed_gates(evaluator: Any, stack: str) -> None:
+    """The report of each evaluation of this round whose gate failed: why the stages built on it wait."""
+    from reconciler.session.eval_render import render_text
+
+    failed, evaluator.reports = [r for r in evaluator.reports if not r.passed], []
+    if failed:
+        click.echo("\n" + render_text(failed, stack), nl=False)
 
 
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024

@@ -143,6 +143,28 @@ class ResumeAction(_JobStep):
     action: Literal["resume"] = "resume"
 
 
+class EvalEstimate(Frozen):
+    """What an evaluation will send and cost, worked out before anything is sent (SPEC §11)."""
+
+    items: int
+    models: int
+    """The models sampled on each item: the trained model, and its baseline unless ``none``."""
+    requests: int
+    """Chat completions in all: an answer per item and model, and a request per answer for each model grader."""
+    prompt_tokens: int
+    completion_tokens: int
+    """At most ``sampling.max_completion_tokens`` per answer, else ``answer_tokens_assumed`` each."""
+    answer_tokens_assumed: int | None = None
+    """The length assumed for each answer when sampling sets no max_completion_tokens."""
+    exact: bool = False
+    """Prompt tokens counted with the model's tokenizer (else estimated from characters)."""
+    cost: float | None = None
+    """The answers' price by the price table; None when a model has no known price."""
+    unpriced: list[str] = Field(default_factory=list)
+    """The models without a known price."""
+    currency: str = "USD"
+
+
 class EvaluateAction(_JobStep):
     """Run a gated stage's evaluation (SPEC §11): its gate decides whether the stages built on it are
     trained. Sends chat completions for every item, to the trained model and its baseline."""
@@ -152,6 +174,12 @@ class EvaluateAction(_JobStep):
     """The trained model the evaluation samples."""
     items: int | None = None
     """How many items the evaluation has (each sampled once per model)."""
+    estimate: EvalEstimate | None = None
+    """What it sends and costs (computed beside the planner, from the manifest and the price table)."""
+
+
+GATE_FAILED = "gate failed"
+"""The status of a plan's notice about a stage whose gate failed."""
 
 
 class GateVerdict(Frozen):

@@ -38,6 +38,7 @@ from reconciler.api.models import LiveFile, LiveJob
 from reconciler.identity import Desired, FilesLoader, UploadIndex, tags
 from reconciler.plan.diff import changes
 from reconciler.plan.model import (
+    GATE_FAILED,
     Action,
     CancelAction,
     Change,
@@ -205,7 +206,7 @@ class _Builder:
                 name=name, job_id=job.id, before=JobSummary.of(job), model=job.fine_tuned_model or "",
                 items=d.eval_items, reason=f"its gate decides whether {', '.join(waiting)} is trained"))
         for name, (job, reason) in sorted(ups.gate_failed.items()):
-            self.failed.append(Notice(name=name, job_id=job.id, status="gate failed", message=(
+            self.failed.append(Notice(name=name, job_id=job.id, status=GATE_FAILED, message=(
                 f"{reason}: the stages built on it are not trained (ftctl eval {name} shows the report)")))
 
     def credit_upstream(self, d: Desired) -> None:

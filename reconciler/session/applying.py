@@ -4,12 +4,13 @@ prints and calls these."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from reconciler.api.ports import ApiReader
 from reconciler.apply.applier import Applier, StepResult, UploadProgress
 from reconciler.clock import Clock
-from reconciler.plan.model import Action, Plan, UploadAction
+from reconciler.plan.model import Action, EvaluateAction, Plan, UploadAction
 from reconciler.plan.planner import managed_jobs
 from reconciler.providers.statuses import SETTLED
 from reconciler.session.jobs import current_jobs
@@ -32,12 +33,14 @@ class ApplyRequest:
 
 
 def applier_for(conn: Connection, settings: Settings, request: ApplyRequest, clock: Clock,
-                progress: UploadProgress | None = None) -> Applier:
+                progress: UploadProgress | None = None,
+                evaluator: Callable[[EvaluateAction], StepResult] | None = None) -> Applier:
+    """The applier of a plan on ``conn``; ``evaluator`` runs the plan's evaluate steps (``evaluations``)."""
     limit, limit_name = (request.max_active_jobs, "--max-active-jobs") if request.max_active_jobs else \
         (settings.max_active_jobs, settings.max_active_jobs_from)
     return Applier(conn.step_reader, conn.writer, settings.root, parallelism=request.parallelism,
                    wait=request.wait, wait_timeout=request.timeout, clock=clock, progress=progress,
-                   provider=conn.provider, max_active=limit, max_active_name=limit_name)
+                   provider=conn.provider, max_active=limit, max_active_name=limit_name, evaluator=evaluator)
 
 
 def followed(results: list[StepResult]) -> dict[str, str]:
@@ -50,11 +53,20 @@ def deferred(results: list[StepResult]) -> list[str]:
     return [r.name for r in results if r.outcome == "deferred"]
 
 
-def apply_exit_code(every: list[StepResult], last: list[StepResult], finished: bool, wait: bool) -> int:
+def apply_exit_code(every: list[StepResult], last: list[StepResult], finished: bool, wait: bool,
+                    gate_failed: bool = False) -> int:
     """1 when a step of any round failed, when ``--wait`` was promised and did not see everything through
-    (a job still running, or a step of the last round deferred), or when a followed job failed; else 0."""
+    (a job still running, or a step of the last round deferred), when a followed job failed, or when a
+    gate failed (the stages built on it are not trained); else 0."""
     failed = any(r.outcome == "failed" for r in every)
-    return 1 if failed or not finished or (wait and deferred(last)) else 0
+    return 1 if failed or gate_failed or not finished or (wait and deferred(last)) else 0
+
+
+def another_round(plan: Plan, results: list[StepResult], finished: bool) -> bool:
+    """Whether ``apply --wait`` plans again after a round: stages waited and everything followed finished,
+    and no evaluation failed (its gate is not passed: planning again would only evaluate it again)."""
+    evaluation_failed = any(r.action == "evaluate" and r.outcome == "failed" for r in results)
+    return bool(plan.blocked) and finished and not evaluation_failed
 
 
 def waiting_on(plan: Plan, reader: ApiReader) -> dict[str, str]:
@@ -69,10 +81,14 @@ def waiting_on(plan: Plan, reader: ApiReader) -> dict[str, str]:
 
 def next_round(made: Plan, before: Plan) -> Plan:
     """The next round of a pipeline under ``apply --wait``: of the plan made now, only what concerns the
-    stages that waited in the plan that was reviewed (their uploads, cancels and creates), nothing else."""
+    stages that waited in the plan that was reviewed (their uploads, cancels and creates, and the
+    evaluation of a gated stage they now wait for), nothing else."""
     names = {a.name for a in before.blocked}
+    gates = {a.blocked_by.name for a in made.blocked if a.name in names and a.blocked_by is not None}
 
     def concerns(action: Action) -> set[str]:
+        if isinstance(action, EvaluateAction):
+            return names if action.name in gates else set()
         return set(action.used_by or [action.name]) if isinstance(action, UploadAction) else {action.name}
 
     return made.model_copy(update={"actions": [a for a in made.actions if concerns(a) & names]})

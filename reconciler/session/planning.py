@@ -14,14 +14,21 @@ from typing import Any, Generic, TypeVar, cast
 from reconciler.api.errors import ApiError
 from reconciler.api.models import LiveJob
 from reconciler.api.ports import ApiReader
+from reconciler.datasets.pricing import load_prices
+from reconciler.datasets.tokens import exact_counter
 from reconciler.identity import Desired
-from reconciler.plan.model import CreateAction, Declared, Plan, PlanOptions, TargetInfo
+from reconciler.manifests import LoadedManifest
+from reconciler.plan.model import Action, CreateAction, Declared, EvaluateAction, Plan, PlanOptions, TargetInfo
 from reconciler.plan.planner import managed_jobs, plan
+from reconciler.plan.stages import GatesLoader
 from reconciler.project import relative
 from reconciler.providers import Provider
 from reconciler.providers.statuses import TERMINAL
 from reconciler.session.dates import refuse_ended
 from reconciler.session.desired import check_data, desired_of, elsewhere, left_out
+from reconciler.session.eval_estimate import estimate
+from reconciler.session.eval_run import read_items
+from reconciler.session.gates import Gates
 from reconciler.session.settings import Settings, SetupError, UsageProblem
 
 T = TypeVar("T")
@@ -105,7 +112,10 @@ def plan_project(request: PlanRequest, settings: Settings, reader: ApiReader, ta
             for m in context if m.name not in ours]
     options = PlanOptions(prune=request.prune, replace=sorted(request.replace), resume=sorted(request.resume),
                           partial=bool(outside), elsewhere=left)
-    made = make_plan(reader, wanted, settings.stack, options, target, provider, jobs.result())
+    live = jobs.result()
+    made = make_plan(reader, wanted, settings.stack, options, target, provider, live, Gates(settings.root,
+                                                                                          loaded + context))
+    made = with_eval_estimates(made, loaded + context, live, settings)
     made = made.with_budget(settings.max_cost_usd, request.allow_over_budget, request.allow_unpriced)
     dated = refuse_ended(made, settings, {d.name: d.model_source for d in wanted}) + resource_note(made, reader,
                                                                                                    provider)
@@ -142,17 +152,39 @@ def resource_note(made: Plan, reader: ApiReader, provider: Provider) -> list[str
 
 
 def make_plan(reader: ApiReader, wanted: list[Desired], stack: str, options: PlanOptions, target: TargetInfo,
-              provider: Provider, jobs: list[LiveJob] | None = None) -> Plan:
+              provider: Provider, jobs: list[LiveJob] | None = None, gates: GatesLoader | None = None) -> Plan:
     """The plan for ``wanted`` against the stack's ``jobs`` (read here when not given); the file list is
-    read only if the plan needs it."""
+    read only if the plan needs it; ``gates`` the verdicts of gated stages (SPEC §11), else none known."""
     jobs = reader.stack_jobs(stack) if jobs is None else jobs
     pinned = jobs_by_id(reader, [d.job_id for d in wanted if d.job_id], jobs)
     for d in wanted:
         if d.job_id is not None and d.job_id not in pinned:
             raise SetupError(f"{d.job_id_source}: job_id: {d.job_id} was not found on {target.label} "
                              "(adopt a job of this target, or remove job_id to create a new one)")
-    made = plan(wanted, jobs, reader.list_files, stack, options, pinned, provider, reader.list_checkpoints)
+    made = plan(wanted, jobs, reader.list_files, stack, options, pinned, provider, reader.list_checkpoints,
+                gates or (lambda name, job: None))
     return made.model_copy(update={"target": target})
+
+
+def with_eval_estimates(made: Plan, manifests: list[LoadedManifest], jobs: list[LiveJob], settings: Settings) -> Plan:
+    """The plan with what each of its evaluations sends and costs (worked out here, beside the pure
+    planner, from the eval files and the price table)."""
+    steps = [a for a in made.actions if isinstance(a, EvaluateAction)]
+    if not steps:
+        return made
+    by_name = {m.name: m for m in manifests}
+    prices, count = load_prices(settings.prices), exact_counter(settings.token_cache)
+    actions: list[Action] = []
+    for a in made.actions:
+        m = by_name.get(a.name)
+        path = m.local_files.get(("eval", "file")) if m is not None else None
+        if isinstance(a, EvaluateAction) and m is not None and m.manifest.eval is not None and path is not None:
+            choice = m.manifest.eval.baseline
+            baseline = {"base": a.before.model or None, "none": None}.get(choice, choice)
+            a = a.model_copy(update={"estimate": estimate(m, read_items(path, settings.root), a.model, baseline,
+                                                          prices, count)})
+        actions.append(a)
+    return made.model_copy(update={"actions": actions})
 
 
 def plan_exit_code(made: Plan, detailed: bool) -> int:

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from reconciler.apply.applier import ApplyInterrupted, StepResult, UploadProgress
-from reconciler.plan.model import Plan
-from reconciler.session.applying import ApplyRequest, applier_for, followed, next_round, waiting_on
+from reconciler.plan.model import EvaluateAction, Plan
+from reconciler.session.applying import ApplyRequest, another_round, applier_for, followed, next_round, waiting_on
 from reconciler.session.settings import Settings, UsageProblem
 from reconciler.session.target import Connection
 
@@ -32,7 +32,9 @@ class RoundView(Protocol):
 
     def uploads(self, plan: Plan) -> contextlib.AbstractContextManager[UploadProgress | None]: ...
 
-    def summary(self, results: list[StepResult]) -> None: ...
+    def summary(self, results: list[StepResult]) -> None:
+        """The end of a round (and the reports of the gates it found failed)."""
+        ...
 
     def ready(self, plan: Plan) -> None:
         """A later round's plan: the stages that waited are ready."""
@@ -52,6 +54,8 @@ class Rounds:
     """The steps of the last round (what it deferred is what is left)."""
     finished: bool = True
     """False when a followed job failed or the deadline passed while following."""
+    plan: Plan | None = None
+    """The plan of the last round."""
 
 
 class Interrupted(Exception):
@@ -82,15 +86,17 @@ def refuse_flags_with_saved_plan(**flags: object) -> None:
 
 
 def apply_rounds(conn: Connection, settings: Settings, request: ApplyRequest, plan: Plan,
-                 replan: Callable[[], Plan] | None, view: RoundView) -> Rounds:
+                 replan: Callable[[], Plan] | None, view: RoundView,
+                 evaluator: Callable[[EvaluateAction], StepResult] | None = None) -> Rounds:
     """Apply ``plan``; under ``--wait``, follow what it started and carry a pipeline through (``replan``:
-    None for a saved plan, which is applied once, as reviewed)."""
+    None for a saved plan, which is applied once, as reviewed; ``evaluator`` runs evaluate steps)."""
     clock = settings.clock
     started, done = clock.monotonic(), Rounds()
     while True:
+        done.plan = plan
         with view.uploads(plan) as progress:
             try:
-                done.last = applier_for(conn, settings, request, clock, progress).apply(plan, view.step)
+                done.last = applier_for(conn, settings, request, clock, progress, evaluator).apply(plan, view.step)
             except ApplyInterrupted as stop:
                 raise Interrupted(plan, done.results, stop, {}) from None
         done.results += done.last
@@ -101,7 +107,7 @@ def apply_rounds(conn: Connection, settings: Settings, request: ApplyRequest, pl
                 done.finished = view.follow(jobs, max(0.0, request.timeout - (clock.monotonic() - started)))
             except KeyboardInterrupt:
                 raise Interrupted(plan, done.results, None, jobs) from None
-        if not (request.wait and replan is not None and plan.blocked and done.finished):
+        if not (request.wait and replan is not None and another_round(plan, done.last, done.finished)):
             return done
         plan = next_round(replan(), plan)
         if not plan.has_changes or len(plan.blocked) == len(plan.actions):

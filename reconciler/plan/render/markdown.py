@@ -15,6 +15,7 @@ from reconciler.plan.model import (
     CancelAction,
     Change,
     CreateAction,
+    EvaluateAction,
     PauseAction,
     Plan,
     ReplaceAction,
@@ -26,6 +27,7 @@ from reconciler.plan.render.values import (
     budget_lines,
     change_value,
     estimate_line,
+    eval_estimate_line,
     finished_orphans_line,
     live_orphans,
     request_yaml,
@@ -80,6 +82,10 @@ def _body(a: Action) -> list[str]:
         if a.changes:
             body += ["**Changes**", "", *_changes(a.changes)]
         body += ["**Request**", "", *fenced(request_yaml(a.after.display_tree()), "yaml"), ""]
+    elif isinstance(a, EvaluateAction):
+        body += [f"Job `{a.job_id}` trained `{a.model}`.", ""]
+        if a.estimate is not None:
+            body += [f"**Estimate:** {eval_estimate_line(a.estimate)}", ""]
     elif isinstance(a, CancelAction | PauseAction | ResumeAction):
         body += [f"Job `{a.job_id}` is {a.before.status} now.", ""]
     return body

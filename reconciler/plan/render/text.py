@@ -5,13 +5,14 @@ Colour is plain ANSI and only when asked (the CLI asks on a terminal without ``N
 
 from __future__ import annotations
 
-from reconciler.plan.model import Action, CreateAction, Plan, ReplaceAction
+from reconciler.plan.model import Action, CreateAction, EvaluateAction, Plan, ReplaceAction
 from reconciler.plan.render import graph
 from reconciler.plan.render.values import (
     SYMBOLS,
     budget_lines,
     change_value,
     estimate_line,
+    eval_estimate_line,
     finished_orphans_line,
     live_orphans,
     request_yaml,
@@ -26,6 +27,8 @@ PAD = " " * 8
 
 
 def _details(a: Action) -> list[str]:
+    if isinstance(a, EvaluateAction):
+        return [f"{PAD}estimate: {eval_estimate_line(a.estimate)}"] if a.estimate is not None else []
     if not isinstance(a, CreateAction | ReplaceAction):
         return []
     lines: list[str] = []

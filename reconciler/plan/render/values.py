@@ -16,7 +16,7 @@ from reconciler.datasets.check import Estimate
 from reconciler.diagnostics import plural
 from reconciler.identity.request import human_bytes
 from reconciler.plan.budget import CONFIG_KEY, money
-from reconciler.plan.model import ORDER, Action, Change, Notice, Plan, UploadAction
+from reconciler.plan.model import ORDER, Action, Change, EvalEstimate, Notice, Plan, UploadAction
 from reconciler.providers.statuses import TERMINAL
 
 SYMBOLS = {"upload": "↑", "create": "+", "replace": "-/+", "cancel": "-", "pause": "~", "resume": "~", "evaluate": "?"}
@@ -89,6 +89,19 @@ def request_yaml(tree: dict[str, Any]) -> list[str]:
     """A request's display tree as YAML lines: flow style for short flat collections, ``|`` for code."""
     text = yaml.dump(tree, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
     return text.rstrip("\n").split("\n")
+
+
+def eval_estimate_line(est: EvalEstimate) -> str:
+    """An evaluation's requests, tokens and price, before anything is sent."""
+    prompt = f"{est.prompt_tokens:,} prompt tokens" if est.exact else f"≈{est.prompt_tokens:,} prompt tokens"
+    answers = f"≤{est.completion_tokens:,} answer tokens"
+    if est.answer_tokens_assumed is not None:
+        answers = f"≈{est.completion_tokens:,} answer tokens (assumed {est.answer_tokens_assumed} per answer)"
+    line = (f"{plural(est.items, 'item')} × {plural(est.models, 'model')}: {plural(est.requests, 'request')}, "
+            f"{prompt}, {answers}")
+    if est.cost is not None:
+        return line + f", ≈{money(est.cost, est.currency)}"
+    return line + f", no price known for {', '.join(est.unpriced)}"
 
 
 def estimate_line(est: Estimate) -> str:
