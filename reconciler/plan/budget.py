@@ -57,7 +57,7 @@ def why_unpriced(estimate: Estimate | None) -> str | None:
     if estimate.cost is not None:
         return None
     if estimate.hourly is not None:
-        return "billed by training time"
+        return "billed by the hour"
     return "no price known for its model"
 
 

@@ -105,7 +105,7 @@ def cost(a: CreateAction | ReplaceAction) -> str:
     est = a.estimate
     why = why_unpriced(est)
     if why is not None or est is None or est.cost is None:
-        hourly = f" at {money(est.hourly, est.currency)}/hour" if est is not None and est.hourly else ""
+        hourly = f" ({money(est.hourly, est.currency)}/hour)" if est is not None and est.hourly else ""
         return f"no estimate: {why}{hourly}"
     assumed = f" (assumes {plural(est.epochs, 'epoch')}: n_epochs is auto)" if epochs_assumed(a) else ""
     return f"≈{money(est.cost, est.currency)}{assumed}"
@@ -161,7 +161,7 @@ def _money(plan: Plan) -> Money | None:
 
 
 def money_line(m: Money) -> str:
-    """``Cost: ≈$0.0253 …, plus 2 creates without an estimate (billed by training time: …). Budget …: unknown.``"""
+    """``Cost: ≈$0.0253 …, plus 2 creates without an estimate (billed by the hour: …). Budget …: unknown.``"""
     line = "Cost: "
     if m.priced_creates:
         line += f"≈{money(m.priced)}" + (f" for {m.trained_tokens:,} trained tokens" if m.trained_tokens else "")

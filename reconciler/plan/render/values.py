@@ -131,7 +131,7 @@ def estimate_line(est: Estimate, epochs_assumed: bool = False) -> str:
     if est.cost is not None:
         line += f", ≈{money(est.cost, est.currency)}"
     elif est.hourly is not None:
-        line += f", billed by training time at {money(est.hourly, est.currency)}/hour"
+        line += f", billed by the hour at {money(est.hourly, est.currency)}/hour"
     else:
         line += ", no price known for this model"
     return line
