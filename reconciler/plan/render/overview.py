@@ -122,10 +122,12 @@ def headline(a: Action) -> str:
         if isinstance(a, CreateAction) and a.blocked_by is not None:
             parts.append(f"waits for {a.blocked_by.name} ({a.blocked_by.reason}): not created by this plan")
         before = a.before
-        if before is not None and before.status == "failed":
-            parts.append(f"retries failed {before.job_id} ({before.error or 'no error given'})")
         changed = _changed(a.changes)
-        parts.append(changed if changed is not None else a.reason)
+        if before is not None and before.status == "failed":  # a retry names the failure it retries
+            parts.append(f"retries {before.job_id}, which failed: {before.error or 'no error given'}")
+            parts += [changed] if changed is not None else []
+        else:
+            parts.append(changed if changed is not None else a.reason)
         if isinstance(a, ReplaceAction):
             parts.append(_cancels(a.before.status))
         if a.then_pause:
