@@ -18,8 +18,8 @@ not 0). Adding a case is adding a file.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest

@@ -18,14 +18,16 @@ import cmarkgfm
 import pytest
 from cmarkgfm.cmark import Options
 
-from reconciler.plan.model import CancelAction, CreateAction, Plan, ReplaceAction
+from reconciler.plan.model import CancelAction, CreateAction, Plan, ReplaceAction, TargetInfo
 from reconciler.plan.planner import plan
 from reconciler.plan.render import render_markdown
 from reconciler.providers.statuses import in_progress
 from tests import test_render as r
 from tests import test_render_review as review
 from tests.builders import make_desired, no_files
+from tests.fakes import FakeApi
 from tests.test_planner_cases import CASES, plan_of_case
+from tests.test_render import live
 
 VOID = {"br", "hr", "img", "input"}
 
@@ -44,7 +46,13 @@ BUILT: dict[str, Callable[[], Plan]] = {
     "replace-running": review._replace_running, "orphan": lambda: review._orphan(False),
     "orphan-pruned": lambda: review._orphan(True), "priced-within": _priced,
 }
-PLANS = {**BUILT, **{f"case-{p.stem}": (lambda p=p: plan_of_case(json.loads(p.read_text()))) for p in CASES}}
+
+
+def _case(path: Path) -> Callable[[], Plan]:
+    return lambda: plan_of_case(json.loads(path.read_text()))
+
+
+PLANS = {**BUILT, **{f"case-{p.stem}": _case(p) for p in CASES}}
 
 
 class Structure(HTMLParser):
@@ -84,7 +92,9 @@ class Structure(HTMLParser):
 def github_html(md: str) -> str:
     """As GitHub renders a comment: GFM with its extensions, raw HTML kept (its sanitizer allows
     ``details``, ``summary``, ``p``, ``b``), ``<pre lang>`` for fenced code."""
-    return cmarkgfm.github_flavored_markdown_to_html(md, options=Options.CMARK_OPT_UNSAFE | Options.CMARK_OPT_GITHUB_PRE_LANG)
+    html: str = cmarkgfm.github_flavored_markdown_to_html(
+        md, options=Options.CMARK_OPT_UNSAFE | Options.CMARK_OPT_GITHUB_PRE_LANG)
+    return html
 
 
 def table_rows(md: str) -> int:
@@ -136,10 +146,28 @@ def test_the_suite_covers_every_kind_of_section() -> None:
     assert any(not expected_alerts(make()) for make in PLANS.values())
 
 
-def test_the_docs_example_is_checked_the_same_way() -> None:
-    """docs/plan.md's markdown plan, as a reader sees it rendered."""
+def docs_plan() -> Plan:
+    """docs/plan.md's example: a replace of a running job, an unpriced reinforcement job under a budget,
+    a long prompt changed by a word, and an orphan left running."""
+    api = FakeApi()
+    bot = live(api, make_desired("support-bot", spec=None, request=review.sft(1.8)))
+    judge = live(api, make_desired("ticket-judge", spec=None, request=review._judge(review.PROMPT)), "succeeded")
+    orphan = live(api, make_desired("support-bot-v1", spec=None, request=review.sft(1.2)))
+    desired = [review.priced(make_desired("support-bot", spec=None, request=review.sft(2.0)), review.estimate(0.0068)),
+               review.priced(make_desired("ticket-judge", spec=None, request=review._judge(
+                   review.PROMPT.replace("from 1 to 5", "from 1 to 10"))), review.estimate(None, 2, hourly=100.0))]
+    target = TargetInfo(provider="openai", api_base="https://api.openai.com/v1")
+    return plan(desired, [bot, judge, orphan], no_files, "default").with_budget(5).model_copy(update={"target": target})
+
+
+def test_the_docs_example_is_this_plan_and_holds_its_structure() -> None:
+    """docs/plan.md shows a markdown plan rendered, as a reviewer sees it: it is this plan's markdown."""
     page = (Path(__file__).parent.parent / "docs" / "plan.md").read_text(encoding="utf-8")
-    md = page[page.index("<!-- markdown plan -->"):page.index("<!-- end of markdown plan -->")]
+    start, end = "<!-- the markdown plan of tests/test_render_markdown.py:docs_plan -->\n", "<!-- end of the plan -->"
+    shown = page[page.index(start) + len(start):page.index(end)]
+    md = render_markdown(docs_plan())
+    assert shown == md, "docs/plan.md's example is not what ftctl renders now: paste render_markdown(docs_plan())"
     parsed = Structure()
     parsed.feed(github_html(md))
-    assert parsed.stack == [] and parsed.rows == table_rows(md) and "[!CAUTION]" in md
+    assert parsed.stack == [] and parsed.rows == table_rows(md) and parsed.diffs_in_tables == [False]
+    assert set(re.findall(r"<blockquote>\n<p>\[!(WARNING|CAUTION)\]\n", github_html(md))) == {"WARNING", "CAUTION"}

@@ -149,7 +149,8 @@ Cost: ≈$0.0300 for 84,000 trained tokens; prices as of 2025-08-01.
 
 
 def _judge(prompt: str) -> CreateRequest:
-    grader = {"type": "score_model", "name": "judge", "model": "o3-mini", "input": [{"role": "user", "content": prompt}]}
+    grader = {"type": "score_model", "name": "judge", "model": "o3-mini",
+              "input": [{"role": "user", "content": prompt}]}
     return make_request().model_copy(update={"model": "o4-mini", "method": MethodSpec(
         type="reinforcement", hyperparameters={"n_epochs": 2}, grader=grader)})
 
@@ -247,7 +248,8 @@ def test_uploads_and_job_steps_are_one_line_each_with_the_status_once() -> None:
 
 
 def test_absent_is_not_the_string_and_auto_epochs_are_an_assumption() -> None:
-    assert (value(None), value("(none)"), value("(absent)"), value("v1")) == ("(absent)", '"(none)"', '"(absent)"', "v1")
+    assert (value(None), value("(none)"), value("(absent)"), value("v1")) == (
+        "(absent)", '"(none)"', '"(absent)"', "v1")
     api = FakeApi()
     old = live(api, make_desired("bot", spec=None, request=make_request()))
     new = make_desired("bot", spec=None, request=make_request(suffix="(absent)"))

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from reconciler.diagnostics import plural
 from reconciler.manifests.strict import Frozen
 from reconciler.plan.budget import CONFIG_KEY, money, why_unpriced
@@ -46,12 +48,12 @@ class Money(Frozen):
     priced_creates: int = 0
     trained_tokens: int = 0
     prices_as_of: str | None = None
-    unpriced: dict[str, str] = {}
+    unpriced: dict[str, str] = Field(default_factory=dict)
     """Name of a new job → why it has no estimate."""
     limit_usd: float | None = None
     verdict: Verdict | None = None
     """Against ``limits.max_cost_usd``; None without a budget."""
-    needs: list[str] = []
+    needs: list[str] = Field(default_factory=list)
     """The flags without which apply refuses the plan for its cost (``--allow-over-budget``…)."""
 
 
@@ -64,16 +66,16 @@ class Headline(Frozen):
     action: str
     name: str
     text: str
-    """What follows the action's word: ``support-bot (ftjob-1) — n_epochs 3 → 4; cancels a running job; ≈$0.01``"""
+    """What follows the action's word: ``bot (ftjob-1) — n_epochs 3 → 4; cancels a running job; ≈$0.01``"""
 
 
 class Overview(Frozen):
     target: str | None = None
     counts: dict[str, int]
     money: Money | None = None
-    alerts: list[Alert] = []
-    headlines: list[Headline] = []
-    kept_orphans: list[Notice] = []
+    alerts: list[Alert] = Field(default_factory=list)
+    headlines: list[Headline] = Field(default_factory=list)
+    kept_orphans: list[Notice] = Field(default_factory=list)
     """Orphans this plan leaves running (those --prune cancels are cancel actions instead)."""
 
 
@@ -119,15 +121,16 @@ def headline(a: Action) -> str:
     """One action in one line (after its verb): on what, why, and what it costs or cancels."""
     parts: list[str] = []
     if isinstance(a, CreateAction | ReplaceAction):
-        if isinstance(a, CreateAction) and a.blocked_by is not None:
-            parts.append(f"waits for {a.blocked_by.name} ({a.blocked_by.reason}): not created by this plan")
-        before = a.before
-        changed = _changed(a.changes)
-        if before is not None and before.status == "failed":  # a retry names the failure it retries
+        before, changed = a.before, _changed(a.changes)
+        if isinstance(a, CreateAction) and a.blocked_by is not None:  # its reason is the blocker's
+            why = a.blocked_by.reason
+            parts.append((why if why.startswith("waits for") else f"waits for {a.blocked_by.name} ({why})")
+                         + ": not created by this plan")
+        elif before is not None and before.status == "failed":  # a retry names the failure it retries
             parts.append(f"retries {before.job_id}, which failed: {before.error or 'no error given'}")
-            parts += [changed] if changed is not None else []
-        else:
-            parts.append(changed if changed is not None else a.reason)
+        elif changed is None:
+            parts.append(a.reason)
+        parts += [changed] if changed is not None else []
         if isinstance(a, ReplaceAction):
             parts.append(_cancels(a.before.status))
         if a.then_pause:
