@@ -262,3 +262,26 @@ def test_absent_is_not_the_string_and_auto_epochs_are_an_assumption() -> None:
            "</summary>" in auto_md
     assert "**Estimate:** 120 examples, 28,000 tokens × 9 epochs (assumed: n_epochs is auto) = 252,000 trained " \
            "tokens, ≈$0.0900" in auto_md
+
+
+def test_text_markdown_and_json_say_the_same() -> None:
+    """One overview, three outputs: each headline, alert and the money line reads the same in each."""
+    for p in (_unpriced_under_budget(), _replace_running(), _orphan(prune=False), _orphan(prune=True),
+              _budget_plan_over()):
+        text, md, data = render_text(p), render_markdown(p), json.loads(render_json(p))
+        overview = data["overview"]
+        for h in overview["headlines"]:
+            subject, _, rest = h["text"].partition(" — ")
+            assert f"{h['action']:<8} {subject} — {rest}\n" in text
+            assert f"<b>{h['action']}</b> {h['text']}" in md
+        for alert in overview["alerts"]:
+            assert f"{alert['text']}\n" in text and f"> [!{alert['level']}]\n> {alert['text']}\n" in md
+        cancelled = {a["job_id"] for a in data["actions"] if a["action"] == "cancel"}
+        left = [o for o in data["orphans"] if o["status"] == "running" and o["job_id"] not in cancelled]
+        assert overview["counts"] == {**data["summary"], "failed": len(data["failed"]), "orphans": len(left)}
+
+
+def _budget_plan_over() -> Plan:
+    from tests.test_render import _budget_plan
+
+    return _budget_plan(50)
