@@ -83,7 +83,7 @@ def test_a_spec_line_is_never_alone_and_carries_its_reason() -> None:
     (action,) = result.actions
     assert isinstance(action, ReplaceAction)
     assert [c.dotted for c in action.changes] == ["suffix"]  # the one field that cannot be read off the job
-    assert "~ suffix: (not reported by the API) → (none)" in render_text(result)
+    assert "~ suffix: (not reported by the API) → (absent)" in render_text(result)
 
 
 def test_when_every_field_is_reported_and_none_differs_the_spec_line_says_why() -> None:

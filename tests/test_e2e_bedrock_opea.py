@@ -205,7 +205,7 @@ def test_opea_forgets_its_jobs_when_it_restarts_and_the_plan_says_so(tmp_path: P
         assert _opea_jobs(again) == []  # jobs live in the service's memory; its files stay on disk
         t.server = again
         code, out = t.ftctl("plan", "--detailed-exitcode")
-        assert code == 2 and "+ create   bot  # no job exists yet" in out, out
+        assert code == 2 and "+ create   bot — no job exists yet" in out, out
 
 
 def test_the_opea_flavour_answers_as_its_code_does(serve: Serve) -> None:

@@ -57,12 +57,12 @@ def test_the_full_loop(tmp_path: Path, server: SandboxProcess) -> None:
     server.advance(12)
     ws.write(epochs=4, state="paused")
     pause = ws.ftctl("plan")
-    assert f"~ pause    bot ({new_id})" in pause.stdout
+    assert f"‖ pause    bot ({new_id}, running) — state: paused" in pause.stdout
     assert ws.ftctl("apply", "--auto-approve").returncode == 0
     assert ws.jobs()[0]["status"] == "paused"
 
     ws.write(epochs=4, state="active")
-    assert f"~ resume   bot ({new_id})" in ws.ftctl("plan").stdout
+    assert f"» resume   bot ({new_id}, paused) — state: active" in ws.ftctl("plan").stdout
     assert ws.ftctl("apply", "--auto-approve").returncode == 0
     assert ws.jobs()[0]["status"] == "running"
 
@@ -75,7 +75,7 @@ def test_the_full_loop(tmp_path: Path, server: SandboxProcess) -> None:
     assert orphan.returncode == 2  # a running job nobody declares: the live jobs do not match the manifests
     assert f"! bot ({new_id}, running): no manifest declares this name" in orphan.stdout
     prune = ws.ftctl("plan", "--prune")
-    assert f"- cancel   bot ({new_id})" in prune.stdout
+    assert f"- cancel   bot ({new_id}, running) — orphan: no manifest declares it (--prune)" in prune.stdout
     assert ws.ftctl("apply", "--prune", "--auto-approve").returncode == 0
     assert ws.jobs()[0]["status"] == "cancelled"
     assert ws.ftctl("plan", "--detailed-exitcode").returncode == 0  # the orphan has ended: nothing differs
@@ -157,7 +157,7 @@ def test_embedded_sandbox_loop(tmp_path: Path) -> None:
     applied = run("apply", "--auto-approve")
     assert applied.returncode == 0, applied.stdout + applied.stderr
     waiting = run("plan", "--detailed-exitcode")  # the pipeline's second stage waits for the first
-    assert waiting.returncode == 2 and "+ create   support-bot-dpo  # waits for support-bot: its job" in waiting.stdout
+    assert waiting.returncode == 2 and "+ create   support-bot-dpo — waits for support-bot: its job" in waiting.stdout
     status = run("status")
     assert "support-bot" in status.stdout and "ticket-triage" in status.stdout
     assert (tmp_path / ".ftctl" / "sandbox.db").is_file()

@@ -65,16 +65,16 @@ def test_a_gate_blocks_the_next_stage_until_it_passes(tmp_path: Path, server: Sa
     assert p.statuses()["sft"] == ["succeeded"]
 
     plan = p.ftctl("plan")
-    assert "? evaluate sft (ftjob-" in plan.stdout and "# its gate decides whether next is trained" in plan.stdout
-    assert "estimate: 4 items × 2 models: 8 requests, ≈" in plan.stdout and "≤512 answer tokens, ≈$0.0" in plan.stdout
-    assert "+ create   next  # waits for the gate of sft: its job ftjob-" in plan.stdout
+    assert "? evaluate sft (ftjob-" in plan.stdout and "— its gate decides whether next is trained" in plan.stdout
+    assert "; 4 items × 2 models: 8 requests, ≈" in plan.stdout and "≤512 answer tokens, ≈$0.0" in plan.stdout
+    assert "+ create   next — waits for the gate of sft: its job ftjob-" in plan.stdout
     evaluate = next(a for a in json.loads(p.ftctl("plan", "-o", "json").stdout)["actions"]
                     if a["action"] == "evaluate")
     assert evaluate["estimate"]["requests"] == 8 and evaluate["estimate"]["completion_tokens"] == 512
 
     _store_report(p, {items[0]["prompt"]: items[0]["answer"]})  # one right answer of four
     blocked = p.ftctl("plan")
-    assert "+ create   next  # blocked by the gate of sft: score 0.25 < 0.50" in blocked.stdout
+    assert "+ create   next — waits for sft (blocked by the gate of sft: score 0.25 < 0.50" in blocked.stdout
     assert "evaluate" not in blocked.stdout.split("Failed jobs")[0]
     before = p.server.stats()
     evaluated = p.ftctl("eval", "-o", "json", paths=False)  # every answer and grade is in the cache
@@ -92,5 +92,5 @@ def test_a_gate_blocks_the_next_stage_until_it_passes(tmp_path: Path, server: Sa
     _store_report(p, {i["prompt"]: i["answer"] for i in items})  # all four right
     passed = p.ftctl("apply", "--auto-approve")
     assert passed.returncode == 0, passed.stdout + passed.stderr
-    assert "+ create   next  # no job exists yet" in passed.stdout
+    assert "+ create   next — no job exists yet" in passed.stdout
     assert sorted(p.statuses()) == ["next", "sft"]

@@ -66,13 +66,13 @@ def test_a_three_stage_pipeline_is_carried_through_and_retrained_in_order(tmp_pa
     assert [j["status"] for j in p.jobs()] == ["running"]
     text = p.ftctl("plan", "--detailed-exitcode")
     assert text.returncode == 2  # blocked creates are changes still to make
-    assert "+ create   dpo  # waits for sft: its job " in text.stdout and " is running" in text.stdout
-    assert "+ create   polish  # waits for dpo: it waits for sft" in text.stdout
+    assert "+ create   dpo — waits for sft: its job " in text.stdout and " is running" in text.stdout
+    assert "+ create   polish — waits for dpo: it waits for sft" in text.stdout
     assert "blocked: not created by this plan; it waits for sft" in text.stdout
     assert "Pipeline:\n  sft: running\n    └─ dpo: blocked\n      └─ polish: blocked (last of dpo)" in text.stdout
     markdown = p.ftctl("plan", "-o", "markdown").stdout
     assert "```mermaid\nflowchart LR\n" in markdown and "s_sft --> s_dpo" in markdown
-    assert "s_dpo -->|last| s_polish" in markdown and "<b>create</b> dpo — waits for sft</summary>" in markdown
+    assert "s_dpo -->|last| s_polish" in markdown and "<b>create</b> dpo — waits for sft: its job " in markdown
     actions = {a["name"]: a for a in json.loads(p.ftctl("plan", "-o", "json").stdout)["actions"]}
     assert actions["dpo"]["blocked_by"] == {"name": "sft", "reason": actions["dpo"]["reason"]}
     assert actions["dpo"]["reason"].startswith("waits for sft: its job ftjob-")

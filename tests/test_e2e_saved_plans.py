@@ -217,13 +217,14 @@ def test_over_budget_apply_is_refused_before_any_write_unless_the_reviewed_plan_
     before = sandbox.stats()
     refused = ws.ftctl("apply", "--auto-approve")
     assert refused.returncode == 1
-    assert "Over budget: the new training (≈$" in refused.stdout
+    assert "Budget $0.0001 (limits.max_cost_usd): over; apply refuses this plan without --allow-over-budget." \
+           in refused.stdout
     assert refused.stderr.strip().splitlines()[-1].startswith(
         "Error: refused, nothing was changed: its new training (≈$")
     after = sandbox.stats()
     assert [r for r in after if r.startswith("POST") and after[r] != before.get(r, 0)] == []  # nothing sent
     saved = ws.ftctl("plan", "--out", "p.json", "--allow-over-budget")
-    assert saved.returncode == 0 and "allowed by --allow-over-budget." in saved.stdout
+    assert saved.returncode == 0 and "(limits.max_cost_usd): over; allowed by this run." in saved.stdout
     flagged = ws.ftctl("apply", "p.json", "--allow-over-budget")
     assert flagged.returncode == 1 and "a saved plan is applied as it was reviewed" in flagged.stderr
     applied = ws.ftctl("apply", "p.json")

@@ -38,11 +38,12 @@ def test_the_evaluate_step_shows_its_estimate_in_every_format() -> None:
     made = _with_estimate(_pipeline(None))
     line = ("20 items × 2 models: 40 requests, ≈1,800 prompt tokens, ≤5,120 answer tokens, ≈$0.0034")
     text = render_text(made)
-    assert "    ? evaluate up (ftjob-1)  # its gate decides whether down is trained\n" \
-           f"        estimate: {line}\n" in text
+    assert ("    ? evaluate up (ftjob-1, succeeded) — its gate decides whether down is trained; samples 20 items from "
+            f"ft:gpt-4o-mini-2024-07-18:org::up and its baseline; {line}\n") in text
     assert "Plan: 0 to upload, 0 to cancel, 0 to replace, 1 to create, 0 to pause, 0 to resume, 1 to evaluate." in text
     markdown = render_markdown(made)
-    assert f"Job `ftjob-1` trained `ft:gpt-4o-mini-2024-07-18:org::up`.\n\n**Estimate:** {line}\n" in markdown
+    assert ("<p>🧪 <b>evaluate</b> up (ftjob-1, succeeded) — its gate decides whether down is trained; samples 20 "
+            f"items from ft:gpt-4o-mini-2024-07-18:org::up and its baseline; {line}</p>") in markdown
     step = next(a for a in json.loads(render_json(made))["actions"] if a["action"] == "evaluate")
     assert step["estimate"] == ESTIMATE.model_dump(mode="json")
     assert Plan.from_json(json.loads(render_json(made))) == made
@@ -54,8 +55,8 @@ def test_an_assumed_answer_length_and_an_unknown_price_are_said() -> None:
     made = _pipeline(None)
     made = made.model_copy(update={"actions": [a.model_copy(update={"estimate": unpriced})
                                                if isinstance(a, EvaluateAction) else a for a in made.actions]})
-    assert ("estimate: 20 items × 2 models: 40 requests, ≈1,800 prompt tokens, ≈10,240 answer tokens (assumed 256 "
-            "per answer), no price known for my-model") in render_text(made)
+    assert ("; 20 items × 2 models: 40 requests, ≈1,800 prompt tokens, ≈10,240 answer tokens (assumed 256 "
+            "per answer), no price known for my-model\n") in render_text(made)
 
 
 def test_next_round_keeps_the_evaluation_the_waiting_stage_needs() -> None:

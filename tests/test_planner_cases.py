@@ -18,6 +18,7 @@ not 0). Adding a case is adding a file.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ import pytest
 
 from reconciler.api.models import LiveCheckpoint, LiveFile, LiveJob
 from reconciler.identity import tags
-from reconciler.plan.model import CreateAction, Declared, GateVerdict, PlanOptions, ReplaceAction
+from reconciler.plan.model import CreateAction, Declared, GateVerdict, Plan, PlanOptions, ReplaceAction
 from reconciler.plan.planner import plan
 from tests.builders import desired_from_case
 
@@ -77,9 +78,8 @@ def test_every_row_of_the_table_has_a_case() -> None:
     assert sorted((TABLE | RULES) - set(rows.values())) == [], "rows without a case"
 
 
-@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
-def test_planner_case(path: Path) -> None:
-    case: dict[str, Any] = json.loads(path.read_text())
+def plan_of_case(case: dict[str, Any], listed: Callable[[], list[LiveFile]] | None = None) -> Plan:
+    """The plan of a case's desired manifests and live jobs (the markdown structure test renders them all)."""
     desired = [desired_from_case(d) for d in case["desired"]]
     by_name = {d.name: d for d in desired}
     for job in case["live"]:
@@ -93,16 +93,23 @@ def test_planner_case(path: Path) -> None:
     elsewhere = [Declared(**e) for e in opts.get("elsewhere", [])]
     options = PlanOptions(prune=opts.get("prune", False), replace=sorted(opts.get("replace", [])),
                           partial=bool(elsewhere), elsewhere=elsewhere)
+    verdicts = case.get("verdicts", {})
+    return plan(desired, jobs, listed or (lambda: files), "default", options,
+                checkpoints=lambda job_id: [LiveCheckpoint.model_validate(c) for c in points.get(job_id, [])],
+                gates=lambda name, job: GateVerdict(**verdicts[job.id]) if job.id in verdicts else None)
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_planner_case(path: Path) -> None:
+    case: dict[str, Any] = json.loads(path.read_text())
+    files = [LiveFile.model_validate(f) for f in case.get("files", [])]
     reads: list[int] = []
 
     def listed() -> list[LiveFile]:
         reads.append(1)
         return files
 
-    verdicts = case.get("verdicts", {})
-    result = plan(desired, jobs, listed, "default", options,
-                  checkpoints=lambda job_id: [LiveCheckpoint.model_validate(c) for c in points.get(job_id, [])],
-                  gates=lambda name, job: GateVerdict(**verdicts[job.id]) if job.id in verdicts else None)
+    result = plan_of_case(case, listed)
     # The file list is read once at most, and exactly when a new job uses a local file.
     uses_files = any(isinstance(a, CreateAction | ReplaceAction) and a.after.local_files() for a in result.actions)
     assert len(reads) == (1 if uses_files else 0)

@@ -75,9 +75,10 @@ def test_text() -> None:
     assert render_text(_plan()) == """\
 ftctl plan for stack "default" on the embedded sandbox (.ftctl/sandbox.db)
 
-  -/+ replace  bot (ftjob-1)  # the spec changed and a live job cannot be changed
+  -/+ replace  bot (ftjob-1) — n_epochs 3 → 4; cancels a running job; no estimate: no local training file to \
+estimate from
         ~ method.hyperparameters.n_epochs: 3 → 4
-    + create   fresh  # no job exists yet
+    + create   fresh — no job exists yet; then paused; no estimate: no local training file to estimate from
         model: gpt-4o-mini
         training_file: file-train
         method:
@@ -88,7 +89,10 @@ ftctl plan for stack "default" on the embedded sandbox (.ftctl/sandbox.db)
 Orphans (no manifest):
   ! gone (ftjob-2, running): no manifest declares this name
 
-Plan: 0 to upload, 0 to cancel, 1 to replace, 1 to create, 0 to pause, 0 to resume.
+Cost: unknown: 2 creates without an estimate (no local training file to estimate from: bot, fresh).
+Cancels 1 job still in progress: bot (ftjob-1, running). The training done so far is billed and makes no model.
+Plan: 0 to upload, 0 to cancel, 1 to replace, 1 to create, 0 to pause, 0 to resume. 1 live job no manifest declares: \
+it keeps running and billing; plan --prune cancels it (listed above).
 """
 
 
@@ -101,7 +105,7 @@ def test_a_create_shows_the_whole_request_with_grader_tree_and_integrations() ->
     assert render_text(_create_plan()) == """\
 ftctl plan for stack "default"
 
-    + create   triage  # no job exists yet
+    + create   triage — no job exists yet; no estimate: no local training file to estimate from
         model: o4-mini
         training_file: file-train
         method:
@@ -134,6 +138,7 @@ ftctl plan for stack "default"
             tags: [v3, nightly]
         metadata: {team: support}
 
+Cost: unknown: 1 create without an estimate (no local training file to estimate from: triage).
 Plan: 0 to upload, 0 to cancel, 0 to replace, 1 to create, 0 to pause, 0 to resume.
 """
 
@@ -155,16 +160,19 @@ def test_a_grader_source_change_is_a_unified_diff_in_text() -> None:
     assert render_text(_grader_change_plan()) == f"""\
 ftctl plan for stack "default"
 
-  -/+ replace  triage (ftjob-1)  # the spec changed and a live job cannot be changed
+  -/+ replace  triage (ftjob-1) — grader.graders.py.source changed; cancels a running job; no estimate: no local \
+training file to estimate from
         ~ method.grader.graders.py.source:
 {diff}
+Cost: unknown: 1 create without an estimate (no local training file to estimate from: triage).
+Cancels 1 job still in progress: triage (ftjob-1, running). The training done so far is billed and makes no model.
 Plan: 0 to upload, 0 to cancel, 1 to replace, 0 to create, 0 to pause, 0 to resume.
 """
 
 
 def test_a_grader_source_change_is_a_fenced_diff_in_markdown_outside_any_table() -> None:
     md = render_markdown(_grader_change_plan())
-    changes = md[md.index("**Changes**"):md.index("**Request**")]
+    changes = md[md.index("**Changes**"):md.index("<details><summary>The whole request</summary>")]
     assert changes == f"""\
 **Changes**
 
@@ -201,12 +209,13 @@ def assert_well_formed(md: str) -> None:
 def test_markdown_summary_first_and_details_in_collapsibles() -> None:
     md = render_markdown(_plan())
     lines = md.splitlines()
-    assert lines[0] == "### ftctl plan — stack `default`"
-    assert lines[2:5] == ["| upload | cancel | replace | create | pause | resume |", "|---|---|---|---|---|---|",
-                          "| 0 | 0 | 1 | 1 | 0 | 0 |"]
-    assert "<details><summary><code>-/+</code> <b>replace</b> bot (ftjob-1)</summary>" in lines
+    assert lines[0] == "### ftctl plan — stack `default` on the embedded sandbox (.ftctl/sandbox.db)"
+    assert lines[2:5] == ["| upload | cancel | replace | create | pause | resume | failed | orphans |",
+                          "|---|---|---|---|---|---|---|---|", "| 0 | 0 | 1 | 1 | 0 | 0 | 0 | 1 |"]
+    assert ("<details><summary>🔁 <b>replace</b> bot (ftjob-1) — n_epochs 3 → 4; cancels a running job; no estimate: "
+            "no local training file to estimate from</summary>") in lines
     assert "| `method.hyperparameters.n_epochs` | `3` | `4` |" in lines
-    assert md.count("<details>") == 2 and md.count("</details>") == 2
+    assert md.count("<details>") == 3 and md.count("</details>") == 3  # two actions, the replace's whole request
     assert "- `gone` (ftjob-2, running): no manifest declares this name" in lines
     assert_well_formed(md)
 
@@ -233,6 +242,10 @@ No changes to apply, but 1 job failed (listed above): the live jobs do not match
 """
     assert render_markdown(p) == """\
 ### ftctl plan — stack `default`
+
+| upload | cancel | replace | create | pause | resume | failed | orphans |
+|---|---|---|---|---|---|---|---|
+| 0 | 0 | 0 | 0 | 0 | 0 | 1 | 0 |
 
 **Failed jobs**
 - `bot` (ftjob-1, failed): The job failed due to an invalid training file | line 3 (retry with --replace bot)
@@ -294,7 +307,8 @@ def test_finished_orphans_are_counted_and_live_ones_listed() -> None:
         "  ! runs (ftjob-4, running): no manifest declares this name",
         "  ! and 3 finished jobs of names no manifest declares (history; ftctl status lists them)",
         "",
-        "No changes to apply, but 1 live job no manifest declares (listed above; plan --prune would cancel them)."]
+        "No changes to apply, but 1 live job no manifest declares: it keeps running and billing; plan --prune cancels "
+        "it (listed above)."]
 
 
 def _budget_plan(limit: float, **allow: bool) -> Plan:
@@ -310,24 +324,20 @@ def _budget_plan(limit: float, **allow: bool) -> Plan:
 def test_the_budget_is_shown_against_the_plan_and_marked_when_over() -> None:
     text = render_text(_budget_plan(50)).split("\n\n")[-1]
     assert text == """\
-Estimated training: 48,000,000 trained tokens, ≈$600.00 (+2 jobs billed otherwise or without an estimate); \
-prices as of 2025-08-01.
-Over budget: the new training (≈$600.00) exceeds limits.max_cost_usd ($50.00); apply refuses this plan without \
---allow-over-budget.
-Not priced, so not in the budget: byid (no local training file to estimate from), rft (billed by training time); \
-apply refuses this plan without --allow-unpriced.
+Cost: ≈$600.00 for 48,000,000 trained tokens, plus 2 creates without an estimate (no local training file to estimate \
+from: byid; billed by the hour: rft); prices as of 2025-08-01. Budget $50.00 (limits.max_cost_usd): over; apply \
+refuses this plan without --allow-over-budget and --allow-unpriced.
 Plan: 0 to upload, 0 to cancel, 0 to replace, 3 to create, 0 to pause, 0 to resume.
 """
     allowed = render_text(_budget_plan(50, allow_over_budget=True, allow_unpriced=True))
-    assert "exceeds limits.max_cost_usd ($50.00); allowed by --allow-over-budget." in allowed
-    assert "rft (billed by training time); allowed by --allow-unpriced." in allowed
-    within = render_text(_budget_plan(1000, allow_unpriced=True))
-    assert "Budget: ≈$600.00 of new training, within limits.max_cost_usd ($1,000.00).\n" in within
-    assert "\n> **⚠️ Over budget: the new training (≈$600.00) exceeds limits.max_cost_usd ($50.00); apply refuses " \
-           "this plan without --allow-over-budget.**\n" in render_markdown(_budget_plan(50))
+    assert "Budget $50.00 (limits.max_cost_usd): over; allowed by this run.\n" in allowed
+    unknown = render_text(_budget_plan(1000, allow_unpriced=True))  # priced within, but not everything is priced
+    assert ("Budget $1,000.00 (limits.max_cost_usd): unknown, as the creates without an estimate could cost any "
+            "amount; allowed by this run.\n") in unknown
+    assert "\n> [!CAUTION]\n> Cost: ≈$600.00 for 48,000,000 trained tokens" in render_markdown(_budget_plan(50))
     assert json.loads(render_json(_budget_plan(50)))["budget"] == {
         "limit_usd": 50.0, "spend_usd": 600.0, "over": True, "allow_over_budget": False, "allow_unpriced": False,
-        "unpriced": {"byid": "no local training file to estimate from", "rft": "billed by training time"}}
+        "unpriced": {"byid": "no local training file to estimate from", "rft": "billed by the hour"}}
     assert "budget" not in render_text(plan([make_desired("a")], [], no_files, "default")).lower()
 
 

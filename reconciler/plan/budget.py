@@ -49,7 +49,7 @@ class Budget(BaseModel):
         return "; ".join(reasons) or None
 
 
-def _why_unpriced(estimate: Estimate | None) -> str | None:
+def why_unpriced(estimate: Estimate | None) -> str | None:
     if estimate is None:
         return "no local training file to estimate from"
     if estimate.currency != "USD":
@@ -57,7 +57,7 @@ def _why_unpriced(estimate: Estimate | None) -> str | None:
     if estimate.cost is not None:
         return None
     if estimate.hourly is not None:
-        return "billed by training time"
+        return "billed by the hour"
     return "no price known for its model"
 
 
@@ -66,7 +66,7 @@ def assess(creations: Iterable[tuple[str, Estimate | None]], limit_usd: float, a
     """The budget of a plan's new jobs, given as ``(name, estimate)`` pairs."""
     spend, unpriced = 0.0, {}
     for name, estimate in creations:
-        why = _why_unpriced(estimate)
+        why = why_unpriced(estimate)
         if why is not None:
             unpriced[name] = why
         elif estimate is not None and estimate.cost is not None:

@@ -25,6 +25,8 @@ from reconciler.plan.budget import Budget, assess
 from reconciler.providers.statuses import in_progress
 
 FORMAT_VERSION = 4
+DERIVED = ("summary", "overview", "fingerprint", "checksum")
+"""Keys of a JSON plan computed from the rest."""
 ActionKind = Literal["upload", "cancel", "replace", "create", "pause", "resume", "evaluate"]
 ORDER: tuple[ActionKind, ...] = ("upload", "cancel", "replace", "create", "pause", "resume", "evaluate")
 
@@ -347,9 +349,12 @@ class Plan(Frozen):
         """Creates of stages that wait for their upstream."""
         return [a for a in self.actions if isinstance(a, CreateAction) and a.blocked_by is not None]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, derived: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The plan as JSON; ``derived`` adds what renderers computed from it (the ``overview``), read
+        by machines and the checksum, never by ``from_json``."""
         data = self.model_dump(mode="json")
         data["summary"] = self.summary
+        data.update(derived or {})
         data["fingerprint"] = self.live.fingerprint()
         data["checksum"] = checksum(data)
         return data
@@ -359,7 +364,7 @@ class Plan(Frozen):
         """The plan in ``data``; ``ValueError`` when its checksum does not match (edited or damaged)."""
         if data.get("checksum") != checksum(data):
             raise ValueError("its checksum does not match its content (edited by hand, or damaged)")
-        return cls.model_validate({k: v for k, v in data.items() if k not in ("summary", "fingerprint", "checksum")})
+        return cls.model_validate({k: v for k, v in data.items() if k not in DERIVED})
 
 
 def _canonical(data: Any) -> str:

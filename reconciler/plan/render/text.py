@@ -1,25 +1,23 @@
-"""The plan as text for a terminal: one line per action, its details indented beneath.
+"""The plan as text for a terminal: one headline per action (the overview's: reason, estimate,
+changed fields), its details indented beneath, then the money line and what the plan cancels.
 
 Colour is plain ANSI and only when asked (the CLI asks on a terminal without ``NO_COLOR``).
 """
 
 from __future__ import annotations
 
-from reconciler.plan.model import Action, CreateAction, EvaluateAction, Plan, ReplaceAction
+from reconciler.plan.model import Action, CreateAction, Plan, ReplaceAction
 from reconciler.plan.render import graph
+from reconciler.plan.render.overview import epochs_assumed, money_line, overview
 from reconciler.plan.render.values import (
     SYMBOLS,
-    budget_lines,
+    block_diff,
     change_value,
     estimate_line,
-    eval_estimate_line,
     finished_orphans_line,
     live_orphans,
     request_yaml,
-    subject,
     summary_line,
-    total_cost,
-    unified,
 )
 
 COLOURS = {"upload": 36, "create": 32, "replace": 33, "cancel": 31, "pause": 34, "resume": 34, "evaluate": 35}
@@ -27,15 +25,14 @@ PAD = " " * 8
 
 
 def _details(a: Action) -> list[str]:
-    if isinstance(a, EvaluateAction):
-        return [f"{PAD}estimate: {eval_estimate_line(a.estimate)}"] if a.estimate is not None else []
-    if not isinstance(a, CreateAction | ReplaceAction):
+    if not isinstance(a, CreateAction | ReplaceAction):  # one line says it all (an evaluation's estimate too)
         return []
     lines: list[str] = []
     for change in a.changes:
-        if change.multiline:
+        block = block_diff(change)
+        if block is not None:
             lines.append(f"{PAD}~ {change.dotted}:")
-            lines += [f"{PAD}    {line}" for line in unified(change)]
+            lines += [f"{PAD}    {line}" for line in block]
         else:
             lines.append(f"{PAD}~ {change.dotted}: {change_value(change, 'before')} → {change_value(change, 'after')}")
     if isinstance(a, CreateAction):  # a new job: the whole request (a replace shows what differs)
@@ -43,7 +40,7 @@ def _details(a: Action) -> list[str]:
     if isinstance(a, CreateAction) and a.blocked_by is not None:
         lines.append(f"{PAD}blocked: not created by this plan; it waits for {a.blocked_by.name}")
     if a.estimate is not None:
-        lines.append(f"{PAD}estimate: {estimate_line(a.estimate)}")
+        lines.append(f"{PAD}estimate: {estimate_line(a.estimate, epochs_assumed(a))}")
     if a.then_pause:
         lines.append(f"{PAD}then pause once it runs (state: paused)")
     return lines
@@ -53,19 +50,21 @@ def render_text(plan: Plan, color: bool = False) -> str:
     def style(text: str, *codes: int) -> str:
         return f"\x1b[{';'.join(map(str, codes))}m{text}\x1b[0m" if color and codes else text
 
-    target = f" on {plan.target.label}" if plan.target is not None else ""
+    ov = overview(plan)
+    target = f" on {ov.target}" if ov.target is not None else ""
     out = [f'ftctl plan for stack "{plan.stack}"{target}', ""]
     if plan.stages:
         out += [style("Pipeline:", 1), *(f"  {line}" for line in graph.text(plan.stages)), ""]
-    for a in plan.actions:
-        head = f"  {SYMBOLS[a.action]:>3} {a.action:<8} {subject(a)}"
-        out.append(style(head, 1, COLOURS[a.action]) + style(f"  # {a.reason}", 2))
+    for a, h in zip(plan.actions, ov.headlines, strict=True):
+        subject, _, rest = h.text.partition(" — ")
+        out.append(style(f"  {SYMBOLS[a.action]:>3} {a.action:<8} {subject}", 1, COLOURS[a.action])
+                   + (style(f" — {rest}", 2) if rest else ""))
         out.extend(_details(a))
     if plan.actions:
         out.append("")
-    running, finished = live_orphans(plan)
+    _, finished = live_orphans(plan)
     for title, notices, more in (("Failed jobs (not retried)", plan.failed, 0),
-                                 ("Orphans (no manifest)", running, finished), ("Notes", plan.notes, 0)):
+                                 ("Orphans (no manifest)", ov.kept_orphans, finished), ("Notes", plan.notes, 0)):
         if notices or more:
             out.append(style(f"{title}:", 1))
             for n in notices:
@@ -74,9 +73,9 @@ def render_text(plan: Plan, color: bool = False) -> str:
             if more:
                 out.append(f"  ! {finished_orphans_line(more, bool(notices))}")
             out.append("")
-    cost = total_cost(plan)
-    if cost:
-        out.append(cost)
-    out += [style(line, 1, 31) if warn else line for line, warn in budget_lines(plan)]
+    alerts = [alert.text for alert in ov.alerts]
+    if ov.money is not None and money_line(ov.money) not in alerts:
+        out.append(money_line(ov.money))
+    out += [style(f"{text}", 1, 31) for text in alerts]
     out.append(style(summary_line(plan), 1))
     return "\n".join(out) + "\n"

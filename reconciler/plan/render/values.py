@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from typing import Any
 
 import yaml
@@ -15,20 +16,28 @@ import yaml
 from reconciler.datasets.check import Estimate
 from reconciler.diagnostics import plural
 from reconciler.identity.request import human_bytes
-from reconciler.plan.budget import CONFIG_KEY, money
+from reconciler.plan.budget import money
 from reconciler.plan.model import ORDER, Action, Change, EvalEstimate, Notice, Plan, UploadAction
 from reconciler.providers.statuses import TERMINAL
 
-SYMBOLS = {"upload": "↑", "create": "+", "replace": "-/+", "cancel": "-", "pause": "~", "resume": "~", "evaluate": "?"}
+SYMBOLS = {"upload": "↑", "create": "+", "replace": "-/+", "cancel": "-", "pause": "‖", "resume": "»", "evaluate": "?"}
 VERBS = {"upload": "to upload", "create": "to create", "replace": "to replace", "cancel": "to cancel",
          "pause": "to pause", "resume": "to resume", "evaluate": "to evaluate"}
 
 
+ABSENT = "(absent)"
+LONG = 60
+"""A one-line string longer than this changes as a word-level diff, not as two whole values."""
+CONTEXT = 6
+"""Words of context either side of a word-level change."""
+
+
 def value(v: Any) -> str:
-    """One value on one line; a string whose spaces would not show is quoted."""
+    """One value on one line; a string whose spaces would not show, or that reads like a marker
+    such as ``(absent)``, is quoted, so an absent value and a string never look alike."""
     if v is None:
-        return "(none)"
-    if isinstance(v, str) and v and v == v.strip() and v.isprintable():
+        return ABSENT
+    if isinstance(v, str) and v and v == v.strip() and v.isprintable() and not re.fullmatch(r"\(.*\)", v):
         return v
     return json.dumps(v, ensure_ascii=False)
 
@@ -56,6 +65,29 @@ def unified(change: Change) -> list[str]:
         if not line.endswith("\n"):
             out.append("\\ No newline at end of file")
     return out
+
+
+def words(change: Change) -> list[str]:
+    """A change inside a long one-line string, word by word: each changed stretch with a few words
+    either side, before (``-``) and after (``+``), as lines of a ``diff`` block."""
+    before, after = (re.findall(r"\s+|\S+", v if isinstance(v, str) else value(v))
+                     for v in (change.before, change.after))
+    out: list[str] = []
+    for group in difflib.SequenceMatcher(None, before, after, autojunk=False).get_grouped_opcodes(2 * CONTEXT):
+        for sign, tokens, lo, hi in (("-", before, group[0][1], group[-1][2]), ("+", after, group[0][3], group[-1][4])):
+            text = "".join(tokens[lo:hi]).strip()
+            out.append(f"{sign}{'…' if lo > 0 else ''}{text}{'…' if hi < len(tokens) else ''}")
+    return out
+
+
+def block_diff(change: Change) -> list[str] | None:
+    """A change shown as a ``diff`` block (multi-line values, long one-line strings), or None when
+    ``before → after`` reads well on one line."""
+    if change.multiline:
+        return unified(change)
+    if any(isinstance(v, str) and len(v) > LONG for v in (change.before, change.after)):
+        return words(change)
+    return None
 
 
 class _Dumper(yaml.SafeDumper):
@@ -104,53 +136,18 @@ def eval_estimate_line(est: EvalEstimate) -> str:
     return line + f", no price known for {', '.join(est.unpriced)}"
 
 
-def estimate_line(est: Estimate) -> str:
+def estimate_line(est: Estimate, epochs_assumed: bool = False) -> str:
     tokens = f"{est.tokens:,} tokens" if est.exact else f"≈{est.tokens:,} tokens (estimated)"
-    line = (f"{plural(est.examples, 'example')}, {tokens} × {plural(est.epochs, 'epoch')} = "
+    epochs = plural(est.epochs, "epoch") + (" (assumed: n_epochs is auto)" if epochs_assumed else "")
+    line = (f"{plural(est.examples, 'example')}, {tokens} × {epochs} = "
             f"{est.trained_tokens:,} trained tokens")
     if est.cost is not None:
         line += f", ≈{money(est.cost, est.currency)}"
     elif est.hourly is not None:
-        line += f", billed by training time at {money(est.hourly, est.currency)}/hour"
+        line += f", billed by the hour at {money(est.hourly, est.currency)}/hour"
     else:
         line += ", no price known for this model"
     return line
-
-
-def total_cost(plan: Plan) -> str | None:
-    new = [a.estimate for a in plan.actions if a.action in ("create", "replace")]
-    estimates = [e for e in new if e is not None]
-    if not estimates:
-        return None
-    priced = [e for e in estimates if e.cost is not None]
-    total = sum(e.cost or 0.0 for e in priced)
-    text = f"Estimated training: {sum(e.trained_tokens for e in estimates):,} trained tokens"
-    if priced:
-        text += f", ≈{money(total, priced[0].currency)}"
-    unpriced = len(new) - len(priced)  # billed by time, no known price, or a training file given by ID
-    if unpriced:
-        text += f" (+{plural(unpriced, 'job')} billed otherwise or without an estimate)"
-    return text + f"; prices as of {estimates[0].prices_as_of}."
-
-
-def budget_lines(plan: Plan) -> list[tuple[str, bool]]:
-    """The budget's lines, each with whether it is a warning (over, or unpriced), for both renderers."""
-    b = plan.budget
-    if b is None:
-        return []
-    limit, spend = f"{CONFIG_KEY} ({money(b.limit_usd, 'USD')})", money(b.spend_usd, "USD")
-    if b.over:
-        then = "allowed by --allow-over-budget" if b.allow_over_budget else \
-            "apply refuses this plan without --allow-over-budget"
-        lines = [(f"Over budget: the new training (≈{spend}) exceeds {limit}; {then}.", True)]
-    else:
-        lines = [(f"Budget: ≈{spend} of new training, within {limit}.", False)]
-    if b.unpriced:
-        jobs = ", ".join(f"{name} ({why})" for name, why in sorted(b.unpriced.items()))
-        then = "allowed by --allow-unpriced" if b.allow_unpriced else \
-            "apply refuses this plan without --allow-unpriced"
-        lines.append((f"Not priced, so not in the budget: {jobs}; {then}.", True))
-    return lines
 
 
 def subject(a: Action) -> str:
@@ -169,6 +166,19 @@ def live_orphans(plan: Plan) -> tuple[list[Notice], int]:
     return running, len(plan.orphans) - len(running)
 
 
+def kept_orphans(plan: Plan) -> list[Notice]:
+    """Orphans this plan leaves running: listed once (those --prune cancels are its cancel actions)."""
+    cancelled = {a.job_id for a in plan.actions if a.action == "cancel"}
+    return [n for n in live_orphans(plan)[0] if n.job_id not in cancelled]
+
+
+def orphans_line(plan: Plan, count: int) -> str:
+    """What orphans left running mean, and the flag that cancels them."""
+    prune = "plan --prune on the whole project" if plan.options.partial else "plan --prune"
+    they, them = ("it keeps", "it") if count == 1 else ("they keep", "them")
+    return f"{plural(count, 'live job')} no manifest declares: {they} running and billing; {prune} cancels {them}"
+
+
 def finished_orphans_line(count: int, after_others: bool) -> str:
     return (f"{'and ' if after_others else ''}{plural(count, 'finished job')} of names no manifest declares "
             "(history; ftctl status lists them)")
@@ -185,11 +195,9 @@ def summary_line(plan: Plan) -> str:
         if failed:
             return (f"No changes to apply, but {plural(failed, 'job')} failed (listed above): "
                     "the live jobs do not match the manifests.")
-        running, _ = live_orphans(plan)
-        if running:
-            prune = "plan --prune on the whole project" if plan.options.partial else "plan --prune"
-            return (f"No changes to apply, but {plural(len(running), 'live job')} no manifest declares (listed "
-                    f"above; {prune} would cancel them).")
+        kept = kept_orphans(plan)
+        if kept:
+            return f"No changes to apply, but {orphans_line(plan, len(kept))} (listed above)."
         if plan.notes:
             return "No changes to apply; see the notes above."
         return "No changes. The live jobs match the manifests."
@@ -201,4 +209,7 @@ def summary_line(plan: Plan) -> str:
                  "stage it builds on (apply makes it once that is ready; apply --wait carries the pipeline through).")
     if failed:
         line += f" {plural(failed, 'failed job')} not retried (listed above)."
+    kept = kept_orphans(plan)
+    if kept:
+        line += f" {orphans_line(plan, len(kept))} (listed above)."
     return line
