@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from reconciler.cli.common import log_option, make_settings, paths_of, usage_errors
+from reconciler.cli.common import log_option, paths_of, target_options, usage_errors
 
 if TYPE_CHECKING:
     from reconciler.evals.model import Score
     from reconciler.session.grading import GradeReport
+    from reconciler.session.settings import Settings
 
 
 @click.command("grade")
@@ -23,16 +24,16 @@ if TYPE_CHECKING:
               help='JSONL, one {"item": {...}, "output_text": "..."} per line: the data line and the answer graded.')
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @usage_errors
+@target_options
 @log_option
-def grade_cmd(name: str, paths: tuple[str, ...], samples: Path, output: str) -> None:
+def grade_cmd(name: str, paths: tuple[str, ...], samples: Path, output: str, settings: Settings) -> None:
     """Run NAME's grader (its reinforcement grader, else its eval grader) locally on --samples: each
-    answer's score, then the mean (an error counts as 0). Offline: a grader that needs a model (score_model,
-    label_model, cosine) is refused here for now."""
-    from reconciler.session.grading import grade_samples, load
+    answer's score, then the mean (an error counts as 0). Offline, but for a grader that needs a model
+    (score_model, label_model, cosine): it asks the target's chat completions or embeddings."""
+    from reconciler.session.grading import grade_on_target, load
 
-    settings = make_settings(offline=True)
     loaded = load(paths_of(paths, settings), settings, name)
-    report = grade_samples(loaded, samples, models=None)  # no Models factory yet: model graders are refused
+    report = grade_on_target(loaded, samples, settings)
     click.echo(json.dumps(to_json(report), indent=2, ensure_ascii=False) if output == "json"
                else "\n".join(text(report, samples)))
 

@@ -135,3 +135,16 @@ def grade_samples(loaded: LoadedManifest, samples: Path, models: ModelsFactory |
     scores = grade_batch(grader, pairs, ready, manifest_dir=loaded.source.parent, python_limits=python_limits)
     graded = [GradedSample(number, text, score) for (number, _, text), score in zip(lines, scores, strict=True)]
     return GradeReport(loaded.name, path, grader, graded)
+
+
+def grade_on_target(loaded: LoadedManifest, samples: Path, settings: Settings) -> GradeReport:
+    """``grade_samples`` with the target's models where the grader needs them (score_model, label_model,
+    cosine: chat completions and embeddings of the target); offline, sending nothing, where it does not."""
+    from reconciler.api.completions import Completions
+    from reconciler.session.target import connect
+
+    _, grader = grader_of(loaded)
+    if needs_models(grader) is None:
+        return grade_samples(loaded, samples, models=None)
+    with connect(settings) as conn:
+        return grade_samples(loaded, samples, models=lambda: Completions(conn.transport))
