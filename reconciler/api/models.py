@@ -48,6 +48,8 @@ class LiveJob(Lenient):
     """Azure OpenAI's name for the suffix a job was created with."""
     seed: int | None = None
     integrations: list[dict[str, Any]] | None = None
+    result_files: list[str] = []
+    """A succeeded job's results (OpenAI: ``step_metrics.csv``, the training curve); none before."""
 
     @property
     def tags(self) -> dict[str, str]:
