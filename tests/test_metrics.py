@@ -124,6 +124,7 @@ def test_the_terminal_chart_draws_each_loss_series() -> None:
 def test_metrics_end_to_end_from_events_then_from_the_results_file(tmp_path: Path, server: SandboxProcess) -> None:
     p = Project(tmp_path / "p", server)
     p.write("bot")
+    p.write("checked", extra="validation_file: data/train.jsonl\n")
     assert p.ftctl("apply", "--auto-approve").returncode == 0
     early = p.ftctl("metrics", "bot", paths=False)
     assert early.returncode == 0 and early.stdout.endswith("(validating_files) has no training metrics yet.\n")
@@ -131,12 +132,18 @@ def test_metrics_end_to_end_from_events_then_from_the_results_file(tmp_path: Pat
     running = p.ftctl("metrics", "bot", paths=False)
     assert running.returncode == 0, running.stderr
     assert "(running)" in running.stdout and "from its events" in running.stdout
+    assert running.stdout.splitlines()[2].split() == ["step", "train_loss", "train_mean_token_accuracy"]
+    validated = p.ftctl("metrics", "checked", "-o", "json", paths=False)
+    assert set(json.loads(validated.stdout)[0]) == {"step", "train_loss", "train_mean_token_accuracy", "valid_loss",
+                                                    "valid_mean_token_accuracy"}
     server.advance(100_000)
     done = p.ftctl("metrics", "bot", "-o", "csv", paths=False)
     assert done.returncode == 0, done.stderr
     rows = list(csv.DictReader(io.StringIO(done.stdout)))
-    assert list(rows[0]) == ["step", "train_loss", "train_accuracy", "valid_loss", "valid_mean_token_accuracy"]
+    assert list(rows[0]) == ["step", "train_loss", "train_accuracy"]  # no validation file: those columns blank
     assert int(rows[-1]["step"]) == 36 and len(rows) == 36  # 12 lines × 3 epochs, every step in the file
+    validated = p.ftctl("metrics", "checked", "-o", "csv", paths=False)
+    assert validated.stdout.startswith("step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy\n")
     markdown = p.ftctl("metrics", "bot", "-o", "markdown", paths=False).stdout
     assert "from its results file file-" in markdown and "```mermaid\nxychart-beta\n" in markdown
     unknown = p.ftctl("metrics", "nope", paths=False)

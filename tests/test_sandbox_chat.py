@@ -217,7 +217,8 @@ def test_faults_and_latency_apply_to_completions(sandbox: SandboxProcess) -> Non
     assert httpx.post(f"{sandbox.url}/embeddings", json={"model": "text-embedding-3-small", "input": "x"},
                       headers=headers).status_code == 200
     assert sandbox.admin("GET", "stats")["faults"] == {"500 POST /v1/chat/completions": 1}
-    assert sandbox.admin("PUT", "faults", {"completion_latency_ms": 5})["completion_latency_ms"] == 5
+    sandbox.faults(0.0, completion_latency_ms=5)
+    assert sandbox.admin("GET", "faults")["completion_latency_ms"] == 5
     assert httpx.post(f"{sandbox.url}/chat/completions", json=sent, headers=headers).status_code == 200
 
 

@@ -51,7 +51,7 @@ class Curve:
 def training_curve(reader: ApiReader, name: str, job: LiveJob) -> Curve:
     """The curve of ``job`` (NAME's current job): from its results file once it succeeded, else (or
     when that file cannot be read) from its metrics events."""
-    if job.status == "succeeded" and job.result_files:
+    if job.status == "succeeded" and job.result_files:  # the file ID, when the service gives one
         try:
             text = reader.file_content(job.result_files[0])
         except ApiError as exc:
