@@ -117,7 +117,7 @@ def test_an_unreadable_results_file_falls_back_to_the_events_and_no_metrics_is_s
 def test_the_terminal_chart_draws_each_loss_series() -> None:
     drawn = metrics.chart(_succeeded(), 60, 12)
     assert "train_loss" in drawn and "bot: loss by step" in drawn and "valid_loss" not in drawn.split("\n")[0]
-    assert len(drawn.splitlines()) == 12
+    assert len(drawn.splitlines()) == 12 and "\x1b" not in drawn
 
 
 @pytest.mark.e2e

@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 
 from reconciler.api.errors import ApiError
@@ -167,4 +168,4 @@ def chart(curve: Curve, width: int, height: int = 20) -> str:
         plt.plot([p[0] for p in points], [p[1] for p in points], label=series, marker="braille")
     plt.title(f"{curve.name}: {_axis(curve.series)} by step")
     plt.xlabel("step")
-    return str(plt.build())
+    return re.sub(r"\x1b\[[0-9;]*m", "", str(plt.build()))  # its "clear" theme still resets colours
