@@ -51,6 +51,8 @@ H = prompt_fraction(MESSAGES)
     ({"type": "number", "minimum": 0, "maximum": 10}, round(10 * H, 2)),
     ({"type": "integer", "minimum": 1, "maximum": 5}, 1 + int(H * 5)),
     ({"type": "number"}, round(H, 2)),
+    ({"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}, round(0.01 + H * 0.98, 2)),
+    ({"type": "integer", "exclusiveMinimum": 0, "exclusiveMaximum": 3}, 1 + int(H * 2)),
     ({"type": "string", "enum": ["pass", "fail"]}, "fail"),  # named in the last user message
     ({"type": "string", "enum": ["good", "bad"]}, "good"),  # none named: the first
     ({"type": "string"}, "Because."),

@@ -5,8 +5,9 @@ The rule, value by value through the schema (``$defs`` references are not follow
 
 - a number or integer: a value derived from the SHA-256 of the whole prompt (every message's role
   and text), ``h`` in [0, 1), mapped into the schema's ``minimum``..``maximum`` (0..1 when a bound is
-  missing; ``exclusiveMinimum``/``exclusiveMaximum`` count as bounds): ``min + h × (max − min)``,
-  rounded to 2 places, and for an integer ``min + floor(h × (max − min + 1))``. A score grader thus
+  missing; an ``exclusiveMinimum``/``exclusiveMaximum`` is moved inwards by 0.01, or 1 for an
+  integer): ``min + h × (max − min)``, rounded to 2 places, and for an integer
+  ``min + floor(h × (max − min + 1))``. A score grader thus
   gives the same prompt the same score, and different prompts different ones;
 - a string with an ``enum`` (a label): the first value whose text appears (case-insensitive) in the
   last user message, else the first value; a ``const``: itself; another string: the model's own
@@ -57,11 +58,13 @@ def _value(schema: Any, h: float, asked: str, answer: str) -> Any:
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
     if kind in ("number", "integer"):
-        low = float(next((schema[k] for k in ("minimum", "exclusiveMinimum") if k in schema), 0))
-        high = float(next((schema[k] for k in ("maximum", "exclusiveMaximum") if k in schema), 1))
+        step = 1 if kind == "integer" else 0.01  # an exclusive bound is moved in by one step
+        low = _bound(schema, "minimum", "exclusiveMinimum", 0, step)
+        high = _bound(schema, "maximum", "exclusiveMaximum", 1, -step)
         if kind == "integer":
-            return min(int(high), int(low) + math.floor(h * (int(high) - int(low) + 1)))
-        return round(low + h * (high - low), 2)
+            low, high = math.ceil(low), math.floor(high)
+            return min(high, low + math.floor(h * (high - low + 1)))
+        return min(high, round(low + h * (high - low), 2))
     if kind == "boolean":
         return h < 0.5
     if kind == "null":
@@ -72,3 +75,9 @@ def _value(schema: Any, h: float, asked: str, answer: str) -> Any:
         properties = schema.get("properties") or {}
         return {name: _value(sub, h, asked, answer) for name, sub in properties.items()}
     return answer
+
+
+def _bound(schema: dict[str, Any], inclusive: str, exclusive: str, default: float, step: float) -> float:
+    if inclusive in schema:
+        return float(schema[inclusive])
+    return float(schema[exclusive]) + step if exclusive in schema else default
