@@ -51,10 +51,12 @@ step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy
 1,2.1,0.5,,
 2,1.4,0.62,1.5,0.6
 3,0.9,0.75,0.95,0.7"""
-    assert json.loads(metrics.as_json(curve)) == [
+    assert metrics.as_json(curve) == json.dumps([  # exactly as the json module indents it
         {"step": 1, "train_loss": 2.1, "train_accuracy": 0.5, "valid_loss": None, "valid_mean_token_accuracy": None},
         {"step": 2, "train_loss": 1.4, "train_accuracy": 0.62, "valid_loss": 1.5, "valid_mean_token_accuracy": 0.6},
-        {"step": 3, "train_loss": 0.9, "train_accuracy": 0.75, "valid_loss": 0.95, "valid_mean_token_accuracy": 0.7}]
+        {"step": 3, "train_loss": 0.9, "train_accuracy": 0.75, "valid_loss": 0.95, "valid_mean_token_accuracy": 0.7}],
+        indent=2)
+    assert metrics.as_json(curve).startswith('[\n  {\n    "step": 1,\n    "train_loss": 2.1,\n')
 
 
 def test_markdown_is_a_table_and_a_mermaid_chart_of_the_losses_it_can_draw() -> None:
