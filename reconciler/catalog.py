@@ -72,6 +72,22 @@ GRADER_MODELS = frozenset({
 aliases: reasoning and chat models OpenAI offers for grading (as of ``CATALOG_AS_OF``)."""
 
 
+REASONING = re.compile(r"^(o\d+(-|$)|gpt-5)")
+"""Reasoning models by name: the o-series (o1, o3, o4-mini, …) and the gpt-5 family. The chat API
+refuses them a ``temperature`` other than 1, ``top_p`` and ``max_tokens`` (``max_completion_tokens``
+instead)."""
+
+EMBEDDING_MODELS: Mapping[str, int] = MappingProxyType({
+    "text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536})
+"""Embedding models (a text_similarity grader's cosine uses one), each with its default dimensions;
+the text-embedding-3 models also take fewer (``dimensions``), ada-002 does not."""
+
+
+def is_reasoning(name: str) -> bool:
+    """Whether ``name`` (an alias, snapshot or fine-tuned model) is a reasoning model."""
+    return bool(REASONING.match(base_of(name)))
+
+
 def known_grader_model(name: str) -> bool:
     return name in GRADER_MODELS or name in ALIASES or base_of(name) in MODELS
 
@@ -113,14 +129,6 @@ def base_of(name: str) -> str:
     return resolve_model(azure.group("base")) if azure else name
 
 
-REASONING = re.compile(r"^(o\d+(-|$)|gpt-5)")
-"""Reasoning models (the o-series, the gpt-5 family): their chat completions refuse ``temperature``
-and ``top_p``."""
-
-
-def is_reasoning(name: str) -> bool:
-    """Whether ``name`` (a fine-tuned one by its root base) is a reasoning model."""
-    return bool(REASONING.match(base_of(name)))
 
 
 def is_fine_tuned(name: str) -> bool:

@@ -51,6 +51,7 @@ class FakeApi:
         self.progress_on_read = progress_on_read  # time passes: each read moves a job one phase on
         self.events: dict[str, list[dict[str, Any]]] = {}  # per job, oldest first
         self.checkpoints: dict[str, list[dict[str, Any]]] = {}
+        self.contents: dict[str, str] = {}  # file ID → its text (a job's results file)
 
     # -- helpers for tests -------------------------------------------------------------------
     def add_job(self, **fields: Any) -> str:
@@ -106,6 +107,11 @@ class FakeApi:
 
     def list_checkpoints(self, job_id: str) -> list[LiveCheckpoint]:
         return [LiveCheckpoint.model_validate(c) for c in reversed(self.checkpoints.get(job_id, []))]
+
+    def file_content(self, file_id: str) -> str:
+        if file_id not in self.contents:
+            raise ApiError(404, f"No such File object: {file_id}", kind="not_found")
+        return self.contents[file_id]
 
     # -- ApiWriter ---------------------------------------------------------------------------
     def create_job(self, body: dict[str, Any], idempotency_key: str) -> LiveJob:

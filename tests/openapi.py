@@ -1,6 +1,7 @@
-"""Validate response bodies against OpenAI's published description (tests/openai-spec/), or for the
-Azure flavour against Azure's published v1 description (tests/azure-openai-spec/): copies kept in the
-repository, so that a fresh clone checks them; a missing one fails the tests that use it.
+"""Validate response bodies against OpenAI's published description (tests/openai-spec/: one extract for
+fine-tuning, files and uploads, one for chat completions and embeddings), or for the Azure flavour
+against Azure's published v1 description (tests/azure-openai-spec/): copies kept in the repository,
+so that a fresh clone checks them; a missing one fails the tests that use it.
 
 The files are OpenAPI 3.0-flavoured; before using a JSON Schema 2020-12 validator we normalise the
 quirks their READMEs list: ``nullable``, boolean ``exclusiveMinimum``, the closed
@@ -21,6 +22,7 @@ import yaml
 from tests.conftest import ROOT
 
 SPEC = ROOT / "tests" / "openai-spec" / "openapi-fine-tuning.yaml"
+CHAT_SPEC = ROOT / "tests" / "openai-spec" / "openapi-chat-embeddings.yaml"
 AZURE_SPEC = ROOT / "tests" / "azure-openai-spec" / "azure-openai-v1-fine-tuning.yaml"
 PREFIXES = {"openai": "/v1", "azure": "/openai/v1"}
 
@@ -41,6 +43,8 @@ ROUTES: list[tuple[str, str, str, str | None]] = [
      "OpenAI.ListFineTuningJobEventsResponse"),
     ("GET", r"/fine_tuning/jobs/[^/]+/checkpoints", "ListFineTuningJobCheckpointsResponse",
      "OpenAI.ListFineTuningJobCheckpointsResponse"),
+    ("POST", r"/chat/completions", "CreateChatCompletionResponse", None),  # from CHAT_SPEC
+    ("POST", r"/embeddings", "CreateEmbeddingResponse", None),
 ]
 
 ERROR_SCHEMA = {
@@ -67,10 +71,11 @@ def _normalise(node: Any) -> Any:
 
 @cache
 def _schemas(flavor: str = "openai") -> dict[str, Any]:
-    path = SPEC if flavor == "openai" else AZURE_SPEC
-    assert path.is_file(), f"the vendored OpenAPI description {path} is missing: restore it from git"
-    doc = yaml.safe_load(path.read_text())
-    schemas = copy.deepcopy(doc["components"]["schemas"])
+    paths = [CHAT_SPEC, SPEC] if flavor == "openai" else [AZURE_SPEC]
+    schemas: dict[str, Any] = {}
+    for path in paths:  # both OpenAI extracts come from one commit: a schema they share is the same
+        assert path.is_file(), f"the vendored OpenAPI description {path} is missing: restore it from git"
+        schemas.update(copy.deepcopy(yaml.safe_load(path.read_text())["components"]["schemas"]))
     prefix = "" if flavor == "openai" else "OpenAI."
     schemas[f"{prefix}FineTuningJob"]["properties"]["status"].pop("enum")
     multi = schemas[f"{prefix}GraderMulti"]["properties"]["graders"]

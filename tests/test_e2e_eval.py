@@ -17,7 +17,6 @@ from reliability.sandbox import SandboxProcess
 from tests.workspace import Project, run_while_time_passes
 
 pytestmark = pytest.mark.e2e
-NEEDS_CHAT = pytest.mark.skip(reason="needs the sandbox's chat completions (i24-sandbox)")
 EVAL = {"file": "data/eval.jsonl", "sampling": {"temperature": 0, "max_completion_tokens": 128},
         "gate": {"min_score": 0.5, "min_gain": 0.2},
         "grader": {"type": "string_check", "name": "exact", "input": "{{sample.output_text}}",
@@ -46,18 +45,16 @@ def _chat_requests(server: SandboxProcess) -> int:
     return sum(n for route, n in server.stats().items() if "chat/completions" in route)
 
 
-@NEEDS_CHAT
 def test_the_fine_tune_beats_its_base_and_passes_its_gate(tmp_path: Path, server: SandboxProcess) -> None:
     p = _trained(tmp_path, server)
     done = p.ftctl("eval", "-o", "json", paths=False)
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)["evaluations"]["sft"]
     assert report["items"] == 6 and report["errors"] == 0
-    assert report["score"] > report["baseline_score"] and report["gate"]["passed"]
+    assert (report["score"], report["baseline_score"]) == (1.0, 0.0) and report["gate"]["passed"]  # its own answers
     assert report["baseline"] == "gpt-4o-mini-2024-07-18"
 
 
-@NEEDS_CHAT
 def test_a_rerun_sends_no_request(tmp_path: Path, server: SandboxProcess) -> None:
     p = _trained(tmp_path, server)
     first = p.ftctl("eval", paths=False)
@@ -65,10 +62,11 @@ def test_a_rerun_sends_no_request(tmp_path: Path, server: SandboxProcess) -> Non
     sent = _chat_requests(server)
     assert sent == 12  # six items, the trained model and its base
     again = p.ftctl("eval", paths=False)
-    assert again.stdout == first.stdout and _chat_requests(server) == sent
+    assert _chat_requests(server) == sent  # the same report, from the cache
+    assert again.stdout.splitlines()[:-1] == first.stdout.splitlines()[:-1]
+    assert again.stdout.splitlines()[-1] == "Sent no request: every answer was in the cache (.ftctl/cache)."
 
 
-@NEEDS_CHAT
 def test_under_faults_every_item_is_graded_exactly_once(tmp_path: Path, server: SandboxProcess) -> None:
     p = _trained(tmp_path, server)
     server.faults(0.3, seed=3, routes=["/v1/chat/completions"])
@@ -82,7 +80,6 @@ def test_under_faults_every_item_is_graded_exactly_once(tmp_path: Path, server: 
     assert len(grades) == 12  # one per answer (trained and base), each graded once
 
 
-@NEEDS_CHAT
 def test_markdown_has_the_table_and_the_chart(tmp_path: Path, server: SandboxProcess) -> None:
     p = _trained(tmp_path, server)
     markdown = p.ftctl("eval", "-o", "markdown", paths=False).stdout
@@ -90,7 +87,6 @@ def test_markdown_has_the_table_and_the_chart(tmp_path: Path, server: SandboxPro
     assert "```mermaid\nxychart-beta\n" in markdown and '    x-axis ["sft"]' in markdown
 
 
-@NEEDS_CHAT
 def test_apply_wait_evaluates_the_gate_and_trains_the_next_stage(tmp_path: Path, server: SandboxProcess) -> None:
     p = _trained(tmp_path, server)
     done = run_while_time_passes(server, ["apply", "m", "--auto-approve", "--wait", "--timeout", "30m",

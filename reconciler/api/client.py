@@ -99,9 +99,10 @@ class Transport:
             if self._http is not None:
                 self._http.close()
 
-    def once(self, method: str, path: str, **kwargs: Any) -> Any:
+    def once(self, method: str, path: str, text: bool = False, **kwargs: Any) -> Any:
         """One request, no retry; an ``ApiError`` with status 0 when no answer arrived. Each request
-        is one debug line (the key is in a header, never logged)."""
+        is one debug line (the key is in a header, never logged). The answer parsed as JSON, or with
+        ``text`` as it came."""
         started = time.monotonic()
         try:
             response = self.http.request(method, path.lstrip("/"), **kwargs)
@@ -120,6 +121,8 @@ class Transport:
                 error.message += (f" (the API base URL {self.target.base_url} may be wrong: on {provider.name} it "
                                   f"usually ends in {provider.base_path}, as in {provider.example_base})")
             raise error
+        if text:
+            return response.text
         try:
             return response.json()
         except ValueError:
@@ -198,6 +201,9 @@ class Reader:
     def list_checkpoints(self, job_id: str) -> list[LiveCheckpoint]:
         raw = self._pages(f"fine_tuning/jobs/{job_id}/checkpoints", {"limit": 100})
         return [LiveCheckpoint.model_validate(item) for item in raw]
+
+    def file_content(self, file_id: str) -> str:
+        return str(self.retry.run(lambda _: self.transport.once("GET", f"files/{file_id}/content", text=True)))
 
 
 class Writer:

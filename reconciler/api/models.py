@@ -48,6 +48,9 @@ class LiveJob(Lenient):
     """Azure OpenAI's name for the suffix a job was created with."""
     seed: int | None = None
     integrations: list[dict[str, Any]] | None = None
+    result_files: list[str] | None = None
+    """A succeeded job's results (OpenAI: ``step_metrics.csv``, the training curve); none before (and
+    null from a service that keeps none)."""
 
     @property
     def tags(self) -> dict[str, str]:

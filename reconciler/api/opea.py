@@ -119,6 +119,9 @@ class OpeaReader:
         # the whole output folder (no step) once the job succeeded, then the checkpoints, newest first
         return sorted(found, key=lambda c: (c.step_number == 0, c.step_number), reverse=True)
 
+    def file_content(self, file_id: str) -> str:
+        raise ApiError(404, f"OPEA's finetuning service has no files API (asked for {file_id})", kind="not_found")
+
 
 class OpeaWriter:
     """The writes ``apply`` performs, each one attempt (the service knows no idempotency key)."""

@@ -38,6 +38,10 @@ class ApiReader(Protocol):
         """The job's checkpoints, newest first."""
         ...
 
+    def file_content(self, file_id: str) -> str:
+        """A file's bytes as text (a job's results file: CSV)."""
+        ...
+
 
 class ApiWriter(Protocol):
     def create_job(self, body: dict[str, Any], idempotency_key: str) -> LiveJob: ...

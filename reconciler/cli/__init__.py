@@ -1,7 +1,7 @@
 """The ``ftctl`` command line. Commands parse options and delegate; no logic lives here.
 
 One module per group of commands (``check``: validate and schema; ``plan_apply``; ``inspect``:
-status, outputs, logs and wait; ``adopt``: import; ``grade``; ``sandbox``), sharing ``common``. Heavy
+status, outputs, logs and wait; ``metrics``; ``adopt``: import; ``grade``; ``sandbox``), sharing ``common``. Heavy
 modules are imported inside the commands, so that ``--help`` and ``--version`` start fast.
 """
 
@@ -15,7 +15,7 @@ import click
 
 from reconciler import __version__, logs
 from reconciler.api.errors import ApiError
-from reconciler.cli import adopt, check, evaluate, grade, graph, inspect, plan_apply, port, sandbox
+from reconciler.cli import adopt, check, evaluate, grade, graph, inspect, metrics, plan_apply, port, sandbox
 from reconciler.cli.common import log_option
 from reconciler.diagnostics import InputError, SetupError
 
@@ -28,7 +28,7 @@ def cli() -> None:
 
 
 for command in (check.validate, check.schema, plan_apply.plan_cmd, plan_apply.apply_cmd, inspect.status, inspect.wait,
-                inspect.logs, inspect.outputs, adopt.import_cmd, port.port_cmd, graph.graph_cmd,
+                inspect.logs, inspect.outputs, metrics.metrics, adopt.import_cmd, port.port_cmd, graph.graph_cmd,
                 evaluate.eval_cmd, grade.grade_cmd, sandbox.sandbox):
     cli.add_command(command)
 

@@ -1,4 +1,5 @@
-"""The sandbox's HTTP API: OpenAI's ``/v1/files``, ``/v1/uploads`` and ``/v1/fine_tuning/jobs``, or
+"""The sandbox's HTTP API: OpenAI's ``/v1/files``, ``/v1/uploads`` and ``/v1/fine_tuning/jobs`` (and
+``/v1/chat/completions`` and ``/v1/embeddings`` for the models it serves and trains), or
 Azure OpenAI's under ``/openai/v1``, or Bedrock's, or OPEA's finetuning service's own (``flavor``);
 routes per resource under ``routes/``.
 
@@ -23,7 +24,7 @@ from starlette.types import ASGIApp
 from reconciler.sandbox.flavor import Options
 from reconciler.sandbox.instruments import Instruments
 from reconciler.sandbox.requests import ApiError
-from reconciler.sandbox.routes import admin, files, jobs, opea, uploads
+from reconciler.sandbox.routes import admin, chat, embeddings, files, jobs, opea, uploads
 from reconciler.sandbox.state import Sandbox
 from reconciler.sandbox.store import Store
 
@@ -36,7 +37,8 @@ def create_app(store: Store, options: Options | None = None) -> tuple[Sandbox, A
     if sandbox.flavor.profile.dialect == "opea":  # routes of its own
         routes = [*opea.routes(sandbox), *admin.routes(sandbox)]
     else:
-        routes = [*files.routes(sandbox), *jobs.routes(sandbox), *admin.routes(sandbox)]
+        routes = [*files.routes(sandbox), *jobs.routes(sandbox), *chat.routes(sandbox), *embeddings.routes(sandbox),
+                  *admin.routes(sandbox)]
     if sandbox.flavor.uploads_api:
         routes += uploads.routes(sandbox)
 

@@ -1,5 +1,6 @@
 """Plain ASGI layer around the sandbox app: counts requests per route, checks API keys, keeps the
-admin API to loopback clients, and injects faults and latency (``PUT /sandbox/faults``): a 500, a 429
+admin API to loopback clients, and injects faults and latency (``PUT /sandbox/faults``; a chat
+completion may take longer than other requests, as a model's answer does): a 500, a 429
 with Retry-After, the connection dropped before or after the write, or (``echo_key``) a 401 that
 quotes the presented key whole, to prove the client never repeats what an API echoes.
 
@@ -57,6 +58,8 @@ class Instruments:
                 "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the api-key header.", None, None))
             return
         latency = self.sandbox.faults["latency_ms"]
+        if api and path.endswith("/chat/completions"):
+            latency += self.sandbox.faults["completion_latency_ms"]
         if latency:
             await asyncio.sleep(latency / 1000)
         fault = self.sandbox.pick_fault(scope["method"], route) if api else None

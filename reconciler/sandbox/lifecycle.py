@@ -180,12 +180,15 @@ class Job:
         _, q, _ = self.bounds
         return self.wall(q + self.t_run * step / self.total_steps)
 
-    def metrics(self, step: int) -> dict[str, float]:
+    def metrics(self, step: int, valid: bool = False) -> dict[str, float]:
+        """A step's numbers; with ``valid`` (a job with a validation file) its validation ones too."""
         progress = step / self.total_steps
         loss = 2.2 * math.exp(-3 * progress) + 0.05 + 0.1 * _noise(self.id, step)
         accuracy = min(0.99, 0.45 + 0.5 * progress + 0.03 * _noise(self.id, step, "a"))
-        return {"step": float(step), "train_loss": round(loss, 4),
-                "train_mean_token_accuracy": round(accuracy, 4)}
+        out = {"step": float(step), "train_loss": round(loss, 4), "train_mean_token_accuracy": round(accuracy, 4)}
+        if valid:
+            out.update(valid_loss=round(loss * 1.08, 4), valid_mean_token_accuracy=round(accuracy, 4))
+        return out
 
     def metric_steps(self) -> list[int]:
         every = max(1, self.total_steps // 50)
@@ -258,7 +261,7 @@ class Job:
             timed(self.wall(v), "validated", "Files validated, moving job to queued state")
             timed(self.wall(q), "started", "Fine-tuning job started")
             for step in self.metric_steps():
-                m = self.metrics(step)
+                m = self.metrics(step, self.request.get("validation_file") is not None)
                 timed(self.step_time(step), f"step{step}",
                       f"Step {step}/{self.total_steps}: training loss={m['train_loss']:.4f}",
                       kind="metrics", data={**m, "step": step, "total_steps": self.total_steps})
@@ -297,9 +300,10 @@ class Job:
         return out
 
     def results_csv(self) -> bytes:
+        """OpenAI's ``step_metrics.csv``: a row per step; the validation columns blank without a validation file."""
         lines = ["step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy"]
         for step in self.metric_steps():
-            m = self.metrics(step)
+            m = self.metrics(step, self.request.get("validation_file") is not None)
             lines.append(f"{step},{m['train_loss']},{m['train_mean_token_accuracy']},"
-                         f"{round(m['train_loss'] * 1.08, 4)},{m['train_mean_token_accuracy']}")
+                         f"{m.get('valid_loss', '')},{m.get('valid_mean_token_accuracy', '')}")
         return ("\n".join(lines) + "\n").encode()

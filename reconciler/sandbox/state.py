@@ -22,8 +22,8 @@ from reconciler.sandbox.requests import ApiError
 from reconciler.sandbox.store import Store
 
 _ALNUM = string.ascii_letters + string.digits
-NO_FAULTS: dict[str, Any] = {"rate": 0.0, "kinds": [], "latency_ms": 0, "seed": None, "retry_after": 1,
-                             "methods": None, "routes": None}
+NO_FAULTS: dict[str, Any] = {"rate": 0.0, "kinds": [], "latency_ms": 0, "completion_latency_ms": 0, "seed": None,
+                             "retry_after": 1, "methods": None, "routes": None}
 
 
 def new_id(prefix: str, n: int = 24) -> str:

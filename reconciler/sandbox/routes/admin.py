@@ -3,8 +3,9 @@
 ``POST /sandbox/clock/advance {"seconds": N}`` moves the clock; ``GET /sandbox/stats`` counts
 requests per route, files made per filename (deleted ones included) and faults served per kind and
 route;
-``PUT /sandbox/faults`` injects faults (of some methods, on some routes); ``POST /sandbox/reset``
-empties it all.
+``PUT /sandbox/faults`` injects faults (of some methods, on some routes) and latency (``latency_ms`` on
+every request, ``completion_latency_ms`` on each chat completion only: a model's thinking time, for
+benchmarks of evaluations); ``POST /sandbox/reset`` empties it all.
 """
 
 from __future__ import annotations
@@ -50,8 +51,10 @@ def routes(sb: Sandbox) -> list[Route]:
                 return sb.error(400, "'routes' must be a non-empty list of paths (/v1/fine_tuning/jobs).", "routes")
             with sb.fault_lock:
                 sb.faults = {"rate": float(body.get("rate", 0)), "kinds": kinds,
-                             "latency_ms": int(body.get("latency_ms", 0)), "seed": body.get("seed"),
-                             "retry_after": body.get("retry_after", 1), "methods": methods, "routes": routes}
+                             "latency_ms": int(body.get("latency_ms", 0)),
+                             "completion_latency_ms": int(body.get("completion_latency_ms", 0)),
+                             "seed": body.get("seed"), "retry_after": body.get("retry_after", 1), "methods": methods,
+                             "routes": routes}
                 sb.rng = random.Random(sb.faults["seed"])
         return JSONResponse(sb.faults)
 

@@ -30,6 +30,7 @@ from reconciler.datasets.report import first_error
 from reconciler.providers.statuses import TERMINAL
 from reconciler.sandbox.lifecycle import LEGAL, Job
 from reconciler.sandbox.requests import ApiError, resolve_hyperparameters, validate_create
+from reconciler.sandbox.served import find_fine_tuned
 from reconciler.sandbox.state import Sandbox, body_hash, int_param, json_body, new_id, page
 
 DAY = 86_400
@@ -134,11 +135,7 @@ def create_job(sb: Sandbox, body: Any) -> dict[str, Any]:
 def _trained_here(sb: Sandbox, model: str) -> bool:
     """Whether a succeeded job of this sandbox produced ``model``: its fine-tuned model
     (``ft:BASE:ORG:SUFFIX:ID8``) or one of its checkpoints (``…:ID8:ckpt-step-N``), ID8 the end of its ID."""
-    tail = model.split(":ckpt-step-")[0][-8:]  # ft:…:ID8, or Azure's BASE.ft-ID: the end of the job's ID
-    now = sb.store.now()
-    return any(job.status(now) == "succeeded"
-               and model in {job.fine_tuned_model(), *(c["fine_tuned_model_checkpoint"] for c in job.checkpoints(now))}
-               for job in sb.store.jobs_ending_with(tail))
+    return find_fine_tuned(sb.store, model) is not None
 
 
 def _new_job(sb: Sandbox, req: dict[str, Any], now: float) -> Job:
