@@ -26,8 +26,11 @@ step "ftctl plan --sandbox --out $PLAN   # what would change, saved for review"
 step "ftctl apply $PLAN   # exactly the reviewed plan, on the target it names; asks nothing"
 "$FTCTL" apply "$PLAN"
 
-step "ftctl apply --sandbox --auto-approve --wait --timeout 10m   # the pipeline: support-bot-dpo once support-bot is done"
+step "ftctl apply --sandbox --auto-approve --wait --timeout 10m   # the pipeline: support-bot is evaluated, then support-bot-dpo trained on it"
 "$FTCTL" apply --sandbox --auto-approve --wait --timeout 10m --poll-interval 1s
+
+step "ftctl eval --sandbox -o markdown   # the report a pull request shows: support-bot against its base, and its gate"
+"$FTCTL" eval --sandbox -o markdown
 
 step "ftctl graph --sandbox   # the pipeline's stages and their status"
 "$FTCTL" graph --sandbox
@@ -40,12 +43,15 @@ step "ftctl status --sandbox"
 
 step "Next"
 cat <<EOF
-The demo's jobs are in the embedded sandbox ($DB); the pipeline's two stages have finished, the
-other jobs may still be training. Look at them with the virtualenv's ftctl:
+The demo's jobs are in the embedded sandbox ($DB); the pipeline's two stages have finished (the first
+passed its evaluation gate before the second was trained), the other jobs may still be training. Look
+at them with the virtualenv's ftctl:
 
   $FTCTL wait --sandbox      # until every job has finished
   $FTCTL outputs --sandbox   # the fine-tuned models and checkpoints
   $FTCTL graph --sandbox     # the pipeline (docs/pipelines.md)
+  $FTCTL eval --sandbox      # the evaluation again: from the cache, no request (docs/evaluations.md)
+  $FTCTL metrics support-bot --sandbox   # its training curve
 
 or put it on your PATH first: source .venv/bin/activate, then ftctl wait --sandbox.
 The README's Quick start walks through the same loop step by step.
