@@ -109,8 +109,8 @@ def test_the_gitlab_pipeline_has_the_same_four_parts() -> None:
     assert "PUT" in "\n".join(pipeline["plan"]["script"])  # the note is updated, not posted again
 
 
-PINNED = re.compile(r"^\s*(?:-\s*)?uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})\s+#\s*v\d+\.\d+\.\d+\s*$")
-API_COMMANDS = ("plan", "apply", "status", "wait", "logs", "outputs", "import")
+PINNED = re.compile(r"^\s*(?:-\s*)?uses:\s*([\w.-]+/[\w.-]+(?:/[\w.-]+)?)@([0-9a-f]{40})\s+#\s*v\d+\.\d+\.\d+\s*$")
+API_COMMANDS = ("plan", "apply", "status", "wait", "logs", "outputs", "import", "eval", "metrics", "grade")
 """The ftctl commands that talk to an API, and so need the key."""
 
 
