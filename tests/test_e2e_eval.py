@@ -1,9 +1,7 @@
 """``ftctl eval`` end to end over HTTP against the sandbox's chat completions (SPEC §11): the fine-tuned
 model beats its base and passes its gate; a rerun sends no request; under 30% faults every item is
 graded exactly once; ``-o markdown`` gives the table and the chart; ``--dry-run`` sends nothing.
-
-Skipped until the sandbox serves chat completions (i24-sandbox): the integrator removes the marks at
-the merge.
+``ftctl grade`` with a score_model grader asks the target's chat completions.
 """
 
 from __future__ import annotations
@@ -112,3 +110,21 @@ def test_usage_errors(tmp_path: Path, server: SandboxProcess) -> None:
     assert unknown.returncode != 0 and "nope: no manifest of the project declares that name" in unknown.stderr
     without = p.ftctl("eval", "next", paths=False)
     assert without.returncode != 0 and "next: its manifest has no eval: section" in without.stderr
+
+
+def test_grade_asks_the_targets_model_for_a_score_model_grader(tmp_path: Path, server: SandboxProcess) -> None:
+    p = Project(tmp_path / "p", server)
+    grader = {"type": "score_model", "name": "judge", "model": "gpt-4.1-2025-04-14", "range": [0, 10],
+              "input": [{"role": "user", "content": "Rate {{sample.output_text}} against {{item.reference}}"}]}
+    (p.manifests / "data" / "eval.jsonl").write_text(
+        json.dumps({"messages": [{"role": "user", "content": "hi"}], "reference": "hello"}) + "\n")
+    (p.manifests / "bot.yaml").write_text("name: bot\nmodel: gpt-4o-mini\ntraining_file: data/train.jsonl\n"
+                                          f"eval: {json.dumps({'file': 'data/eval.jsonl', 'grader': grader})}\n")
+    (p.root / "answers.jsonl").write_text("\n".join(json.dumps({"item": {"reference": "hello"}, "output_text": t})
+                                                     for t in ("hello", "goodbye")) + "\n")
+    before = _chat_requests(server)
+    done = p.ftctl("grade", "bot", "--samples", "answers.jsonl", "-o", "json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["errors"] == 0 and all(0 <= s["score"] <= 10 for s in report["samples"])
+    assert _chat_requests(server) == before + 2  # one judgement per answer, by the grader's model on the target
