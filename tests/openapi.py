@@ -3,14 +3,11 @@ Azure flavour against Azure's published v1 description (tests/azure-openai-spec/
 repository, so that a fresh clone checks them; a missing one fails the tests that use it.
 
 The files are OpenAPI 3.0-flavoured; before using a JSON Schema 2020-12 validator we normalise the
-quirks their READMEs list: ``nullable``, boolean ``exclusiveMinimum``, the closed
-``FineTuningJob.status`` enum (``paused``, and on Azure ``pending``, ``pausing``, ``resuming``,
-exist in practice) and ``GraderMulti.graders`` typed as one grader (the API takes a mapping).
+quirks their READMEs list (``tests/openapi_normalise.py``, which the fuzzer's description shares).
 """
 
 from __future__ import annotations
 
-import copy
 import re
 from functools import cache
 from typing import Any
@@ -19,6 +16,7 @@ import jsonschema
 import yaml
 
 from tests.conftest import ROOT
+from tests.openapi_normalise import normalise
 
 SPEC = ROOT / "tests" / "openai-spec" / "openapi-fine-tuning.yaml"
 AZURE_SPEC = ROOT / "tests" / "azure-openai-spec" / "azure-openai-v1-fine-tuning.yaml"
@@ -52,30 +50,12 @@ ERROR_SCHEMA = {
 }
 
 
-def _normalise(node: Any) -> Any:
-    if isinstance(node, dict):
-        node = {k: _normalise(v) for k, v in node.items()}
-        if node.pop("nullable", False):
-            node = {"anyOf": [node, {"type": "null"}]}
-        if node.get("exclusiveMinimum") is True:
-            node["exclusiveMinimum"] = node.pop("minimum", 0)
-        return node
-    if isinstance(node, list):
-        return [_normalise(v) for v in node]
-    return node
-
-
 @cache
 def _schemas(flavor: str = "openai") -> dict[str, Any]:
     path = SPEC if flavor == "openai" else AZURE_SPEC
     assert path.is_file(), f"the vendored OpenAPI description {path} is missing: restore it from git"
-    doc = yaml.safe_load(path.read_text())
-    schemas = copy.deepcopy(doc["components"]["schemas"])
-    prefix = "" if flavor == "openai" else "OpenAI."
-    schemas[f"{prefix}FineTuningJob"]["properties"]["status"].pop("enum")
-    multi = schemas[f"{prefix}GraderMulti"]["properties"]["graders"]
-    schemas[f"{prefix}GraderMulti"]["properties"]["graders"] = {"type": "object", "additionalProperties": multi}
-    return {"components": {"schemas": _normalise(schemas)}}
+    doc = normalise(yaml.safe_load(path.read_text()), "" if flavor == "openai" else "OpenAI.")
+    return {"components": {"schemas": doc["components"]["schemas"]}}
 
 
 def schema_for(method: str, path: str, flavor: str = "openai") -> str | None:

@@ -64,7 +64,11 @@ def routes(sb: Sandbox) -> list[Route]:
         limit = int_param(request, "limit", 20, 100)
         pairs = {m.group(1): v for k, v in request.query_params.multi_items()
                  if (m := re.fullmatch(r"metadata\[(.+)\]", k))}
-        no_metadata = request.query_params.get("metadata") == "null"
+        plain = request.query_params.get("metadata")
+        if plain is not None and plain != "null" and sb.flavor.metadata_filter:
+            raise ApiError(400, f"Invalid type for 'metadata': expected an object (metadata[KEY]=VALUE) or null, "
+                                f"but got '{plain[:40]}' instead.", "metadata", "invalid_type")
+        no_metadata = plain == "null"
         if not sb.flavor.metadata_filter:
             pairs, no_metadata = {}, False  # ignored, as the service (or a proxy) does
         jobs, more = sb.store.list_jobs(request.query_params.get("after"), limit, pairs, no_metadata)

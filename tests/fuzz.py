@@ -1,0 +1,157 @@
+"""A property-based fuzzer of the sandbox: schemathesis generates requests for every operation of
+OpenAI's vendored description (tests/openai-spec/, normalised by ``tests.openapi_normalise``) —
+conforming ones and, as often, ones that break it — sends them to a real sandbox server and checks
+each answer: no server error, a request that breaks the description refused with a 4xx, an answer
+that conforms to the description (a JSON error body included).
+
+Seeded, so a run is the same requests every time. The sandbox's admin routes are not in the
+description and so never fuzzed; faults and latency stay off (a fresh server has none). Conforming
+requests alone would rarely meet a file or a job that exists; some of them are pointed at ones the
+run made first, so the write paths (a job created, cancelled; an upload completed) are reached.
+
+``python -m tests.fuzz --examples N`` (``make fuzz``) runs it longer and prints its counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import random
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import httpx
+import schemathesis
+import yaml
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as seeded
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    not_a_server_error,
+    response_schema_conformance,
+)
+from schemathesis.core.failures import FailureGroup
+
+from reliability.sandbox import KEY, SandboxProcess
+from tests.openapi import SPEC
+from tests.openapi_normalise import normalise
+
+CHECKS = [not_a_server_error, negative_data_rejection, response_schema_conformance, content_type_conformance]
+TRAIN = Path(__file__).resolve().parent.parent / "manifests" / "data" / "support" / "train.jsonl"
+
+
+@dataclass
+class Finding:
+    operation: str
+    mode: str
+    status: int
+    failure: str
+    request: str
+
+
+@dataclass
+class Tally:
+    requests: Counter[str] = field(default_factory=Counter)
+    """Requests sent per ``"METHOD /path mode"``."""
+    findings: list[Finding] = field(default_factory=list)
+
+    def report(self) -> str:
+        lines = [f"{n:6d}  {operation}" for operation, n in sorted(self.requests.items())]
+        lines.append(f"{sum(self.requests.values()):6d}  requests in all, {len(self.findings)} failures")
+        lines += [f"FAIL {f.operation} ({f.mode}) -> {f.status}: {f.failure}\n     {f.request}" for f in self.findings]
+        return "\n".join(lines)
+
+
+@cache
+def description() -> dict[str, Any]:
+    return normalise(yaml.safe_load(SPEC.read_text()))
+
+
+def _known(server: SandboxProcess) -> dict[str, str]:
+    """A file, a job and an upload the fuzzer's conforming requests may point at."""
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
+        file_id = http.post("/files", files={"file": ("train.jsonl", io.BytesIO(TRAIN.read_bytes()))},
+                            data={"purpose": "fine-tune"}).json()["id"]
+        job = http.post("/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file_id}).json()["id"]
+        upload = http.post("/uploads", json={"filename": "a.jsonl", "purpose": "fine-tune", "bytes": 10,
+                                             "mime_type": "text/jsonl"}).json()["id"]
+    return {"file_id": file_id, "fine_tuning_job_id": job, "upload_id": upload}
+
+
+def _aim(case: schemathesis.Case, known: dict[str, str], rng: random.Random) -> None:
+    """Point a conforming request at things that exist, half of the time."""
+    if rng.random() < 0.5:
+        return
+    for name in case.path_parameters or {}:
+        if name in known:
+            case.path_parameters[name] = known[name]  # type: ignore[index]
+    if isinstance(case.body, dict) and "training_file" in case.body:
+        case.body["training_file"] = known["file_id"]
+        case.body["model"] = "gpt-4o-mini"
+
+
+def fuzz(server: SandboxProcess, examples: int, seed: int = 0) -> Tally:
+    """``examples`` conforming and ``examples`` breaking requests per operation (fewer where the
+    description leaves no room to break a request)."""
+    schema = schemathesis.openapi.from_dict(description())
+    headers = {"Authorization": f"Bearer {KEY}"}
+    known = _known(server)
+    rng = random.Random(seed)
+    tally = Tally()
+
+    def send(case: schemathesis.Case, mode: GenerationMode, label: str) -> None:
+        if mode is GenerationMode.POSITIVE:
+            _aim(case, known, rng)
+        response = case.call(base_url=server.url, headers=headers, timeout=30)
+        tally.requests[label] += 1
+        try:
+            case.validate_response(response, checks=CHECKS, headers=headers)
+        except (AssertionError, FailureGroup) as exc:
+            tally.findings.append(Finding(label, mode.value, response.status_code, str(exc)[:600],
+                                          case.as_curl_command(headers, base_url=server.url)))
+
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            test = settings(max_examples=examples, database=None, deadline=None, phases=[Phase.generate],
+                            suppress_health_check=list(HealthCheck))(
+                seeded(seed)(given(case=operation.as_strategy(generation_mode=mode))(
+                    _bound(send, mode, f"{operation.label} {mode.value}"))))
+            with contextlib.suppress(Unsatisfiable):  # nothing here can break the description: a path's string
+                test()
+    return tally
+
+
+def _bound(send: Any, mode: GenerationMode, label: str) -> Any:
+    """A test of one case for ``@given`` (which takes no function with defaults)."""
+    def one(case: schemathesis.Case) -> None:
+        send(case, mode, label)
+    return one
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.fuzz", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--examples", type=int, default=300, help="requests per operation and mode")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp, SandboxProcess(Path(tmp) / "fuzz.db") as server:
+        tally = fuzz(server, args.examples, args.seed)
+        print(tally.report())
+        traceback = "Traceback" in server.output
+    if traceback:
+        print("the sandbox printed a traceback")
+    return 1 if tally.findings or traceback else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
