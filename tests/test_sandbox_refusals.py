@@ -10,6 +10,7 @@ for a bug of the server's own (a 500), and a well-formed request of each kind st
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import sqlite3
@@ -33,8 +34,8 @@ DEEP = "[" * 100_000 + "]" * 100_000
 
 def stored(server: SandboxProcess) -> dict[str, Any]:
     """Every row of the tables a request could write, and the blobs on disk beside them."""
-    with sqlite3.connect(server.db) as db:
-        rows = {table: sorted(db.execute(f"SELECT * FROM {table}").fetchall())  # noqa: S608  (our own names)
+    with contextlib.closing(sqlite3.connect(server.db)) as db:
+        rows = {table: sorted(db.execute(f"SELECT * FROM {table}").fetchall())
                 for table in ("files", "jobs", "uploads", "idempotency")}
     blobs = Path(f"{server.db}.files")
     rows["blobs"] = sorted(p.name for p in blobs.iterdir()) if blobs.is_dir() else []
