@@ -63,7 +63,11 @@ def routes(sb: Sandbox) -> list[Route]:
     def list_jobs(request: Request) -> Response:
         limit = int_param(request, "limit", 20, 100)
         pairs = {m.group(1): v for k, v in request.query_params.multi_items()
-                 if (m := re.fullmatch(r"metadata\[(.+)\]", k))}
+                 if (m := re.fullmatch(r"metadata\[(.*)\]", k))}
+        for key in pairs:
+            if not 1 <= len(key) <= 64 or "[" in key or "]" in key:
+                raise ApiError(400, f"Invalid 'metadata' filter: the key '{key[:70]}' must be 1 to 64 characters "
+                                    "(metadata[KEY]=VALUE).", "metadata", "invalid_value")
         plain = request.query_params.get("metadata")
         if plain is not None and plain != "null" and sb.flavor.metadata_filter:
             raise ApiError(400, f"Invalid type for 'metadata': expected an object (metadata[KEY]=VALUE) or null, "
