@@ -48,7 +48,7 @@ def send(server: SandboxProcess, case: dict[str, Any], saved: dict[str, str]) ->
         files = {case.get("file_field", "file"): ("train.jsonl", io.BytesIO(TRAIN.read_bytes()))}
         return httpx.request(case["method"], path, data=case["form"], files=files, headers=HEADERS)
     if "raw" in case:
-        raw = DEEP if case["raw"] == "deep" else case["raw"]
+        raw = DEEP if case["raw"] == "deep" else case["raw"].replace("{file_id}", saved["file_id"])
         return httpx.request(case["method"], path, content=raw, headers={**HEADERS, "Content-Type": "application/json"})
     body = json.loads(json.dumps(case.get("json")).replace("{file_id}", saved["file_id"]))
     return httpx.request(case["method"], path, json=body, headers=HEADERS)

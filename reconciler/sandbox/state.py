@@ -35,10 +35,15 @@ def body_hash(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 async def json_body(request: Request) -> Any:
+    """The request's JSON (``{}`` when empty); NaN and Infinity, which Python would read, are not JSON."""
     raw = await request.body()
     try:
-        return json.loads(raw or b"{}")
+        return json.loads(raw or b"{}", parse_constant=_not_json)
     except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise ApiError(400, "We could not parse the JSON body of your request.", None, "invalid_json") from None
 
