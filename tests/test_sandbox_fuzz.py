@@ -7,13 +7,15 @@ longer. Its description is normalised for the quirks the vendored file's README 
 from __future__ import annotations
 
 import copy
+import io
 from pathlib import Path
 
+import httpx
 import yaml
 
 from reliability.sandbox import SandboxProcess
 from tests.fuzz import description, fuzz
-from tests.openapi import SPEC
+from tests.openapi import SPEC, validate_response
 from tests.openapi_normalise import normalise, normalise_node
 
 EXAMPLES = 12
@@ -57,3 +59,16 @@ def test_normalising_the_description_fixes_each_known_quirk_and_leaves_the_file_
     text = yaml.safe_dump(doc)
     assert "nullable" not in text and "exclusiveMinimum: true" not in text
     assert description() == doc
+
+
+def test_the_quirks_the_fuzzer_found_are_answered_as_normalised(sandbox: SandboxProcess) -> None:
+    """Two finds of the fuzzer were the description's, not the sandbox's: an empty file list names no
+    first or last file, and a file of purpose ``evals`` is answered with it. Both now validate."""
+    headers = {"Authorization": "Bearer k"}
+    empty = httpx.get(f"{sandbox.url}/files", headers=headers)
+    assert (empty.json()["first_id"], empty.json()["last_id"]) == (None, None)
+    validate_response("GET", empty.request.url.path, 200, empty.json())
+    made = httpx.post(f"{sandbox.url}/files", headers=headers, data={"purpose": "evals"},
+                      files={"file": ("e.jsonl", io.BytesIO(b"{}\n"))})
+    assert made.json()["purpose"] == "evals"
+    validate_response("POST", made.request.url.path, 200, made.json())
