@@ -7,7 +7,7 @@ that conforms to the description (a JSON error body included).
 Seeded, so a run is the same requests every time. The sandbox's admin routes are not in the
 description and so never fuzzed; faults and latency stay off (a fresh server has none). Conforming
 requests alone would rarely meet a file or a job that exists; some of them are pointed at ones the
-run made first, so the write paths (a job created, cancelled; an upload completed) are reached.
+run made before each operation, so the write paths (a job created, cancelled; a file deleted) are reached.
 
 ``python -m tests.fuzz --examples N`` (``make fuzz``) runs it longer and prints its counts.
 """
@@ -66,13 +66,18 @@ class Finding:
 class Tally:
     requests: Counter[str] = field(default_factory=Counter)
     """Requests sent per ``"METHOD /path mode"``."""
+    answers: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """Answers per operation and class (``2xx``, ``4xx``, ``5xx``): how far the requests reached."""
     findings: list[Finding] = field(default_factory=list)
     unsendable: Counter[str] = field(default_factory=Counter)
     """Breaking requests whose break cannot reach the wire, per operation: not sent (``_unsendable``),
     or sent and accepted as what they read as (``_query_conforms``)."""
 
     def report(self) -> str:
-        lines = [f"{n:6d}  {operation}" for operation, n in sorted(self.requests.items())]
+        def classes(label: str) -> str:
+            return ", ".join(f"{c} {self.answers[label, c]}" for c in ("2xx", "4xx", "5xx") if self.answers[label, c])
+
+        lines = [f"{n:6d}  {label:<62} {classes(label)}" for label, n in sorted(self.requests.items())]
         lines.append(f"{sum(self.requests.values()):6d}  requests in all, {len(self.findings)} failures")
         if self.unsendable:
             lost = ", ".join(f"{k}: {n}" for k, n in sorted(self.unsendable.items()))
@@ -144,7 +149,7 @@ def fuzz(server: SandboxProcess, examples: int, seed: int = 0) -> Tally:
     description leaves no room to break a request)."""
     schema = schemathesis.openapi.from_dict(description())
     headers = {"Authorization": f"Bearer {KEY}"}
-    known = _known(server)
+    known: dict[str, str] = {}
     rng = random.Random(seed)
     tally = Tally()
 
@@ -156,6 +161,7 @@ def fuzz(server: SandboxProcess, examples: int, seed: int = 0) -> Tally:
             return
         response = case.call(base_url=server.url, headers=headers, timeout=30)
         tally.requests[label] += 1
+        tally.answers[label, f"{response.status_code // 100}xx"] += 1
         try:
             case.validate_response(response, checks=CHECKS, headers=headers)
         except (AssertionError, FailureGroup) as exc:
@@ -169,6 +175,7 @@ def fuzz(server: SandboxProcess, examples: int, seed: int = 0) -> Tally:
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), result.err()  # the vendored description is a valid one
         operation = result.ok()
+        known.update(_known(server))  # afresh: the operation before may have deleted or cancelled them
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             test = settings(max_examples=examples, database=None, deadline=None, phases=[Phase.generate],
                             suppress_health_check=list(HealthCheck))(

@@ -10,7 +10,9 @@ and for schemathesis: the quirks its README lists, normalised in one place.
 - ``ListFilesResponse.first_id`` and ``last_id`` may be null: an empty list has no first or last
   file (the checkpoints' list says so already; the fuzzer's first empty list found it);
 - ``OpenAIFile.purpose`` takes ``evals`` too: a file is created with it (``CreateFileRequest``
-  lists it) and answered with the purpose it was created with.
+  lists it) and answered with the purpose it was created with;
+- ``GET /files/{file_id}/content`` answers the file's bytes (``application/octet-stream``, as the
+  SDK reads them: a binary response), not the JSON string the description declares.
 
 ``python -m tests.openapi_normalise [openai|azure]`` prints the normalised description as YAML.
 """
@@ -50,6 +52,9 @@ def normalise(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     purpose = schemas[f"{prefix}OpenAIFile"]["properties"]["purpose"] if not prefix else {}
     if "evals" not in purpose.get("enum", ["evals"]):
         purpose["enum"] = [*purpose["enum"], "evals"]
+    content = doc["paths"].get("/files/{file_id}/content", {}).get("get", {}).get("responses", {}).get("200", {})
+    if "application/json" in content.get("content", {}):
+        content["content"] = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
     listed = schemas.get(f"{prefix}ListFilesResponse", {}).get("properties", {})
     for key in ("first_id", "last_id"):
         if key in listed:

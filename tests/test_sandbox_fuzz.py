@@ -56,14 +56,17 @@ def test_normalising_the_description_fixes_each_known_quirk_and_leaves_the_file_
     assert schemas["GraderMulti"]["properties"]["graders"]["type"] == "object"
     assert "evals" in schemas["OpenAIFile"]["properties"]["purpose"]["enum"]
     assert {"type": "null"} in schemas["ListFilesResponse"]["properties"]["first_id"]["anyOf"]
+    assert list(doc["paths"]["/files/{file_id}/content"]["get"]["responses"]["200"]["content"]) == [
+        "application/octet-stream"]
     text = yaml.safe_dump(doc)
     assert "nullable" not in text and "exclusiveMinimum: true" not in text
     assert description() == doc
 
 
 def test_the_quirks_the_fuzzer_found_are_answered_as_normalised(sandbox: SandboxProcess) -> None:
-    """Two finds of the fuzzer were the description's, not the sandbox's: an empty file list names no
-    first or last file, and a file of purpose ``evals`` is answered with it. Both now validate."""
+    """Three finds of the fuzzer were the description's, not the sandbox's: an empty file list names no
+    first or last file, a file of purpose ``evals`` is answered with it, and a file's content is its
+    bytes. Each now validates against the normalised description."""
     headers = {"Authorization": "Bearer k"}
     empty = httpx.get(f"{sandbox.url}/files", headers=headers)
     assert (empty.json()["first_id"], empty.json()["last_id"]) == (None, None)
@@ -72,3 +75,7 @@ def test_the_quirks_the_fuzzer_found_are_answered_as_normalised(sandbox: Sandbox
                       files={"file": ("e.jsonl", io.BytesIO(b"{}\n"))})
     assert made.json()["purpose"] == "evals"
     validate_response("POST", made.request.url.path, 200, made.json())
+    content = httpx.get(f"{sandbox.url}/files/{made.json()['id']}/content", headers=headers)
+    assert content.headers["content-type"] == "application/octet-stream" and content.content == b"{}\n"
+    declared = description()["paths"]["/files/{file_id}/content"]["get"]["responses"]["200"]["content"]
+    assert content.headers["content-type"] in declared
