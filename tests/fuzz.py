@@ -91,16 +91,21 @@ def description() -> dict[str, Any]:
     return normalise(yaml.safe_load(SPEC.read_text()))
 
 
-def _known(server: SandboxProcess) -> dict[str, str]:
-    """A file, a job and an upload the fuzzer's conforming requests may point at."""
+def _known(server: SandboxProcess, paused: bool = False) -> dict[str, str]:
+    """A file, a running job (``paused``: a paused one) and an upload with one part, that the
+    fuzzer's conforming requests may point at."""
     headers = {"Authorization": f"Bearer {KEY}"}
     with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
         file_id = http.post("/files", files={"file": ("train.jsonl", io.BytesIO(TRAIN.read_bytes()))},
                             data={"purpose": "fine-tune"}).json()["id"]
         job = http.post("/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file_id}).json()["id"]
+        server.advance(60)  # past validating and queued: running, so that pause (and resume) can be reached
+        if paused:
+            http.post(f"/fine_tuning/jobs/{job}/pause").raise_for_status()
         upload = http.post("/uploads", json={"filename": "a.jsonl", "purpose": "fine-tune", "bytes": 10,
                                              "mime_type": "text/jsonl"}).json()["id"]
-    return {"file_id": file_id, "fine_tuning_job_id": job, "upload_id": upload}
+        part = http.post(f"/uploads/{upload}/parts", files={"data": ("p", io.BytesIO(b"0123456789"))}).json()["id"]
+    return {"file_id": file_id, "fine_tuning_job_id": job, "upload_id": upload, "part_id": part}
 
 
 def _aim(case: Case[Any], known: dict[str, str], rng: random.Random) -> None:
@@ -113,6 +118,9 @@ def _aim(case: Case[Any], known: dict[str, str], rng: random.Random) -> None:
     if isinstance(case.body, dict) and "training_file" in case.body:
         case.body["training_file"] = known["file_id"]
         case.body["model"] = "gpt-4o-mini"
+    if isinstance(case.body, dict) and "part_ids" in case.body:
+        case.body["part_ids"] = [known["part_id"]]
+        case.body.pop("md5", None)
 
 
 def _unsendable(case: Case[Any]) -> bool:
@@ -175,7 +183,8 @@ def fuzz(server: SandboxProcess, examples: int, seed: int = 0) -> Tally:
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), result.err()  # the vendored description is a valid one
         operation = result.ok()
-        known.update(_known(server))  # afresh: the operation before may have deleted or cancelled them
+        # afresh: the operation before may have deleted or cancelled them
+        known.update(_known(server, paused=operation.path.endswith("/resume")))
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             test = settings(max_examples=examples, database=None, deadline=None, phases=[Phase.generate],
                             suppress_health_check=list(HealthCheck))(
