@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP_FLAGS ?= --disable-pip-version-check -q
 
-.PHONY: demo test lint typecheck unit bench reliability clean
+.PHONY: demo test lint typecheck unit bench reliability fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ test: lint typecheck unit
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench
+
+# The sandbox under a longer fuzzer run than make test's (tests/fuzz.py): prints requests per
+# operation and every failure; FUZZ_EXAMPLES requests per operation and mode, FUZZ_SEED its seed.
+FUZZ_EXAMPLES ?= 400
+FUZZ_SEED ?= 0
+fuzz: $(VENV)/.installed-test
+	$(BIN)/python -m tests.fuzz --examples $(FUZZ_EXAMPLES) --seed $(FUZZ_SEED)
 
 reliability: $(VENV)/.installed-test
 	$(BIN)/python -m reliability

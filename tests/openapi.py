@@ -4,14 +4,11 @@ against Azure's published v1 description (tests/azure-openai-spec/): copies kept
 so that a fresh clone checks them; a missing one fails the tests that use it.
 
 The files are OpenAPI 3.0-flavoured; before using a JSON Schema 2020-12 validator we normalise the
-quirks their READMEs list: ``nullable``, boolean ``exclusiveMinimum``, the closed
-``FineTuningJob.status`` enum (``paused``, and on Azure ``pending``, ``pausing``, ``resuming``,
-exist in practice) and ``GraderMulti.graders`` typed as one grader (the API takes a mapping).
+quirks their READMEs list (``tests/openapi_normalise.py``, which the fuzzer's description shares).
 """
 
 from __future__ import annotations
 
-import copy
 import re
 from functools import cache
 from typing import Any
@@ -20,6 +17,7 @@ import jsonschema
 import yaml
 
 from tests.conftest import ROOT
+from tests.openapi_normalise import normalise, normalise_node
 
 SPEC = ROOT / "tests" / "openai-spec" / "openapi-fine-tuning.yaml"
 CHAT_SPEC = ROOT / "tests" / "openai-spec" / "openapi-chat-embeddings.yaml"
@@ -56,31 +54,16 @@ ERROR_SCHEMA = {
 }
 
 
-def _normalise(node: Any) -> Any:
-    if isinstance(node, dict):
-        node = {k: _normalise(v) for k, v in node.items()}
-        if node.pop("nullable", False):
-            node = {"anyOf": [node, {"type": "null"}]}
-        if node.get("exclusiveMinimum") is True:
-            node["exclusiveMinimum"] = node.pop("minimum", 0)
-        return node
-    if isinstance(node, list):
-        return [_normalise(v) for v in node]
-    return node
-
-
 @cache
 def _schemas(flavor: str = "openai") -> dict[str, Any]:
-    paths = [CHAT_SPEC, SPEC] if flavor == "openai" else [AZURE_SPEC]
-    schemas: dict[str, Any] = {}
-    for path in paths:  # both OpenAI extracts come from one commit: a schema they share is the same
-        assert path.is_file(), f"the vendored OpenAPI description {path} is missing: restore it from git"
-        schemas.update(copy.deepcopy(yaml.safe_load(path.read_text())["components"]["schemas"]))
-    prefix = "" if flavor == "openai" else "OpenAI."
-    schemas[f"{prefix}FineTuningJob"]["properties"]["status"].pop("enum")
-    multi = schemas[f"{prefix}GraderMulti"]["properties"]["graders"]
-    schemas[f"{prefix}GraderMulti"]["properties"]["graders"] = {"type": "object", "additionalProperties": multi}
-    return {"components": {"schemas": _normalise(schemas)}}
+    path = SPEC if flavor == "openai" else AZURE_SPEC
+    assert path.is_file(), f"the vendored OpenAPI description {path} is missing: restore it from git"
+    doc = normalise(yaml.safe_load(path.read_text()), "" if flavor == "openai" else "OpenAI.")
+    schemas = dict(doc["components"]["schemas"])
+    if flavor == "openai":  # both OpenAI extracts come from one commit: a schema they share is the same
+        assert CHAT_SPEC.is_file(), f"the vendored OpenAPI description {CHAT_SPEC} is missing: restore it from git"
+        schemas = {**normalise_node(yaml.safe_load(CHAT_SPEC.read_text())["components"]["schemas"]), **schemas}
+    return {"components": {"schemas": schemas}}
 
 
 def schema_for(method: str, path: str, flavor: str = "openai") -> str | None:

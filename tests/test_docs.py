@@ -12,8 +12,8 @@ from tests.doctest_md import Ids, Sample, matches, normalise, project, run_page,
 
 pytestmark = pytest.mark.e2e
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-FIGURES = {"reliability.md", "performance.md"}
-"""Pages of figures written by a run (make reliability), not of samples."""
+FIGURES = {"reliability.md", "performance.md", "sandbox-fidelity.md"}
+"""Pages of figures written by a run (make reliability, make fuzz) and notes, not of samples."""
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])

@@ -12,18 +12,28 @@ latency), so that clients can be tested against the failures they will meet.
 A client that goes away in the middle of its request (a killed upload) is no error of the server's:
 Starlette raises ``ClientDisconnect`` while the body is read, and the app answers it quietly instead
 of letting uvicorn print a traceback. Every other exception still reaches uvicorn's log.
+
+Every answer that is not a success is a JSON error body in the flavour's dialect, with
+``application/json``: a refusal (``ApiError``), an unknown path (404), a method the path does not
+have (405, with ``Allow`` listing the methods it has, across all its routes), a body Starlette could
+not parse (a broken multipart form), and a bug of ours (500, ``server_error``, after which the
+exception still reaches the log).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp
 
+from reconciler.sandbox.errors import ApiError
 from reconciler.sandbox.flavor import Options
 from reconciler.sandbox.instruments import Instruments
-from reconciler.sandbox.requests import ApiError
 from reconciler.sandbox.routes import admin, chat, embeddings, files, jobs, opea, uploads
 from reconciler.sandbox.state import Sandbox
 from reconciler.sandbox.store import Store
@@ -51,12 +61,30 @@ def create_app(store: Store, options: Options | None = None) -> tuple[Sandbox, A
         # read, before any handler acted on it: nobody is left to answer and nothing went wrong here.
         return Response(status_code=CLIENT_CLOSED_REQUEST)
 
-    async def not_found(request: Request, exc: Exception) -> Response:
-        status = getattr(exc, "status_code", 404)
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 400)
+        allow = _allowed(routes, request) if status == 405 else None
+        headers = {"Allow": allow} if allow else None
         if sandbox.flavor.name == "opea":  # as FastAPI words it
-            return sandbox.error(status, "Not Found" if status == 404 else "Method Not Allowed")
-        return sandbox.error(status, f"Invalid URL ({request.method} {request.url.path})", None, None)
+            words = {404: "Not Found", 405: "Method Not Allowed"}
+            return sandbox.error(status, words.get(status, str(getattr(exc, "detail", ""))), headers=headers)
+        if status in (404, 405):
+            return sandbox.error(status, f"Invalid URL ({request.method} {request.url.path})", None, None,
+                                 headers=headers)
+        return sandbox.error(status, f"We could not parse your request: {getattr(exc, 'detail', '')}", None,
+                             "invalid_request")
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        return sandbox.error(500, "The server had an error while processing your request.", None, None,
+                             kind="server_error")
 
     app = Starlette(routes=routes, exception_handlers={ApiError: api_error, ClientDisconnect: client_gone,
-                                                       404: not_found, 405: not_found})
+                                                       HTTPException: http_error, Exception: server_error})
     return sandbox, Instruments(sandbox, app)
+
+
+def _allowed(routes: Sequence[BaseRoute], request: Request) -> str:
+    """The methods of every route whose path is this request's (each route holds one or a few)."""
+    methods = {m for route in routes if isinstance(route, Route) and route.methods
+               and route.matches(request.scope)[0] != Match.NONE for m in route.methods}
+    return ", ".join(sorted(methods))

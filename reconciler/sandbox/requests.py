@@ -1,5 +1,9 @@
 """Validation of a create-job request the way the real API does it, and its resolution.
 
+The request's shape (types, enums, unknown fields) is checked first, by the sandbox's one validation
+layer (``validation.CreateJob``); what is checked here needs more than the shape: the model, the
+files, the method's own hyperparameters and grader, the limits the API words its own way.
+
 The real API answers 400 with ``{"error": {message, type, param, code}}`` for a bad request and
 resolves what the caller left open: model aliases to snapshots, ``auto`` hyperparameters to
 numbers, a missing seed to a random one. Grader and hyperparameter shapes reuse the strict
@@ -18,22 +22,14 @@ from pydantic import TypeAdapter, ValidationError
 from reconciler import catalog
 from reconciler.manifests.graders import Grader, PythonGrader, walk
 from reconciler.manifests.model import HYPERPARAMETERS, MAX_SEED
+from reconciler.sandbox.errors import ApiError as ApiError  # where the routes have always found it
 from reconciler.sandbox.flavor import OPENAI, Flavor
+from reconciler.sandbox.validation import CreateJob, parse
 
 CREATE_FIELDS = {"model", "training_file", "validation_file", "hyperparameters", "suffix", "seed",
                  "method", "metadata", "integrations"}
 HYPER_MODELS = HYPERPARAMETERS
 _GRADER = TypeAdapter(Grader)
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None,
-                 kind: str = "invalid_request_error") -> None:
-        super().__init__(message)
-        self.status, self.message, self.param, self.code, self.kind = status, message, param, code, kind
-
-    def body(self, flavor: Flavor = OPENAI) -> dict[str, Any]:
-        return flavor.error_body(self.message, self.param, self.code, self.kind)
 
 
 def _bad(message: str, param: str | None, code: str | None = "invalid_value") -> ApiError:
@@ -59,18 +55,12 @@ def check_metadata(value: Any, param: str = "metadata") -> dict[str, str] | None
 
 
 def _check_integrations(value: Any) -> list[dict[str, Any]] | None:
+    """Each one's types are checked by the validation layer (the manifests' ``Integration``)."""
     if value is None:
         return None
-    if not isinstance(value, list) or len(value) > 5:
+    if len(value) > 5:
         raise _bad("'integrations' must be a list of at most 5 integrations.", "integrations")
-    for i, item in enumerate(value):
-        wandb = item.get("wandb") if isinstance(item, dict) else None
-        if not isinstance(item, dict) or item.get("type") != "wandb" or not isinstance(wandb, dict):
-            raise _bad(f"integrations[{i}]: only type 'wandb' with a 'wandb' object is supported.",
-                       f"integrations[{i}]")
-        if not isinstance(wandb.get("project"), str) or not wandb["project"]:
-            raise _bad(f"integrations[{i}].wandb.project is required.", f"integrations[{i}].wandb.project")
-    return value
+    return list(value)
 
 
 def _check_lambda(grader: Any) -> dict[str, Any]:
@@ -102,23 +92,23 @@ def _check_grader(grader: Any, flavor: Flavor) -> dict[str, Any]:
 
 
 def _method(body: dict[str, Any], flavor: Flavor) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
-    """(type, hyperparameters as sent, grader) from ``method`` or the deprecated top level."""
+    """(type, hyperparameters as sent, grader) from ``method`` or the deprecated top level (their types
+    already checked by ``CreateJob``)."""
     method = body.get("method")
     legacy = body.get("hyperparameters")
     if method is None:
+        check_hyperparameters("supervised", legacy or {}, "hyperparameters")
         return "supervised", dict(legacy or {}), None
-    if not isinstance(method, dict) or method.get("type") not in HYPER_MODELS:
-        raise _bad("method.type must be one of 'supervised', 'dpo', 'reinforcement'.", "method.type")
     kind = method["type"]
-    extra = set(method) - {"type", kind}
+    extra = sorted(k for k in set(method) - {"type", kind} if method[k] is not None)
     if extra:
-        raise _bad(f"Unrecognized argument in method: {sorted(extra)[0]}", "method")
+        raise _bad(f"Unrecognized argument in method: {extra[0]}", f"method.{extra[0]}", "unknown_parameter")
     inner = method.get(kind) or {}
-    if not isinstance(inner, dict):
-        raise _bad(f"method.{kind} must be an object.", f"method.{kind}")
     if legacy is not None and kind != "supervised":
         raise _bad("hyperparameters may only be given at the top level for supervised jobs.", "hyperparameters")
+    where = f"method.{kind}.hyperparameters" if inner.get("hyperparameters") is not None else "hyperparameters"
     hyper = dict(inner.get("hyperparameters") or legacy or {})
+    check_hyperparameters(kind, hyper, where)
     grader = inner.get("grader")
     if kind == "reinforcement":
         if grader is None:
@@ -127,16 +117,20 @@ def _method(body: dict[str, Any], flavor: Flavor) -> tuple[str, dict[str, Any], 
     return kind, hyper, grader
 
 
-def resolve_hyperparameters(kind: str, sent: dict[str, Any], examples: int) -> dict[str, Any]:
+def check_hyperparameters(kind: str, sent: dict[str, Any], where: str) -> dict[str, Any]:
+    """``sent`` parsed by the method's hyperparameter model (the manifests'), or the API's 400."""
     try:
-        parsed = HYPER_MODELS[kind].model_validate(sent)
+        return HYPER_MODELS[kind].model_validate(sent).model_dump()
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        name = str(first["loc"][0]) if first["loc"] else "hyperparameters"
+        name = str(first["loc"][0]) if first["loc"] else ""
         message = "Unrecognized hyperparameter" if first["type"] == "extra_forbidden" else first["msg"]
-        raise _bad(f"{message}: {name}", f"method.{kind}.hyperparameters.{name}") from None
+        raise _bad(f"{message}: {name}", f"{where}.{name}" if name else where) from None
+
+
+def resolve_hyperparameters(kind: str, sent: dict[str, Any], examples: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key, value in parsed.model_dump().items():
+    for key, value in check_hyperparameters(kind, sent, f"method.{kind}.hyperparameters").items():
         if value != "auto":
             out[key] = value
         elif key == "n_epochs":
@@ -171,8 +165,9 @@ def validate_create(body: Any, get_file: Any, flavor: Flavor = OPENAI,
     if unknown:
         raise _bad(f"Unrecognized request argument supplied: {unknown[0]}", unknown[0], "unknown_parameter")
     for key, allowed in flavor.extra_create_fields.items():
-        if key in body and body[key] not in allowed:
+        if key in body and (not isinstance(body[key], str) or body[key] not in allowed):
             raise _bad(f"{key} must be one of {', '.join(allowed)}, not {body[key]!r}.", key)
+    parse(CreateJob, body)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise _bad("Missing required parameter: 'model'.", "model", "missing_required_parameter")

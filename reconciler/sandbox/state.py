@@ -20,6 +20,7 @@ from reconciler.sandbox.flavor import Options
 from reconciler.sandbox.lifecycle import Job
 from reconciler.sandbox.requests import ApiError
 from reconciler.sandbox.store import Store
+from reconciler.sandbox.validation import integer
 
 _ALNUM = string.ascii_letters + string.digits
 NO_FAULTS: dict[str, Any] = {"rate": 0.0, "kinds": [], "latency_ms": 0, "completion_latency_ms": 0, "seed": None,
@@ -34,11 +35,16 @@ def body_hash(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 async def json_body(request: Request) -> Any:
+    """The request's JSON (``{}`` when empty); NaN and Infinity, which Python would read, are not JSON."""
     raw = await request.body()
     try:
-        return json.loads(raw or b"{}")
-    except ValueError:
+        return json.loads(raw or b"{}", parse_constant=_not_json)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise ApiError(400, "We could not parse the JSON body of your request.", None, "invalid_json") from None
 
 
@@ -46,10 +52,7 @@ def int_param(request: Request, name: str, default: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"Invalid '{name}': expected an integer, got '{raw}'.", name, "invalid_type") from None
+    value = integer(raw, name)
     if not 1 <= value <= high:
         raise ApiError(400, f"Invalid '{name}': must be between 1 and {high}.", name, "invalid_value")
     return value

@@ -21,8 +21,10 @@ from starlette.routing import Route
 from reconciler.sandbox.blobs import CHUNK, copy_into
 from reconciler.sandbox.requests import ApiError
 from reconciler.sandbox.state import Sandbox, body_hash, int_param, new_id
+from reconciler.sandbox.validation import form_expiry, form_fields, one_of
 
 PURPOSES = {"assistants", "batch", "fine-tune", "vision", "user_data", "evals"}
+FORM_FIELDS = {"file", "purpose", "expires_after", "expires_after[anchor]", "expires_after[seconds]"}
 
 
 def file_or_404(sb: Sandbox, file_id: str) -> dict[str, Any]:
@@ -35,20 +37,20 @@ def file_or_404(sb: Sandbox, file_id: str) -> dict[str, Any]:
 def routes(sb: Sandbox) -> list[Route]:
     async def create(request: Request) -> Response:
         form = await request.form(max_part_size=CHUNK)
+        form_fields(list(form.keys()), FORM_FIELDS)
         upload, purpose = form.get("file"), form.get("purpose")
         if not isinstance(upload, UploadFile):
             return sb.error(400, "Missing required parameter: 'file'.", "file", "missing_required_parameter")
-        if purpose not in PURPOSES:
+        if not isinstance(purpose, str) or purpose not in PURPOSES:
             return sb.error(400, f"Invalid 'purpose': {purpose!r}.", "purpose", "invalid_value")
-        if sb.flavor.file_expiry_required and not (form.get("expires_after[seconds]")
-                                                     and form.get("expires_after[anchor]") == "created_at"):
+        if form_expiry(dict(form)) is None and sb.flavor.file_expiry_required:
             return sb.error(400, "Missing required parameter: 'expires_after' ({anchor: created_at, seconds}).",
                             "expires_after", "missing_required_parameter")
         return await run_in_threadpool(_store, sb, request, upload, str(purpose))
 
     def list_files(request: Request) -> Response:
         limit = int_param(request, "limit", 10_000, 10_000)
-        asc = request.query_params.get("order", "desc") == "asc"
+        asc = one_of(request.query_params.get("order"), "order", ("asc", "desc"), "desc") == "asc"
         data, more = sb.store.list_files(request.query_params.get("purpose"), request.query_params.get("after"),
                                          limit, asc)
         return JSONResponse({"object": "list", "data": data, "has_more": more,

@@ -65,8 +65,16 @@ def routes(sb: Sandbox) -> list[Route]:
     def list_jobs(request: Request) -> Response:
         limit = int_param(request, "limit", 20, 100)
         pairs = {m.group(1): v for k, v in request.query_params.multi_items()
-                 if (m := re.fullmatch(r"metadata\[(.+)\]", k))}
-        no_metadata = request.query_params.get("metadata") == "null"
+                 if (m := re.fullmatch(r"metadata\[(.*)\]", k))}
+        for key in pairs:
+            if not 1 <= len(key) <= 64 or "[" in key or "]" in key:
+                raise ApiError(400, f"Invalid 'metadata' filter: the key '{key[:70]}' must be 1 to 64 characters "
+                                    "(metadata[KEY]=VALUE).", "metadata", "invalid_value")
+        plain = request.query_params.get("metadata")
+        if plain is not None and plain != "null" and sb.flavor.metadata_filter:
+            raise ApiError(400, f"Invalid type for 'metadata': expected an object (metadata[KEY]=VALUE) or null, "
+                                f"but got '{plain[:40]}' instead.", "metadata", "invalid_type")
+        no_metadata = plain == "null"
         if not sb.flavor.metadata_filter:
             pairs, no_metadata = {}, False  # ignored, as the service (or a proxy) does
         jobs, more = sb.store.list_jobs(request.query_params.get("after"), limit, pairs, no_metadata)

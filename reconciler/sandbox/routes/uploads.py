@@ -1,4 +1,8 @@
-"""``/uploads``: files over 512 MB arrive in parts of at most 64 MB (OpenAI; Azure has none)."""
+"""``/uploads``: files over 512 MB arrive in parts of at most 64 MB (OpenAI; Azure has none).
+
+A create and a complete are parsed by the validation layer (``CreateUpload``, ``CompleteUpload``)
+before anything is stored: an upload that was accepted always has the filename and purpose its file
+will be stored with."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from starlette.routing import Route
 from reconciler.sandbox.blobs import CHUNK, TooLarge, copy_into, opened
 from reconciler.sandbox.requests import ApiError
 from reconciler.sandbox.state import Sandbox, body_hash, json_body, new_id
+from reconciler.sandbox.validation import CompleteUpload, CreateUpload, form_fields, parse
 
 MAX_PART = 64 * 1024 * 1024
 MAX_UPLOAD = 8 * 1024 * 1024 * 1024
@@ -35,16 +40,14 @@ def _pending(sb: Sandbox, upload_id: str) -> dict[str, Any]:
 def routes(sb: Sandbox) -> list[Route]:
     async def create(request: Request) -> Response:
         body = await json_body(request)
-        for key in ("filename", "purpose", "bytes", "mime_type"):
-            if key not in body:
-                return sb.error(400, f"Missing required parameter: '{key}'.", key, "missing_required_parameter")
-        if not isinstance(body["bytes"], int) or not 0 < body["bytes"] <= MAX_UPLOAD:
+        asked = parse(CreateUpload, body)
+        if not 0 < asked.bytes <= MAX_UPLOAD:
             return sb.error(400, "'bytes' must be between 1 and 8 GB.", "bytes", "invalid_value")
 
         def write() -> tuple[int, Any]:
             now = int(sb.store.now())
-            upload = {"id": new_id("upload_"), "object": "upload", "bytes": body["bytes"], "created_at": now,
-                      "expires_at": now + 3600, "filename": body["filename"], "purpose": body["purpose"],
+            upload = {"id": new_id("upload_"), "object": "upload", "bytes": asked.bytes, "created_at": now,
+                      "expires_at": now + 3600, "filename": asked.filename, "purpose": asked.purpose,
                       "status": "pending", "file": None, "parts": []}
             sb.store.put_upload(upload)
             return 200, _public(upload)
@@ -53,13 +56,14 @@ def routes(sb: Sandbox) -> list[Route]:
 
     async def add_part(request: Request) -> Response:
         form = await request.form(max_part_size=CHUNK)
+        form_fields(list(form.keys()), {"data"})
         data = form.get("data")
         if not isinstance(data, UploadFile):
             return sb.error(400, "Missing required parameter: 'data'.", "data", "missing_required_parameter")
         return await run_in_threadpool(_add_part, sb, request.path_params["upload_id"], data)
 
     async def complete(request: Request) -> Response:
-        body = await json_body(request)
+        body = parse(CompleteUpload, await json_body(request))
         return await run_in_threadpool(_complete, sb, request.path_params["upload_id"], body)
 
     def cancel(request: Request) -> Response:
@@ -94,12 +98,12 @@ def _add_part(sb: Sandbox, upload_id: str, data: UploadFile) -> Response:
                          "upload_id": upload["id"]})
 
 
-def _complete(sb: Sandbox, upload_id: str, body: Any) -> Response:
+def _complete(sb: Sandbox, upload_id: str, body: CompleteUpload) -> Response:
     with sb.store.lock:
         upload = _pending(sb, upload_id)
         sizes = {p["id"]: p["bytes"] for p in upload["parts"]}
-        ids = body.get("part_ids") if isinstance(body, dict) else None
-        if not isinstance(ids, list) or not ids or any(i not in sizes for i in ids):
+        ids = body.part_ids
+        if not ids or any(i not in sizes for i in ids):
             return sb.error(400, "part_ids must list parts of this upload.", "part_ids", "invalid_value")
         total = sum(sizes[i] for i in ids)
         if total != upload["bytes"]:
@@ -108,7 +112,7 @@ def _complete(sb: Sandbox, upload_id: str, body: Any) -> Response:
         file_id = new_id("file-")
         digest = hashlib.md5(usedforsecurity=False)
         copy_into(sb.store.blob(file_id), opened(sb.store.blob(part) for part in ids), digests=[digest])
-        if body.get("md5") and body["md5"] != digest.hexdigest():
+        if body.md5 and body.md5 != digest.hexdigest():
             sb.store.blob(file_id).unlink()
             return sb.error(400, "md5 does not match the uploaded bytes.", "md5", "invalid_value")
         for part in sizes:
