@@ -6,9 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
+import openai
 import pytest
 
 from reliability.sandbox import SandboxProcess
+from tests.openapi import Recorder
 from tests.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,3 +65,16 @@ def server(serve: Serve) -> SandboxProcess:
 def ws(tmp_path: Path, sandbox: SandboxProcess) -> Workspace:
     """A project with one manifest (bot) and its training data, next to a running sandbox."""
     return Workspace.create(tmp_path, sandbox)
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def client(sandbox: SandboxProcess, recorder: Recorder) -> Iterator[openai.OpenAI]:
+    http = httpx.Client(event_hooks={"response": [recorder]}, timeout=10)
+    yield openai.OpenAI(base_url=sandbox.url, api_key="sk-sandbox", max_retries=0,
+                        http_client=http)  # type: ignore[arg-type]  # the SDK's stubs name its own httpx fork
+    http.close()

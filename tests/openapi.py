@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from pathlib import Path
 from typing import Any
 
+import httpx
 import jsonschema
 import yaml
 
-from tests.conftest import ROOT
 from tests.openapi_normalise import normalise, normalise_node
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SPEC = ROOT / "tests" / "openai-spec" / "openapi-fine-tuning.yaml"
 CHAT_SPEC = ROOT / "tests" / "openai-spec" / "openapi-chat-embeddings.yaml"
@@ -88,3 +91,18 @@ def validate_response(method: str, path: str, status: int, body: Any, flavor: st
     schema = {**root, "$ref": f"#/components/schemas/{name}"}
     jsonschema.validate(body, schema, cls=jsonschema.Draft202012Validator)
     return name
+
+
+class Recorder:
+    """Keeps every response the SDK got and checks its body against the OpenAPI schema (the copy under
+    tests/openai-spec/: without it these tests fail)."""
+
+    def __init__(self) -> None:
+        self.checked: list[tuple[str, str, str]] = []
+
+    def __call__(self, response: httpx.Response) -> None:
+        response.read()
+        if response.headers.get("content-type", "").startswith("application/json"):
+            name = validate_response(response.request.method, response.request.url.path, response.status_code,
+                                     response.json())
+            self.checked.append((response.request.method, response.request.url.path, name))

@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,39 +21,11 @@ import yaml
 
 from reliability.sandbox import SandboxProcess
 from tests.conftest import ROOT
-from tests.openapi import AZURE_SPEC, SPEC, validate_response
+from tests.openapi import AZURE_SPEC, SPEC, Recorder
 
 TRAIN = ROOT / "manifests" / "data" / "support" / "train.jsonl"
 PREFS = ROOT / "manifests" / "data" / "ranking" / "prefs.jsonl"
 TRIAGE = ROOT / "manifests" / "data" / "triage" / "train.jsonl"
-
-
-class Recorder:
-    """Keeps every response the SDK got and checks its body against the OpenAPI schema (the copy under
-    tests/openai-spec/: without it these tests fail)."""
-
-    def __init__(self) -> None:
-        self.checked: list[tuple[str, str, str]] = []
-
-    def __call__(self, response: httpx.Response) -> None:
-        response.read()
-        if response.headers.get("content-type", "").startswith("application/json"):
-            name = validate_response(response.request.method, response.request.url.path, response.status_code,
-                                     response.json())
-            self.checked.append((response.request.method, response.request.url.path, name))
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def client(sandbox: SandboxProcess, recorder: Recorder) -> Iterator[openai.OpenAI]:
-    http = httpx.Client(event_hooks={"response": [recorder]}, timeout=10)
-    yield openai.OpenAI(base_url=sandbox.url, api_key="sk-sandbox", max_retries=0,
-                        http_client=http)  # type: ignore[arg-type]  # the SDK's stubs name its own httpx fork
-    http.close()
 
 
 def upload(client: openai.OpenAI, path: Path = TRAIN) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,25 +16,13 @@ import pytest
 
 from reliability.sandbox import KEY, SandboxProcess
 from tests.conftest import Serve
-from tests.test_sandbox import PREFS, TRAIN, Recorder, upload
+from tests.openapi import Recorder
+from tests.test_sandbox import PREFS, TRAIN, upload
 
 GENERIC = "I'm not sure. Could you tell me more?"
 LINES = [json.loads(line) for line in TRAIN.read_text().splitlines()]
 QUESTIONS = [line["messages"][-2]["content"] for line in LINES]
 ANSWERS = [line["messages"][-1]["content"] for line in LINES]
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def client(sandbox: SandboxProcess, recorder: Recorder) -> Iterator[openai.OpenAI]:
-    http = httpx.Client(event_hooks={"response": [recorder]}, timeout=10)
-    yield openai.OpenAI(base_url=sandbox.url, api_key="sk-sandbox", max_retries=0,
-                        http_client=http)  # type: ignore[arg-type]  # the SDK's stubs name its own httpx fork
-    http.close()
 
 
 def _train(client: openai.OpenAI, sandbox: SandboxProcess, model: str = "gpt-4o-mini", path: Path = TRAIN,
