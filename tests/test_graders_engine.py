@@ -186,6 +186,33 @@ def test_python_grader_that_loops_forever_hits_the_time_limit() -> None:
     assert _python("def grade(sample, item):\n    while True:\n        pass\n") == Score(0.0, "took longer than 2 s")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"  # a zombie is gone, only not yet reaped
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="the session is watched through /proc")
+def test_python_grader_that_forks_without_bound_is_stopped_and_leaves_no_process(tmp_path: Path) -> None:
+    code = ("import os, time\n"
+            "def grade(sample, item):\n"
+            "    for n in range(200):\n"
+            "        if os.fork() == 0:\n"
+            "            open(os.path.join(item['dir'], str(os.getpid())), 'w').close()\n"
+            "            time.sleep(60)\n"
+            "            os._exit(0)\n"
+            "    time.sleep(60)\n"
+            "    return 1.0\n")
+    score = _python(code, {"dir": str(tmp_path)})
+    assert score.value == 0.0 and score.error is not None
+    # root is not held to RLIMIT_NPROC: the parent's watch stops it; another user's fork fails at the cap
+    assert "started more than 32 processes" in score.error or "Resource temporarily unavailable" in score.error
+    started = [int(p.name) for p in tmp_path.iterdir()]
+    assert started and not [pid for pid in started if _alive(pid)]  # the whole session was killed
+
+
 def test_python_grader_that_allocates_without_bound_hits_the_memory_limit() -> None:
     code = "def grade(sample, item):\n    hoard = []\n    while True:\n        hoard.append(bytearray(10**7))\n"
     assert _python(code) == Score(0.0, "ran out of memory (limit 256 MiB)")

@@ -10,6 +10,11 @@ the defaults here (``TIME_LIMIT``, ``MEMORY_LIMIT``). Its rule for results is th
 float ("exception, invalid float value, etc.") is invalid and grades 0: here a bool, a non-number or
 a NaN/infinity is the grader's error (``grade returned str, not a number``), which counts as 0.
 
+A grader is not to start processes without bound: the child runs in a session of its own, capped by
+``RLIMIT_NPROC`` (which the system enforces for other users than root), watched by the parent (more
+than ``MAX_PROCESSES`` in its session, on a system with ``/proc``: all killed, that answer's error),
+and the whole session is killed once the batch is over, so that no process it forked outlives it.
+
 Many answers go to one process (``grade_python_batch``), so that a thousand items do not start a
 thousand interpreters; each answer still has its own limit (an alarm in the child). Should the
 child die or hang where the alarm cannot reach (a long call into C), the parent, which waits for
@@ -19,9 +24,11 @@ a new child for the answers left.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import tempfile
@@ -39,6 +46,8 @@ MEMORY_LIMIT = 2 * 1024**3
 """Bytes of address space of the child (the guide: "a limit of 2Gb of memory")."""
 GRACE = 10.0
 """Seconds the parent waits beyond the time limit (interpreter start, the child's own alarm)."""
+MAX_PROCESSES = 32
+"""Processes a grader's session may hold at once (the child and what it starts)."""
 _CHILD = Path(__file__).with_name("python_child.py")
 
 
@@ -65,8 +74,8 @@ def _run(source: str, pairs: list[dict[str, Any]], time_limit: float, memory_lim
                           "memory": _mib(memory_limit)}, default=str)
     with tempfile.TemporaryDirectory(prefix="ftctl-grader-") as cwd, tempfile.TemporaryFile() as stderr:
         child = subprocess.Popen(
-            [sys.executable, "-I", str(_CHILD), str(memory_limit)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=stderr, cwd=cwd, env=env)
+            [sys.executable, "-I", str(_CHILD), str(memory_limit), str(MAX_PROCESSES)], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=stderr, cwd=cwd, env=env, start_new_session=True)
         assert child.stdin is not None and child.stdout is not None
         lines: queue.Queue[str] = queue.Queue()
         feeder = threading.Thread(target=_feed, args=(child.stdin, request), daemon=True)
@@ -76,10 +85,12 @@ def _run(source: str, pairs: list[dict[str, Any]], time_limit: float, memory_lim
         scores: list[Score] = []
         try:
             while len(scores) < len(pairs):
-                try:
-                    line = lines.get(timeout=time_limit + GRACE)
-                except queue.Empty:
+                line = _next(lines, child.pid, time_limit + GRACE)
+                if line is None:
                     scores.append(Score(0.0, f"took longer than {time_limit:g} s"))
+                    break
+                if line == _TOO_MANY:
+                    scores.append(Score(0.0, f"started more than {MAX_PROCESSES} processes"))
                     break
                 if not line:  # the child's stdout closed: it died
                     child.wait()
@@ -87,8 +98,7 @@ def _run(source: str, pairs: list[dict[str, Any]], time_limit: float, memory_lim
                     break
                 scores.append(_score(line))
         finally:
-            if child.poll() is None:
-                child.kill()
+            _kill_session(child.pid)  # the child and every process it started, done or not
             child.wait()
             # Both threads end once the child is gone (a broken pipe, the end of its output); one still
             # running means a grandchild of the grader holds the pipe: its stream is left to the GC.
@@ -97,6 +107,48 @@ def _run(source: str, pairs: list[dict[str, Any]], time_limit: float, memory_lim
                 if not thread.is_alive():
                     stream.close()
         return scores
+
+
+_TOO_MANY = "\0too many processes"
+TICK = 0.2
+"""Seconds between two looks at how many processes a grader's session holds."""
+
+
+def _next(lines: queue.Queue[str], session: int, wait: float) -> str | None:
+    """The child's next line; None when ``wait`` seconds passed first; ``_TOO_MANY`` when its session
+    grew past ``MAX_PROCESSES`` meanwhile (looked at every ``TICK``)."""
+    left = wait
+    while left > 0:
+        try:
+            return lines.get(timeout=min(TICK, left))
+        except queue.Empty:
+            left -= TICK
+            if _session_size(session) > MAX_PROCESSES:
+                return _TOO_MANY
+    return None
+
+
+def _session_size(session: int) -> int:
+    """How many processes are in ``session`` (0 where ``/proc`` cannot tell)."""
+    count = 0
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return 0
+    for entry in entries:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as stat:
+                    fields = stat.read().rsplit(b")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            count += len(fields) > 3 and fields[3] == str(session).encode()  # the session ID (field 6)
+    return count
+
+
+def _kill_session(session: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(session, signal.SIGKILL)
 
 
 def _feed(stream: IO[bytes], request: str) -> None:
