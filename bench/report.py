@@ -107,6 +107,24 @@ def performance_rows(r: dict[str, Any], summary: bool = False) -> list[Row]:
                          _verdict(d["met"]) if summary else
                          _verdict(s["mb_per_s"] >= d["goal_mb_per_s"] and ratio <= d["goal_ratio"] and
                                   (size < 1000 or s["peak_mb"] < d["goal_peak_mb"]))))
+    if "evaluation" in r:
+        e = r["evaluation"]
+        one, sixteen = e["runs"]
+        rows.append((f"`ftctl eval`, {e['items']:,} items at {e['latency_ms']} ms per completion, `--parallelism` "
+                     "1 / 16, empty cache", f"≥ {e['goal_speedup']:.0f}× faster at 16 than at 1",
+                     f"{one['seconds']:.1f} s / {sixteen['seconds']:.1f} s: ×{e['speedup_at_16']} "
+                     f"({sixteen['requests']:,} completions)", f"`--parallelism 1`: {one['seconds']:.1f} s",
+                     _verdict(e["speedup_at_16"] >= e["goal_speedup"])))
+        c = e["cached"]
+        rows.append(("`ftctl eval` again, from the cache", f"0 requests, < {e['goal_cached_s']:.0f} s",
+                     f"{c['requests']} requests, {c['seconds']:.2f} s",
+                     f"the first run: {sixteen['requests']:,} requests, {sixteen['seconds']:.1f} s",
+                     _verdict(c["requests"] == 0 and c["seconds"] < e["goal_cached_s"])))
+        if not summary:
+            g = e["graded_per_s"]
+            rows.append((f"grader engine, {e['graded_answers']:,} answers in this process", "—",
+                         f"python grader (one child process): {g['python']:,} answers/s",
+                         f"string_check: {g['string_check']:,} answers/s", "—"))
     if "startup" in r:
         s = r["startup"]
         for name, ms in s["median_ms"].items():
@@ -117,7 +135,8 @@ def performance_rows(r: dict[str, Any], summary: bool = False) -> list[Row]:
 
 
 def performance_table(r: dict[str, Any]) -> str:
-    machines = _machines([r[k]["machine"] for k in ("plan", "planner", "sandbox", "apply", "datasets", "startup")
+    machines = _machines([r[k]["machine"] for k in ("plan", "planner", "sandbox", "apply", "datasets", "evaluation",
+                                                      "startup")
                           if k in r and "machine" in r[k]])
     lines = [f"Last run: {machines}.", "", "| what | goal | measured | baseline, same run | |",
              "|---|---|---|---|---|"]

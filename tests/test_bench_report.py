@@ -86,3 +86,19 @@ def test_the_readme_says_which_refusals_were_unclear_and_what_the_secrets_run_ne
     table = readme_table({"reliability": {"hostile": {"cases": hostile}, "secrets": secrets}})
     assert "| 2 kinds: 1 naming the file (and line) and the reason, exit 1, 0 requests, ≤ 2.5 s, ≤ 70 MB |" in table
     assert table.endswith("and one failing a fifth: 0 leaks; **not reached**: answers quoting the key |")
+
+
+def test_the_evaluation_rows_show_the_speedup_and_the_cached_rerun_with_their_verdicts() -> None:
+    evaluation = {"items": 1000, "latency_ms": 50, "goal_speedup": 10.0, "goal_cached_s": 2.0, "speedup_at_16": 9.5,
+                  "runs": [{"parallelism": 1, "seconds": 57.0, "requests": 1000},
+                           {"parallelism": 16, "seconds": 6.0, "requests": 1000}],
+                  "cached": {"requests": 0, "seconds": 0.91}, "graded_answers": 10000,
+                  "graded_per_s": {"string_check": 50000, "python": 15000}, "machine": MACHINE}
+    table = performance_table({"evaluation": evaluation})
+    assert ("| `ftctl eval`, 1,000 items at 50 ms per completion, `--parallelism` 1 / 16, empty cache | ≥ 10× faster "
+            "at 16 than at 1 | 57.0 s / 6.0 s: ×9.5 (1,000 completions) | `--parallelism 1`: 57.0 s | **not met** |"
+            ) in table
+    assert ("| `ftctl eval` again, from the cache | 0 requests, < 2 s | 0 requests, 0.91 s | the first run: 1,000 "
+            "requests, 6.0 s | met |") in table
+    assert "| python grader (one child process): 15,000 answers/s | string_check: 50,000 answers/s |" in table
+    assert "grader engine" not in readme_table({"evaluation": evaluation})
