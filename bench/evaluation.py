@@ -25,37 +25,21 @@ from bench import results
 from reconciler.evals.engine import grade_batch
 from reconciler.evals.model import Sample
 from reconciler.manifests.graders import PythonGrader, StringCheckGrader
+from reliability.evals import GRADER, make_eval_project, train
 from reliability.sandbox import SandboxProcess
 
 REPO = Path(__file__).resolve().parent.parent
-TRAIN = REPO / "manifests" / "data" / "support" / "train.jsonl"
 GOAL_SPEEDUP, GOAL_CACHED_S = 10.0, 2.0
-GRADER = {"type": "string_check", "name": "exact", "input": "{{sample.output_text}}",
-          "reference": "{{item.reference}}", "operation": "eq"}
 PYTHON_SOURCE = ("def grade(sample, item):\n"
                  "    return 1.0 if sample['output_text'].strip() == item['reference'] else 0.0\n")
-
-
-def _project(root: Path, items: int) -> None:
-    (root / ".git").mkdir(parents=True)
-    (root / "m" / "data").mkdir(parents=True)
-    (root / "ftctl.yaml").write_text("paths: [m]\n")
-    shutil.copy(TRAIN, root / "m" / "data" / "train.jsonl")
-    with (root / "m" / "data" / "eval.jsonl").open("w") as out:
-        for i in range(items):
-            out.write(json.dumps({"messages": [{"role": "user", "content": f"What is the code of case {i}?"}],
-                                  "reference": f"code {i}"}) + "\n")
-    section = {"file": "data/eval.jsonl", "baseline": "none", "grader": GRADER,
-               "sampling": {"temperature": 0, "max_completion_tokens": 16}}
-    (root / "m" / "sft.yaml").write_text("name: sft\nmodel: gpt-4o-mini\ntraining_file: data/train.jsonl\n"
-                                         f"suffix: bench\neval: {json.dumps(section)}\n")
 
 
 def _ftctl(root: Path, server: SandboxProcess, *args: str) -> subprocess.CompletedProcess[str]:
     done = subprocess.run([sys.executable, "-m", "reconciler", *args], cwd=root, env=server.env(),
                           capture_output=True, text=True, timeout=1800)
     if done.returncode:
-        raise SystemExit(f"ftctl {' '.join(args)} exited {done.returncode}:\n{done.stdout[-1500:]}{done.stderr[-1500:]}")
+        raise SystemExit(f"ftctl {' '.join(args)} exited {done.returncode}:\n"
+                         f"{done.stdout[-1500:]}{done.stderr[-1500:]}")
     return done
 
 
@@ -75,7 +59,7 @@ def _eval(root: Path, server: SandboxProcess, parallelism: int, cached: bool = F
             "items": report["items"], "errors": report["errors"]}
 
 
-def graders(answers: int) -> dict[str, float]:
+def graders(answers: int) -> dict[str, int]:
     """Answers graded per second by a string_check and by a python grader, ``answers`` of each."""
     pairs = [({"reference": f"code {i}"}, Sample.of(f"code {i if i % 3 else -1}")) for i in range(answers)]
     out = {}
@@ -95,13 +79,9 @@ def graders(answers: int) -> dict[str, float]:
 def run(items: int = 1000, latency_ms: int = 50, answers: int = 10_000) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ftctl-eval-bench-") as tmp:
         root = Path(tmp) / "project"
-        _project(root, items)
+        make_eval_project(root, items)
         with SandboxProcess(Path(tmp) / "sandbox.db", "--clock", "manual") as server:
-            _ftctl(root, server, "apply", "--auto-approve")
-            for _ in range(60):
-                server.advance(600)
-                if [j["status"] for j in server.listing("fine_tuning/jobs")] == ["succeeded"]:
-                    break
+            train(root, server)
             server.faults(0, completion_latency_ms=latency_ms)
             runs = [_eval(root, server, p) for p in (1, 16)]
             cached = _eval(root, server, 16, cached=True)

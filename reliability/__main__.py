@@ -2,7 +2,7 @@
 does not hold. The figures are written to ``bench/results.json`` (key ``reliability``), with the
 machine they ran on, for docs/reliability.md.
 
-Usage: python -m reliability [chaos] [crash] [concurrency] [hostile] [secrets] [--quick]
+Usage: python -m reliability [chaos] [crash] [concurrency] [evals] [hostile] [secrets] [--quick]
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reliability import chaos, concurrency, crash, hostile, secrets
+from reliability import chaos, concurrency, crash, evals, hostile, secrets
 from reliability.harness import machine, write_between
 
 RESULTS = Path(__file__).resolve().parent.parent / "bench" / "results.json"
@@ -47,7 +47,8 @@ def table(results: dict[str, Any]) -> str:
         writes = c.get("writes_before_kills") or []
         counted = f"; writes before each kill: {min(writes)} to {max(writes)}" if writes else ""
         rows += [f"| crash ({c['trials']} trials × {c['manifests']} manifests) | killed mid-apply, after the first "
-                 f"write: {c['killed_mid_apply']}{alone}{counted}; converged after one more apply: {c['converged_after_rerun']} of "
+                 f"write: {c['killed_mid_apply']}{alone}{counted}; converged after one more apply: "
+                 f"{c['converged_after_rerun']} of "
                  f"{c['trials']}; duplicate jobs: {c['duplicates_created']} |"]
     for case in results.get("concurrency", {}).get("cases", []):
         after = case["after_one_more_apply"]
@@ -61,6 +62,15 @@ def table(results: dict[str, Any]) -> str:
                  f"{ended.get('duplicate_uploads_made', '?')} made, newer copies left "
                  f"{after.get('newer_uploads', '?')}, copies of the same second left {after['duplicate_uploads']}; "
                  f"runs failed: {case.get('failed_runs', 0)} |"]
+    if "evals" in results:
+        e = results["evals"]
+        rows += [f"| evaluation ({e['items']} items, {e['fault_rate']:.0%} faults on chat completions, SIGKILL "
+                 f"mid-eval, `--parallelism` {e['parallelism']}) | killed with {e['cached_at_kill']} items graded; "
+                 f"after {e['reruns_under_faults']} rerun(s) under faults: {e['grades_cached']} grades cached, "
+                 f"{e['unanswered']} unanswered, graded exactly once: {'yes' if e['graded_exactly_once'] else '**no**'}"
+                 f"; completions paid {e['completions_paid']} for {e['items']} items: "
+                 f"{e['answers_lost_after_the_write']} answers lost after the write, {e['paid_again_beyond_lost']} "
+                 f"more (in flight at the kill); one more eval sent {e['last_run_requests']} requests |"]
     for case in results.get("hostile", {}).get("cases", []):
         rows += [f"| hostile input: {case['case']} | exit {case['exit']}, {case['seconds']} s, {case['peak_mb']} MB "
                  f"peak, {case['requests_sent']} requests sent, {case['output_lines']} lines: "
@@ -118,6 +128,8 @@ def verdicts(results: dict[str, Any]) -> list[str]:
         if case["exit"] != 1 or case["plan_exit"] != 1 or case["requests_sent"] or case["seconds"] > 30 or \
                 case["peak_mb"] > 200 or case["output_lines"] > 25 or case.get("unclear"):
             broken.append(f"hostile input: {case}")
+    if "evals" in results and not results["evals"]["held"]:
+        broken.append(f"evaluations under faults and a kill: {results['evals']}")
     if results.get("secrets", {}).get("leaks"):
         broken.append(f"secrets: the key appeared in {results['secrets']['leaks']}")
     if results.get("secrets", {}).get("not_reached"):
@@ -128,7 +140,7 @@ def verdicts(results: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
-    every = ["chaos", "crash", "concurrency", "hostile", "secrets"]
+    every = ["chaos", "crash", "concurrency", "evals", "hostile", "secrets"]
     chosen = [a for a in argv if a in every] or every
     results: dict[str, Any] = {"machine": machine()}
     if "chaos" in chosen:
@@ -146,6 +158,10 @@ def main(argv: list[str]) -> int:
     if "concurrency" in chosen:
         print("== concurrency: applies started together", flush=True)
         results["concurrency"] = concurrency.run(manifests=6 if quick else 20)
+    if "evals" in chosen:
+        print("== evaluations: 30% faults on chat completions, SIGKILL mid-eval, then eval again", flush=True)
+        results["evals"] = evals.run(items=60 if quick else 400)
+        print(f"  {results['evals']}", flush=True)
     if "hostile" in chosen:
         print("== hostile input", flush=True)
         results["hostile"] = hostile.run()

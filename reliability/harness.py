@@ -4,8 +4,9 @@ audit of what ended up live.
 
 The audit reads the sandbox with its faults switched off and counts what must never happen:
 a manifest without exactly one current (not cancelled) job, an active job beyond that one, a
-duplicate job created at all (unsafe in every audit, cancelled since or not), a job cancelled that was the only one of its name, and a file uploaded
-twice (left, or made at all: the sandbox counts the files it made, deleted ones too).
+duplicate job created at all (unsafe in every audit, cancelled since or not), a job cancelled that
+was the only one of its name, and a file uploaded twice (left, or made at all: the sandbox counts
+the files it made, deleted ones too).
 """
 
 from __future__ import annotations

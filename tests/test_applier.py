@@ -55,13 +55,13 @@ def test_a_lost_answer_under_a_lagging_list_is_deferred_not_sent_again() -> None
     api.faults = ["drop_after"]
     made = api.create_job  # the job just made is seen by ID but not yet listed
 
-    def create_unlisted(body: dict[str, Any], key: str) -> Any:
+    def create_unlisted(body: dict[str, Any], key: str) -> LiveJob:
         try:
             return made(body, key)
         finally:
             api.unlisted.update(api.jobs)
 
-    api.create_job = create_unlisted  # type: ignore[method-assign]
+    api.create_job = create_unlisted  # type: ignore[method-assign,assignment]
     results = applier(api).apply(plan([make_desired("bot")], [], no_files, "default"))
     assert [(r.name, r.outcome) for r in results] == [("bot", "deferred")]
     assert "the create's answer was lost" in results[0].detail and "the next plan looks for it" in results[0].detail
