@@ -163,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
                     default=0.0)
     ok = slowest >= GOAL_MBPS and biggest["peak_mb"] < GOAL_PEAK_MB and ratio <= GOAL_RATIO
     print(f"\nstreaming: slowest {slowest:.1f} MB/s (goal ≥ {GOAL_MBPS:.0f}); hashlib.file_digest at most "
-          f"{ratio:.1f}× faster (goal ≤ {GOAL_RATIO}×), sha256sum {sha_ratio:.1f}×; peak {biggest['peak_mb']:.1f} MB at {biggest['size_mb']} MB (goal < "
+          f"{ratio:.1f}× faster (goal ≤ {GOAL_RATIO}×), sha256sum {sha_ratio:.1f}×; peak {biggest['peak_mb']:.1f} MB "
+          f"at {biggest['size_mb']} MB (goal < "
           f"{GOAL_PEAK_MB:.0f}) → {'goals met' if ok else 'GOALS NOT MET'}")
     results.store("datasets", {"rows": rows, "goal_mb_per_s": GOAL_MBPS,
                                "goal_ratio": GOAL_RATIO, "goal_peak_mb": GOAL_PEAK_MB, "slowest_mb_per_s": slowest,

@@ -105,16 +105,16 @@ def performance_rows(r: dict[str, Any], summary: bool = False) -> list[Row]:
                 continue
             s = got["streaming"]
             floor = "hashlib" if "hashlib" in got else "sha256sum"  # runs before issue 25 had no hashlib
-            shown = {"hashlib": "`hashlib.file_digest`", "sha256sum": "`sha256sum`"}
-            base = [f"{shown[m]}: {got[m]['mb_per_s']:.0f} MB/s" for m in ("hashlib", "sha256sum") if m in got]
+            named = {"hashlib": "`hashlib.file_digest`", "sha256sum": "`sha256sum`"}
+            base = [f"{named[m]}: {got[m]['mb_per_s']:.0f} MB/s" for m in ("hashlib", "sha256sum") if m in got]
             if "baseline" in got:
                 base.append(f"load everything: {got['baseline']['mb_per_s']:.0f} MB/s, "
                             f"{got['baseline']['peak_mb']:,.0f} MB")
             ratio = got[floor]["mb_per_s"] / s["mb_per_s"] if floor in got else 0
             rows.append((f"validation + sha256 of a {size:,} MB chat file, streaming",
-                         f"≥ {d['goal_mb_per_s']:.0f} MB/s, within {d['goal_ratio']:g}× of {shown[floor]}"
+                         f"≥ {d['goal_mb_per_s']:.0f} MB/s, within {d['goal_ratio']:g}× of {named[floor]}"
                          + (f", < {d['goal_peak_mb']:.0f} MB peak" if size >= 1000 else ""),
-                         f"{s['mb_per_s']:.0f} MB/s ({ratio:.1f}× {shown[floor]}'s time), {s['peak_mb']:.0f} MB peak"
+                         f"{s['mb_per_s']:.0f} MB/s ({ratio:.1f}× {named[floor]}'s time), {s['peak_mb']:.0f} MB peak"
                          + (f"; the slowest size, {slowest['size_mb']:,} MB: {slowest['mb_per_s']:.0f} MB/s"
                             if summary and slowest is not s else ""),
                          "; ".join(base) or "—",
