@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         if name in RATIO_GOALS:
             floor, goal = RATIO_GOALS[name]
             ok = ratios[name] <= goal
-            print(f"  {name:<22} {ms:>5} ms: {ratios[name]}× `python -c "{floor}"` ({floors[floor]} ms; goal ≤ "
+            print(f"  {name:<22} {ms:>5} ms: {ratios[name]}× `python -c \"{floor}\"` ({floors[floor]} ms; goal ≤ "
                   f"{goal:g}×) {'met' if ok else 'NOT MET'}")
         else:
             ok = ms < GOALS[name]
