@@ -8,13 +8,16 @@ own:
 * ``baseline``: load everything, then check — read the whole file, parse every line into a list,
   then run the same per-example checks and hash the bytes.
 
-Beside them, ``sha256sum`` of the same file: the cost of reading and hashing alone. Each figure is
+Beside them, the cost of reading and hashing alone: ``hashlib.file_digest`` of the same file in a
+child Python process (the real floor for ftctl, which hashes with the same hashlib: on this kind of
+machine it is several times faster than coreutils' ``sha256sum``, which uses no SHA extensions), and
+``sha256sum`` itself for reference. Each figure is
 the fastest of 3 runs (the load-everything baseline runs once above 100 MB: it takes gigabytes), as
 for the other benchmarks: a 10 MB file is checked in a twentieth of a second, where one hiccup of
 the machine would halve its figure.
 
-Goals (issue 12): streaming ≥ 200 MB/s, within 3× of ``sha256sum``, and peak memory under 150 MB at
-1 GB.
+Goals (issues 12, 25): streaming ≥ 200 MB/s, within 2.5× of ``hashlib.file_digest``'s time, and peak
+memory under 150 MB at 1 GB.
 Usage: python -m bench datasets [--sizes 10,100,1000] [--out bench/out]
 """
 
@@ -32,7 +35,8 @@ from typing import Any
 from bench import results
 
 GOAL_MBPS = 200.0
-GOAL_RATIO = 3.0
+GOAL_RATIO = 2.5
+"""The most streaming may take, in multiples of ``hashlib.file_digest``'s time on the same file."""
 GOAL_PEAK_MB = 150.0
 
 CHILD = r"""
@@ -44,7 +48,11 @@ from reconciler.datasets.report import Report
 from reconciler.datasets.scan import scan_file
 mode, path = sys.argv[1], Path(sys.argv[2])
 start = time.perf_counter()  # after the imports: start-up is the startup benchmark's
-if mode == "streaming":
+if mode == "hashlib":
+    with path.open("rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    examples = errors = 0
+elif mode == "streaming":
     scan = scan_file(path, "chat")
     examples, errors, digest = scan.report.examples, scan.report.error_count, scan.sha256
 else:
@@ -136,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"size_mb": size, "mode": "sha256sum", "seconds": round(seconds, 3),
                          "mb_per_s": round(path.stat().st_size / 1e6 / seconds, 1)})
             print(f"  sha256sum {rows[-1]['mb_per_s']:7.1f} MB/s  (hashing alone)", flush=True)
-        for mode in ("streaming", "baseline"):
+        for mode in ("hashlib", "streaming", "baseline"):
             if mode == "baseline" and size > args.skip_baseline_over:
                 continue
             r = measure(mode, path, args.repeat if mode == "streaming" or size <= 100 else 1)
@@ -148,14 +156,18 @@ def main(argv: list[str] | None = None) -> int:
     streaming = [r for r in rows if r["mode"] == "streaming"]
     slowest = min(r["mb_per_s"] for r in streaming)
     biggest = max(streaming, key=lambda r: r["size_mb"])
-    hashing = {r["size_mb"]: r["mb_per_s"] for r in rows if r["mode"] == "sha256sum"}
+    hashing = {r["size_mb"]: r["mb_per_s"] for r in rows if r["mode"] == "hashlib"}
     ratio = max((hashing[r["size_mb"]] / r["mb_per_s"] for r in streaming if r["size_mb"] in hashing), default=0.0)
+    coreutils = {r["size_mb"]: r["mb_per_s"] for r in rows if r["mode"] == "sha256sum"}
+    sha_ratio = max((coreutils[r["size_mb"]] / r["mb_per_s"] for r in streaming if r["size_mb"] in coreutils),
+                    default=0.0)
     ok = slowest >= GOAL_MBPS and biggest["peak_mb"] < GOAL_PEAK_MB and ratio <= GOAL_RATIO
-    print(f"\nstreaming: slowest {slowest:.1f} MB/s (goal ≥ {GOAL_MBPS:.0f}); sha256sum at most {ratio:.1f}× "
-          f"faster (goal ≤ "
-          f"{GOAL_RATIO:.0f}×); peak {biggest['peak_mb']:.1f} MB at {biggest['size_mb']} MB (goal < "
+    print(f"\nstreaming: slowest {slowest:.1f} MB/s (goal ≥ {GOAL_MBPS:.0f}); hashlib.file_digest at most "
+          f"{ratio:.1f}× faster (goal ≤ {GOAL_RATIO}×), sha256sum {sha_ratio:.1f}×; peak {biggest['peak_mb']:.1f} MB "
+          f"at {biggest['size_mb']} MB (goal < "
           f"{GOAL_PEAK_MB:.0f}) → {'goals met' if ok else 'GOALS NOT MET'}")
     results.store("datasets", {"rows": rows, "goal_mb_per_s": GOAL_MBPS,
                                "goal_ratio": GOAL_RATIO, "goal_peak_mb": GOAL_PEAK_MB, "slowest_mb_per_s": slowest,
-                               "sha256sum_ratio": round(ratio, 2), "met": ok})
+                               "hashlib_ratio": round(ratio, 2), "sha256sum_ratio": round(sha_ratio, 2),
+                               "baseline_ratio": "hashlib", "met": ok})
     return 0 if ok else 1

@@ -2,7 +2,7 @@
 does not hold. The figures are written to ``bench/results.json`` (key ``reliability``), with the
 machine they ran on, for docs/reliability.md.
 
-Usage: python -m reliability [chaos] [crash] [concurrency] [hostile] [secrets] [--quick]
+Usage: python -m reliability [chaos] [crash] [concurrency] [evals] [hostile] [secrets] [--quick]
 """
 
 from __future__ import annotations
@@ -12,13 +12,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reliability import chaos, concurrency, crash, hostile, secrets
+from reliability import chaos, concurrency, crash, evals, hostile, secrets
 from reliability.harness import machine, write_between
 
 RESULTS = Path(__file__).resolve().parent.parent / "bench" / "results.json"
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
 START, END = "<!-- results: written by python -m reliability -->", "<!-- /results -->"
-CHAOS = {"chaos": "honoured", "chaos_without_keys": "ignored, as by OpenAI, which documents none"}
+CHAOS = {"chaos": "honoured", "chaos_without_keys": "ignored, as by OpenAI, which documents none",
+         "chaos_lag": "honoured", "chaos_lag_without_keys": "ignored"}
+LAG_S = 2.0
+"""How far the job list lags behind creates in the lag runs: longer than a create's retries last."""
 
 
 def table(results: dict[str, Any]) -> str:
@@ -30,7 +33,8 @@ def table(results: dict[str, Any]) -> str:
         if run not in results:
             continue
         c = results[run]
-        rows += [f"| chaos ({c['seeds']} seeds × {c['manifests']} manifests, {c['fault_rate']:.0%} faults, "
+        lag = f", job list {c['list_lag_s']:g} s behind creates" if c.get("list_lag_s") else ""
+        rows += [f"| chaos ({c['seeds']} seeds × {c['manifests']} manifests, {c['fault_rate']:.0%} faults{lag}, "
                  f"idempotency keys {keys}) | "
                  f"converged in one apply: {c['converged_in_one']}; in two: {c['converged_in_two']}; once the faults "
                  f"stopped: {c['seeds'] - c['not_converged_once_faults_stop']} of {c['seeds']}; unsafe seeds: "
@@ -38,10 +42,13 @@ def table(results: dict[str, Any]) -> str:
                  f"{c.get('duplicate_uploads_made', '?')} made, {c.get('duplicate_uploads_left', '?')} left |"]
     if "crash" in results:
         c = results["crash"]
-        alone = (f" (an apply left alone: first request at {c['first_request_s']} s, done at "
-                 f"{c['undisturbed_apply_s']} s)") if "first_request_s" in c else ""
-        rows += [f"| crash ({c['trials']} trials × {c['manifests']} manifests) | killed mid-apply: "
-                 f"{c['killed_mid_apply']}{alone}; converged after one more apply: {c['converged_after_rerun']} of "
+        alone = (f" (an apply left alone: first write at {c['first_write_s']} s, done at "
+                 f"{c['undisturbed_apply_s']} s)") if "first_write_s" in c else ""
+        writes = c.get("writes_before_kills") or []
+        counted = f"; writes before each kill: {min(writes)} to {max(writes)}" if writes else ""
+        rows += [f"| crash ({c['trials']} trials × {c['manifests']} manifests) | killed mid-apply, after the first "
+                 f"write: {c['killed_mid_apply']}{alone}{counted}; converged after one more apply: "
+                 f"{c['converged_after_rerun']} of "
                  f"{c['trials']}; duplicate jobs: {c['duplicates_created']} |"]
     for case in results.get("concurrency", {}).get("cases", []):
         after = case["after_one_more_apply"]
@@ -55,6 +62,15 @@ def table(results: dict[str, Any]) -> str:
                  f"{ended.get('duplicate_uploads_made', '?')} made, newer copies left "
                  f"{after.get('newer_uploads', '?')}, copies of the same second left {after['duplicate_uploads']}; "
                  f"runs failed: {case.get('failed_runs', 0)} |"]
+    if "evals" in results:
+        e = results["evals"]
+        rows += [f"| evaluation ({e['items']} items, {e['fault_rate']:.0%} faults on chat completions, SIGKILL "
+                 f"mid-eval, `--parallelism` {e['parallelism']}) | killed with {e['cached_at_kill']} items graded; "
+                 f"after {e['reruns_under_faults']} rerun(s) under faults: {e['grades_cached']} grades cached, "
+                 f"{e['unanswered']} unanswered, graded exactly once: {'yes' if e['graded_exactly_once'] else '**no**'}"
+                 f"; completions paid {e['completions_paid']} for {e['items']} items: "
+                 f"{e['answers_lost_after_the_write']} answers lost after the write, {e['paid_again_beyond_lost']} "
+                 f"more (in flight at the kill); one more eval sent {e['last_run_requests']} requests |"]
     for case in results.get("hostile", {}).get("cases", []):
         rows += [f"| hostile input: {case['case']} | exit {case['exit']}, {case['seconds']} s, {case['peak_mb']} MB "
                  f"peak, {case['requests_sent']} requests sent, {case['output_lines']} lines: "
@@ -91,6 +107,8 @@ def verdicts(results: dict[str, Any]) -> list[str]:
         if c["converged_after_rerun"] != c["trials"] or c["duplicates_created"]:
             broken.append(f"crash: {c['trials'] - c['converged_after_rerun']} trials not converged after a rerun, "
                           f"{c['duplicates_created']} duplicate jobs")
+        if any(n < 1 for n in c.get("writes_before_kills", [])):
+            broken.append("crash: a kill counted as mid-apply came before the run's first write")
         if c["trials"] < c.get("asked", 0):
             broken.append(f"crash: only {c['trials']} of {c['asked']} trials were killed mid-apply")
     if "concurrency" in results:
@@ -110,6 +128,8 @@ def verdicts(results: dict[str, Any]) -> list[str]:
         if case["exit"] != 1 or case["plan_exit"] != 1 or case["requests_sent"] or case["seconds"] > 30 or \
                 case["peak_mb"] > 200 or case["output_lines"] > 25 or case.get("unclear"):
             broken.append(f"hostile input: {case}")
+    if "evals" in results and not results["evals"]["held"]:
+        broken.append(f"evaluations under faults and a kill: {results['evals']}")
     if results.get("secrets", {}).get("leaks"):
         broken.append(f"secrets: the key appeared in {results['secrets']['leaks']}")
     if results.get("secrets", {}).get("not_reached"):
@@ -120,7 +140,7 @@ def verdicts(results: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
-    every = ["chaos", "crash", "concurrency", "hostile", "secrets"]
+    every = ["chaos", "crash", "concurrency", "evals", "hostile", "secrets"]
     chosen = [a for a in argv if a in every] or every
     results: dict[str, Any] = {"machine": machine()}
     if "chaos" in chosen:
@@ -128,12 +148,20 @@ def main(argv: list[str]) -> int:
         results["chaos"] = chaos.run(seeds=3 if quick else 20, manifests=6 if quick else 20)
         print("== chaos against an API that ignores Idempotency-Key", flush=True)
         results["chaos_without_keys"] = chaos.run(seeds=3 if quick else 20, manifests=6 if quick else 20, keys=False)
+        for keyed, run in ((True, "chaos_lag"), (False, "chaos_lag_without_keys")):
+            print(f"== chaos with the job list {LAG_S:g} s behind creates, Idempotency-Key "
+                  f"{'honoured' if keyed else 'ignored'}", flush=True)
+            results[run] = chaos.run(seeds=3 if quick else 10, manifests=6 if quick else 20, keys=keyed, lag_s=LAG_S)
     if "crash" in chosen:
         print("== crash: SIGKILL at a random moment, then apply again", flush=True)
         results["crash"] = crash.run(trials=3 if quick else 20, manifests=6 if quick else 20)
     if "concurrency" in chosen:
         print("== concurrency: applies started together", flush=True)
         results["concurrency"] = concurrency.run(manifests=6 if quick else 20)
+    if "evals" in chosen:
+        print("== evaluations: 30% faults on chat completions, SIGKILL mid-eval, then eval again", flush=True)
+        results["evals"] = evals.run(items=60 if quick else 400)
+        print(f"  {results['evals']}", flush=True)
     if "hostile" in chosen:
         print("== hostile input", flush=True)
         results["hostile"] = hostile.run()

@@ -41,9 +41,9 @@ def one_case(runs: int, idempotency: bool, manifests: int, latency_ms: int) -> d
                     "jobs_missing_a_file_when_runs_ended": together.jobs_missing_a_file,
                     "duplicates_created": together.duplicates_created,
                     "duplicates_active_when_runs_ended": together.extra_active,
-                    "when_runs_ended": vars(together), "agreed": together.converged,
+                    "when_runs_ended": vars(together), "agreed": together.agreed,
                     "jobs_changed_by_one_more_apply": len(kept ^ _current(server, names)),
-                    "after_one_more_apply": vars(after), "converged": after.converged}
+                    "after_one_more_apply": vars(after), "converged": after.agreed}  # duplicates: counted above
 
 
 def _current(server: SandboxProcess, names: list[str]) -> set[str]:

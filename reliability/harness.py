@@ -4,8 +4,9 @@ audit of what ended up live.
 
 The audit reads the sandbox with its faults switched off and counts what must never happen:
 a manifest without exactly one current (not cancelled) job, an active job beyond that one, a
-duplicate job created at all, a job cancelled that was the only one of its name, and a file uploaded
-twice (left, or made at all: the sandbox counts the files it made, deleted ones too).
+duplicate job created at all (unsafe in every audit, cancelled since or not), a job cancelled that
+was the only one of its name, and a file uploaded twice (left, or made at all: the sandbox counts
+the files it made, deleted ones too).
 """
 
 from __future__ import annotations
@@ -77,9 +78,19 @@ class Audit:
     keys_honoured: bool = True  # without Idempotency-Key, copies uploaded in the same second are kept
 
     @property
+    def agreed(self) -> bool:
+        """One current job per manifest, nothing extra running, lost or wrongly cancelled: the state
+        concurrent applies must leave, which may hold the duplicates they made and cancelled."""
+        return self.missing == self.extra_active == self.wrongly_cancelled == self.newer_uploads \
+            == self.jobs_missing_a_file == 0 \
+            and (self.duplicate_uploads == self.duplicate_uploads_made == 0 or not self.keys_honoured)
+
+    @property
     def safe(self) -> bool:
-        """Nothing duplicated or lost (what must hold after any apply, converged or not)."""
-        return self.extra_active == self.wrongly_cancelled == self.newer_uploads == self.jobs_missing_a_file == 0 \
+        """Nothing duplicated or lost (what must hold after any single apply, converged or not): a
+        duplicate job created at all, even one cancelled since, is unsafe (it may have been paid for)."""
+        return self.extra_active == self.wrongly_cancelled == self.newer_uploads == self.jobs_missing_a_file \
+            == self.duplicates_created == 0 \
             and (self.duplicate_uploads == self.duplicate_uploads_made == 0 or not self.keys_honoured)
 
     @property

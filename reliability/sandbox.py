@@ -116,12 +116,13 @@ class SandboxProcess:
 
     def faults(self, rate: float, seed: int = 0, latency_ms: int = 0, kinds: list[str] = ALL_FAULTS,
                methods: list[str] | None = None, retry_after: float = 0.05, routes: list[str] | None = None,
-               completion_latency_ms: int = 0) -> None:
+               completion_latency_ms: int = 0, list_lag_s: float = 0) -> None:
         """Faults at ``rate`` (of ``kinds``, on ``methods`` and ``routes`` if given), ``latency_ms`` on every
-        request and ``completion_latency_ms`` more on each chat completion (a model's time to answer)."""
+        request, ``completion_latency_ms`` more on each chat completion (a model's time to answer), and a
+        job list ``list_lag_s`` seconds behind creates (a new job is seen by ID at once, listed only then)."""
         self.admin("PUT", "faults", {"rate": rate, "kinds": kinds, "seed": seed, "latency_ms": latency_ms,
                                      "retry_after": retry_after, "methods": methods, "routes": routes,
-                                     "completion_latency_ms": completion_latency_ms})
+                                     "completion_latency_ms": completion_latency_ms, "list_lag_s": list_lag_s})
 
     # -- the API, and ftctl against it ----------------------------------------------------------
     def listing(self, path: str, **params: str) -> list[dict[str, Any]]:

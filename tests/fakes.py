@@ -52,6 +52,8 @@ class FakeApi:
         self.events: dict[str, list[dict[str, Any]]] = {}  # per job, oldest first
         self.checkpoints: dict[str, list[dict[str, Any]]] = {}
         self.contents: dict[str, str] = {}  # file ID → its text (a job's results file)
+        self.unlisted: set[str] = set()  # jobs seen by ID but not yet in listings (a list lagging behind creates)
+        self.honours_keys = True  # False: a repeated Idempotency-Key makes another job, as an API without keys
 
     # -- helpers for tests -------------------------------------------------------------------
     def add_job(self, **fields: Any) -> str:
@@ -83,7 +85,7 @@ class FakeApi:
     # -- ApiReader ---------------------------------------------------------------------------
     def list_jobs(self, metadata: dict[str, str] | None = None) -> list[LiveJob]:
         wanted = metadata or {}
-        jobs = [LiveJob.model_validate(j) for j in self.jobs.values()]
+        jobs = [LiveJob.model_validate(j) for j in self.jobs.values() if j["id"] not in self.unlisted]
         jobs = [j for j in jobs if all(j.tags.get(k) == v for k, v in wanted.items())]
         return sorted(jobs, key=lambda j: j.created_at, reverse=True)
 
@@ -118,7 +120,7 @@ class FakeApi:
         fault = self._fault()
         self._before(fault)
         self.writes.append(("create", body["metadata"].get("ftctl-name", "")))
-        if idempotency_key in self.keys:
+        if idempotency_key in self.keys and self.honours_keys:
             job_id = self.keys[idempotency_key]
         else:
             method = resolve_method(body["method"])

@@ -16,7 +16,9 @@ RESULTS = {
         {"manifests": 10, "live_jobs": 1000, "managed_jobs": 20, "live_files": 20000, "requests": 3,
          "request_goal": 4, "seconds": 0.9, "script_requests": 12, "script_seconds": 1.8},
         {"manifests": 1000, "live_jobs": 10000, "managed_jobs": 2000, "live_files": 20000, "requests": 22,
-         "request_goal": 23, "seconds": 1.86}]},
+         "request_goal": 23, "seconds": 1.86, "script_requests": 1002, "script_seconds": 30.1,
+         "competent_requests": 23, "competent_seconds": 2.4, "new_data_requests": 25, "new_data_request_goal": 26,
+         "new_data_seconds": 1.2}]},
     "apply": {"creates": 100, "latency_ms": 50, "seconds_by_parallelism": {"1": 16.8, "4": 4.9, "16": 1.98},
               "speedup_at_16": 8.5, "goal": 8.0, "met": True, "machine": MACHINE},
     "datasets": {"goal_mb_per_s": 200.0, "goal_ratio": 3.0, "goal_peak_mb": 150.0, "met": False, "machine": MACHINE,
@@ -35,9 +37,14 @@ def test_each_figure_shows_its_verdict_and_the_machine() -> None:
         in performance_table(later)
     rows = {line.split(" | ")[0]: line for line in table.splitlines() if line.startswith("| `ftctl")}
     small = rows["| `ftctl plan`, 10 manifests × 1,000 jobs (20 of the stack) × 20,000 files, 20 ms per request"]
-    assert small.endswith("| 3 requests, 0.90 s | per-manifest SDK script: 12 requests, 1.80 s | met |")
+    assert small.endswith("| 3 requests, 0.90 s | per manifest: 12 requests, 1.80 s | met |")
     large = rows["| `ftctl plan`, 1,000 manifests × 10,000 jobs (2,000 of the stack) × 20,000 files, 20 ms per request"]
     assert "≤ 23 requests, < 1.5 s" in large and large.endswith("| **not met** |")  # 1.86 s: over the goal
+    assert large.endswith("| 22 requests, 1.86 s | SDK script listing the stack once: 23 requests, 2.40 s; per "
+                          "manifest: 1,002 requests, 30.10 s | **not met** |")
+    assert ("| `ftctl plan`, the same with new data for every manifest (files listed and matched, 1,000 replaces) | "
+            "≤ 26 requests, < 1.5 s | 25 requests, 1.20 s | the same plan with no change: 22 requests, 1.86 s | met |"
+            ) in table
     assert "| 16.8 s / 4.9 s / 2.0 s: ×8.5 | `--parallelism 1`: 16.8 s | met |" in table
     assert "| 190 MB/s (1.8× `sha256sum`'s time), 33 MB peak | `sha256sum`: 340 MB/s | **not met** |" in table
 
@@ -86,3 +93,45 @@ def test_the_readme_says_which_refusals_were_unclear_and_what_the_secrets_run_ne
     table = readme_table({"reliability": {"hostile": {"cases": hostile}, "secrets": secrets}})
     assert "| 2 kinds: 1 naming the file (and line) and the reason, exit 1, 0 requests, ≤ 2.5 s, ≤ 70 MB |" in table
     assert table.endswith("and one failing a fifth: 0 leaks; **not reached**: answers quoting the key |")
+
+
+def test_the_evaluation_rows_show_the_speedup_and_the_cached_rerun_with_their_verdicts() -> None:
+    evaluation = {"items": 1000, "latency_ms": 50, "goal_speedup": 10.0, "goal_cached_s": 2.0, "speedup_at_16": 9.5,
+                  "runs": [{"parallelism": 1, "seconds": 57.0, "requests": 1000},
+                           {"parallelism": 16, "seconds": 6.0, "requests": 1000}],
+                  "cached": {"requests": 0, "seconds": 0.91}, "graded_answers": 10000,
+                  "graded_per_s": {"string_check": 50000, "python": 15000}, "machine": MACHINE}
+    table = performance_table({"evaluation": evaluation})
+    assert ("| `ftctl eval`, 1,000 items at 50 ms per completion, `--parallelism` 1 / 16, empty cache | ≥ 10× faster "
+            "at 16 than at 1 | 57.0 s / 6.0 s: ×9.5 (1,000 completions) | `--parallelism 1`: 57.0 s | **not met** |"
+            ) in table
+    assert ("| `ftctl eval` again, from the cache | 0 requests, < 2 s | 0 requests, 0.91 s | the first run: 1,000 "
+            "requests, 6.0 s | met |") in table
+    assert "| python grader (one child process): 15,000 answers/s | string_check: 50,000 answers/s |" in table
+    assert "grader engine" not in readme_table({"evaluation": evaluation})
+
+
+def test_data_checks_are_judged_against_hashlib_when_the_run_measured_it() -> None:
+    datasets = {"goal_mb_per_s": 200.0, "goal_ratio": 2.5, "goal_peak_mb": 150.0, "met": False, "machine": MACHINE,
+                "rows": [{"size_mb": 1000, "mode": "sha256sum", "mb_per_s": 210.0},
+                         {"size_mb": 1000, "mode": "hashlib", "mb_per_s": 1000.0, "peak_mb": 18.0},
+                         {"size_mb": 1000, "mode": "streaming", "mb_per_s": 250.0, "peak_mb": 39.0}]}
+    row = next(line for line in performance_table({"datasets": datasets}).splitlines() if "chat file" in line)
+    assert row == ("| validation + sha256 of a 1,000 MB chat file, streaming | ≥ 200 MB/s, within 2.5× of "
+                   "`hashlib.file_digest`, < 150 MB peak | 250 MB/s (4.0× `hashlib.file_digest`'s time), 39 MB peak | "
+                   "`hashlib.file_digest`: 1000 MB/s; `sha256sum`: 210 MB/s | **not met** |")
+
+
+def test_start_up_is_judged_as_a_ratio_to_its_floor_in_the_same_run() -> None:
+    startup = {"median_ms": {"--version": 134, "--help": 96, "validate one manifest": 450}, "interpreter_ms": 64,
+               "floors_ms": {"pass": 64, "import pydantic, yaml": 148}, "goals_ms": {"--help": 100},
+               "ratios": {"--version": 2.09, "validate one manifest": 3.04},
+               "ratio_goals": {"--version": 3.0, "validate one manifest": 3.0},
+               "ratio_floors": {"--version": "pass", "validate one manifest": "import pydantic, yaml"},
+               "machine": MACHINE}
+    table = performance_table({"startup": startup})
+    assert ('| `ftctl --version` | within 3× of `python -c "pass"` | 134 ms (median of 9): 2.09× | '
+            '`python -c "pass"`: 64 ms | met |') in table
+    assert ('| `ftctl validate` of one manifest | within 3× of `python -c "import pydantic, yaml"` | 450 ms (median of '
+            '9): 3.04× | `python -c "import pydantic, yaml"`: 148 ms | **not met** |') in table
+    assert "| `ftctl --help` | < 100 ms | 96 ms (median of 9) | `python -c pass`: 64 ms | met |" in table

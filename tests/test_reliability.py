@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from reliability import chaos, concurrency, crash
+from reliability import chaos, concurrency, crash, evals
 from reliability.__main__ import verdicts
 
 pytestmark = pytest.mark.e2e
@@ -26,9 +26,25 @@ def test_chaos_against_an_api_that_ignores_idempotency_keys_duplicates_nothing_e
     assert verdicts({"chaos_without_keys": results}) == []
 
 
+def test_chaos_with_a_job_list_lagging_behind_creates_and_no_keys_duplicates_nothing() -> None:
+    results = chaos.run(seeds=2, manifests=6, keys=False, lag_s=2)
+    assert results["list_lag_s"] == 2 and results["unsafe"] == results["duplicates_created"] == 0, results
+    assert results["not_converged_once_faults_stop"] == 0
+    assert verdicts({"chaos_lag_without_keys": results}) == []
+
+
 def test_an_apply_killed_at_random_then_run_again_converges() -> None:
     results = crash.run(trials=2, manifests=6)
     assert results["trials"] == results["converged_after_rerun"] == 2 and results["duplicates_created"] == 0
+    assert len(results["writes_before_kills"]) == 2 and min(results["writes_before_kills"]) >= 1
+    assert verdicts({"crash": {**results, "writes_before_kills": [0, 3]}})  # a kill before any write is no proof
+
+
+def test_an_evaluation_killed_under_faults_then_run_again_grades_every_item_once() -> None:
+    results = evals.run(items=30, parallelism=4)
+    assert results["killed"] and results["graded_exactly_once"] and results["last_run_requests"] == 0, results
+    assert results["paid_again_beyond_lost"] <= 4 and results["held"]
+    assert verdicts({"evals": results}) == [] and verdicts({"evals": {**results, "held": False}})
 
 
 def test_concurrent_applies_agree_on_the_job_to_keep() -> None:

@@ -344,6 +344,24 @@ def test_faults_limited_to_writes_leave_reads_alone(client: openai.OpenAI, sandb
     assert refused.status_code == 400 and refused.json()["error"]["param"] == "methods"
 
 
+def test_a_lagging_job_list_shows_a_new_job_by_id_at_once_and_listed_only_after_the_lag(
+        client: openai.OpenAI, sandbox: SandboxProcess) -> None:
+    file_id = upload(client)
+    sandbox.faults(0, list_lag_s=30)
+    job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=file_id, metadata={"k": "v"})
+    assert client.fine_tuning.jobs.retrieve(job.id).id == job.id
+    assert [j.id for j in client.fine_tuning.jobs.list()] == []
+    assert [j.id for j in client.fine_tuning.jobs.list(metadata={"k": "v"})] == []
+    sandbox.advance(30)
+    assert [j.id for j in client.fine_tuning.jobs.list(metadata={"k": "v"})] == [job.id]
+    second = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=file_id)
+    assert [j.id for j in client.fine_tuning.jobs.list()] == [job.id]
+    sandbox.faults(0)  # faults off: the list catches up
+    assert [j.id for j in client.fine_tuning.jobs.list()] == [second.id, job.id]
+    refused = httpx.put(f"{sandbox.base}/sandbox/faults", json={"rate": 0, "list_lag_s": -1})
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "list_lag_s"
+
+
 def test_faults_follow_the_rate_with_a_seed(sandbox: SandboxProcess) -> None:
     sandbox.admin("PUT", "faults", {"rate": 0.3, "kinds": ["500"], "seed": 42})
     codes = [httpx.get(f"{sandbox.url}/files", headers={"Authorization": "Bearer k"}).status_code

@@ -8,9 +8,12 @@ inside another (the delete of a spare upload is retried after its step, not with
 
 Creates are never blindly repeated: a create carries an ``Idempotency-Key`` derived from stack,
 name, spec and the job it follows, and every attempt first looks the job up by its tags, so a
-create whose answer was lost is found instead of made twice. A create that cannot happen now (no
-slot, a quota, a 429 that outlasts the retries) raises ``Deferred``: nothing was created, and a
-later apply (or ``--wait``) makes it.
+create whose answer was lost is found instead of made twice. When a create's answer was lost (the
+connection dropped after it was sent) and the look-up does not find the job, it is not sent again:
+a job list may lag behind creates, and without keys honoured a second send would make a second
+job; the step is deferred and the next plan looks again. A create that cannot happen now (no slot,
+a quota, a 429 that outlasts the retries) raises ``Deferred`` too: a later apply (or ``--wait``)
+makes it.
 """
 
 from __future__ import annotations
@@ -232,12 +235,22 @@ class Run:
         active-job limit may come back as a plain rate limit) — waits (``--wait``, the probe released
         meanwhile) or defers the step."""
 
+        lost: list[ApiError] = []  # creates sent whose answer never came: they may have been made
+
         def attempt(n: int) -> _Sent:
             found = find_created(self.a.reader, self.stack, action)
             if found is not None:
                 return _Sent(found, "skipped", f"already created as {found.id}") if n == 0 else \
                     _Sent(found, "done", f"created {found.id} (recovered after a lost answer)")
-            new = self.a.writer.create_job(body, key)
+            if lost:  # not listed (yet): a list may lag behind creates, so sending again may make it twice
+                raise Deferred(f"{before}the create's answer was lost ({lost[-1]}) and the job list does not show "
+                               "it yet: the next plan looks for it again before anything is created")
+            try:
+                new = self.a.writer.create_job(body, key)
+            except ApiError as exc:
+                if exc.status == 0:
+                    lost.append(exc)
+                raise
             return _Sent(new, "done", f"created {new.id}")
 
         while True:

@@ -24,7 +24,7 @@ from reconciler.sandbox.validation import integer
 
 _ALNUM = string.ascii_letters + string.digits
 NO_FAULTS: dict[str, Any] = {"rate": 0.0, "kinds": [], "latency_ms": 0, "completion_latency_ms": 0, "seed": None,
-                             "retry_after": 1, "methods": None, "routes": None}
+                             "retry_after": 1, "methods": None, "routes": None, "list_lag_s": 0.0}
 
 
 def new_id(prefix: str, n: int = 24) -> str:
@@ -129,6 +129,11 @@ class Sandbox:
             fault = str(self.rng.choice(self.faults["kinds"]))
             self.faults_served[f"{fault} {method} {route}"] += 1
             return fault
+
+    def listed(self, created_at: float, now: float) -> bool:
+        """Whether a job made at ``created_at`` shows in listings yet (``list_lag_s``: a list that lags
+        behind creates, as an eventually consistent one may; a GET by ID sees the job at once)."""
+        return now - created_at >= float(self.faults.get("list_lag_s") or 0)
 
     def made_file(self, filename: str) -> None:
         with self.fault_lock:  # writes run on worker threads

@@ -5,7 +5,9 @@ requests per route, files made per filename (deleted ones included) and faults s
 route;
 ``PUT /sandbox/faults`` injects faults (of some methods, on some routes) and latency (``latency_ms`` on
 every request, ``completion_latency_ms`` on each chat completion only: a model's thinking time, for
-benchmarks of evaluations); ``POST /sandbox/reset`` empties it all.
+benchmarks of evaluations), and ``list_lag_s``: a new job is seen by ID at once but listed only that many
+seconds (of the sandbox clock) after its creation, as a list that lags behind creates;
+``POST /sandbox/reset`` empties it all.
 """
 
 from __future__ import annotations
@@ -49,12 +51,15 @@ def routes(sb: Sandbox) -> list[Route]:
             if routes is not None and not (isinstance(routes, list) and routes and
                                            all(isinstance(r, str) and r.startswith("/") for r in routes)):
                 return sb.error(400, "'routes' must be a non-empty list of paths (/v1/fine_tuning/jobs).", "routes")
+            lag = body.get("list_lag_s", 0)
+            if not isinstance(lag, int | float) or isinstance(lag, bool) or not 0 <= lag <= 3600:
+                return sb.error(400, "'list_lag_s' must be a number of seconds from 0 to 3600.", "list_lag_s")
             with sb.fault_lock:
                 sb.faults = {"rate": float(body.get("rate", 0)), "kinds": kinds,
                              "latency_ms": int(body.get("latency_ms", 0)),
                              "completion_latency_ms": int(body.get("completion_latency_ms", 0)),
                              "seed": body.get("seed"), "retry_after": body.get("retry_after", 1), "methods": methods,
-                             "routes": routes}
+                             "routes": routes, "list_lag_s": float(lag)}
                 sb.rng = random.Random(sb.faults["seed"])
         return JSONResponse(sb.faults)
 

@@ -79,7 +79,8 @@ def routes(sb: Sandbox) -> list[Route]:
             pairs, no_metadata = {}, False  # ignored, as the service (or a proxy) does
         jobs, more = sb.store.list_jobs(request.query_params.get("after"), limit, pairs, no_metadata)
         now = sb.store.now()
-        return JSONResponse({"object": "list", "data": [_view(sb, j, now) for j in jobs], "has_more": more})
+        listed = [_view(sb, j, now) for j in jobs if sb.listed(j.created_at, now)]  # a lagging list hides new jobs
+        return JSONResponse({"object": "list", "data": listed, "has_more": more})
 
     def get(request: Request) -> Response:
         return JSONResponse(_view(sb, _job_or_404(sb, request.path_params["job_id"]), sb.store.now()))
