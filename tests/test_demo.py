@@ -51,12 +51,16 @@ def test_the_demo_leaves_its_jobs_where_the_users_next_commands_look(project: Pa
     assert not (project / ".ftctl" / "demo-sandbox.db").exists()
     assert "== ftctl validate manifests examples/manifests" in done.stdout
     assert 'ftctl plan for stack "default" on the embedded sandbox (.ftctl/sandbox.db)' in done.stdout
-    assert lines[lines.index("== Next") + 4] == "  .venv/bin/ftctl wait --sandbox      # until every job has finished"
+    assert lines[lines.index("== Next") + 5] == "  .venv/bin/ftctl wait --sandbox      # until every job has finished"
     assert "source .venv/bin/activate" in done.stdout
     created = sorted(line.split()[-1] for line in lines if "✓ create" in line)
     assert len(created) == 4  # three jobs, then the pipeline's second stage once its first one is done
     assert "  … create   support-bot-dpo: not created yet (waits for support-bot: it is trained anew in this plan); " \
            "a later apply creates it (apply --wait carries a pipeline through)" in lines
+    # the first stage is evaluated against its base, passes its gate, and only then is the second trained
+    evaluated = lines.index("  ✓ evaluate support-bot: gate passed: score 1.00 ≥ 0.60, gain 0.98 ≥ 0.20")
+    assert evaluated < next(i for i, line in enumerate(lines) if line.startswith("  ✓ create   support-bot-dpo:"))
+    assert "| name | model | baseline | score | Δ | gate |" in lines and "xychart-beta" in lines  # eval -o markdown
     graph = lines[lines.index("== ftctl graph --sandbox   # the pipeline's stages and their status") + 1:][:4]
     assert "support-bot: succeeded" in graph and "  └─ support-bot-dpo: succeeded" in graph
     status = run(project, ".venv/bin/ftctl", "status", "--sandbox", "-o", "json")

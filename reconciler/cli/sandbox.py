@@ -6,6 +6,7 @@ checked by the same function as for ``--sandbox``), else 1."""
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import click
@@ -55,6 +56,9 @@ def sandbox_serve(host: str, port: int, db: str, speed: float | None, flavor: st
     if unknown:
         raise click.UsageError(f"--drop-fields: {', '.join(sorted(unknown))} is not a field of a create request "
                                "that can be dropped")
+    # A server stopped by SIGTERM has finished, not been interrupted: uvicorn shuts down on it and then
+    # raises it again, which ends the process as before (ftctl's other commands report it as Ctrl-C).
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     serve(host, port, Path(db), Options(flavor=FLAVORS[flavor], speed=speed, max_active_jobs=max_active_jobs,
                                         daily_limit=daily_limit, drop_fields=dropped,
                                         idempotency=not no_idempotency), clock)
