@@ -109,3 +109,14 @@ def test_an_imported_jobs_name_comes_from_the_one_reading_of_its_suffix() -> Non
     openai = _live(metadata=None, fine_tuned_model="ft:gpt-4o-mini-2024-07-18:acme:support-v3:AbC123")
     assert name_for(openai, taken) == "support-v3-2"  # read from ft:BASE:ORG:SUFFIX:ID
     assert name_for(_live(id="ftjob-xyz", metadata=None, suffix=None, fine_tuned_model=None), set()) == "job-xyz"
+
+
+def test_a_status_is_known_only_on_the_provider_that_has_it() -> None:
+    from reconciler.plan.model import status_class
+    from reconciler.providers import AZURE, OPENAI
+    from reconciler.session.adopt import state_of
+
+    assert (status_class("pending", AZURE), status_class("pending", OPENAI)) == ("in-progress", "pending")
+    assert (status_class("queued", OPENAI), status_class("running", OPENAI)) == ("in-progress", "in-progress")
+    assert (state_of("pausing", AZURE), state_of("pausing", OPENAI)) == ("paused", "active")
+    assert state_of("paused", OPENAI) == "paused"

@@ -34,7 +34,8 @@ def import_cmd(job_ids: tuple[str, ...], out_dir: str | None, settings: Settings
     adopted = {job_id: name for name, job_id in found.items() if job_id}
     with connect(settings) as conn:
         jobs = [conn.reader.get_job(job_id) for job_id in dict.fromkeys(job_ids)]
-    items = imports(jobs, set(found), adopted, settings.stack)
+        provider = conn.provider
+    items = imports(jobs, set(found), adopted, settings.stack, provider)
     if out_dir is None:
         click.echo("---\n".join(item.text() for item in items), nl=False)
         return

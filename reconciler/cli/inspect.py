@@ -86,7 +86,7 @@ def wait(names: tuple[str, ...], timeout: str | None, poll_interval: str, settin
         if not chosen:
             click.echo(f'Nothing to wait for: no job of stack "{settings.stack}" is unfinished.')
             return
-        ok = follow_jobs(conn.reader, chosen, limit, every, settings.clock)
+        ok = follow_jobs(conn.reader, chosen, limit, every, settings.clock, conn.provider)
     if not ok:
         sys.exit(1)
 
@@ -134,7 +134,7 @@ def outputs(names: tuple[str, ...], output: str, settings: Settings) -> None:
 
     with connect(settings) as conn:
         chosen = pick(conn.reader, settings.stack, names, _adopted(settings)[1])
-        found = gather(conn.reader, chosen)
+        found = gather(conn.reader, chosen, conn.provider)
     warnings = serving_warnings(chosen.values(), settings)
     if output == "json":
         click.echo(json.dumps({"stack": settings.stack, "outputs": found, "warnings": warnings}, indent=2))

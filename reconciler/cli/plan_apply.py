@@ -144,7 +144,7 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
     with connect(settings) as conn:
         if saved is not None:
             check_target(saved, conn.info)
-            check_fresh(saved, conn.reader, settings.root)
+            check_fresh(saved, conn.reader, settings.root, conn.provider)
             for warning in refuse_ended(saved, settings):  # held to the day it is applied on
                 click.echo(warning, err=True)
             plan = saved
@@ -163,7 +163,7 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
             lambda: _planned(paths, settings, conn, prune, replace, resume, allow_over_budget, allow_unpriced))
         evaluator = evaluations.ApplyEvaluator(settings, conn, Path.cwd(), parallelism, () if saved else paths)
         try:
-            done = apply_rounds(conn, settings, request, plan, replan, _View(conn.reader, every, settings, evaluator),
+            done = apply_rounds(conn, settings, request, plan, replan, _View(conn, every, settings, evaluator),
                                 evaluator)
         except Interrupted as stop:
             _interrupted(stop)
@@ -182,8 +182,9 @@ def apply_cmd(paths: tuple[str, ...], auto_approve: bool, prune: bool, replace: 
 class _View:
     """What an apply shows, round by round (``session.rounds.RoundView``)."""
 
-    def __init__(self, reader: Any, every: float, settings: Settings, evaluator: Any) -> None:
-        self.reader, self.every, self.settings, self.evaluator = reader, every, settings, evaluator
+    def __init__(self, conn: Any, every: float, settings: Settings, evaluator: Any) -> None:
+        self.reader, self.provider, self.every, self.settings, self.evaluator = conn.reader, conn.provider, every, \
+            settings, evaluator
 
     def step(self, result: StepResult) -> None:
         _show_step(result)
@@ -206,7 +207,7 @@ class _View:
         from reconciler.cli.watch import follow_jobs
 
         try:
-            return follow_jobs(self.reader, jobs, left, self.every, self.settings.clock)
+            return follow_jobs(self.reader, jobs, left, self.every, self.settings.clock, self.provider)
         except SystemExit:  # follow_jobs said where each job stands; the run says the rest
             raise KeyboardInterrupt from None
 

@@ -17,6 +17,7 @@ from reconciler.cli.common import age, span
 if TYPE_CHECKING:
     from reconciler.api.ports import ApiReader
     from reconciler.clock import Clock
+    from reconciler.providers import Provider
     from reconciler.session.follow import Outcome, Progress
 
 COLUMNS = ("NAME", "JOB ID", "STATUS", "STEP", "TRAIN LOSS", "ETA")
@@ -82,14 +83,15 @@ def display() -> Iterator[Callable[[Progress], None]]:
         yield live_show
 
 
-def follow_jobs(reader: ApiReader, jobs: dict[str, str], timeout: float, interval: float, clock: Clock) -> bool:
+def follow_jobs(reader: ApiReader, jobs: dict[str, str], timeout: float, interval: float, clock: Clock,
+                provider: Provider) -> bool:
     """Follow ``jobs`` (job ID → name), then say how each ended; False when one failed or time ran out.
     Ctrl-C ends the run (exit 130) after saying where each job stands."""
     from reconciler.session.follow import follow
 
     click.echo(f"\nWaiting for {len(jobs)} job{'s' if len(jobs) != 1 else ''} (timeout {span(timeout)}):")
     with display() as show:
-        outcome = follow(reader, jobs, show, timeout, interval, clock=clock)
+        outcome = follow(reader, jobs, show, timeout, interval, clock=clock, provider=provider)
     report(outcome, timeout)
     if outcome.interrupted:
         raise SystemExit(130)

@@ -22,7 +22,7 @@ from reconciler.diagnostics import FieldPath, dotted
 from reconciler.identity import CreateRequest, LocalFile
 from reconciler.manifests.strict import Frozen
 from reconciler.plan.budget import Budget, assess
-from reconciler.providers.statuses import in_progress
+from reconciler.providers import OPENAI, Provider
 
 FORMAT_VERSION = 4
 DERIVED = ("summary", "overview", "fingerprint", "checksum")
@@ -216,9 +216,10 @@ def _words(status: str) -> str:
     return "in progress" if status == "in-progress" else status
 
 
-def status_class(status: str) -> str:
-    """Statuses that make no difference to a plan fold together, so progress is not "drift"."""
-    return "in-progress" if in_progress(status) else status
+def status_class(status: str, provider: Provider = OPENAI) -> str:
+    """Statuses that make no difference to a plan fold together, so progress is not "drift" (as the
+    target's provider knows its statuses: another's is kept as it is)."""
+    return "in-progress" if provider.phase(status) in ("early", "running") else status
 
 
 class JobFact(Frozen):
@@ -242,10 +243,10 @@ class LiveFacts(Frozen):
     uploads: list[UploadFact] = Field(default_factory=list)
 
     @classmethod
-    def of(cls, managed: list[LiveJob], uploads: list[LiveFile]) -> LiveFacts:
+    def of(cls, managed: list[LiveJob], uploads: list[LiveFile], provider: Provider = OPENAI) -> LiveFacts:
         # model_construct: the values come from validated models already (thousands of jobs per plan)
-        jobs = [JobFact.model_construct(job_id=j.id, name=j.name or "", spec=j.spec, status=status_class(j.status))
-                for j in managed]
+        jobs = [JobFact.model_construct(job_id=j.id, name=j.name or "", spec=j.spec,
+                                        status=status_class(j.status, provider)) for j in managed]
         files = [UploadFact.model_construct(file_id=f.id, filename=f.filename, bytes=f.bytes) for f in uploads]
         return cls.model_construct(jobs=sorted(jobs, key=lambda f: f.job_id),
                                    uploads=sorted(files, key=lambda f: f.file_id))

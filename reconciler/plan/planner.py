@@ -329,7 +329,7 @@ def plan(desired: list[Desired], live_jobs: list[LiveJob], files: FilesLoader, s
                 actions=[*uploads_for(b.actions, desired, stack, provider), *b.cancels, *b.actions], orphans=orphans,
                 failed=b.failed, notes=b.notes, local_files=relied_files(desired), stages=stages(desired, ups, blocked),
                 live=LiveFacts.of(managed + [adopted[d.job_id] for d in desired if d.job_id in adopted],
-                                  list(b.relied.values())))
+                                  list(b.relied.values()), provider))
 
 
 def _by_name(managed: list[LiveJob], claims: list[tuple[str, tuple[str, ...]]]) -> dict[str, list[LiveJob]]:

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from reconciler.api.models import LiveJob
 from reconciler.diagnostics import dotted
 from reconciler.manifests.model import HYPERPARAMETERS, Manifest
-from reconciler.providers.statuses import PHASES
+from reconciler.providers import Provider
 from reconciler.session.settings import SetupError
 
 
@@ -50,11 +50,11 @@ STATES = {"paused": "paused", "pausing": "paused", "cancelled": "cancelled"}
 """The ``state`` a manifest has for a job in each phase: the one that asks nothing of it."""
 
 
-def state_of(status: str) -> str:
-    return STATES.get(PHASES.get(status, ""), "active")
+def state_of(status: str, provider: Provider) -> str:
+    return STATES.get(provider.phase(status), "active")
 
 
-def document(job: LiveJob, name: str) -> dict[str, Any]:
+def document(job: LiveJob, name: str, provider: Provider) -> dict[str, Any]:
     live = job.request
     kind = live.method_type or "supervised"
     allowed = HYPERPARAMETERS[kind].model_fields if kind in HYPERPARAMETERS else {}
@@ -69,7 +69,7 @@ def document(job: LiveJob, name: str) -> dict[str, Any]:
                        ("integrations", integrations)):
         if value is not None:
             doc[key] = value
-    doc["state"] = state_of(job.status)
+    doc["state"] = state_of(job.status, provider)
     doc["job_id"] = job.id
     return doc
 
@@ -81,7 +81,8 @@ def _without_nulls(value: Any) -> Any:
     return value
 
 
-def imports(jobs: list[LiveJob], taken: set[str], adopted: dict[str, str], stack: str) -> list[Imported]:
+def imports(jobs: list[LiveJob], taken: set[str], adopted: dict[str, str], stack: str,
+            provider: Provider) -> list[Imported]:
     """A manifest per job; refused, with nothing written, for a job a manifest adopts already
     (``adopted``: job ID → name) or one ftctl manages in ``stack``."""
     for job in jobs:
@@ -93,7 +94,7 @@ def imports(jobs: list[LiveJob], taken: set[str], adopted: dict[str, str], stack
     out = []
     for job in jobs:
         name = name_for(job, taken)
-        doc = document(job, name)
+        doc = document(job, name, provider)
         try:
             Manifest.model_validate(doc)
         except ValidationError as exc:

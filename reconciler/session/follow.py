@@ -18,7 +18,8 @@ from reconciler.api.errors import ApiError
 from reconciler.api.models import LiveEvent, LiveJob
 from reconciler.api.ports import ApiReader
 from reconciler.clock import SYSTEM, Clock
-from reconciler.providers.statuses import EARLY, SETTLED, UNSUCCESSFUL
+from reconciler.providers import OPENAI, Provider
+from reconciler.providers.statuses import SETTLED, UNSUCCESSFUL
 
 EVENTS_PER_POLL = 20
 
@@ -89,7 +90,7 @@ def _float(value: object) -> float | None:
 
 
 def follow(reader: ApiReader, jobs: dict[str, str], show: Callable[[Progress], None], timeout: float,
-           interval: float = 5.0, clock: Clock = SYSTEM) -> Outcome:
+           interval: float = 5.0, clock: Clock = SYSTEM, provider: Provider = OPENAI) -> Outcome:
     """Follow ``jobs`` (job ID → name) until each is settled or ``timeout`` seconds have passed.
 
     A read that fails (the API is briefly away) is tried again at the next poll, up to the timeout;
@@ -108,7 +109,8 @@ def follow(reader: ApiReader, jobs: dict[str, str], show: Callable[[Progress], N
                     continue
                 try:
                     job = reader.get_job(job_id)
-                    events = [] if job.status in EARLY else reader.list_events(job_id, EVENTS_PER_POLL)
+                    early = provider.phase(job.status) == "early"  # as the target knows its statuses
+                    events = [] if early else reader.list_events(job_id, EVENTS_PER_POLL)
                 except ApiError as exc:
                     if not exc.retryable or clock.monotonic() >= deadline:
                         raise

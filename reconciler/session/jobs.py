@@ -19,7 +19,8 @@ from reconciler.clock import Clock
 from reconciler.diagnostics import InputError
 from reconciler.manifests import Known, load_manifests
 from reconciler.plan.model import Stage
-from reconciler.providers.statuses import EARLY, SETTLED
+from reconciler.providers import Provider
+from reconciler.providers.statuses import SETTLED
 from reconciler.session.planning import jobs_by_id, manifest_paths
 from reconciler.session.settings import Settings, SetupError
 
@@ -111,10 +112,11 @@ def follow_events(reader: ApiReader, job: LiveJob, show: Callable[[LiveEvent], N
         job = reader.get_job(job.id)
 
 
-def outputs(reader: ApiReader, chosen: dict[str, LiveJob]) -> dict[str, dict[str, Any]]:
+def outputs(reader: ApiReader, chosen: dict[str, LiveJob], provider: Provider) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for name, job in chosen.items():
-        checkpoints = [] if job.status in EARLY or job.status == "failed" else reader.list_checkpoints(job.id)
+        none_yet = provider.phase(job.status) in ("early", "failed")  # no checkpoint before training
+        checkpoints = [] if none_yet else reader.list_checkpoints(job.id)
         out[name] = {
             "job_id": job.id, "status": job.status, "fine_tuned_model": job.fine_tuned_model,
             "trained_tokens": job.trained_tokens, "model": job.model,

@@ -24,6 +24,7 @@ from reconciler.manifests.loader import SUFFIXES
 from reconciler.plan.model import FORMAT_VERSION, LiveFacts, Plan, TargetInfo
 from reconciler.plan.render import render_json
 from reconciler.project import CONFIG_NAME, absolute, find_root
+from reconciler.providers import Provider
 from reconciler.session.planning import relied_jobs
 from reconciler.session.settings import Settings, SetupError
 from reconciler.session.target import target_info
@@ -167,7 +168,7 @@ def _users(names: tuple[str, ...]) -> str:
     return f" (used by {', '.join(names)})" if names else ""
 
 
-def check_fresh(plan: Plan, reader: ApiReader, root: Path) -> None:
+def check_fresh(plan: Plan, reader: ApiReader, root: Path, provider: Provider) -> None:
     """Refuse a saved plan whose local files or live state changed since it was made."""
     for f in plan.local_files:
         path = absolute(f.path, root)
@@ -181,7 +182,7 @@ def check_fresh(plan: Plan, reader: ApiReader, root: Path) -> None:
                             f"(sha256 {f.sha256[:12]} → {now[:12]}); run plan again")
     jobs = relied_jobs(reader, plan.stack, [j.job_id for j in plan.live.jobs])
     relied = {u.file_id for u in plan.live.uploads}
-    now_facts = LiveFacts.of(jobs, [f for f in reader.list_files() if f.id in relied])
+    now_facts = LiveFacts.of(jobs, [f for f in reader.list_files() if f.id in relied], provider)
     changed = plan.live.differences(now_facts)
     if changed:
         more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
