@@ -3,6 +3,7 @@ and a workspace beside one (``tests/workspace.py``)."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,6 +14,11 @@ import pytest
 from reliability.sandbox import SandboxProcess
 from tests.openapi import Recorder
 from tests.workspace import Workspace
+
+# A suite started in the background of a shell without job control inherits SIGINT ignored, and so would
+# every ftctl it starts (an ignored signal stays ignored across exec): the interrupt tests need Ctrl-C
+# delivered as on a terminal.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parent.parent
 Serve = Callable[..., SandboxProcess]
