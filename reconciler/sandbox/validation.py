@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -180,3 +181,17 @@ def form_expiry(fields: dict[str, Any]) -> ExpiresAfter | None:
                            "missing_required_parameter")
     count = integer(str(seconds), "expires_after.seconds")
     return parse(ExpiresAfter, {"anchor": anchor, "seconds": count}, "expires_after")
+
+
+def json_object(body: Any, fields: Collection[str], required: tuple[str, ...]) -> dict[str, Any]:
+    """``body`` when it is a JSON object of only ``fields`` with each of ``required`` given (the checks
+    the routes hand-written for their own fields start from: chat completions, embeddings)."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "The request body must be a JSON object.", None, "invalid_type")
+    unknown = sorted(set(body) - set(fields))
+    if unknown:
+        raise ApiError(400, f"Unrecognized request argument supplied: {unknown[0]}", unknown[0], "unknown_parameter")
+    for name in required:
+        if body.get(name) is None:
+            raise ApiError(400, f"Missing required parameter: '{name}'.", name, "missing_required_parameter")
+    return body

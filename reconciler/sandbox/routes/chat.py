@@ -29,6 +29,7 @@ from reconciler.sandbox.requests import ApiError
 from reconciler.sandbox.served import Served, find_chat
 from reconciler.sandbox.state import Sandbox, json_body, new_id
 from reconciler.sandbox.structured import structured
+from reconciler.sandbox.validation import json_object
 
 FIELDS = {
     "model", "messages", "audio", "frequency_penalty", "function_call", "functions", "logit_bias", "logprobs",
@@ -64,14 +65,7 @@ def _number(body: dict[str, Any], name: str) -> None:
 
 def check_request(body: Any) -> dict[str, Any]:
     """``body`` if it is a well-formed chat completion request (ApiError 400 naming the field if not)."""
-    if not isinstance(body, dict):
-        raise _bad("The request body must be a JSON object.", None, "invalid_type")
-    unknown = sorted(set(body) - FIELDS)
-    if unknown:
-        raise _bad(f"Unrecognized request argument supplied: {unknown[0]}", unknown[0], "unknown_parameter")
-    for name in ("model", "messages"):
-        if body.get(name) is None:
-            raise _bad(f"Missing required parameter: '{name}'.", name, "missing_required_parameter")
+    checked = json_object(body, FIELDS, ("model", "messages"))
     if not isinstance(body["model"], str):
         raise _bad("Invalid type for 'model': expected a string.", "model", "invalid_type")
     messages = body["messages"]
@@ -103,7 +97,7 @@ def check_request(body: Any) -> dict[str, Any]:
                 spec.get("name"), str) and isinstance(spec.get("schema", {}), dict)):
             raise _bad("Invalid 'response_format.json_schema': expected an object with a 'name' and a 'schema'.",
                        "response_format.json_schema")
-    return body
+    return checked
 
 
 def _check_model(served: Served, body: dict[str, Any]) -> None:

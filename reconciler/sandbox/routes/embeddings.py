@@ -29,6 +29,7 @@ from reconciler.datasets.formats import estimate_tokens
 from reconciler.sandbox.answers import words
 from reconciler.sandbox.requests import ApiError
 from reconciler.sandbox.state import Sandbox, json_body
+from reconciler.sandbox.validation import json_object
 
 FIELDS = {"model", "input", "encoding_format", "dimensions", "user"}
 """CreateEmbeddingRequest's properties (tests/openai-spec/openapi-chat-embeddings.yaml)."""
@@ -73,14 +74,7 @@ def _texts(value: Any) -> list[str]:
 
 def embed(body: Any) -> dict[str, Any]:
     """The embeddings answering ``body`` (what the route sends; ApiError when refused)."""
-    if not isinstance(body, dict):
-        raise _bad("The request body must be a JSON object.", None, "invalid_type")
-    unknown = sorted(set(body) - FIELDS)
-    if unknown:
-        raise _bad(f"Unrecognized request argument supplied: {unknown[0]}", unknown[0], "unknown_parameter")
-    for name in ("model", "input"):
-        if body.get(name) is None:
-            raise _bad(f"Missing required parameter: '{name}'.", name, "missing_required_parameter")
+    body = json_object(body, FIELDS, ("model", "input"))
     model = body["model"]
     if not isinstance(model, str) or model not in catalog.EMBEDDING_MODELS:
         raise ApiError(404, f"The model `{model}` does not exist or you do not have access to it.", None,
