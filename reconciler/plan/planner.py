@@ -177,7 +177,7 @@ class _Builder:
         """A pipeline stage: planned as any manifest once its upstream's result is known, else a blocked
         create — and its job cancelled if it still trains on a result being replaced."""
         assert d.upstream is not None
-        model, blocker = ups.resolve(d)
+        model, blocker = ups.resolve(d, current)
         if blocker is None and model is not None:
             self.decide(d.resolved(model), current)
             self.credit_upstream(d)

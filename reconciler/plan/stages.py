@@ -56,8 +56,11 @@ class Upstreams:
     """Gated names whose current job has no verdict yet: the plan evaluates them."""
     gate_failed: dict[str, tuple[LiveJob, str]] = field(default_factory=dict)
 
-    def resolve(self, d: Desired) -> tuple[str | None, Blocker | None]:
-        """The model ``d`` trains on now, or what it waits for."""
+    def resolve(self, d: Desired, mine: LiveJob | None = None) -> tuple[str | None, Blocker | None]:
+        """The model ``d`` trains on now, or what it waits for. ``mine``: ``d``'s current job. A gate
+        decides whether a stage is *trained* on its upstream's result: a stage whose job already trains
+        on that very result is not held back by it (an edited eval section retrains nothing); a failed
+        verdict is still reported."""
         assert d.upstream is not None
         name, checkpoint = d.upstream.name, d.upstream.checkpoint
         if name in self.retraining:
@@ -67,15 +70,24 @@ class Upstreams:
             return None, Blocker(name=name, reason=f"waits for {name}: it has no job yet")
         if job.status != "succeeded":
             return None, Blocker(name=name, reason=f"waits for {name}: its job {job.id} is {job.status}")
+        model, missing = self._result(job, name, checkpoint)
+        if model is None:
+            return None, missing
         if name in self.gated:
             verdict = self.gates(name, job)
-            if verdict is None:
+            built = mine is not None and mine.model == model  # trained on this result already
+            if verdict is None and not built:
                 self.to_evaluate[name] = job
                 return None, Blocker(name=name, reason=f"waits for the gate of {name}: its job {job.id} is not "
                                                        "evaluated yet")
-            if not verdict.passed:
+            if verdict is not None and not verdict.passed:
                 self.gate_failed[name] = (job, verdict.reason)
-                return None, Blocker(name=name, reason=f"blocked by the gate of {name}: {verdict.reason}")
+                if not built:
+                    return None, Blocker(name=name, reason=f"blocked by the gate of {name}: {verdict.reason}")
+        return model, None
+
+    def _result(self, job: LiveJob, name: str, checkpoint: str) -> tuple[str | None, Blocker | None]:
+        """The model of the upstream's succeeded ``job`` that a stage takes (its final model or a checkpoint's)."""
         if checkpoint == "final":
             if job.fine_tuned_model:
                 return job.fine_tuned_model, None
