@@ -128,3 +128,14 @@ def test_grade_asks_the_targets_model_for_a_score_model_grader(tmp_path: Path, s
     report = json.loads(done.stdout)
     assert report["errors"] == 0 and all(0 <= s["score"] <= 10 for s in report["samples"])
     assert _chat_requests(server) == before + 2  # one judgement per answer, by the grader's model on the target
+
+
+def test_a_baseline_that_never_answers_gives_no_verdict(tmp_path: Path, server: SandboxProcess) -> None:
+    p = _trained(tmp_path, server)
+    manifest = p.manifests / "sft.yaml"
+    manifest.write_text(manifest.read_text().replace('"gate":', '"baseline": "gpt-nonexistent-9", "gate":'))
+    done = p.ftctl("eval", paths=False)
+    assert done.returncode == 1, done.stdout + done.stderr  # its answers count 0: a gain over them proves nothing
+    assert "gate      FAILED: no verdict: 6 completions failed (completion failed: HTTP 404: The model " \
+           "`gpt-nonexistent-9` does not exist" in done.stdout, done.stdout
+    assert "incomplete: 6 of 12 completions failed (completion failed: HTTP 404" in done.stdout

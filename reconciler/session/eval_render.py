@@ -71,8 +71,8 @@ def render_text(outcomes: Sequence[Outcome], stack: str, usage: Usage | None = N
         if o.gate is not None:
             out.append(f"  gate      {'passed' if o.gate.passed else 'FAILED'}: {o.gate.reason}")
         if o.unanswered:
-            out.append(f"  incomplete: {o.unanswered} of {o.items * (2 if o.baseline else 1)} completions failed; "
-                       "run again for the rest (the report is not kept for the gates until then)")
+            out.append(f"  incomplete: {o.unanswered} of {o.items * (2 if o.baseline else 1)} completions failed "
+                       f"({o.failure}); run again for the rest (the report is not kept for the gates until then)")
         if o.worst:
             out.append("  worst items:")
             for w in o.worst:

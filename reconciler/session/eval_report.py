@@ -69,7 +69,9 @@ class EvalReport(_Model):
     worst: list[Worst] = []
     unanswered: int = 0
     """Completions that failed for good (trained and baseline): such a report is shown, never stored, and
-    its gate's verdict is not one a pipeline goes by."""
+    its gate is not passed (a baseline that never answered would otherwise make any gain)."""
+    failure: str | None = None
+    """Why the first of them failed."""
 
     @property
     def passed(self) -> bool:
@@ -112,8 +114,12 @@ def worst(graded: Sequence[Graded], n: int = WORST) -> list[Worst]:
             for g in lowest]
 
 
-def judge(gate: Gate, score: float, baseline: float | None) -> GateResult:
-    """The gate's verdict: every threshold it sets met, each said in words."""
+def judge(gate: Gate, score: float, baseline: float | None, lost: Sequence[Graded] = ()) -> GateResult:
+    """The gate's verdict: every threshold it sets met, each said in words; none while completions
+    failed (``lost``): their answers count 0, which proves nothing."""
+    if lost:
+        return GateResult(passed=False, reason=f"no verdict: {len(lost)} completion{'s' if len(lost) != 1 else ''} "
+                          f"failed ({lost[0].score.error})", min_score=gate.min_score, min_gain=gate.min_gain)
     said, passed = [], True
     if gate.min_score is not None:
         ok = score >= gate.min_score

@@ -83,14 +83,15 @@ class Evaluator:
                         evaluated.manifest_dir, self.models, self.parallelism, self.ticker(evaluated.name, len(tasks)))
         graded = runner.run(tasks)
         ours, theirs = graded[:len(items)], graded[len(items):]
+        lost = [g for g in graded if not g.answered]  # completions failed for good: no verdict on them
         mine = scores(job.fine_tuned_model, ours)
         base = scores(baseline, theirs) if baseline is not None else None
         report = EvalReport(
             name=evaluated.name, job_id=job.id, model=job.fine_tuned_model, baseline=baseline, score=mine.score,
             baseline_score=base.score if base else None, items=mine.items, errors=mine.errors,
             baseline_errors=base.errors if base else None, parts=mine.parts, baseline_parts=base.parts if base else {},
-            gate=judge(e.gate, mine.score, base.score if base else None) if e.gate is not None else None,
-            worst=worst(ours), unanswered=sum(1 for g in graded if not g.answered))
+            gate=judge(e.gate, mine.score, base.score if base else None, lost) if e.gate is not None else None,
+            worst=worst(ours), unanswered=len(lost), failure=lost[0].score.error if lost else None)
         if limit is None and not report.unanswered:
             self.cache.put("reports", evaluated.report_key(self.cache, job.fine_tuned_model),
                            report.model_dump(mode="json"))
