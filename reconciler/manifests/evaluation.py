@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from reconciler.manifests.graders import Grader
+from reconciler.manifests.graders import Grader, ScoreModelGrader, StringCheckGrader, TextSimilarityGrader
 from reconciler.manifests.strict import Strict
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
@@ -70,8 +70,30 @@ class Evaluation(Strict):
     endpoint: Endpoint | None = None
     """Where the trained model is served, when not on the target's own chat completions."""
 
-    @model_validator(mode="after")
-    def _gain_needs_a_baseline(self) -> Evaluation:
-        if self.gate is not None and self.gate.min_gain is not None and self.baseline == "none":
-            raise PydanticCustomError("gate", "gate.min_gain compares with the baseline, and baseline is none")
-        return self
+    @field_validator("gate")
+    @classmethod
+    def _reachable(cls, gate: Gate | None, info: ValidationInfo) -> Gate | None:
+        """A gate that can be passed: min_gain needs a baseline; a grader with a known range (0 to 1, or
+        score_model's) cannot reach a score above it, nor a gain above its width."""
+        if gate is None:
+            return gate
+        if gate.min_gain is not None and info.data.get("baseline") == "none":
+            raise PydanticCustomError("gate", "min_gain compares with the baseline, and baseline is none")
+        low, high = _range(info.data.get("grader"))
+        if high is not None and gate.min_score is not None and gate.min_score > high:
+            raise PydanticCustomError("gate", "min_score {score} can never be reached: the grader scores from {low} "
+                                      "to {high}", {"score": gate.min_score, "low": low, "high": high})
+        if high is not None and gate.min_gain is not None and gate.min_gain > high - low:
+            raise PydanticCustomError("gate", "min_gain {gain} can never be reached: the grader scores from {low} to "
+                                      "{high}", {"gain": gate.min_gain, "low": low, "high": high})
+        return gate
+
+
+def _range(grader: object) -> tuple[float, float | None]:
+    """The scores a grader gives, where its type bounds them (python and multi graders: unbounded)."""
+    if isinstance(grader, StringCheckGrader | TextSimilarityGrader):
+        return 0.0, 1.0
+    if isinstance(grader, ScoreModelGrader):
+        low, high = grader.range or [0, 1]
+        return float(low), float(high)
+    return 0.0, None
