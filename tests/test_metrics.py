@@ -35,26 +35,27 @@ def _succeeded() -> metrics.Curve:
 
 
 def test_the_table_prefers_the_results_file_and_leaves_blanks_where_a_step_has_no_value() -> None:
+    # the results file says train_accuracy where the events say train_mean_token_accuracy: one name kept
     assert metrics.as_table(_succeeded()) == """\
 bot: ftjob-1 (succeeded), 3 steps from its results file file-r1
 
-step  train_loss  train_accuracy  valid_loss  valid_mean_token_accuracy
-   1      2.1000          0.5000
-   2      1.4000          0.6200      1.5000                     0.6000
-   3      0.9000          0.7500      0.9500                     0.7000"""
+step  train_loss  train_mean_token_accuracy  valid_loss  valid_mean_token_accuracy
+   1      2.1000                     0.5000
+   2      1.4000                     0.6200      1.5000                     0.6000
+   3      0.9000                     0.7500      0.9500                     0.7000"""
 
 
 def test_csv_and_json_give_the_numbers_as_read() -> None:
     curve = _succeeded()
     assert metrics.as_csv(curve) == """\
-step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy
+step,train_loss,train_mean_token_accuracy,valid_loss,valid_mean_token_accuracy
 1,2.1,0.5,,
 2,1.4,0.62,1.5,0.6
 3,0.9,0.75,0.95,0.7"""
     assert metrics.as_json(curve) == json.dumps([  # exactly as the json module indents it
-        {"step": 1, "train_loss": 2.1, "train_accuracy": 0.5, "valid_loss": None, "valid_mean_token_accuracy": None},
-        {"step": 2, "train_loss": 1.4, "train_accuracy": 0.62, "valid_loss": 1.5, "valid_mean_token_accuracy": 0.6},
-        {"step": 3, "train_loss": 0.9, "train_accuracy": 0.75, "valid_loss": 0.95, "valid_mean_token_accuracy": 0.7}],
+        {"step": 1, "train_loss": 2.1, "train_mean_token_accuracy": 0.5, "valid_loss": None, "valid_mean_token_accuracy": None},
+        {"step": 2, "train_loss": 1.4, "train_mean_token_accuracy": 0.62, "valid_loss": 1.5, "valid_mean_token_accuracy": 0.6},
+        {"step": 3, "train_loss": 0.9, "train_mean_token_accuracy": 0.75, "valid_loss": 0.95, "valid_mean_token_accuracy": 0.7}],
         indent=2)
     assert metrics.as_json(curve).startswith('[\n  {\n    "step": 1,\n    "train_loss": 2.1,\n')
 
@@ -63,7 +64,7 @@ def test_markdown_is_a_table_and_a_mermaid_chart_of_the_losses_it_can_draw() -> 
     assert metrics.as_markdown(_succeeded()) == """\
 ### bot: ftjob-1 (succeeded), 3 steps from its results file file-r1
 
-| step | train_loss | train_accuracy | valid_loss | valid_mean_token_accuracy |
+| step | train_loss | train_mean_token_accuracy | valid_loss | valid_mean_token_accuracy |
 |---:|---:|---:|---:|---:|
 | 1 | 2.1000 | 0.5000 |  |  |
 | 2 | 1.4000 | 0.6200 | 1.5000 | 0.6000 |
@@ -114,6 +115,8 @@ def test_an_unreadable_results_file_falls_back_to_the_events_and_no_metrics_is_s
     empty = _curve(FakeApi(), status="validating_files")
     assert empty.rows == []
     assert metrics.empty_message(empty) == "bot: ftjob-1 (validating_files) has no training metrics yet."
+    ended = _curve(FakeApi(), status="cancelled")
+    assert metrics.empty_message(ended) == "bot: ftjob-1 (cancelled) has no training metrics."
 
 
 def test_the_terminal_chart_draws_each_loss_series() -> None:
@@ -130,6 +133,8 @@ def test_metrics_end_to_end_from_events_then_from_the_results_file(tmp_path: Pat
     assert p.ftctl("apply", "--auto-approve").returncode == 0
     early = p.ftctl("metrics", "bot", paths=False)
     assert early.returncode == 0 and early.stdout.endswith("(validating_files) has no training metrics yet.\n")
+    as_json = p.ftctl("metrics", "bot", "-o", "json", paths=False)  # still JSON for a script; the words on stderr
+    assert json.loads(as_json.stdout) == [] and "has no training metrics yet" in as_json.stderr
     server.advance(40)  # running: some steps reported
     running = p.ftctl("metrics", "bot", paths=False)
     assert running.returncode == 0, running.stderr
@@ -142,10 +147,10 @@ def test_metrics_end_to_end_from_events_then_from_the_results_file(tmp_path: Pat
     done = p.ftctl("metrics", "bot", "-o", "csv", paths=False)
     assert done.returncode == 0, done.stderr
     rows = list(csv.DictReader(io.StringIO(done.stdout)))
-    assert list(rows[0]) == ["step", "train_loss", "train_accuracy"]  # no validation file: those columns blank
+    assert list(rows[0]) == ["step", "train_loss", "train_mean_token_accuracy"]  # no validation file: those columns blank
     assert int(rows[-1]["step"]) == 36 and len(rows) == 36  # 12 lines × 3 epochs, every step in the file
     validated = p.ftctl("metrics", "checked", "-o", "csv", paths=False)
-    assert validated.stdout.startswith("step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy\n")
+    assert validated.stdout.startswith("step,train_loss,train_mean_token_accuracy,valid_loss,valid_mean_token_accuracy\n")
     markdown = p.ftctl("metrics", "bot", "-o", "markdown", paths=False).stdout
     assert "from its results file file-" in markdown and "```mermaid\nxychart-beta\n" in markdown
     unknown = p.ftctl("metrics", "nope", paths=False)

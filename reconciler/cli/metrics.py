@@ -33,8 +33,10 @@ def metrics(name: str, output: str, settings: Settings) -> None:
     with connect(settings) as conn:
         chosen, job = next(iter(pick(conn.reader, settings.stack, (name,), _adopted(settings)[1]).items()))
         curve = curves.training_curve(conn.reader, chosen, job)
-    if not curve.rows:
-        click.echo(curves.empty_message(curve))
+    if not curve.rows:  # machine-read formats stay parseable: the words go to stderr
+        click.echo(curves.empty_message(curve), err=output in ("csv", "json"))
+        if output == "json":
+            click.echo("[]")
         return
     render = {"table": curves.as_table, "csv": curves.as_csv, "json": curves.as_json,
               "markdown": curves.as_markdown}[output]

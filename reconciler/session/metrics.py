@@ -73,8 +73,14 @@ def _number(value: object) -> float | None:
         return None
 
 
+RESULT_NAMES = {"train_accuracy": "train_mean_token_accuracy", "valid_accuracy": "valid_mean_token_accuracy"}
+"""The results file's column names that differ from the metrics events' for the same number: a curve
+keeps the events' names, so that its columns do not change when the job finishes."""
+
+
 def _csv_rows(text: str) -> list[Row]:
-    return [{k.strip(): _number(v) for k, v in row.items() if k} for row in csv.DictReader(io.StringIO(text))]
+    return [{RESULT_NAMES.get(k.strip(), k.strip()): _number(v) for k, v in row.items() if k}
+            for row in csv.DictReader(io.StringIO(text))]
 
 
 def _curve(name: str, job: LiveJob, source: str, raw: list[Row]) -> Curve:
@@ -109,7 +115,8 @@ def heading(curve: Curve) -> str:
 
 
 def empty_message(curve: Curve) -> str:
-    return f"{curve.name}: {curve.job.id} ({curve.job.status}) has no training metrics yet."
+    later = "" if curve.job.terminal else " yet"
+    return f"{curve.name}: {curve.job.id} ({curve.job.status}) has no training metrics{later}."
 
 
 def as_table(curve: Curve) -> str:
