@@ -53,9 +53,12 @@ step,train_loss,train_mean_token_accuracy,valid_loss,valid_mean_token_accuracy
 2,1.4,0.62,1.5,0.6
 3,0.9,0.75,0.95,0.7"""
     assert metrics.as_json(curve) == json.dumps([  # exactly as the json module indents it
-        {"step": 1, "train_loss": 2.1, "train_mean_token_accuracy": 0.5, "valid_loss": None, "valid_mean_token_accuracy": None},
-        {"step": 2, "train_loss": 1.4, "train_mean_token_accuracy": 0.62, "valid_loss": 1.5, "valid_mean_token_accuracy": 0.6},
-        {"step": 3, "train_loss": 0.9, "train_mean_token_accuracy": 0.75, "valid_loss": 0.95, "valid_mean_token_accuracy": 0.7}],
+        {"step": 1, "train_loss": 2.1, "train_mean_token_accuracy": 0.5, "valid_loss": None,
+         "valid_mean_token_accuracy": None},
+        {"step": 2, "train_loss": 1.4, "train_mean_token_accuracy": 0.62, "valid_loss": 1.5,
+         "valid_mean_token_accuracy": 0.6},
+        {"step": 3, "train_loss": 0.9, "train_mean_token_accuracy": 0.75, "valid_loss": 0.95,
+         "valid_mean_token_accuracy": 0.7}],
         indent=2)
     assert metrics.as_json(curve).startswith('[\n  {\n    "step": 1,\n    "train_loss": 2.1,\n')
 
@@ -147,10 +150,11 @@ def test_metrics_end_to_end_from_events_then_from_the_results_file(tmp_path: Pat
     done = p.ftctl("metrics", "bot", "-o", "csv", paths=False)
     assert done.returncode == 0, done.stderr
     rows = list(csv.DictReader(io.StringIO(done.stdout)))
-    assert list(rows[0]) == ["step", "train_loss", "train_mean_token_accuracy"]  # no validation file: those columns blank
+    assert list(rows[0]) == ["step", "train_loss", "train_mean_token_accuracy"]  # no validation file: blank columns
     assert int(rows[-1]["step"]) == 36 and len(rows) == 36  # 12 lines × 3 epochs, every step in the file
     validated = p.ftctl("metrics", "checked", "-o", "csv", paths=False)
-    assert validated.stdout.startswith("step,train_loss,train_mean_token_accuracy,valid_loss,valid_mean_token_accuracy\n")
+    assert validated.stdout.startswith(
+        "step,train_loss,train_mean_token_accuracy,valid_loss,valid_mean_token_accuracy\n")
     markdown = p.ftctl("metrics", "bot", "-o", "markdown", paths=False).stdout
     assert "from its results file file-" in markdown and "```mermaid\nxychart-beta\n" in markdown
     unknown = p.ftctl("metrics", "nope", paths=False)
