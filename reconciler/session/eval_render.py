@@ -81,7 +81,7 @@ def render_text(outcomes: Sequence[Outcome], stack: str, usage: Usage | None = N
                 out.append("      → " + "  ".join(said + ([f"({w.error})"] if w.error else [])))
         out.append("")
     out.append(_verdict(outcomes))
-    if usage is not None:
+    if usage is not None and any(isinstance(o, EvalReport) for o in outcomes):  # nothing evaluated: nothing to say
         out.append(_sent(usage))
     return "\n".join(out) + "\n"
 
@@ -136,6 +136,6 @@ def render_markdown(outcomes: Sequence[Outcome], stack: str, usage: Usage | None
                 for w in r.worst]
         out += ["", "</details>", ""]
     out.append(f"**{_verdict(outcomes)}**")
-    if usage is not None:
+    if usage is not None and any(isinstance(o, EvalReport) for o in outcomes):
         out += ["", _sent(usage)]
     return "\n".join(out) + "\n"
