@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from reconciler.api.models import LiveCheckpoint, LiveJob
 from reconciler.identity import Desired
 from reconciler.plan.model import Blocker, GateVerdict, Stage
-from reconciler.providers.statuses import TERMINAL
+from reconciler.providers.statuses import TERMINAL, UNSUCCESSFUL
 
 CheckpointsLoader = Callable[[str], list[LiveCheckpoint]]
 GatesLoader = Callable[[str, LiveJob], GateVerdict | None]
@@ -75,7 +75,9 @@ class Upstreams:
             return None, missing
         if name in self.gated:
             verdict = self.gates(name, job)
-            built = mine is not None and mine.model == model  # trained on this result already
+            # trained (or training) on this very result already; a failed or cancelled job is not: a new one
+            # would be trained, which is what the gate decides
+            built = mine is not None and mine.model == model and mine.status not in UNSUCCESSFUL
             if verdict is None and not built:
                 self.to_evaluate[name] = job
                 return None, Blocker(name=name, reason=f"waits for the gate of {name}: its job {job.id} is not "
