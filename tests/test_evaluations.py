@@ -101,6 +101,22 @@ def test_the_dry_run_counts_items_requests_tokens_and_dollars(tmp_path: Path) ->
     assert estimate.prompt_tokens > 0 and estimate.cost is not None and estimate.unpriced == []
 
 
+def test_the_dry_run_counts_a_model_graders_tokens_and_price_too(tmp_path: Path) -> None:
+    settings = _project(tmp_path)
+    plain = dry_run(EvalRequest(), settings, tmp_path)["qa"]
+    manifest = tmp_path / "manifests" / "qa.yaml"
+    judge = ('{type: score_model, name: judge, model: gpt-4.1-2025-04-14, '
+             'sampling_params: {max_completions_tokens: 16}, '
+             'input: [{role: user, content: "Rate {{sample.output_text}} against {{item.reference}}"}]}')
+    text = manifest.read_text()
+    manifest.write_text(text.replace(text.split("grader: ", 1)[1].split("\n", 1)[0], judge))
+    judged = dry_run(EvalRequest(), settings, tmp_path)["qa"]
+    assert judged.requests == plain.requests * 2  # one judgement per answer
+    assert judged.completion_tokens == plain.completion_tokens + 4 * 16  # 4 answers judged, ≤16 tokens each
+    assert judged.prompt_tokens > plain.prompt_tokens + 4 * 8  # each judgement reads an answer (≤8) and its prompt
+    assert judged.cost is not None and plain.cost is not None and judged.cost > plain.cost
+
+
 @pytest.mark.parametrize(("answers", "outcome", "detail"), [
     (dict(ITEMS), "done", "gate passed: score 1.00 ≥ 0.50"),
     ({}, "failed", "gate failed: score 0.00 < 0.50"),

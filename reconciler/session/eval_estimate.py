@@ -4,8 +4,10 @@ grader (score_model, label_model) of the grader tree; prompt tokens counted as t
 them (tiktoken's encoding when it is on this machine, else the labelled estimate from characters)
 with OpenAI's chat overhead of 3 tokens per message and 3 per reply; answers at most
 ``sampling.max_completion_tokens`` each, else an assumed ``ASSUMED_ANSWER_TOKENS``. Dollars from the
-price table's inference prices (a fine-tuned model at its base's fine-tuned price); a model grader's
-own tokens are not counted (its prompt depends on the answers).
+price table's inference prices (a fine-tuned model at its base's fine-tuned price). A model grader
+(score_model, label_model) is asked once per answer: its prompt is counted as its messages' text as
+written (templates unfilled) plus the answer at its longest, and its own answer at most its
+``max_completions_tokens``, else the same assumed length, at the grader model's price.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from reconciler import catalog
 from reconciler.datasets.formats import Counter, estimate_tokens
 from reconciler.datasets.pricing import Prices
 from reconciler.manifests import LoadedManifest
-from reconciler.manifests.graders import walk
+from reconciler.manifests.graders import LabelModelGrader, ScoreModelGrader, walk
 from reconciler.plan.model import EvalEstimate
 from reconciler.session.eval_run import Item
 
@@ -45,13 +47,32 @@ def estimate(m: LoadedManifest, items: list[Item], trained: str, baseline: str |
     prompt = sum(prompt_tokens(item, count) for item in items)
     answers = len(items) * (per_answer or ASSUMED_ANSWER_TOKENS)
     costs = {model: prices.answer_cost(model, prompt, answers) for model in models}
+    judged = len(items) * len(models)  # answers each model grader is asked about
+    judge_prompt = judge_answers = 0
+    for _, g in walk(e.grader, ("eval", "grader")):
+        if isinstance(g, ScoreModelGrader | LabelModelGrader):
+            asked = judged * (sum(PER_MESSAGE + (count or estimate_tokens)(_text(i.content)) for i in g.input)
+                              + PER_REPLY + (per_answer or ASSUMED_ANSWER_TOKENS))
+            limit = g.sampling_params.max_completions_tokens if isinstance(g, ScoreModelGrader) and \
+                g.sampling_params is not None else None
+            said = judged * (limit or ASSUMED_ANSWER_TOKENS)
+            judge_prompt, judge_answers = judge_prompt + asked, judge_answers + said
+            costs[f"{g.model} (grader)"] = prices.answer_cost(g.model, asked, said)
     unpriced = [model for model, cost in costs.items() if cost is None]
     return EvalEstimate(
         items=len(items), models=len(models), requests=len(items) * len(models) * (1 + graders),
-        prompt_tokens=prompt * len(models), completion_tokens=answers * len(models),
+        prompt_tokens=prompt * len(models) + judge_prompt, completion_tokens=answers * len(models) + judge_answers,
         answer_tokens_assumed=None if per_answer else ASSUMED_ANSWER_TOKENS, exact=count is not None,
         cost=None if unpriced else sum(c for c in costs.values() if c is not None), unpriced=unpriced,
         currency=prices.currency)
+
+
+def _text(content: object) -> str:
+    """A grader message's text as written: a string, or the text of its input_text/output_text items."""
+    if isinstance(content, str):
+        return content
+    parts = content if isinstance(content, list) else [content]
+    return " ".join(str(getattr(p, "text", "")) for p in parts)
 
 
 def models_before_training(m: LoadedManifest) -> tuple[str, str | None]:
