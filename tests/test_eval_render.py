@@ -100,7 +100,7 @@ def test_json_per_name() -> None:
                    "error": None},
                   {"line": 2, "prompt": "Capital of Italy?", "answer": "", "score": 0.0,
                    "error": "completion failed: HTTP 500: busy"}],
-        "unanswered": 0, "failure": None}
+        "unanswered": 0, "failure": None, "limited": False}
     assert data["evaluations"]["triage"]["gate"] == {"passed": False, "reason": "score 0.40 < 0.60", "min_score": 0.6,
                                                      "min_gain": None}
     assert data["not_evaluated"] == {"ranking": {"reason": "its job ftjob-3 is running", "gated": True}}

@@ -138,7 +138,10 @@ def test_an_interrupted_run_resumes_without_redoing_what_it_finished(tmp_path: P
 def test_limit_takes_the_first_items_and_stores_no_report(tmp_path: Path) -> None:
     evaluated, job = _setup(tmp_path, {"min_score": 0.7})
     report = Evaluator(Cache(tmp_path), _models()).evaluate(evaluated, job, limit=2)
-    assert report.items == 2 and report.score == 1.0
+    assert report.items == 2 and report.score == 1.0 and report.limited
+    from reconciler.session.eval_render import render_text
+    assert "  gate      passed: score 1.00 ≥ 0.70 (on the first 2 items only: not kept for the gates)\n" in \
+        render_text([report], "default")
     gates = Gates(tmp_path, [])
     gates.evaluated = {"support": evaluated}
     assert gates("support", job) is None

@@ -69,7 +69,8 @@ def render_text(outcomes: Sequence[Outcome], stack: str, usage: Usage | None = N
             base = o.baseline_parts.get(name)
             out.append(f"  {name}: {number(value)}" + (f" (baseline {number(base)})" if base is not None else ""))
         if o.gate is not None:
-            out.append(f"  gate      {'passed' if o.gate.passed else 'FAILED'}: {o.gate.reason}")
+            subset = f" (on the first {o.items} items only: not kept for the gates)" if o.limited else ""
+            out.append(f"  gate      {'passed' if o.gate.passed else 'FAILED'}: {o.gate.reason}{subset}")
         if o.unanswered:
             out.append(f"  incomplete: {o.unanswered} of {o.items * (2 if o.baseline else 1)} completions failed "
                        f"({o.failure}); run again for the rest (the report is not kept for the gates until then)")

@@ -72,6 +72,8 @@ class EvalReport(_Model):
     its gate is not passed (a baseline that never answered would otherwise make any gain)."""
     failure: str | None = None
     """Why the first of them failed."""
+    limited: bool = False
+    """Only the first ``--limit`` items were evaluated: the verdict is shown, never kept for the gates."""
 
     @property
     def passed(self) -> bool:

@@ -91,7 +91,8 @@ class Evaluator:
             baseline_score=base.score if base else None, items=mine.items, errors=mine.errors,
             baseline_errors=base.errors if base else None, parts=mine.parts, baseline_parts=base.parts if base else {},
             gate=judge(e.gate, mine.score, base.score if base else None, lost) if e.gate is not None else None,
-            worst=worst(ours), unanswered=len(lost), failure=lost[0].score.error if lost else None)
+            worst=worst(ours), unanswered=len(lost), failure=lost[0].score.error if lost else None,
+            limited=limit is not None)
         if limit is None and not report.unanswered:
             self.cache.put("reports", evaluated.report_key(self.cache, job.fine_tuned_model),
                            report.model_dump(mode="json"))
