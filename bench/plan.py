@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,31 @@ def ftctl_plan(root: Path, server: SandboxProcess, repeat: int = 3, changes: boo
 def script_baseline(names: list[str], server: SandboxProcess, repeat: int = 3) -> tuple[float, int]:
     """A per-manifest script with the official SDK: one filtered job listing per manifest; best of
     ``repeat`` runs, in-process (the SDK's import not counted), and the requests one run sends."""
+
+    def current(client: Any) -> set[str]:
+        return {name for name in names if any(
+            j.status not in ("cancelled", "failed")
+            for j in client.fine_tuning.jobs.list(metadata={"ftctl-stack": STACK, "ftctl-name": name}, limit=100))}
+
+    return _best_of(names, server, repeat, "the script", current)
+
+
+def competent_script(names: list[str], server: SandboxProcess, repeat: int = 3) -> tuple[float, int]:
+    """A competent script with the official SDK: the stack's jobs listed once (auto-paginated), the
+    files once, names matched in memory; best of ``repeat`` runs, and the requests one run sends."""
+
+    def current(client: Any) -> set[str]:
+        return {(j.metadata or {}).get("ftctl-name") or "" for j in
+                client.fine_tuning.jobs.list(metadata={"ftctl-stack": STACK}, limit=100)
+                if j.status not in ("cancelled", "failed")}
+
+    return _best_of(names, server, repeat, "the competent script", current)
+
+
+def _best_of(names: list[str], server: SandboxProcess, repeat: int, who: str,
+             current: Callable[[Any], set[str]]) -> tuple[float, int]:
+    """A script run ``repeat`` times, in-process: it lists the files once, then finds the current job
+    of each name as ``current`` does; its best time, and the requests one run sends."""
     import openai  # test-only dependency: make bench installs the test extras
 
     client = openai.OpenAI(api_key=KEY, base_url=server.url, max_retries=0)
@@ -75,36 +101,11 @@ def script_baseline(names: list[str], server: SandboxProcess, repeat: int = 3) -
         before = _requests(server)
         started = time.perf_counter()
         uploads = {f.filename for f in client.files.list(purpose="fine-tune")}
-        found = 0
-        for name in names:
-            jobs = list(client.fine_tuning.jobs.list(metadata={"ftctl-stack": STACK, "ftctl-name": name}, limit=100))
-            found += any(j.status not in ("cancelled", "failed") for j in jobs)
+        found = len(set(names) & current(client))
         times.append(time.perf_counter() - started)
         sent = _requests(server) - before
         if found != len(names) or not uploads:
-            raise RuntimeError(f"the script found {found} of {len(names)} current jobs")
-    return min(times), sent
-
-
-def competent_script(names: list[str], server: SandboxProcess, repeat: int = 3) -> tuple[float, int]:
-    """A competent script with the official SDK: the stack's jobs listed once (auto-paginated), the
-    files once, names matched in memory; best of ``repeat`` runs, and the requests one run sends."""
-    import openai
-
-    client = openai.OpenAI(api_key=KEY, base_url=server.url, max_retries=0)
-    times, sent = [], 0
-    for _ in range(repeat):
-        before = _requests(server)
-        started = time.perf_counter()
-        uploads = {f.filename for f in client.files.list(purpose="fine-tune")}
-        current = {(j.metadata or {}).get("ftctl-name") for j in
-                   client.fine_tuning.jobs.list(metadata={"ftctl-stack": STACK}, limit=100)
-                   if j.status not in ("cancelled", "failed")}
-        found = sum(1 for name in names if name in current)
-        times.append(time.perf_counter() - started)
-        sent = _requests(server) - before
-        if found != len(names) or not uploads:
-            raise RuntimeError(f"the competent script found {found} of {len(names)} current jobs")
+            raise RuntimeError(f"{who} found {found} of {len(names)} current jobs")
     return min(times), sent
 
 
