@@ -112,7 +112,7 @@ def test_an_imported_jobs_name_comes_from_the_one_reading_of_its_suffix() -> Non
 
 
 def test_a_status_is_known_only_on_the_provider_that_has_it() -> None:
-    from reconciler.plan.model import status_class
+    from reconciler.plan.facts import status_class
     from reconciler.providers import AZURE, OPENAI
     from reconciler.session.adopt import state_of
 

@@ -11,7 +11,8 @@ import pytest
 
 from reconciler.api.models import LiveFile
 from reconciler.identity import tags, upload_filename
-from reconciler.plan.model import PlanOptions, TargetInfo
+from reconciler.plan.facts import TargetInfo
+from reconciler.plan.model import PlanOptions
 from reconciler.providers import OPENAI
 from reconciler.session.planning import PlanRequest, Soon, check_options, make_plan
 from reconciler.session.settings import UsageProblem

@@ -13,7 +13,8 @@ import re
 from reconciler.api.models import LiveJob
 from reconciler.datasets.check import Estimate
 from reconciler.identity import CreateRequest, Desired, MethodSpec, tags
-from reconciler.plan.model import Plan, TargetInfo
+from reconciler.plan.facts import TargetInfo
+from reconciler.plan.model import Plan
 from reconciler.plan.planner import plan
 from reconciler.plan.render import render_json, render_markdown, render_text
 from tests.builders import make_desired, make_request, no_files

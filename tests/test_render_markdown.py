@@ -18,7 +18,8 @@ import cmarkgfm
 import pytest
 from cmarkgfm.cmark import Options
 
-from reconciler.plan.model import CancelAction, CreateAction, Plan, ReplaceAction, TargetInfo
+from reconciler.plan.facts import TargetInfo
+from reconciler.plan.model import CancelAction, CreateAction, Plan, ReplaceAction
 from reconciler.plan.planner import plan
 from reconciler.plan.render import render_markdown
 from reconciler.providers.statuses import in_progress

@@ -37,6 +37,7 @@ from collections.abc import Mapping
 from reconciler.api.models import LiveFile, LiveJob
 from reconciler.identity import Desired, FilesLoader, UploadIndex, tags
 from reconciler.plan.diff import changes
+from reconciler.plan.facts import LiveFacts
 from reconciler.plan.model import (
     GATE_FAILED,
     Action,
@@ -45,7 +46,6 @@ from reconciler.plan.model import (
     CreateAction,
     EvaluateAction,
     JobSummary,
-    LiveFacts,
     Notice,
     PauseAction,
     Plan,

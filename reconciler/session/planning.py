@@ -18,7 +18,8 @@ from reconciler.datasets.pricing import load_prices
 from reconciler.datasets.tokens import exact_counter
 from reconciler.identity import Desired
 from reconciler.manifests import LoadedManifest
-from reconciler.plan.model import Action, CreateAction, Declared, EvaluateAction, Plan, PlanOptions, TargetInfo
+from reconciler.plan.facts import TargetInfo
+from reconciler.plan.model import Action, CreateAction, Declared, EvaluateAction, Plan, PlanOptions
 from reconciler.plan.planner import managed_jobs, plan
 from reconciler.plan.stages import GatesLoader
 from reconciler.project import relative

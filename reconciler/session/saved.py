@@ -21,7 +21,8 @@ from reconciler.api.ports import ApiReader
 from reconciler.diagnostics import display_path
 from reconciler.identity import sha256_file
 from reconciler.manifests.loader import SUFFIXES
-from reconciler.plan.model import FORMAT_VERSION, LiveFacts, Plan, TargetInfo
+from reconciler.plan.facts import LiveFacts, TargetInfo
+from reconciler.plan.model import FORMAT_VERSION, Plan
 from reconciler.plan.render import render_json
 from reconciler.project import CONFIG_NAME, absolute, find_root
 from reconciler.providers import Provider

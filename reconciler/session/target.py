@@ -19,7 +19,7 @@ from reconciler.api.opea import OpeaReader, OpeaWriter
 from reconciler.api.ports import ApiReader, ApiWriter
 from reconciler.api.retry import NO_RETRY
 from reconciler.api.urls import check_base_url
-from reconciler.plan.model import TargetInfo
+from reconciler.plan.facts import TargetInfo
 from reconciler.project import relative
 from reconciler.providers import OPENAI, Provider
 from reconciler.session.settings import Settings, SetupError
