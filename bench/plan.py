@@ -110,10 +110,11 @@ def _best_of(names: list[str], server: SandboxProcess, repeat: int, who: str,
 
 
 def new_data(root: Path, names: list[str]) -> None:
-    """Give every manifest new data: a line added to each training file."""
+    """Give every manifest new data: a line added to each training file, of the shape of the others."""
     for name in names:
         with (root / "manifests" / "data" / f"{name}.jsonl").open("a") as out:
-            out.write(json.dumps({"messages": [{"role": "user", "content": f"New question for {name}?"},
+            out.write(json.dumps({"messages": [{"role": "system", "content": "Be brief."},
+                                               {"role": "user", "content": f"New question for {name}?"},
                                                {"role": "assistant", "content": "A new answer."}]}) + "\n")
 
 

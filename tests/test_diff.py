@@ -6,8 +6,10 @@ a seed picked, no ``suffix`` echoed); the planner then explains a changed spec f
 
 from __future__ import annotations
 
+import pytest
+
 from reconciler.identity import CreateRequest, Desired, tags
-from reconciler.plan.diff import UNLISTED, UNREPORTED
+from reconciler.plan.diff import ABSENT, UNLISTED, UNREPORTED, _same
 from reconciler.plan.model import Change, CreateAction, ReplaceAction
 from reconciler.plan.planner import plan
 from reconciler.plan.render import render_text
@@ -37,6 +39,17 @@ def test_an_integer_becoming_a_float_is_shown_since_it_changes_the_hash() -> Non
         update={"hyperparameters": {"learning_rate_multiplier": 2.0}})})
     assert _lines(_changes(FakeApi(), old, new)) == [("method.hyperparameters.learning_rate_multiplier", 2, 2.0,
                                                      None)]
+
+
+@pytest.mark.parametrize(("x", "y", "same"), [
+    ({"a": 1, "b": [1, {"c": "x"}]}, {"b": [1, {"c": "x"}], "a": 1}, True),  # key order does not count
+    (2, 2.0, False), (True, 1, False), (False, 0, False),  # hashed apart: "2" / "2.0", "true" / "1"
+    ([1, 2], [2, 1], False), ([1], [1, 1], False), ({"a": 1}, {"a": 1, "b": None}, False),
+    ({"a": [2]}, {"a": [2.0]}, False), (None, None, True), (ABSENT, ABSENT, True), (ABSENT, None, False),
+])
+def test_values_are_the_same_exactly_when_the_spec_hash_would_be(x: object, y: object, same: bool) -> None:
+    assert _same(x, y) is same
+    assert _same(y, x) is same
 
 
 def test_a_model_alias_unknown_to_the_catalog_is_not_a_change() -> None:

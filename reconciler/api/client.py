@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import TypeAdapter
 
 from reconciler import logs
 from reconciler.api.errors import ApiError, retry_after
@@ -26,6 +27,9 @@ from reconciler.api.ports import Progress
 from reconciler.api.retry import RetryPolicy
 from reconciler.api.upload import send_file
 from reconciler.providers import COMPATIBLE, Provider
+
+_JOBS, _FILES = TypeAdapter(list[LiveJob]), TypeAdapter(list[LiveFile])
+"""Listings validated whole (thousands of items per plan): one call into pydantic-core, not one per item."""
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
@@ -181,7 +185,7 @@ class Reader:
                 raise
             self.metadata_filter = False  # a server without the filter: list everything instead
             return self.list_jobs(metadata)
-        jobs = [LiveJob.model_validate(item) for item in raw]
+        jobs = _JOBS.validate_python(raw)
         return [j for j in jobs if all(j.tags.get(k) == v for k, v in wanted.items())]
 
     def stack_jobs(self, stack: str) -> list[LiveJob]:
@@ -191,8 +195,7 @@ class Reader:
         return LiveJob.model_validate(self._get(f"fine_tuning/jobs/{job_id}"))
 
     def list_files(self) -> list[LiveFile]:
-        raw = self._pages("files", {"purpose": "fine-tune"})
-        return [LiveFile.model_validate(item) for item in raw]
+        return _FILES.validate_python(list(self._pages("files", {"purpose": "fine-tune"})))
 
     def list_events(self, job_id: str, limit: int | None = None) -> list[LiveEvent]:
         raw = self._pages(f"fine_tuning/jobs/{job_id}/events", {"limit": min(limit or 100, 100)}, limit)

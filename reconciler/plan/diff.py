@@ -10,13 +10,13 @@ is the old request, and its difference from the new one is exact, field by field
 
 When no reading matches (a field the API does not report has changed), the fields that can be
 compared are diffed and the unreported ones are listed as such: a bare spec hash is never the
-only line. Diffs come from deepdiff's tree view, with its path lists (never parsed from strings).
+only line. Mappings are compared key by key; where a list differs, deepdiff's tree view says which
+items changed, with its path lists (never parsed from strings).
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,6 +40,7 @@ ABSENT: Any = _Absent()
 UNREPORTED = "not reported by the API"
 UNLISTED = "its upload is no longer listed"
 FILE_FIELDS = ("training_file", "validation_file")
+FILE_PATHS = [(f,) for f in FILE_FIELDS]
 Key = tuple[str, ...]
 """A field of the canonical request (mappings only, no list indexes)."""
 
@@ -240,35 +241,53 @@ def _differing(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, Any]
 
 
 def _same(x: Any, y: Any) -> bool:
-    """Equal as the hash sees them: 2 and 2.0 differ (they hash differently), key order does not."""
-    if x is ABSENT or y is ABSENT:
-        return x is y
-    return bool(json.dumps(x, sort_keys=True) == json.dumps(y, sort_keys=True))
+    """Equal as the hash sees them: 2 and 2.0 differ, and True and 1 (they hash differently); key
+    order does not."""
+    if type(x) is not type(y):
+        return False
+    if isinstance(x, dict):
+        return x.keys() == y.keys() and all(_same(v, y[k]) for k, v in x.items())
+    if isinstance(x, list):
+        return len(x) == len(y) and all(_same(a, b) for a, b in zip(x, y, strict=True))
+    return bool(x is y or x == y)
 
 
 def _diff(old: dict[str, Any], new: dict[str, Any], desired: Desired, uploads: UploadIndex) -> list[Change]:
-    from deepdiff import DeepDiff  # imported by the plans that show a change, not by every start-up
-
-    tree = DeepDiff(*_differing(old, new), view="tree", threshold_to_diff_deeper=0)  # key by key, always
+    a, b = _differing(old, new)
     out: dict[FieldPath, Change] = {}
+    for where, before, after in (_listed(a, b, old, new) if _has_list(a) or _has_list(b) else _leaves((), a, b)):
+        out.setdefault(where, Change(path=where, before=_shown(where, before, desired, uploads),
+                                     after=_shown(where, after, desired, uploads)))
+    return list(out.values())
+
+
+def _listed(a: dict[str, Any], b: dict[str, Any], old: dict[str, Any],
+            new: dict[str, Any]) -> Iterator[tuple[FieldPath, Any, Any]]:
+    """The changes where a list differs: deepdiff's tree says which items (added, removed, changed)."""
+    from deepdiff import DeepDiff  # imported by the plans that change a list, not by every start-up
+    from deepdiff.helper import NotPresent
+
+    def value(v: Any) -> Any:
+        return ABSENT if isinstance(v, NotPresent) else v
+
+    tree = DeepDiff(a, b, view="tree", threshold_to_diff_deeper=0)  # key by key, always
     for report in tree.values():
         for level in report:
             path: FieldPath = tuple(level.path(output_format="list"))
             if path and path[0] in FILE_FIELDS:
-                path = path[:1]  # a file is one value: its bytes or its ID
-                found = [(path, _get(old, path), _get(new, path))]
+                yield path[:1], _get(old, path[:1]), _get(new, path[:1])  # a file is one value: bytes or ID
             else:
-                found = list(_leaves(path, level.t1, level.t2))
-            for where, before, after in found:
-                out.setdefault(where, Change(path=where, before=_shown(where, before, desired, uploads),
-                                             after=_shown(where, after, desired, uploads)))
-    return list(out.values())
+                yield from _leaves(path, value(level.t1), value(level.t2))
+
+
+def _has_list(data: Any) -> bool:
+    return isinstance(data, list) or (isinstance(data, dict) and any(_has_list(v) for v in data.values()))
 
 
 def _leaves(path: FieldPath, before: Any, after: Any) -> Iterator[tuple[FieldPath, Any, Any]]:
     """One change per key where both sides are mappings (deepdiff reports ``{}`` → ``{a: 1, b: 2}``
-    as one change of the whole mapping)."""
-    if isinstance(before, dict) and isinstance(after, dict):
+    as one change of the whole mapping); a file is one value, its bytes or its ID."""
+    if isinstance(before, dict) and isinstance(after, dict) and path[:1] not in FILE_PATHS:
         for key in {**before, **after}:
             x, y = before.get(key, ABSENT), after.get(key, ABSENT)
             if not _same(x, y):
@@ -279,9 +298,7 @@ def _leaves(path: FieldPath, before: Any, after: Any) -> Iterator[tuple[FieldPat
 
 def _shown(path: FieldPath, value: Any, desired: Desired, uploads: UploadIndex) -> Any:
     """A value as the reviewer reads it: files by name, size and digest; ``auto`` for a value left out."""
-    from deepdiff.helper import NotPresent  # _diff's, imported already
-
-    if value is ABSENT or isinstance(value, NotPresent):
+    if value is ABSENT:
         if len(path) >= 3 and path[:2] == ("method", "hyperparameters"):
             return "default" if path[-1] == "reasoning_effort" else "auto"
         return None

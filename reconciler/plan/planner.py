@@ -298,6 +298,7 @@ def plan(desired: list[Desired], live_jobs: list[LiveJob], files: FilesLoader, s
     for e in options.elsewhere:  # not planned: a stage given alone builds on its current job as it is
         ups.current[e.name] = next(iter(by_name.get(e.name, [])), None)
     for d in ordered(desired):
+        first = len(b.actions)  # a manifest's create or replace is decided in its own turn
         jobs = by_name.get(d.name, [])
         current = adopted.get(d.job_id) if d.job_id is not None else (jobs[0] if jobs else None)
         ups.current[d.name] = current
@@ -310,7 +311,7 @@ def plan(desired: list[Desired], live_jobs: list[LiveJob], files: FilesLoader, s
         if d.job_id is None:
             jobs = jobs[1:]
         b.duplicates(d, jobs, by_name)
-        if any(isinstance(a, CreateAction | ReplaceAction) and a.name == d.name for a in b.actions):
+        if any(isinstance(a, CreateAction | ReplaceAction) and a.name == d.name for a in b.actions[first:]):
             ups.retraining.setdefault(d.name, "it is trained anew in this plan")
     if b.dropping:  # no create on a target known to drop fields, but those asked for by --replace
         kept: list[Action] = []
