@@ -211,7 +211,7 @@ def test_markdown_summary_first_and_details_in_collapsibles() -> None:
     md = render_markdown(_plan())
     lines = md.splitlines()
     assert lines[0] == "### ftctl plan — stack `default` on the embedded sandbox (.ftctl/sandbox.db)"
-    assert lines[2:5] == ["| upload | cancel | replace | create | pause | resume | failed | orphans |",
+    assert lines[2:5] == ["| upload | cancel | replace | create | pause | resume | failed | active orphans |",
                           "|---|---|---|---|---|---|---|---|", "| 0 | 0 | 1 | 1 | 0 | 0 | 0 | 1 |"]
     assert ("<details><summary>🔁 <b>replace</b> bot (ftjob-1) — n_epochs 3 → 4; cancels a running job; no estimate: "
             "no local training file to estimate from</summary>") in lines
@@ -244,7 +244,7 @@ No changes to apply, but 1 job failed (listed above): the live jobs do not match
     assert render_markdown(p) == """\
 ### ftctl plan — stack `default`
 
-| upload | cancel | replace | create | pause | resume | failed | orphans |
+| upload | cancel | replace | create | pause | resume | failed | active orphans |
 |---|---|---|---|---|---|---|---|
 | 0 | 0 | 0 | 0 | 0 | 0 | 1 | 0 |
 

@@ -63,7 +63,7 @@ def test_unpriced_jobs_under_a_budget_are_a_warning_never_within() -> None:
     assert collapsed(md) == """\
 ### ftctl plan — stack `default` on the embedded sandbox (.ftctl/sandbox.db)
 
-| upload | cancel | replace | create | pause | resume | failed | orphans |
+| upload | cancel | replace | create | pause | resume | failed | active orphans |
 |---|---|---|---|---|---|---|---|
 | 0 | 0 | 0 | 3 | 0 | 0 | 0 | 0 |
 
@@ -114,7 +114,7 @@ def test_a_replace_says_what_changed_that_it_cancels_a_running_job_and_its_cost(
     assert collapsed(md) == """\
 ### ftctl plan — stack `default`
 
-| upload | cancel | replace | create | pause | resume | failed | orphans |
+| upload | cancel | replace | create | pause | resume | failed | active orphans |
 |---|---|---|---|---|---|---|---|
 | 0 | 0 | 1 | 0 | 0 | 0 | 0 | 0 |
 
@@ -192,7 +192,7 @@ def test_an_orphan_shows_once_that_it_bills_on_and_the_flag_that_cancels_it() ->
     assert collapsed(render_markdown(_orphan(prune=False))) == """\
 ### ftctl plan — stack `default`
 
-| upload | cancel | replace | create | pause | resume | failed | orphans |
+| upload | cancel | replace | create | pause | resume | failed | active orphans |
 |---|---|---|---|---|---|---|---|
 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 1 |
 
@@ -206,7 +206,7 @@ def test_an_orphan_shows_once_that_it_bills_on_and_the_flag_that_cancels_it() ->
     assert collapsed(pruned) == """\
 ### ftctl plan — stack `default`
 
-| upload | cancel | replace | create | pause | resume | failed | orphans |
+| upload | cancel | replace | create | pause | resume | failed | active orphans |
 |---|---|---|---|---|---|---|---|
 | 0 | 1 | 0 | 0 | 0 | 0 | 0 | 0 |
 

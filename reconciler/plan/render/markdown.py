@@ -96,12 +96,17 @@ def _body(a: Action) -> list[str]:
     return body
 
 
+HEADS = {"orphans": "active orphans"}
+"""Column heads of the counts where the kind alone would mislead: finished orphans are listed, not counted."""
+
+
 def _head(plan: Plan, ov: Overview) -> list[str]:
     where = f" on {html.escape(ov.target)}" if ov.target is not None else ""
     out = [f"### ftctl plan — stack `{plan.stack}`{where}", ""]
     if plan.has_changes or plan.failed or ov.kept_orphans:
         kinds = [*shown_kinds(plan), "failed", "orphans"]
-        out += ["| " + " | ".join(kinds) + " |", "|" + "---|" * len(kinds),
+        heads = [HEADS.get(k, k) for k in kinds]
+        out += ["| " + " | ".join(heads) + " |", "|" + "---|" * len(kinds),
                 "| " + " | ".join(str(ov.counts[k]) for k in kinds) + " |", ""]
     for alert in ov.alerts:
         out += [f"> [!{alert.level}]", f"> {html.escape(alert.text, quote=False)}", ""]
