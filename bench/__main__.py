@@ -4,7 +4,8 @@ The figures go to ``bench/results.json``; the tables of docs/performance.md and 
 written from it (``bench.report``). A run given arguments of its own (``--sizes 100``...) prints its
 figures and publishes nothing.
 
-Usage: python -m bench [planner] [plan] [sandbox] [apply] [datasets] [evaluation] [pipeline] [startup] [ARGS for a single one]
+Usage: python -m bench [planner] [plan] [sandbox] [apply] [datasets] [evaluation] [pipeline] [startup]
+                      [ARGS for a single one]
 """
 
 from __future__ import annotations

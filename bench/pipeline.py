@@ -81,8 +81,8 @@ def polls_of(output: str) -> list[list[str]]:
     in one stream): each a list of ``METHOD path`` requests. Following begins at ``Waiting for`` and
     ends at the first line it prints after the jobs ended (a blank line, then how each ended)."""
     polls: list[list[str]] = []
-    following, seen = False, None  # seen: the jobs read by ID in this poll; None: the next request begins one
-    seen: set[str] | None
+    following = False
+    seen: set[str] | None = None  # the jobs read by ID in this poll; None: the next request begins one
     for line in output.splitlines():
         if line.startswith("Waiting for "):
             following, seen = True, None

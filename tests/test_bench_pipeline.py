@@ -1,0 +1,58 @@
+"""The pipeline benchmark counts the polls of ``apply --wait`` from the run's own debug log: what
+it calls a poll must be one pass of the wait loop over the jobs it follows, and the requests of the
+rounds around it (plans, creates, uploads) must not be counted as polling."""
+
+from __future__ import annotations
+
+from bench.pipeline import polls_of
+
+
+def _http(method: str, path: str, params: str = "None") -> str:
+    return (f"2026-12-06T22:24:55.561201Z [debug    ] http                           method={method} ms=3 "
+            f"params={params} path={path} status=200")
+
+
+LOG = "\n".join([
+    _http("GET", "fine_tuning/jobs", "{'limit': 100, 'metadata[ftctl-stack]': 'default'}"),
+    _http("POST", "fine_tuning/jobs"),
+    "Apply finished: 2 done, 0 already done, 0 deferred, 0 failed.",
+    "",
+    "Waiting for 2 jobs (timeout 2h):",
+    _http("GET", "fine_tuning/jobs/ftjob-a"),
+    "a ftjob-a: validating_files",
+    _http("GET", "fine_tuning/jobs/ftjob-b"),
+    _http("GET", "fine_tuning/jobs/ftjob-b/events", "{'limit': 20}"),
+    "b ftjob-b: running, step 4/108, train loss 2.0848",
+    _http("GET", "fine_tuning/jobs/ftjob-a"),
+    _http("GET", "fine_tuning/jobs/ftjob-a/events", "{'limit': 20}"),
+    _http("GET", "fine_tuning/jobs/ftjob-b"),
+    _http("GET", "fine_tuning/jobs/ftjob-b/events", "{'limit': 20}"),
+    "b ftjob-b: succeeded, step 108/108",
+    _http("GET", "fine_tuning/jobs/ftjob-a"),
+    _http("GET", "fine_tuning/jobs/ftjob-a/events", "{'limit': 20}"),
+    "",
+    "  ✓ a ftjob-a succeeded: ft:gpt-4.1-mini:sandbox:a",
+    "  ✓ b ftjob-b succeeded: ft:gpt-4.1-mini:sandbox:b",
+    _http("GET", "fine_tuning/jobs", "{'limit': 100, 'metadata[ftctl-stack]': 'default'}"),
+    "Waiting for 1 job (timeout 1h59m):",
+    _http("GET", "fine_tuning/jobs/ftjob-c"),
+    _http("GET", "fine_tuning/jobs/ftjob-c"),
+    _http("GET", "fine_tuning/jobs/ftjob-c/events", "{'limit': 20}"),
+    "  ✗ c ftjob-c failed: no error given",
+    _http("GET", "files", "{'purpose': 'fine-tune'}"),
+])
+
+
+def test_a_poll_is_one_pass_over_the_followed_jobs_and_the_rounds_are_not_polls() -> None:
+    assert polls_of(LOG) == [
+        ["GET fine_tuning/jobs/ftjob-a", "GET fine_tuning/jobs/ftjob-b", "GET fine_tuning/jobs/ftjob-b/events"],
+        ["GET fine_tuning/jobs/ftjob-a", "GET fine_tuning/jobs/ftjob-a/events", "GET fine_tuning/jobs/ftjob-b",
+         "GET fine_tuning/jobs/ftjob-b/events"],
+        ["GET fine_tuning/jobs/ftjob-a", "GET fine_tuning/jobs/ftjob-a/events"],
+        ["GET fine_tuning/jobs/ftjob-c"],
+        ["GET fine_tuning/jobs/ftjob-c", "GET fine_tuning/jobs/ftjob-c/events"],
+    ]
+
+
+def test_a_run_that_never_waits_has_no_poll() -> None:
+    assert polls_of("\n".join(LOG.splitlines()[:3])) == []
