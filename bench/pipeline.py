@@ -1,8 +1,9 @@
 """Pipeline polling cost: a three-stage pipeline (supervised → DPO on its model → supervised on the
 DPO job's newest checkpoint) carried through by ``ftctl apply --auto-approve --wait`` against a
-sandbox on a manual clock, which a thread of the benchmark moves by ``STEP`` seconds every
-``EVERY`` seconds while the run polls every ``INTERVAL``, so that each stage goes validating_files
-→ queued → running → succeeded and the next stage is created on its result.
+sandbox on a manual clock. The run polls every ``INTERVAL`` real seconds; a thread of the benchmark
+moves the clock ``STEP`` seconds after each read of a job by ID, that is once per poll, so each
+stage goes validating_files → queued → running → succeeded in the same number of polls whoever
+polls, and the next stage is created on its result.
 
 What is counted: the sandbox's requests per route for the whole run, and, from the run's own debug
 log (one line per HTTP request, in order with what it prints), its polls. A poll is one pass of the
@@ -10,11 +11,12 @@ wait loop (``session/follow.py``) over the jobs it follows: it begins when a job
 current pass is read again. Its requests are split into list pages (any listing: jobs, events) and
 reads of one job by ID. Goal (issue 25): no more than one list page per poll.
 
-Baseline, same run, same clock steps, same interval, on a fresh sandbox: the script a person would
-write with the official SDK — upload the two files, create each stage on its upstream's result,
-``jobs.retrieve`` it every interval until it ends, list the DPO job's checkpoints once. It sends the
-fewest requests that can carry the pipeline through (one per poll) and checks nothing: no look-up of
-what exists, no progress, no read-back.
+Baseline, same run, same clock rule, same interval, each on a fresh sandbox: the script a person
+would write with the official SDK — upload the two files, create each stage on its upstream's
+result, ``jobs.retrieve`` it every interval until it ends, list the DPO job's checkpoints once. It
+sends the fewest requests that can carry the pipeline through (one per poll) and checks nothing: no
+look-up of what exists, no read-back, no progress. Beside it the same script reading the newest
+events of a running job at each poll too, as ftctl does to show step and loss.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ REPO = Path(__file__).resolve().parent.parent
 TRAIN = REPO / "manifests" / "data" / "support" / "train.jsonl"
 PREFS = REPO / "manifests" / "data" / "ranking" / "prefs.jsonl"
 STEP, INTERVAL = 10.0, 0.1  # sandbox seconds per poll; real seconds between polls
-CHECK, IDLE = 0.02, 1.0  # real seconds between looks at the server's count; without a poll, the clock moves after IDLE
+CHECK, IDLE = 0.02, 3.0  # real seconds between looks at the server's count; without a poll, the clock moves after IDLE
 READ = "GET /v1/fine_tuning/jobs/{job_id}"
 TRANSITIONS_PER_STAGE = 3  # validating_files → queued → running → succeeded
 GOAL_LIST_PAGES = 1
