@@ -54,8 +54,8 @@ MANIFESTS = {
 HTTP = re.compile(r"\[debug *\] http +method=(\S+) .*\bpath=(\S+)")
 
 
-def _while_time_passes(server: SandboxProcess, run: Callable[[], Any]) -> Any:
-    """``run()`` while a thread moves the server's clock by STEP after each read of a job by ID (each
+def _while_time_passes(server: SandboxProcess, run: Callable[[], Any], step: float) -> Any:
+    """``run()`` while a thread moves the server's clock by ``step`` seconds after each read of a job by ID (each
     poll, of ftctl or of the script, as the server counts them), or after IDLE seconds without one."""
     done = threading.Event()
 
@@ -66,7 +66,7 @@ def _while_time_passes(server: SandboxProcess, run: Callable[[], Any]) -> Any:
                 reads = admin.get("stats").raise_for_status().json()["requests"].get(READ, 0)
                 quiet += CHECK
                 if reads > seen or quiet >= IDLE:
-                    admin.post("clock/advance", json={"seconds": STEP}).raise_for_status()
+                    admin.post("clock/advance", json={"seconds": step}).raise_for_status()
                     seen, quiet = reads, 0.0
 
     clock = threading.Thread(target=tick, daemon=True, name="bench-clock")
@@ -112,7 +112,7 @@ def _is_list(request: str) -> bool:
     return not (path.startswith("fine_tuning/jobs/") and path.count("/") == 2)
 
 
-def ftctl_run(root: Path, server: SandboxProcess) -> dict[str, Any]:
+def ftctl_run(root: Path, server: SandboxProcess, step: float) -> dict[str, Any]:
     (root / ".git").mkdir(parents=True)
     (root / "m" / "data").mkdir(parents=True)
     (root / "m" / "data" / "train.jsonl").write_bytes(TRAIN.read_bytes())
@@ -124,7 +124,7 @@ def ftctl_run(root: Path, server: SandboxProcess) -> dict[str, Any]:
             "--poll-interval", f"{INTERVAL}s"]
     started = time.perf_counter()
     done = _while_time_passes(server, lambda: subprocess.run(args, cwd=root, env=env, stdout=subprocess.PIPE,
-                                                              stderr=subprocess.STDOUT, text=True, timeout=600))
+                                                              stderr=subprocess.STDOUT, text=True, timeout=600), step)
     seconds = time.perf_counter() - started
     jobs = server.listing("fine_tuning/jobs")
     if done.returncode != 0 or sorted(j["status"] for j in jobs) != ["succeeded"] * 3:
@@ -138,7 +138,7 @@ def ftctl_run(root: Path, server: SandboxProcess) -> dict[str, Any]:
             "max_job_reads_per_poll": max((sum(not _is_list(r) for r in p) for p in polls), default=0)}
 
 
-def sdk_script(server: SandboxProcess, progress: bool = False) -> dict[str, Any]:
+def sdk_script(server: SandboxProcess, step: float, progress: bool = False) -> dict[str, Any]:
     """The hand-written pipeline with the official SDK, polling each stage's job by ID every INTERVAL;
     with ``progress``, also its newest events once it runs (as ftctl shows step and loss)."""
     import openai  # test-only dependency: make bench installs the test extras
@@ -170,7 +170,7 @@ def sdk_script(server: SandboxProcess, progress: bool = False) -> dict[str, Any]
         stage(model=last, training_file=train.id, method={"type": "supervised"}, suffix="polish")
 
     started = time.perf_counter()
-    _while_time_passes(server, pipeline)
+    _while_time_passes(server, pipeline, step)
     seconds = time.perf_counter() - started
     by_route = server.stats()
     fixed = 6  # two uploads, three creates, one page of checkpoints
@@ -178,28 +178,30 @@ def sdk_script(server: SandboxProcess, progress: bool = False) -> dict[str, Any]
             "poll_requests": sum(by_route.values()) - fixed}
 
 
-def run() -> dict[str, Any]:
+def run(step: float = STEP) -> dict[str, Any]:
+    """The three runs, each on a fresh sandbox whose clock moves ``step`` seconds per poll."""
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="ftctl-pipeline-bench-") as tmp:
         with SandboxProcess(Path(tmp) / "ftctl.db", "--clock", "manual") as server:
-            out["ftctl"] = ftctl_run(Path(tmp) / "project", server)
+            out["ftctl"] = ftctl_run(Path(tmp) / "project", server, step)
         for key, progress in (("script", False), ("script_progress", True)):
             with SandboxProcess(Path(tmp) / f"{key}.db", "--clock", "manual") as server:
-                out[key] = sdk_script(server, progress)
+                out[key] = sdk_script(server, step, progress)
     transitions = 3 * TRANSITIONS_PER_STAGE
     for figures in out.values():
         figures["per_transition"] = round(figures["requests"] / transitions, 1)
         figures["per_poll"] = round(figures["poll_requests"] / max(1, figures["polls"]), 2)
-    return {"stages": 3, "transitions": transitions, "seconds_per_poll": STEP, "interval_s": INTERVAL, **out,
+    return {"stages": 3, "transitions": transitions, "seconds_per_poll": step, "interval_s": INTERVAL, **out,
             "goal_list_pages_per_poll": GOAL_LIST_PAGES,
             "met": out["ftctl"]["max_list_pages_per_poll"] <= GOAL_LIST_PAGES}
 
 
 def main(argv: list[str] | None = None) -> int:
-    figures = run()
+    args = argv or []
+    figures = run(float(args[args.index("--seconds-per-poll") + 1]) if "--seconds-per-poll" in args else STEP)
     f = figures["ftctl"]
     print(f"  3 stages, {figures['transitions']} status transitions; each poll (every {INTERVAL:g} s) sees the clock "
-          f"{STEP:g} s later")
+          f"{figures['seconds_per_poll']:g} s later")
     for who, x in (("ftctl apply --wait", f), ("SDK script, jobs.retrieve", figures["script"]),
                    ("SDK script, jobs.retrieve + list_events", figures["script_progress"])):
         print(f"  {who}: {x['requests']} requests ({x['per_transition']} per transition), {x['polls']} polls "

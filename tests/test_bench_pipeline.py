@@ -4,7 +4,12 @@ rounds around it (plans, creates, uploads) must not be counted as polling."""
 
 from __future__ import annotations
 
-from bench.pipeline import polls_of
+from pathlib import Path
+
+import pytest
+
+from bench.pipeline import ftctl_run, polls_of
+from reliability.sandbox import SandboxProcess
 
 
 def _http(method: str, path: str, params: str = "None") -> str:
@@ -56,3 +61,16 @@ def test_a_poll_is_one_pass_over_the_followed_jobs_and_the_rounds_are_not_polls(
 
 def test_a_run_that_never_waits_has_no_poll() -> None:
     assert polls_of("\n".join(LOG.splitlines()[:3])) == []
+
+
+@pytest.mark.e2e
+def test_a_quick_run_counts_every_read_of_a_job_as_a_poll_and_no_listing_in_them(tmp_path: Path) -> None:
+    """The real CLI on a sandbox whose clock moves 100 s per poll (a stage in about three polls)."""
+    with SandboxProcess(tmp_path / "sandbox.db", "--clock", "manual") as server:
+        figures = ftctl_run(tmp_path / "project", server, step=100)
+    routes = figures["by_route"]
+    assert routes["POST /v1/fine_tuning/jobs"] == 3 and figures["polls"] >= 3  # one a stage at least
+    # every read by ID is a poll's, one per poll: the rounds read none (their look-ups are listings)
+    assert figures["polls"] == routes["GET /v1/fine_tuning/jobs/{job_id}"]
+    assert figures["poll_requests"] == figures["polls"] + routes["GET /v1/fine_tuning/jobs/{job_id}/events"]
+    assert figures["max_list_pages_per_poll"] == 1 and figures["max_job_reads_per_poll"] == 1
