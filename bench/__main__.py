@@ -4,17 +4,19 @@ The figures go to ``bench/results.json``; the tables of docs/performance.md and 
 written from it (``bench.report``). A run given arguments of its own (``--sizes 100``...) prints its
 figures and publishes nothing.
 
-Usage: python -m bench [planner] [plan] [sandbox] [apply] [datasets] [evaluation] [startup] [ARGS for a single one]
+Usage: python -m bench [planner] [plan] [sandbox] [apply] [datasets] [evaluation] [pipeline] [startup]
+                      [ARGS for a single one]
 """
 
 from __future__ import annotations
 
 import sys
 
-from bench import apply, datasets, evaluation, plan, planner, report, results, sandbox, startup
+from bench import apply, datasets, evaluation, pipeline, plan, planner, report, results, sandbox, startup
 
 BENCHMARKS = {"planner": planner.main, "plan": plan.main, "sandbox": sandbox.main, "apply": apply.main,
-              "datasets": datasets.main, "evaluation": evaluation.main, "startup": startup.main}
+              "datasets": datasets.main, "evaluation": evaluation.main, "pipeline": pipeline.main,
+              "startup": startup.main}
 
 
 def main() -> int:

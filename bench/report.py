@@ -32,6 +32,10 @@ def _machines(ms: list[dict[str, Any]]) -> str:
                      for name, w in sorted(by_machine.items(), key=lambda kv: min(kv[1])))
 
 
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
 Row = tuple[str, str, str, str, str]
 
 
@@ -139,6 +143,20 @@ def performance_rows(r: dict[str, Any], summary: bool = False) -> list[Row]:
             rows.append((f"grader engine, {e['graded_answers']:,} answers in this process", "—",
                          f"python grader (one child process): {g['python']:,} answers/s",
                          f"string_check: {g['string_check']:,} answers/s", "—"))
+    if "pipeline" in r:
+        p = r["pipeline"]
+        f, s, sp = p["ftctl"], p["script"], p["script_progress"]
+        rows.append((f"`ftctl apply --wait`, a {p['stages']}-stage pipeline (supervised → DPO → supervised), each poll "
+                     f"{p['seconds_per_poll']:g} s of a job's time later",
+                     f"≤ {p['goal_list_pages_per_poll']} list page per poll",
+                     f"{f['requests']} requests, {f['per_transition']:g} per status transition ({p['transitions']}); "
+                     f"{f['polls']} polls of {f['per_poll']:g} requests: at most "
+                     f"{_count(f['max_list_pages_per_poll'], 'list page')} and "
+                     f"{_count(f['max_job_reads_per_poll'], 'read')} by ID in one",
+                     f"SDK script, `jobs.retrieve` each poll: {s['requests']} requests, {s['per_transition']:g} per "
+                     f"transition ({s['polls']} polls); with `list_events` for progress: {sp['requests']} requests, "
+                     f"{sp['per_transition']:g} per transition",
+                     _verdict(p["met"])))
     if "startup" in r:
         s = r["startup"]
         ratios = s.get("ratios", {})  # runs before issue 25 had milliseconds only
@@ -158,7 +176,7 @@ def performance_rows(r: dict[str, Any], summary: bool = False) -> list[Row]:
 
 def performance_table(r: dict[str, Any]) -> str:
     machines = _machines([r[k]["machine"] for k in ("plan", "planner", "sandbox", "apply", "datasets", "evaluation",
-                                                      "startup")
+                                                      "pipeline", "startup")
                           if k in r and "machine" in r[k]])
     lines = [f"Last run: {machines}.", "", "| what | goal | measured | baseline, same run | |",
              "|---|---|---|---|---|"]

@@ -135,3 +135,24 @@ def test_start_up_is_judged_as_a_ratio_to_its_floor_in_the_same_run() -> None:
     assert ('| `ftctl validate` of one manifest | within 3× of `python -c "import pydantic, yaml"` | 450 ms (median of '
             '9): 3.04× | `python -c "import pydantic, yaml"`: 148 ms | **not met** |') in table
     assert "| `ftctl --help` | < 100 ms | 96 ms (median of 9) | `python -c pass`: 64 ms | met |" in table
+
+
+def test_the_pipeline_row_shows_the_polling_cost_beside_both_scripts() -> None:
+    def run(requests: int, polls: int, per_poll: float, **more: int) -> dict[str, object]:
+        return {"requests": requests, "per_transition": round(requests / 9, 1), "polls": polls, "per_poll": per_poll,
+                **more}
+
+    pipeline = {"stages": 3, "transitions": 9, "seconds_per_poll": 10.0, "interval_s": 0.1,
+                "goal_list_pages_per_poll": 1, "met": False, "machine": MACHINE,
+                "ftctl": run(166, 72, 1.96, max_list_pages_per_poll=2, max_job_reads_per_poll=1),
+                "script": run(77, 71, 1.0), "script_progress": run(146, 71, 1.97)}
+    row = next(line for line in performance_table({"pipeline": pipeline}).splitlines() if "pipeline" in line)
+    assert row == ("| `ftctl apply --wait`, a 3-stage pipeline (supervised → DPO → supervised), each poll 10 s of a "
+                   "job's time later | ≤ 1 list page per poll | 166 requests, 18.4 per status transition (9); 72 polls "
+                   "of 1.96 requests: at most 2 list pages and 1 read by ID in one | SDK script, `jobs.retrieve` each "
+                   "poll: 77 requests, 8.6 per transition (71 polls); with `list_events` for progress: 146 requests, "
+                   "16.2 per transition | **not met** |")
+    assert "Last run: 2026-11-22 08:00 UTC, Linux x86_64, 2 CPUs, Python 3.11.7." in performance_table(
+        {"pipeline": pipeline})
+    summary = next(line for line in readme_table({"pipeline": pipeline}).splitlines() if "pipeline" in line)
+    assert summary.startswith("| `ftctl apply --wait`, a 3-stage pipeline") and summary.endswith("(**not met**) |")
