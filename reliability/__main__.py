@@ -72,9 +72,11 @@ def table(results: dict[str, Any]) -> str:
                  f"{e['answers_lost_after_the_write']} answers lost after the write, {e['paid_again_beyond_lost']} "
                  f"more (in flight at the kill); one more eval sent {e['last_run_requests']} requests |"]
     for case in results.get("hostile", {}).get("cases", []):
-        rows += [f"| hostile input: {case['case']} | exit {case['exit']}, {case['seconds']} s, {case['peak_mb']} MB "
+        exits = "/".join(str(e) for e in case.get("exits", [case["exit"]]))
+        lost = case.get("lost", [])
+        rows += [f"| hostile input: {case['case']} | exit {exits}, {case['seconds']} s, {case['peak_mb']} MB "
                  f"peak, {case['requests_sent']} requests sent, {case['output_lines']} lines: "
-                 f"`{case['message'][:90]}` |"]
+                 f"`{case['message'][:90]}`{'; **lost**: ' + ', '.join(lost) if lost else ''} |"]
     if "secrets" in results:
         s = results["secrets"]
         least = s.get("reached_at_least", {})
@@ -125,8 +127,10 @@ def verdicts(results: dict[str, Any]) -> list[str]:
                 broken.append(f"concurrency: {case['runs']} applies, keys "
                               f"{'honoured' if case['idempotency_keys'] else 'ignored'}: {case}")
     for case in results.get("hostile", {}).get("cases", []):
-        if case["exit"] != 1 or case["plan_exit"] != 1 or case["requests_sent"] or case["seconds"] > 30 or \
-                case["peak_mb"] > 200 or case["output_lines"] > 25 or case.get("unclear"):
+        exits = case.get("exits", [case["exit"], case["plan_exit"]])
+        if any(e != case.get("expected_exit", 1) for e in exits) or case["requests_sent"] or \
+                case["seconds"] > case.get("max_seconds", 30) or case["peak_mb"] > 200 or case["output_lines"] > 25 \
+                or case.get("unclear") or case.get("lost"):
             broken.append(f"hostile input: {case}")
     if "evals" in results and not results["evals"]["held"]:
         broken.append(f"evaluations under faults and a kill: {results['evals']}")
