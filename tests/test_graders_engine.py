@@ -394,3 +394,25 @@ def test_python_graders_run_from_several_threads_at_once() -> None:
     with ThreadPoolExecutor(4) as pool:
         scores = list(pool.map(lambda n: _python(code, {"n": n}), range(8)))
     assert scores == [Score(2.0 * n) for n in range(8)]
+
+
+def test_python_grader_cannot_read_the_key_from_ftctls_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its own environment holds no key, and the parent's (``/proc/PPID/environ``, which does) is refused,
+    however it is named; its own /proc entries stay readable."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-canary-in-the-parent")
+    code = ("import os\n"
+            "def grade(sample, item):\n"
+            "    assert b'sk-canary' not in open('/proc/self/environ', 'rb').read()\n"
+            "    open('/proc/self/status').read()\n"
+            "    found = []\n"
+            "    for path in item['paths']:\n"
+            "        try:\n"
+            "            found.append(str(open(path.format(ppid=os.getppid()), 'rb').read().count(b'sk-canary')))\n"
+            "        except PermissionError as e:\n"
+            "            found.append(str(e))\n"
+            "    raise ValueError(' | '.join(found))\n")
+    paths = ["/proc/{ppid}/environ", "/proc/{ppid}/task/{ppid}/environ", "/proc/{ppid}/mem",
+             "/proc/self/../{ppid}/environ"]
+    score = _python(code, {"paths": paths})
+    refused = "a grader may not read another process's environment or memory"
+    assert score == Score(0.0, "ValueError: " + " | ".join([refused] * 4))

@@ -101,9 +101,22 @@ def test_hostile_manifests_are_refused_in_bounded_time_with_nothing_sent() -> No
     from reliability import hostile
 
     cases = hostile.run(["YAML alias bomb", "nested 10,000 deep", "binary manifest", "invalid UTF-8 manifest",
-                         "binary data file", "invalid UTF-8 data file", "symlink and .. leaving the project"])["cases"]
-    assert len(cases) == 7 and all(c["unclear"] == [] for c in cases), cases
+                         "binary data file", "invalid UTF-8 data file", "symlink and .. leaving the project",
+                         "from: cycle of 1,000 manifests"])["cases"]
+    assert len(cases) == 8 and all(c["unclear"] == [] == c["lost"] for c in cases), cases
     assert verdicts({"hostile": {"cases": cases}}) == []
+
+
+def test_hostile_python_graders_are_contained_and_touch_nothing_outside() -> None:
+    """A grader forking 200 sleepers (killed with its session, none left) and one writing into the
+    project and beside it (each write refused, every file as it was), under ``ftctl grade``."""
+    from reliability import hostile
+
+    cases = hostile.run(["python grader forking 200 sleepers", "python grader writing outside its folder"])["cases"]
+    assert [c["exits"] for c in cases] == [[0], [0]] and all(c["unclear"] == [] == c["lost"] for c in cases), cases
+    assert verdicts({"hostile": {"cases": cases}}) == []
+    assert verdicts({"hostile": {"cases": [{**cases[1], "lost": ["m.yaml changed"]}]}})
+    assert verdicts({"hostile": {"cases": [{**cases[1], "exits": [1]}]}})
 
 
 def test_a_refusal_without_its_file_line_or_reason_is_broken() -> None:

@@ -9,15 +9,18 @@ by the parent before this starts (``RLIMIT_AS``); a ``MemoryError`` is reported 
 
 Before the user's code runs, an audit hook (``sys.addaudithook``, which no Python code can remove)
 holds it to its working directory: a write, create, rename, removal or change of mode of any path
-that resolves outside it raises ``PermissionError``, and so does starting another program (which the
-hook would not follow); ``fork`` is allowed, the hook goes with it. ``tempfile`` makes its files in
-that directory. This stops careless or mistaken
-code from touching the project; code written to get around it (ctypes, a C extension) is not held.
+that resolves outside it raises ``PermissionError``; so do starting another program (which the hook
+would not follow) and reading another process's environment or memory (``/proc/PID/environ``:
+ftctl's own holds the API key its grader is started without). ``fork`` is allowed: the hook goes
+with it; ``tempfile`` makes its files in that directory. This stops careless or mistaken code from
+touching the project or reading the key; code written to get around it (ctypes, a C extension) is
+not held.
 """
 
 import json
 import math
 import os
+import re
 import signal
 import sys
 import traceback
@@ -84,6 +87,18 @@ _PROGRAMS = {"os.exec", "os.posix_spawn", "os.spawn", "os.system", "subprocess.P
              "os.startfile"}
 
 
+_PRIVATE = re.compile(r"/proc/(\d+)/(?:task/\d+/)?(?:environ|mem)")
+"""What another process of the user holds that is not the grader's: its environment (ftctl's holds
+the API key) and its memory."""
+
+
+def _not_another_process(path: Any) -> None:
+    if isinstance(path, str | bytes | os.PathLike):
+        private = _PRIVATE.fullmatch(os.path.realpath(os.fsdecode(path)))
+        if private and int(private.group(1)) != os.getpid():
+            raise PermissionError("a grader may not read another process's environment or memory")
+
+
 def _confine(home: str) -> None:
     """From now on, writes only under ``home`` (and to /dev/null), and no other program started."""
     home = os.path.realpath(home)
@@ -98,6 +113,7 @@ def _confine(home: str) -> None:
     def hook(event: str, args: tuple[Any, ...]) -> None:
         if event == "open":
             path, mode, flags = (*args, None, None)[:3]
+            _not_another_process(path)
             if not ((isinstance(mode, str) and any(c in mode for c in "wax+"))
                     or (isinstance(flags, int) and flags & _WRITE_FLAGS)):
                 return
