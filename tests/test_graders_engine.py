@@ -416,3 +416,12 @@ def test_python_grader_cannot_read_the_key_from_ftctls_environment(monkeypatch: 
     score = _python(code, {"paths": paths})
     refused = "a grader may not read another process's environment or memory"
     assert score == Score(0.0, "ValueError: " + " | ".join([refused] * 4))
+
+
+def test_a_graders_error_quoting_a_key_or_its_start_is_redacted_before_it_is_shown_or_cached() -> None:
+    from reconciler import logs
+
+    logs.add_secret("sk-canary-engine-0123456789")
+    code = "def grade(sample, item):\n    raise ValueError('the ticket quotes ' + item['ticket'])\n"
+    assert _python(code, {"ticket": "sk-canary-engine-0123456789 and sk-canary-en..."}) == Score(
+        0.0, "ValueError: the ticket quotes [REDACTED] and [REDACTED]...")

@@ -131,8 +131,11 @@ def test_a_canary_key_appears_nowhere_when_every_request_fails_or_an_answer_quot
 
     result = secrets.run([["plan", "--out", "plan.json"], ["apply", "--auto-approve"], ["status"]], ("debug",))
     assert result["leaks"] == [] and result["not_reached"] == [], result
-    assert result["runs"] == 3 * 2 + 1 + 12 + 1  # failing, quoting, sandbox serve, working, quoting writes
-    assert result["reached"]["debug"]["outputs showing the quoted key redacted"] >= 4  # 3 quoting + the writes'
+    # failing, quoting, masked, the grader, sandbox serve, working, quoting writes
+    assert result["runs"] == 3 * 3 + 1 + 1 + 12 + 1
+    reached = result["reached"]["debug"]
+    assert reached["outputs showing the quoted key redacted"] >= 4  # 3 quoting + the writes'
+    assert reached["outputs showing the masked key redacted"] >= 3 and reached["graders that looked and found no key"]
     assert verdicts({"secrets": result}) == []
 
 
