@@ -82,9 +82,12 @@ def table(results: dict[str, Any]) -> str:
         least = s.get("reached_at_least", {})
         levels = len(s["levels"]) if "levels" in s else "?"
         rows += [f"| secrets: {s['runs']} runs at {levels} log levels: {len(s['commands'])} commands and "
-                 f"`sandbox serve` with every request failing, then every answer quoting the key; a working "
-                 f"scenario with a fifth failing; an apply whose every write is refused quoting the key "
-                 f"| canary key found in {len(s['leaks'])} outputs or files; reached at every level at least: "
+                 f"`sandbox serve` with every request failing, then every answer quoting the key, then every "
+                 f"answer quoting it masked (its first 12 characters shown); a python grader looking for the key "
+                 f"in its environment and ftctl's and echoing it masked; a working scenario with a fifth failing; "
+                 f"an apply whose every write is refused quoting the key "
+                 f"| canary key or its first 12 characters found in {len(s['leaks'])} outputs or files; reached at "
+                 f"every level at least: "
                  f"{', '.join(f'{what} {n}' for what, n in least.items()) or '?'}"
                  f"{'; **not reached**: ' + ', '.join(s['not_reached']) if s.get('not_reached') else ''} |"]
     return "\n".join(rows)
