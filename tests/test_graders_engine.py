@@ -425,3 +425,19 @@ def test_a_graders_error_quoting_a_key_or_its_start_is_redacted_before_it_is_sho
     code = "def grade(sample, item):\n    raise ValueError('the ticket quotes ' + item['ticket'])\n"
     assert _python(code, {"ticket": "sk-canary-engine-0123456789 and sk-canary-en..."}) == Score(
         0.0, "ValueError: the ticket quotes [REDACTED] and [REDACTED]...")
+
+
+def test_a_copy_a_python_grader_forked_never_answers_for_it() -> None:
+    """A fork that returns from grade() (or from the module) ends there: only the child's own answers
+    are read, one per pair."""
+    code = ("import os\n"
+            "if os.fork() == 0:\n"
+            "    pass  # a copy made while the module loads: it would otherwise grade every pair\n"
+            "def grade(sample, item):\n"
+            "    child = os.fork()\n"
+            "    if child == 0:\n"
+            "        return 0.25\n"
+            "    os.waitpid(child, 0)\n"
+            "    return item['n']\n")
+    pairs = [({"n": n}, Sample.of("x")) for n in (1, 2, 3)]
+    assert grade_python_batch(code, pairs, time_limit=10) == [Score(1.0), Score(2.0), Score(3.0)]
