@@ -317,6 +317,8 @@ def run(names: list[str] | None = None) -> dict[str, Any]:
             sent = server.admin("GET", "stats")["total"] - before
             outputs = [(command, out) for command, _, out, _, _ in runs]
             lines = outputs[0][1].strip().splitlines()
+            errors = [line.strip() for line in lines if "error: " in line]
+            shown = errors[0] if case.first is None and errors else lines[0] if lines else ""  # a grader's: its error
             unclear = [f"{command}: {'lacks' if want else 'says'} {text!r}"
                        for command, said in outputs
                        for want, texts in ((True, case.says), (False, NEVER)) for text in texts
@@ -331,7 +333,7 @@ def run(names: list[str] | None = None) -> dict[str, Any]:
                       "seconds": round(max(r[3] for r in runs), 2), "max_seconds": case.seconds,
                       "peak_mb": round(max(r[4] for r in runs)), "requests_sent": sent,
                       "output_lines": max(len(out.strip().splitlines()) for _, out in outputs),
-                      "message": lines[0][:200] if lines else "", "unclear": unclear, "lost": _lost(root, files)}
+                      "message": shown[:200], "unclear": unclear, "lost": _lost(root, files)}
             results.append(result)
             print(f"  {name}: exit {'/'.join(map(str, exits))}, {result['seconds']} s, {result['peak_mb']} MB, "
                   f"{sent} requests, {result['output_lines']} lines: {result['message']}"
