@@ -441,3 +441,20 @@ def test_a_copy_a_python_grader_forked_never_answers_for_it() -> None:
             "    return item['n']\n")
     pairs = [({"n": n}, Sample.of("x")) for n in (1, 2, 3)]
     assert grade_python_batch(code, pairs, time_limit=10) == [Score(1.0), Score(2.0), Score(3.0)]
+
+
+def test_python_grader_that_ignores_its_alarm_is_killed_by_the_parent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hostile run's grader that never returns, small: its alarm ignored, the parent kills it once
+    the time limit and the grace are over, and the next answer gets a new process."""
+    from reconciler.evals import python_grader
+
+    monkeypatch.setattr(python_grader, "GRACE", 0.5)
+    code = ("import os, signal\n"
+            "def grade(sample, item):\n"
+            "    if item['hang']:\n"
+            "        signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+            "        while True:\n"
+            "            pass\n"
+            "    return 1.0\n")
+    pairs = [({"hang": h}, Sample.of("x")) for h in (True, False)]
+    assert grade_python_batch(code, pairs, time_limit=1) == [Score(0.0, "took longer than 1 s"), Score(1.0)]
