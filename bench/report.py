@@ -218,11 +218,16 @@ def readme_table(r: dict[str, Any]) -> str:
     if "hostile" in rel:
         cases = rel["hostile"]["cases"]
         unclear = sum(1 for c in cases if c.get("unclear"))
-        lines.append(f"| hostile input refused with a clear message, nothing sent | {len(cases)} kinds: "
-                     f"{len(cases) - unclear} naming the file (and line) and the reason, exit "
-                     f"{'/'.join(sorted({str(c['exit']) for c in cases}))}, "
-                     f"{sum(c['requests_sent'] for c in cases)} requests, ≤ {max(c['seconds'] for c in cases)} s, "
-                     f"≤ {max(c['peak_mb'] for c in cases)} MB |")
+        slow = [c for c in cases if c.get("max_seconds", 30) > 30]  # a grader that never returns: its time limit
+        quick = [c for c in cases if c not in slow] or cases
+        bounded = "".join(f" ({c['case']}: {c['seconds']} s, bounded by {c['max_seconds']:g} s)" for c in slow)
+        lost = [f"{c['case']}: {', '.join(c['lost'])}" for c in cases if c.get("lost")]
+        exits = sorted({str(e) for c in cases for e in c.get("exits", [c["exit"]])})
+        lines.append(f"| hostile input refused or bounded with a clear message, nothing sent | {len(cases)} kinds: "
+                     f"{len(cases) - unclear} naming the file (and line) and the reason, exit {'/'.join(exits)}, "
+                     f"{sum(c['requests_sent'] for c in cases)} requests, ≤ {max(c['seconds'] for c in quick)} s"
+                     f"{bounded}, ≤ {max(c['peak_mb'] for c in cases)} MB"
+                     f"{'; **lost**: ' + '; '.join(lost) if lost else ''} |")
     if "secrets" in rel:
         s = rel["secrets"]
         lines.append(f"| the key is never shown | {s['runs']} runs at every log level against an API failing every "

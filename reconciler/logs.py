@@ -24,10 +24,33 @@ def add_secret(value: str | None) -> None:
         _SECRETS.add(value)
 
 
+SHOWN_PREFIX = 8
+"""The shortest start of a key that is redacted where it appears alone: an API that masks a key it
+quotes (``sk-canary-7H…``, ``sk-proj-abcd****wxyz``) still shows its first characters, which narrow
+the search for it; eight is the length of ``sk-proj-``, which says nothing, so the redaction costs no
+useful text."""
+
+
 def redact_text(text: str) -> str:
+    """``text`` with every registered secret, and every start of one of ``SHOWN_PREFIX`` characters or
+    more, replaced by ``[REDACTED]``."""
     for secret in _SECRETS:
-        text = text.replace(secret, REDACTED)
+        head = secret[:SHOWN_PREFIX]
+        if head in text:
+            text = _without(text, secret, head)
     return text
+
+
+def _without(text: str, secret: str, head: str) -> str:
+    """Each run of ``text`` that starts ``secret`` (at least ``head``) replaced, as far as it goes."""
+    out, at = [], 0
+    while (found := text.find(head, at)) >= 0:
+        end = found + len(head)
+        while end - found < len(secret) and end < len(text) and text[end] == secret[end - found]:
+            end += 1
+        out += [text[at:found], REDACTED]
+        at = end
+    return "".join([*out, text[at:]])
 
 
 def _scrub(value: Any) -> Any:
@@ -61,9 +84,17 @@ _LEVEL = ["warning"]
 _CONFIGURED = [False]
 
 
-def configure(level: str = "warning") -> None:
-    """Set the level; structlog itself is set up when something is first logged."""
+KEY_VARIABLES = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN")
+"""Where keys come from: registered as secrets as soon as a command starts, before any target is
+chosen, so that an offline command (``grade``, ``validate``) hides them too."""
+
+
+def configure(level: str = "warning", env: Mapping[str, str] | None = None) -> None:
+    """Set the level, and register the keys of ``env``; structlog itself is set up when something is
+    first logged."""
     _LEVEL[0], _CONFIGURED[0] = level, False
+    for name in KEY_VARIABLES:
+        add_secret((env or {}).get(name))
 
 
 def _setup() -> None:

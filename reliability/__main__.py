@@ -72,17 +72,22 @@ def table(results: dict[str, Any]) -> str:
                  f"{e['answers_lost_after_the_write']} answers lost after the write, {e['paid_again_beyond_lost']} "
                  f"more (in flight at the kill); one more eval sent {e['last_run_requests']} requests |"]
     for case in results.get("hostile", {}).get("cases", []):
-        rows += [f"| hostile input: {case['case']} | exit {case['exit']}, {case['seconds']} s, {case['peak_mb']} MB "
+        exits = "/".join(str(e) for e in case.get("exits", [case["exit"]]))
+        lost = case.get("lost", [])
+        rows += [f"| hostile input: {case['case']} | exit {exits}, {case['seconds']} s, {case['peak_mb']} MB "
                  f"peak, {case['requests_sent']} requests sent, {case['output_lines']} lines: "
-                 f"`{case['message'][:90]}` |"]
+                 f"`{case['message'][:90]}`{'; **lost**: ' + ', '.join(lost) if lost else ''} |"]
     if "secrets" in results:
         s = results["secrets"]
         least = s.get("reached_at_least", {})
         levels = len(s["levels"]) if "levels" in s else "?"
         rows += [f"| secrets: {s['runs']} runs at {levels} log levels: {len(s['commands'])} commands and "
-                 f"`sandbox serve` with every request failing, then every answer quoting the key; a working "
-                 f"scenario with a fifth failing; an apply whose every write is refused quoting the key "
-                 f"| canary key found in {len(s['leaks'])} outputs or files; reached at every level at least: "
+                 f"`sandbox serve` with every request failing, then every answer quoting the key, then every "
+                 f"answer quoting it masked (its first 12 characters shown); a python grader looking for the key "
+                 f"in its environment and ftctl's and echoing it masked; a working scenario with a fifth failing; "
+                 f"an apply whose every write is refused quoting the key "
+                 f"| canary key or its first 12 characters found in {len(s['leaks'])} outputs or files; reached at "
+                 f"every level at least: "
                  f"{', '.join(f'{what} {n}' for what, n in least.items()) or '?'}"
                  f"{'; **not reached**: ' + ', '.join(s['not_reached']) if s.get('not_reached') else ''} |"]
     return "\n".join(rows)
@@ -125,8 +130,10 @@ def verdicts(results: dict[str, Any]) -> list[str]:
                 broken.append(f"concurrency: {case['runs']} applies, keys "
                               f"{'honoured' if case['idempotency_keys'] else 'ignored'}: {case}")
     for case in results.get("hostile", {}).get("cases", []):
-        if case["exit"] != 1 or case["plan_exit"] != 1 or case["requests_sent"] or case["seconds"] > 30 or \
-                case["peak_mb"] > 200 or case["output_lines"] > 25 or case.get("unclear"):
+        exits = case.get("exits", [case["exit"], case["plan_exit"]])
+        if any(e != case.get("expected_exit", 1) for e in exits) or case["requests_sent"] or \
+                case["seconds"] > case.get("max_seconds", 30) or case["peak_mb"] > 200 or case["output_lines"] > 25 \
+                or case.get("unclear") or case.get("lost"):
             broken.append(f"hostile input: {case}")
     if "evals" in results and not results["evals"]["held"]:
         broken.append(f"evaluations under faults and a kill: {results['evals']}")

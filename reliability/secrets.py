@@ -11,12 +11,19 @@ Each log level gets a fresh sandbox and project, and four rounds:
   outputs, import of a live job, a changed manifest applied (its job replaced: a cancel) and one
   removed and pruned;
 - quoting writes: every write is answered by the quoting 401 while one apply uploads a new file,
-  creates a new job and cancels a pruned one, so that the quoted key reaches each error path.
+  creates a new job and cancels a pruned one, so that the quoted key reaches each error path;
+- masked: every answer is OpenAI's own 401, which quotes the key masked, its first 12 characters
+  shown (``PREFIX``) — every command: the prefix must not reach anything either;
+- grader: a python grader (``ftctl grade``) looks for the key where a grader might — its
+  environment, ``/proc/self/environ``, its parent's (ftctl's, which holds the key) — and echoes what
+  it finds, masked as its first 12 characters; finding none, it echoes a support ticket of the eval
+  data that quotes the masked key (planted in the samples, outside the project).
 
 After each round every file under the level's folder (the project, ``$HOME``, the databases) is
-searched. What each level reached is counted — requests per route, jobs created and cancelled, a plan
-file written, quoting answers to an upload, a create and a cancel, and the quoted key shown redacted
-— and must be non-zero at every level: a level that stopped at its first request proves nothing.
+searched for the key and for its prefix. What each level reached is counted — requests per route,
+jobs created and cancelled, a plan file written, quoting answers to an upload, a create and a cancel,
+the quoted key shown redacted, masked quotes and graders that looked — and must be non-zero at every
+level: a level that stopped at its first request proves nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +43,26 @@ from reliability.harness import make_project
 from reliability.sandbox import ALL_FAULTS, SandboxProcess
 
 CANARY = "sk-canary-7Hq2Zx9Lw4Rt8Np1"
+PREFIX = CANARY[:12]
+"""What a masked quote of the key shows of it (``sk-canary-7H``)."""
+HUNTER = f"""import os
+def grade(sample, item):
+    found = [name for name, value in os.environ.items() if "sk-" in value]
+    for path in ("/proc/self/environ", f"/proc/{{os.getppid()}}/environ"):
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        at = data.find(b"{CANARY[:3]}")
+        if at >= 0:
+            found.append(path + ": " + data[at:at + 12].decode() + "...")
+    if found:
+        raise ValueError("found the key: " + ", ".join(found))
+    raise ValueError("found no key; the ticket quotes " + item["ticket"])
+"""
+"""A grader looking for the key in every place a grader could read it, and echoing it masked."""
+TICKET = f"my key {PREFIX}... stopped working"
 FAILING = [
     ["validate"], ["schema"], ["plan"], ["plan", "--out", "plan.json"], ["plan", "-o", "json"],
     ["plan", "-o", "markdown"], ["apply", "--auto-approve"], ["apply", "plan.json"], ["status"],
@@ -48,7 +75,9 @@ ROUTES = {"upload": "POST /v1/files", "create": "POST /v1/fine_tuning/jobs",
 QUOTED = "Incorrect API key provided: [REDACTED]"
 MUST_REACH = (*ROUTES.values(), "jobs created", "jobs cancelled", "plan files written",
               *(f"quoting answer to a {what}" for what in ROUTES), "outputs showing the quoted key redacted",
-              "the refused writes' apply showing it redacted")
+              "the refused writes' apply showing it redacted", "masked quoting answers",
+              "outputs showing the masked key redacted", "graders that looked and found no key",
+              "graders' echo of the masked key shown redacted")
 
 
 class _Level:
@@ -80,10 +109,30 @@ class _Level:
         self.outputs.append((f"ftctl sandbox serve at {self.env['FTCTL_LOG']}", first + rest))
 
     def search(self) -> None:
-        """Every file written so far, before the next round may replace it."""
+        """Every file written so far (but the samples the grader round plants the prefix in), before the
+        next round may replace it."""
         self.leaks |= {f"file {p.relative_to(self.folder)}" for p in self.folder.rglob("*")
-                       if p.is_file() and CANARY.encode() in p.read_bytes()}
+                       if p.is_file() and p.name != "samples.jsonl"
+                       and _shows_key(p.read_bytes().decode(errors="replace"))}
         (self.root / "plan.json").unlink(missing_ok=True)
+
+
+def _shows_key(text: str) -> bool:
+    return CANARY in text or PREFIX in text
+
+
+def _grader(run: _Level) -> None:
+    """``ftctl grade`` of the hunting grader (offline) on one sample whose item quotes the masked key."""
+    doc = yaml.safe_load((run.root / "manifests" / "job-00.yaml").read_text())
+    grader = {"type": "python", "name": "hunter", "source": HUNTER}
+    (run.root / "hunter.yaml").write_text(yaml.safe_dump({
+        "name": "hunter", "model": "gpt-4o-mini", "training_file": f"manifests/{doc['training_file']}",
+        "eval": {"file": f"manifests/{doc['training_file']}", "baseline": "none", "grader": grader}}, sort_keys=False))
+    (run.folder / "samples.jsonl").write_text(json.dumps({"item": {"ticket": TICKET}, "output_text": "a"}) + "\n")
+    out = run.ftctl("grade", "hunter", "hunter.yaml", "--samples", str(run.folder / "samples.jsonl"))
+    run.reached["graders that looked and found no key"] += "found no key" in out
+    run.reached["graders' echo of the masked key shown redacted"] += "the ticket quotes my key [REDACTED]..." in out
+    (run.root / "hunter.yaml").unlink()
 
 
 def _working(run: _Level) -> None:
@@ -132,11 +181,17 @@ def one_level(level: str, folder: Path, commands: list[list[str]], seed: int) ->
     make_project(folder / "project", 6)
     with SandboxProcess(folder / "sandbox.db", "--speed", "0.01") as server:  # jobs stay cancellable throughout
         run = _Level(folder, server, level)
-        for kinds in (ALL_FAULTS, ["echo_key"]):
+        for kinds in (ALL_FAULTS, ["echo_key"], ["echo_masked_key"]):
             server.faults(1.0, seed, 5, kinds)
             for args in commands:
                 run.ftctl(*args)
             run.search()
+        masked = server.admin("GET", "stats")["faults"]
+        run.reached["masked quoting answers"] = sum(n for what, n in masked.items() if what.startswith("echo_masked"))
+        run.reached["outputs showing the masked key redacted"] = sum(1 for _, out in run.outputs
+                                                                     if f"{QUOTED}*" in out)
+        _grader(run)
+        run.search()
         run.serve()
         server.faults(0.2, seed, 5)
         _working(run)
@@ -169,7 +224,7 @@ def run(commands: list[list[str]] | None = None, levels: tuple[str, ...] = LEVEL
             done = one_level(level, Path(tmp) / level, commands, seed)
             runs += len(done.outputs)
             reached[level] = {what: done.reached[what] for what in MUST_REACH}
-            leaks += [what for what, out in done.outputs if CANARY in out] + [f"{level}: {f}" for f in done.leaks]
+            leaks += [what for what, out in done.outputs if _shows_key(out)] + [f"{level}: {f}" for f in done.leaks]
     missed = [f"{level}: {what}" for level, got in reached.items() for what, n in got.items() if not n]
     least = {what: min(got[what] for got in reached.values()) for what in MUST_REACH}
     print(f"  {runs} runs at {len(levels)} log levels: {len(leaks)} leaks{': ' + ', '.join(leaks) if leaks else ''}; "

@@ -6,6 +6,7 @@ against a fake of the target's models."""
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -194,23 +195,82 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _in(folder: str) -> list[int]:
+    """The processes whose working directory is a folder named ``folder``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and Path(os.readlink(entry / "cwd")).name.split()[0] == folder:
+                found.append(int(entry.name))
+        except (OSError, IndexError):
+            continue
+    return found
+
+
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="the session is watched through /proc")
-def test_python_grader_that_forks_without_bound_is_stopped_and_leaves_no_process(tmp_path: Path) -> None:
+def test_python_grader_that_forks_without_bound_is_stopped_and_leaves_no_process() -> None:
+    folder = f"forks-{uuid.uuid4().hex}"  # each fork waits in it: found through /proc/PID/cwd
     code = ("import os, time\n"
             "def grade(sample, item):\n"
+            "    os.mkdir(item['folder'])\n"
             "    for n in range(200):\n"
             "        if os.fork() == 0:\n"
-            "            open(os.path.join(item['dir'], str(os.getpid())), 'w').close()\n"
+            "            os.chdir(item['folder'])\n"
             "            time.sleep(60)\n"
             "            os._exit(0)\n"
             "    time.sleep(60)\n"
             "    return 1.0\n")
-    score = _python(code, {"dir": str(tmp_path)})
+    score = _python(code, {"folder": folder})
     assert score.value == 0.0 and score.error is not None
     # root is not held to RLIMIT_NPROC: the parent's watch stops it; another user's fork fails at the cap
     assert "started more than 32 processes" in score.error or "Resource temporarily unavailable" in score.error
-    started = [int(p.name) for p in tmp_path.iterdir()]
-    assert started and not [pid for pid in started if _alive(pid)]  # the whole session was killed
+    assert not [pid for pid in _in(folder) if _alive(pid)]  # the whole session was killed
+
+
+@pytest.mark.parametrize("write", [
+    "open(item['outside'], 'w')", "open(item['outside'], 'a')", "os.open(item['outside'], os.O_WRONLY | os.O_CREAT)",
+    "os.remove(item['kept'])", "os.rename(item['kept'], 'mine')", "os.mkdir(item['outside'])",
+    "os.chmod(item['kept'], 0o777)", "open('../' * 30 + item['outside'].lstrip('/'), 'w')",
+    "(os.symlink(os.path.dirname(item['kept']), 'out'), open('out/new', 'w'))",
+    "sqlite3.connect(item['outside'])", "shutil.rmtree(os.path.dirname(item['kept']))",
+])
+def test_python_grader_may_not_write_outside_its_working_directory(tmp_path: Path, write: str) -> None:
+    kept = tmp_path / "project" / "m.yaml"
+    kept.parent.mkdir()
+    kept.write_text("name: kept\n")
+    code = ("import os, shutil, sqlite3\n"
+            "def grade(sample, item):\n"
+            f"    {write}\n"
+            "    return 1.0\n")
+    score = _python(code, {"outside": str(tmp_path / "new"), "kept": str(kept)})
+    assert score.value == 0.0 and score.error is not None
+    assert score.error.startswith("PermissionError: a grader may write only in its working directory, not "), score
+    assert [p.name for p in tmp_path.iterdir()] == ["project"] and kept.read_text() == "name: kept\n"
+    assert oct(kept.stat().st_mode & 0o777) != "0o777"
+
+
+def test_python_grader_writes_and_reads_in_its_working_directory_and_its_temporary_files() -> None:
+    code = ("import os, tempfile\n"
+            "def grade(sample, item):\n"
+            "    os.mkdir('d')\n"
+            "    with open('d/a.txt', 'w') as f:\n"
+            "        f.write('0.5')\n"
+            "    os.rename('d/a.txt', 'b.txt')\n"
+            "    with tempfile.NamedTemporaryFile('w+') as t:\n"
+            "        t.write(open('b.txt').read())\n"
+            "        t.seek(0)\n"
+            "        return float(t.read()) + (os.path.dirname(t.name) == os.getcwd())\n")
+    assert _python(code) == Score(1.5)
+
+
+@pytest.mark.parametrize(("start", "event"), [
+    ("subprocess.run(['touch', 'x'])", "subprocess.Popen"), ("os.system('true')", "os.system"),
+    ("os.execv('/bin/true', ['true'])", "os.exec"), ("os.posix_spawn('/bin/true', ['true'], {})", "os.posix_spawn"),
+])
+def test_python_grader_may_not_start_another_program(start: str, event: str) -> None:
+    score = _python(f"import os, subprocess\ndef grade(sample, item):\n    {start}\n    return 1.0\n")
+    assert score == Score(0.0, f"PermissionError: a grader may not start another program ({event}): it would not "
+                               "be held to its working directory")
 
 
 def test_python_grader_that_allocates_without_bound_hits_the_memory_limit() -> None:
@@ -313,10 +373,14 @@ def test_the_guides_own_python_grader_runs_with_the_installed_packages() -> None
 
 
 def test_python_grader_output_cannot_pass_for_an_answer() -> None:
-    code = ("import os, subprocess, sys\n"
+    code = ("import os\n"
             "def grade(sample, item):\n"
             "    os.write(1, b'{\"value\": 1.0}\\n')\n"
-            "    subprocess.run([sys.executable, '-c', 'print(\"{}\")'], check=True)\n"
+            "    child = os.fork()\n"
+            "    if child == 0:\n"
+            "        os.write(1, b'{}\\n')\n"
+            "        os._exit(0)\n"
+            "    os.waitpid(child, 0)\n"
             "    print('{\"value\": 1.0}')\n"
             "    return 0.5\n")
     assert grade_python_batch(code, [({}, Sample.of("a")), ({}, Sample.of("b"))], time_limit=10) == [Score(0.5)] * 2
@@ -330,3 +394,67 @@ def test_python_graders_run_from_several_threads_at_once() -> None:
     with ThreadPoolExecutor(4) as pool:
         scores = list(pool.map(lambda n: _python(code, {"n": n}), range(8)))
     assert scores == [Score(2.0 * n) for n in range(8)]
+
+
+def test_python_grader_cannot_read_the_key_from_ftctls_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its own environment holds no key, and the parent's (``/proc/PPID/environ``, which does) is refused,
+    however it is named; its own /proc entries stay readable."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-canary-in-the-parent")
+    code = ("import os\n"
+            "def grade(sample, item):\n"
+            "    assert b'sk-canary' not in open('/proc/self/environ', 'rb').read()\n"
+            "    open('/proc/self/status').read()\n"
+            "    found = []\n"
+            "    for path in item['paths']:\n"
+            "        try:\n"
+            "            found.append(str(open(path.format(ppid=os.getppid()), 'rb').read().count(b'sk-canary')))\n"
+            "        except PermissionError as e:\n"
+            "            found.append(str(e))\n"
+            "    raise ValueError(' | '.join(found))\n")
+    paths = ["/proc/{ppid}/environ", "/proc/{ppid}/task/{ppid}/environ", "/proc/{ppid}/mem",
+             "/proc/self/../{ppid}/environ"]
+    score = _python(code, {"paths": paths})
+    refused = "a grader may not read another process's environment or memory"
+    assert score == Score(0.0, "ValueError: " + " | ".join([refused] * 4))
+
+
+def test_a_graders_error_quoting_a_key_or_its_start_is_redacted_before_it_is_shown_or_cached() -> None:
+    from reconciler import logs
+
+    logs.add_secret("sk-canary-engine-0123456789")
+    code = "def grade(sample, item):\n    raise ValueError('the ticket quotes ' + item['ticket'])\n"
+    assert _python(code, {"ticket": "sk-canary-engine-0123456789 and sk-canary-en..."}) == Score(
+        0.0, "ValueError: the ticket quotes [REDACTED] and [REDACTED]...")
+
+
+def test_a_copy_a_python_grader_forked_never_answers_for_it() -> None:
+    """A fork that returns from grade() (or from the module) ends there: only the child's own answers
+    are read, one per pair."""
+    code = ("import os\n"
+            "if os.fork() == 0:\n"
+            "    pass  # a copy made while the module loads: it would otherwise grade every pair\n"
+            "def grade(sample, item):\n"
+            "    child = os.fork()\n"
+            "    if child == 0:\n"
+            "        return 0.25\n"
+            "    os.waitpid(child, 0)\n"
+            "    return item['n']\n")
+    pairs = [({"n": n}, Sample.of("x")) for n in (1, 2, 3)]
+    assert grade_python_batch(code, pairs, time_limit=10) == [Score(1.0), Score(2.0), Score(3.0)]
+
+
+def test_python_grader_that_ignores_its_alarm_is_killed_by_the_parent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hostile run's grader that never returns, small: its alarm ignored, the parent kills it once
+    the time limit and the grace are over, and the next answer gets a new process."""
+    from reconciler.evals import python_grader
+
+    monkeypatch.setattr(python_grader, "GRACE", 0.5)
+    code = ("import os, signal\n"
+            "def grade(sample, item):\n"
+            "    if item['hang']:\n"
+            "        signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+            "        while True:\n"
+            "            pass\n"
+            "    return 1.0\n")
+    pairs = [({"hang": h}, Sample.of("x")) for h in (True, False)]
+    assert grade_python_batch(code, pairs, time_limit=1) == [Score(0.0, "took longer than 1 s"), Score(1.0)]

@@ -60,7 +60,7 @@ REFUSED = {  # what validation refuses (SPEC §1, the README's "What is refused"
     "a {{sample.x}} a sample does not offer; passing_labels outside labels": [
         "sample-template-unknown", "multi-passing-labels"],
     "a pipeline's upstream no manifest declares, a cycle, a bad checkpoint, a method its root model cannot take": [
-        "pipeline-unknown-upstream", "pipeline-cycle", "pipeline-method-of-root"],
+        "pipeline-unknown-upstream", "pipeline-cycle", "pipeline-long-cycle", "pipeline-method-of-root"],
     "an evaluation gate that can never be passed (beyond its grader's range, a gain without a baseline)": [
         "gate-unreachable"],
     "all the errors of a run, reported together": [

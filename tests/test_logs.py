@@ -56,3 +56,26 @@ def test_an_internal_error_shows_its_traceback_only_at_debug(monkeypatch: pytest
         assert ("Traceback (most recent call last)" in err) is traceback
         assert secret not in err
     logs.configure("warning")
+
+
+@pytest.mark.parametrize(("said", "shown"), [
+    ("Incorrect API key provided: sk-canary-7H...", "Incorrect API key provided: [REDACTED]..."),
+    ("key sk-canary-7Hq2Zx9Lw4Rt8Np1 and sk-canary-7Hq2****Np1", "key [REDACTED] and [REDACTED]****Np1"),
+    ("sk-canar", "[REDACTED]"),
+    ("sk-cana and sk-proj- stay", "sk-cana and sk-proj- stay"),  # shorter than 8, another key's start
+])
+def test_a_masked_key_that_shows_the_keys_start_is_redacted(said: str, shown: str) -> None:
+    """An API (or a proxy) quoting a key masked still shows its start: eight characters of it or more
+    are redacted, wherever they stand."""
+    logs.add_secret("sk-canary-7Hq2Zx9Lw4Rt8Np1")
+    assert logs.redact_text(said) == shown
+
+
+def test_the_keys_of_the_environment_are_secrets_from_the_start() -> None:
+    """Registered when logging is configured, before any target is chosen: an offline command hides
+    them too."""
+    key = "sk-from-env-0123456789abcdef"
+    assert logs.redact_text(key) == key
+    logs.configure("warning", {"OPENAI_API_KEY": key, "HOME": "/home/me"})
+    assert logs.redact_text(f"x {key[:12]}… y") == "x [REDACTED]… y"
+    assert logs.redact_text("/home/me") == "/home/me"

@@ -101,9 +101,22 @@ def test_hostile_manifests_are_refused_in_bounded_time_with_nothing_sent() -> No
     from reliability import hostile
 
     cases = hostile.run(["YAML alias bomb", "nested 10,000 deep", "binary manifest", "invalid UTF-8 manifest",
-                         "binary data file", "invalid UTF-8 data file", "symlink and .. leaving the project"])["cases"]
-    assert len(cases) == 7 and all(c["unclear"] == [] for c in cases), cases
+                         "binary data file", "invalid UTF-8 data file", "symlink and .. leaving the project",
+                         "from: cycle of 1,000 manifests"])["cases"]
+    assert len(cases) == 8 and all(c["unclear"] == [] == c["lost"] for c in cases), cases
     assert verdicts({"hostile": {"cases": cases}}) == []
+
+
+def test_hostile_python_graders_are_contained_and_touch_nothing_outside() -> None:
+    """A grader forking 200 sleepers (killed with its session, none left) and one writing into the
+    project and beside it (each write refused, every file as it was), under ``ftctl grade``."""
+    from reliability import hostile
+
+    cases = hostile.run(["python grader forking 200 sleepers", "python grader writing outside its folder"])["cases"]
+    assert [c["exits"] for c in cases] == [[0], [0]] and all(c["unclear"] == [] == c["lost"] for c in cases), cases
+    assert verdicts({"hostile": {"cases": cases}}) == []
+    assert verdicts({"hostile": {"cases": [{**cases[1], "lost": ["m.yaml changed"]}]}})
+    assert verdicts({"hostile": {"cases": [{**cases[1], "exits": [1]}]}})
 
 
 def test_a_refusal_without_its_file_line_or_reason_is_broken() -> None:
@@ -118,8 +131,11 @@ def test_a_canary_key_appears_nowhere_when_every_request_fails_or_an_answer_quot
 
     result = secrets.run([["plan", "--out", "plan.json"], ["apply", "--auto-approve"], ["status"]], ("debug",))
     assert result["leaks"] == [] and result["not_reached"] == [], result
-    assert result["runs"] == 3 * 2 + 1 + 12 + 1  # failing, quoting, sandbox serve, working, quoting writes
-    assert result["reached"]["debug"]["outputs showing the quoted key redacted"] >= 4  # 3 quoting + the writes'
+    # failing, quoting, masked, the grader, sandbox serve, working, quoting writes
+    assert result["runs"] == 3 * 3 + 1 + 1 + 12 + 1
+    reached = result["reached"]["debug"]
+    assert reached["outputs showing the quoted key redacted"] >= 4  # 3 quoting + the writes'
+    assert reached["outputs showing the masked key redacted"] >= 3 and reached["graders that looked and found no key"]
     assert verdicts({"secrets": result}) == []
 
 

@@ -331,6 +331,10 @@ def test_an_echo_key_fault_quotes_the_key_presented(sandbox: SandboxProcess) -> 
         assert answer.json()["error"] == {"message": "Incorrect API key provided: sk-echoed-1.", "type":
                                           "invalid_request_error", "param": None, "code": "invalid_api_key"}
     assert sandbox.admin("GET", "stats")["faults"] == {"echo_key GET /v1/files": 2}
+    sandbox.admin("PUT", "faults", {"rate": 1.0, "kinds": ["echo_masked_key"]})
+    answer = httpx.get(f"{sandbox.url}/files", headers={"Authorization": "Bearer sk-echoed-0123456789abcdef"})
+    assert answer.status_code == 401
+    assert answer.json()["error"]["message"] == "Incorrect API key provided: sk-echoed-01**********cdef."
 
 
 def test_faults_limited_to_writes_leave_reads_alone(client: openai.OpenAI, sandbox: SandboxProcess) -> None:

@@ -85,9 +85,9 @@ def _log_level(ctx: click.Context, _: click.Parameter, value: str | None) -> Non
     """Configure logging as soon as ``--log-level`` is read, wherever it was given: the flag wins
     over ``FTCTL_LOG``, which is only read (and checked) when no flag is given at all."""
     if value is not None:
-        logs.configure(value)
+        logs.configure(value, os.environ)
     elif ctx.parent is None and not any(a == "--log-level" or a.startswith("--log-level=") for a in sys.argv[1:]):
-        logs.configure(logs.log_level(None, os.environ))
+        logs.configure(logs.log_level(None, os.environ), os.environ)
 
 
 def log_option(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -3,10 +3,11 @@ and checked once every manifest of the run is loaded.
 
 ``model: {from: NAME, checkpoint: …}`` must name a manifest of the stack (an unknown name is an error
 at its line, with the closest name); the references may not loop (a cycle is one error naming every
-manifest in it, in order); and a stage is held to what its *root* base model — at the start of its
-chain — can be trained with: the model checks of a plain manifest (catalog, provider, lifecycle
-dates) run on that root. Each stage learns its root (``LoadedManifest.root_model``). Links are
-followed iteratively, so a chain of thousands of manifests costs no recursion.
+manifest in it, in order, or a long one by its ends and its length); and a stage is held to what its
+*root* base model — at the start of its chain — can be trained with: the model checks of a plain
+manifest (catalog, provider, lifecycle dates) run on that root. Each stage learns its root
+(``LoadedManifest.root_model``). Links are followed iteratively, so a chain of thousands of manifests
+costs no recursion.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def link(loaded: list[LoadedManifest], known: Known,
         first = first if first.name in ours else next(by_name[n] for n in cycle if n in ours)
         shown, line = first.where(FROM)
         problems.append(Diagnostic(shown, line, dotted(FROM), "the manifests take their models from each other in "
-                                   f"a cycle: {' → '.join([*cycle, cycle[0]])}; a chain must start at a base model"))
+                                   f"a cycle: {_named(cycle)}; a chain must start at a base model"))
     out = []
     for m in loaded:
         if m.manifest.upstream is None:
@@ -56,6 +57,20 @@ def link(loaded: list[LoadedManifest], known: Known,
         if root is not None:
             problems += _checks(m, root, known)
     return out, problems
+
+
+SHOWN = 8
+"""Members of a cycle named in its error; a longer one is named by its first and last members."""
+
+
+def _named(cycle: list[str]) -> str:
+    """``a → b → c → a``; a cycle of more than ``SHOWN`` manifests by its ends and how many it has, so that
+    a cycle of a thousand is one short line."""
+    if len(cycle) <= SHOWN:
+        return " → ".join([*cycle, cycle[0]])
+    half = SHOWN // 2
+    return (f"{' → '.join(cycle[:half])} → … {len(cycle) - SHOWN:,} more … → {' → '.join(cycle[-half:])} → "
+            f"{cycle[0]} ({len(cycle):,} manifests)")
 
 
 def _roots(by_name: dict[str, LoadedManifest]) -> tuple[dict[str, str], list[list[str]]]:

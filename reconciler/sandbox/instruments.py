@@ -2,7 +2,8 @@
 admin API to loopback clients, and injects faults and latency (``PUT /sandbox/faults``; a chat
 completion may take longer than other requests, as a model's answer does): a 500, a 429
 with Retry-After, the connection dropped before or after the write, or (``echo_key``) a 401 that
-quotes the presented key whole, to prove the client never repeats what an API echoes.
+quotes the presented key whole, or (``echo_masked_key``) one that quotes it masked as OpenAI does,
+its first 12 characters and its last 4 shown, to prove the client never repeats what an API echoes.
 
 It sits outside Starlette on purpose: to drop a connection it needs uvicorn's own ``send``, whose
 transport it can abort without answering.
@@ -72,6 +73,10 @@ class Instruments:
                                                     headers={"Retry-After": str(self.sandbox.faults["retry_after"])}))
         elif fault == "echo_key":  # a 401 quoting the key whole, as a careless proxy or gateway might
             quoted = f"Incorrect API key provided: {_presented_key(headers)}."
+            await _respond(send, self.sandbox.error(401, quoted, None, "invalid_api_key"))
+        elif fault == "echo_masked_key":  # OpenAI's own 401: the key masked, its start and end shown
+            key = _presented_key(headers)
+            quoted = f"Incorrect API key provided: {key[:12]}{'*' * max(len(key) - 16, 3)}{key[-4:]}."
             await _respond(send, self.sandbox.error(401, quoted, None, "invalid_api_key"))
         elif fault == "drop_before":
             _drop(send)

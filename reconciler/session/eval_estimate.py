@@ -12,6 +12,8 @@ written (templates unfilled) plus the answer at its longest, and its own answer 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from reconciler import catalog
 from reconciler.datasets.formats import Counter, estimate_tokens
 from reconciler.datasets.pricing import Prices
@@ -36,18 +38,21 @@ def prompt_tokens(item: Item, count: Counter | None) -> int:
     return total
 
 
-def estimate(m: LoadedManifest, items: list[Item], trained: str, baseline: str | None, prices: Prices,
+def estimate(m: LoadedManifest, items: Iterable[Item], trained: str, baseline: str | None, prices: Prices,
              count: Counter | None) -> EvalEstimate:
-    """The estimate of ``m``'s evaluation of ``trained`` (and ``baseline``) on ``items``."""
+    """The estimate of ``m``'s evaluation of ``trained`` (and ``baseline``) on ``items``, read once (a
+    stream: an eval file of any size is counted one item at a time)."""
     assert m.manifest.eval is not None
     e = m.manifest.eval
     models = [trained] + ([baseline] if baseline is not None else [])
     graders = sum(1 for _, g in walk(e.grader, ("eval", "grader")) if g.type in ("score_model", "label_model"))
     per_answer = e.sampling.max_completion_tokens
-    prompt = sum(prompt_tokens(item, count) for item in items)
-    answers = len(items) * (per_answer or ASSUMED_ANSWER_TOKENS)
+    n = prompt = 0
+    for item in items:
+        n, prompt = n + 1, prompt + prompt_tokens(item, count)
+    answers = n * (per_answer or ASSUMED_ANSWER_TOKENS)
     costs = {model: prices.answer_cost(model, prompt, answers) for model in models}
-    judged = len(items) * len(models)  # answers each model grader is asked about
+    judged = n * len(models)  # answers each model grader is asked about
     judge_prompt = judge_answers = 0
     for _, g in walk(e.grader, ("eval", "grader")):
         if isinstance(g, ScoreModelGrader | LabelModelGrader):
@@ -60,7 +65,7 @@ def estimate(m: LoadedManifest, items: list[Item], trained: str, baseline: str |
             costs[f"{g.model} (grader)"] = prices.answer_cost(g.model, asked, said)
     unpriced = [model for model, cost in costs.items() if cost is None]
     return EvalEstimate(
-        items=len(items), models=len(models), requests=len(items) * len(models) * (1 + graders),
+        items=n, models=len(models), requests=n * len(models) * (1 + graders),
         prompt_tokens=prompt * len(models) + judge_prompt, completion_tokens=answers * len(models) + judge_answers,
         answer_tokens_assumed=None if per_answer else ASSUMED_ANSWER_TOKENS, exact=count is not None,
         cost=None if unpriced else sum(c for c in costs.values() if c is not None), unpriced=unpriced,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,24 +54,30 @@ class Item:
 
 def read_items(path: Path, root: Path, limit: int | None = None) -> list[Item]:
     """The eval file's items (checked before by ``datasets``), the first ``limit`` of them."""
-    items: list[Item] = []
+    return list(iter_items(path, root, limit))
+
+
+def iter_items(path: Path, root: Path, limit: int | None = None) -> Iterator[Item]:
+    """The eval file's items one at a time, read line by line: an estimate over a file of any size holds
+    one item at a time (the file is never read whole)."""
+    count = 0
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        with path.open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                if limit is not None and count >= limit:
+                    return
+                try:
+                    obj = json.loads(line)
+                except ValueError as exc:
+                    raise SetupError(f"{relative(path, root)}:{number}: not JSON: {exc}") from None
+                if not isinstance(obj, dict):
+                    raise SetupError(f"{relative(path, root)}:{number}: not a JSON object")
+                count += 1
+                yield Item(number, eval_item(obj))
     except (OSError, UnicodeDecodeError) as exc:
         raise SetupError(f"{relative(path, root)}: cannot read: {exc}") from None
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        if limit is not None and len(items) >= limit:
-            break
-        try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            raise SetupError(f"{relative(path, root)}:{number}: not JSON: {exc}") from None
-        if not isinstance(obj, dict):
-            raise SetupError(f"{relative(path, root)}:{number}: not a JSON object")
-        items.append(Item(number, eval_item(obj)))
-    return items
 
 
 def score_json(score: Score) -> dict[str, Any]:

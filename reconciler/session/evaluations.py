@@ -27,7 +27,7 @@ from reconciler.session.desired import check_data
 from reconciler.session.eval_cache import Cache
 from reconciler.session.eval_estimate import estimate, models_before_training
 from reconciler.session.eval_report import EvalReport, number
-from reconciler.session.eval_run import read_items
+from reconciler.session.eval_run import iter_items
 from reconciler.session.evaluating import Evaluator, Skipped, Ticker, completions_for, usage_of
 from reconciler.session.gates import Evaluated, stored_report
 from reconciler.session.jobs import current_jobs, with_pins
@@ -99,7 +99,7 @@ def dry_run(request: EvalRequest, settings: Settings, cwd: Path) -> dict[str, Ev
     found: dict[str, EvalEstimate] = {}
     for e in evaluated:
         trained, baseline = models_before_training(by_name[e.name])
-        items = read_items(e.file, settings.root, request.limit)
+        items = iter_items(e.file, settings.root, request.limit)
         found[e.name] = estimate(by_name[e.name], items, trained, baseline, prices, count)
     return found
 

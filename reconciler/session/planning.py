@@ -28,7 +28,7 @@ from reconciler.providers.statuses import TERMINAL
 from reconciler.session.dates import refuse_ended
 from reconciler.session.desired import check_data, desired_of, elsewhere, left_out
 from reconciler.session.eval_estimate import estimate
-from reconciler.session.eval_run import read_items
+from reconciler.session.eval_run import iter_items
 from reconciler.session.gates import Gates
 from reconciler.session.settings import Settings, SetupError, UsageProblem
 
@@ -182,7 +182,7 @@ def with_eval_estimates(made: Plan, manifests: list[LoadedManifest], jobs: list[
         if isinstance(a, EvaluateAction) and m is not None and m.manifest.eval is not None and path is not None:
             choice = m.manifest.eval.baseline
             baseline = {"base": a.before.model or None, "none": None}.get(choice, choice)
-            a = a.model_copy(update={"estimate": estimate(m, read_items(path, settings.root), a.model, baseline,
+            a = a.model_copy(update={"estimate": estimate(m, iter_items(path, settings.root), a.model, baseline,
                                                           prices, count)})
         actions.append(a)
     return made.model_copy(update={"actions": actions})

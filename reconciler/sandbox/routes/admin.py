@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from reconciler.sandbox.state import NO_FAULTS, Sandbox, json_body
 
-FAULT_KINDS = {"500", "429", "drop_before", "drop_after", "echo_key"}
+FAULT_KINDS = {"500", "429", "drop_before", "drop_after", "echo_key", "echo_masked_key"}
 
 
 def routes(sb: Sandbox) -> list[Route]:
