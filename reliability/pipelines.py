@@ -1,0 +1,342 @@
+"""Pipelines under faults and crashes: no stage trained on a stale base, no duplicate stage job.
+
+The project: a few pipelines of three stages each — supervised, then DPO ``from:`` it, then supervised
+again ``from:`` the DPO stage — on a sandbox whose clock moves only when advanced (``--clock
+manual``), advanced on a thread while ftctl runs, as time passes for a user. Each run is what a user
+does to carry a pipeline through: ``apply --auto-approve --wait``, which creates the first stages,
+follows them and creates each later stage once its upstream has succeeded; when a run fails (the
+API failing past its retries) or is killed, the user runs the same command again. Repeated plain
+applies with the clock advanced in between would reach the same state, but ``--wait`` is the path
+with the most moments at which a stale base could slip in: it plans again on every round, on listings
+read under faults.
+
+- **chaos**, per seed: a fresh server and project; up to three ``apply --wait`` under 30% faults of
+  every kind (500, 429, connections dropped before and after the write) with latency; faults off,
+  ``apply --wait`` until converged (at most three). Then the first stage of every pipeline changes (a
+  hyperparameter): the same again, so that every later stage must be trained anew on the new result.
+- **crash**, per trial: ``apply --wait`` killed with SIGKILL at a random moment after its first write
+  (the writes the API saw before the kill are counted; a kill before it, or after the run ended, is not
+  counted), then ``apply --wait`` again until converged (at most three).
+
+After every run, an audit of every job the sandbox holds, cancelled ones too (``audit``): a stage job
+created twice for the same spec (which includes its base model: one create per stage per upstream
+result); a stage job whose base was already stale when it was created (its model is not the result of
+the upstream's newest job made before it, cancelled duplicates aside); a job cancelled that nothing
+replaced; more than one active job of a stage. Converged: every stage's current job has succeeded on
+its upstream's current result, and the first stages on their manifest's spec.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reliability.harness import REPO
+from reliability.sandbox import SandboxProcess
+
+STAGES = (("sft", None), ("dpo", "sft"), ("polish", "dpo"))  # (stage, the stage it trains on)
+RUNS_UNDER_FAULTS = 3
+RUNS_ONCE_FAULTS_STOP = 3
+
+
+def make_pipelines(root: Path, pipelines: int, epochs: int = 2) -> dict[str, str | None]:
+    """``root`` with ``.git`` and ``manifests/`` holding ``pipelines`` pipelines (``p0-sft`` →
+    ``p0-dpo`` → ``p0-polish``, …); the names with the name each trains on (None: a base model)."""
+    (root / "manifests" / "data").mkdir(parents=True, exist_ok=True)
+    (root / ".git").mkdir(exist_ok=True)
+    for data in ("support/train.jsonl", "ranking/prefs.jsonl"):
+        (root / "manifests" / "data" / Path(data).name).write_bytes((REPO / "manifests" / "data" / data).read_bytes())
+    upstream: dict[str, str | None] = {}
+    for p in range(pipelines):
+        for stage, base in STAGES:
+            name = f"p{p}-{stage}"
+            doc: dict[str, Any] = {"name": name, "suffix": name}
+            if base is None:
+                doc.update(model="gpt-4.1-mini", training_file="data/train.jsonl",
+                           method={"type": "supervised", "hyperparameters": {"n_epochs": epochs}})
+            elif stage == "dpo":
+                doc.update(model={"from": f"p{p}-{base}"}, training_file="data/prefs.jsonl", method={"type": "dpo"})
+            else:
+                doc.update(model={"from": f"p{p}-{base}"}, training_file="data/train.jsonl")
+            (root / "manifests" / f"{name}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+            upstream[name] = None if base is None else f"p{p}-{base}"
+    return upstream
+
+
+@dataclass
+class PipelineAudit:
+    duplicates_created: int  # stage jobs beyond the first of the same name and spec (base model included)
+    stale_bases: int  # stage jobs created on a result its upstream had already replaced (or none at all)
+    wrongly_cancelled: int  # cancelled jobs that no job of their name replaced and no copy of theirs stands for
+    extra_active: int  # active jobs of a stage beyond one
+    behind: int  # stages whose current job is not (yet) succeeded on what it should be built on
+
+    @property
+    def safe(self) -> bool:
+        return self.duplicates_created == self.stale_bases == self.wrongly_cancelled == self.extra_active == 0
+
+    @property
+    def converged(self) -> bool:
+        return self.safe and self.behind == 0
+
+
+def audit(server: SandboxProcess, upstream: dict[str, str | None], epochs: int) -> PipelineAudit:
+    """What the sandbox holds now (its faults must be off)."""
+    return audit_jobs(list(reversed(server.listing("fine_tuning/jobs"))), upstream, epochs)
+
+
+def audit_jobs(every: list[dict[str, Any]], upstream: dict[str, str | None], epochs: int) -> PipelineAudit:
+    """The audit of ``every`` job, oldest first (cancelled ones too), for the stages ``upstream`` names,
+    whose first stages should now train for ``epochs``."""
+    jobs = [j for j in every if (j.get("metadata") or {}).get("ftctl-name") in upstream]
+    order = {j["id"]: i for i, j in enumerate(jobs)}
+    by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    specs: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for job in jobs:
+        by_name[job["metadata"]["ftctl-name"]].append(job)
+        specs[job["metadata"]["ftctl-name"], job["metadata"].get("ftctl-spec", "")].append(job)
+    stale = 0
+    for name, base in upstream.items():
+        for job in by_name[name] if base else []:
+            made = [u for u in by_name[base] if order[u["id"]] < order[job["id"]] and u["status"] != "cancelled"]
+            if not made or made[-1].get("fine_tuned_model") != job["model"]:
+                stale += 1
+    wrongly_cancelled = 0
+    for job in jobs:
+        if job["status"] != "cancelled":
+            continue
+        name = job["metadata"]["ftctl-name"]
+        copies = specs[name, job["metadata"].get("ftctl-spec", "")]
+        replaced = [j for j in by_name[name] if order[j["id"]] > order[job["id"]] and j["status"] != "cancelled"]
+        if all(j["status"] == "cancelled" for j in copies) and not replaced:
+            wrongly_cancelled += 1
+    behind = 0
+    for name, base in upstream.items():
+        live = [j for j in by_name[name] if j["status"] != "cancelled"]
+        if not live or live[-1]["status"] != "succeeded":
+            behind += 1
+        elif base is None:
+            behind += live[-1]["hyperparameters"].get("n_epochs") != epochs
+        else:
+            built = [u for u in by_name[base] if u["status"] != "cancelled"]
+            behind += not built or built[-1].get("fine_tuned_model") != live[-1]["model"]
+    ended = ("succeeded", "failed", "cancelled")
+    return PipelineAudit(
+        duplicates_created=sum(len(js) - 1 for js in specs.values()), stale_bases=stale,
+        wrongly_cancelled=wrongly_cancelled,
+        extra_active=sum(max(0, sum(1 for j in js if j["status"] not in ended) - 1) for js in by_name.values()),
+        behind=behind)
+
+
+class Clock:
+    """The sandbox's manual clock advanced by ``step`` seconds every ``every`` seconds while in use."""
+
+    def __init__(self, server: SandboxProcess, step: float = 30, every: float = 0.1) -> None:
+        self.server, self.step, self.every = server, step, every
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="sandbox-clock")
+
+    def _run(self) -> None:
+        while not self.stop.wait(self.every):
+            self.server.advance(self.step)
+
+    def __enter__(self) -> Clock:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+
+
+APPLY = ("apply", "--auto-approve", "--wait", "--timeout", "10m", "--poll-interval", "0.1s", "--parallelism", "4")
+
+
+def apply_wait(root: Path, server: SandboxProcess) -> int:
+    """``apply --auto-approve --wait`` while time passes; its exit code."""
+    with Clock(server):
+        return subprocess.run([sys.executable, "-m", "reconciler", *APPLY], cwd=root, env=server.env(),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=900).returncode
+
+
+def _until_converged(root: Path, server: SandboxProcess, upstream: dict[str, str | None], epochs: int,
+                     seed: int | None, rate: float, latency_ms: int, audits: list[PipelineAudit]) -> bool:
+    """Under faults (``seed`` given), ``apply --wait`` until converged, at most RUNS_UNDER_FAULTS times;
+    without, at most RUNS_ONCE_FAULTS_STOP. Every run audited; converged or not."""
+    for run in range(RUNS_UNDER_FAULTS if seed is not None else RUNS_ONCE_FAULTS_STOP):
+        if seed is not None:
+            server.faults(rate, seed + 1000 * run, latency_ms)
+        apply_wait(root, server)
+        server.faults(0)
+        audits.append(audit(server, upstream, epochs))
+        if audits[-1].converged:
+            return True
+    return False
+
+
+def one_seed(seed: int, pipelines: int, rate: float, latency_ms: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="ftctl-pipechaos-") as tmp:
+        root = Path(tmp) / "project"
+        upstream = make_pipelines(root, pipelines, epochs=2)
+        with SandboxProcess(Path(tmp) / "sandbox.db", "--clock", "manual") as server:
+            audits: list[PipelineAudit] = []
+            started = time.monotonic()
+            phases = []
+            for phase, epochs in (("build", 2), ("retrain", 3)):
+                make_pipelines(root, pipelines, epochs=epochs)  # the first stages change: all is retrained
+                before = len(audits)
+                under = _until_converged(root, server, upstream, epochs, seed * 10 + len(phases), rate, latency_ms,
+                                         audits)
+                faulty = len(audits) - before
+                after = under or _until_converged(root, server, upstream, epochs, None, rate, latency_ms, audits)
+                phases.append({"phase": phase, "converged_under_faults": under, "converged_once_faults_stop": after,
+                               "runs_under_faults": faulty, "runs_after": len(audits) - before - faulty})
+                if not after:
+                    break
+            last = audits[-1]
+            return {"seed": seed, "phases": phases, "converged_under_faults": all(p["converged_under_faults"]
+                                                                                 for p in phases),
+                    "converged_once_faults_stop": len(phases) == 2 and all(p["converged_once_faults_stop"]
+                                                                            for p in phases),
+                    "safe": all(a.safe for a in audits), "applies": len(audits),
+                    "stale_bases": max(a.stale_bases for a in audits),
+                    "duplicates_created": last.duplicates_created,
+                    "wrongly_cancelled": max(a.wrongly_cancelled for a in audits),
+                    "seconds": round(time.monotonic() - started, 1), "last": vars(last)}
+
+
+def chaos(seeds: int = 10, pipelines: int = 3, rate: float = 0.3, latency_ms: int = 20) -> dict[str, Any]:
+    results = []
+    for seed in range(1, seeds + 1):
+        result = one_seed(seed, pipelines, rate, latency_ms)
+        results.append(result)
+        print(f"  seed {seed:>2}: {result['applies']} apply --wait runs, "
+              f"{'converged under faults' if result['converged_under_faults'] else 'not converged under faults'}"
+              f"{'' if result['converged_once_faults_stop'] else ', NOT converged once they stopped'}, "
+              f"{'safe' if result['safe'] else 'UNSAFE'}, {result['seconds']} s {result['last']}", flush=True)
+    return {"seeds": seeds, "pipelines": pipelines, "stages": pipelines * len(STAGES), "fault_rate": rate,
+            "latency_ms": latency_ms,
+            "converged_under_faults": sum(1 for r in results if r["converged_under_faults"]),
+            "not_converged_once_faults_stop": sum(1 for r in results if not r["converged_once_faults_stop"]),
+            "unsafe": sum(1 for r in results if not r["safe"]),
+            "duplicates_created": sum(r["duplicates_created"] for r in results),
+            "stale_bases": sum(r["stale_bases"] for r in results),
+            "wrongly_cancelled": sum(r["wrongly_cancelled"] for r in results),
+            "applies": sum(r["applies"] for r in results), "runs": results}
+
+
+def _writes(server: SandboxProcess) -> int:
+    """The writes (POST requests) the API has seen."""
+    return sum(n for route, n in server.stats().items() if route.startswith("POST"))
+
+
+def _started(root: Path, server: SandboxProcess) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "reconciler", *APPLY], cwd=root, env=server.env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def undisturbed(pipelines: int, latency_ms: int) -> tuple[float, float]:
+    """Seconds of a whole ``apply --wait`` of the project left alone, from its start to its exit and to
+    its first write."""
+    with tempfile.TemporaryDirectory(prefix="ftctl-pipecrash-") as tmp:
+        root = Path(tmp) / "project"
+        make_pipelines(root, pipelines)
+        with SandboxProcess(Path(tmp) / "sandbox.db", "--clock", "manual") as server, Clock(server):
+            server.faults(0, latency_ms=latency_ms)
+            began = time.perf_counter()
+            run = _started(root, server)
+            first = None
+            while first is None and run.poll() is None:
+                if _writes(server):
+                    first = time.perf_counter() - began
+                else:
+                    time.sleep(0.01)
+            if run.wait(timeout=900) != 0 or first is None:
+                raise RuntimeError("the undisturbed apply --wait failed")
+            return time.perf_counter() - began, first
+
+
+def one_trial(trial: int, pipelines: int, latency_ms: int, window: tuple[float, float]) -> dict[str, Any]:
+    """Odd trials kill the run that builds the pipelines; even ones, once they are built, the run that
+    retrains them after their first stages changed (where a later stage could be made on the old result)."""
+    rng = random.Random(trial)
+    phase, epochs = ("build", 2) if trial % 2 else ("retrain", 3)
+    with tempfile.TemporaryDirectory(prefix="ftctl-pipecrash-") as tmp:
+        root = Path(tmp) / "project"
+        upstream = make_pipelines(root, pipelines)
+        with SandboxProcess(Path(tmp) / "sandbox.db", "--clock", "manual") as server:
+            server.faults(0, latency_ms=latency_ms)
+            if phase == "retrain":
+                apply_wait(root, server)
+                built = audit(server, upstream, 2)
+                if not built.converged:
+                    raise RuntimeError(f"the pipelines were not built before the kill: {built}")
+                make_pipelines(root, pipelines, epochs=epochs)
+            earlier = _writes(server)
+            with Clock(server):
+                run = _started(root, server)
+                while run.poll() is None and _writes(server) == earlier:
+                    time.sleep(0.01)  # start-up, then the plan's reads: nothing to lose yet
+                delay = rng.uniform(*window)
+                time.sleep(delay)
+                alive = run.poll() is None
+                if alive:
+                    os.kill(run.pid, signal.SIGKILL)
+                run.wait()
+            writes = _writes(server) - earlier
+            audits = [audit(server, upstream, epochs)]
+            converged = _until_converged(root, server, upstream, epochs, None, 0, latency_ms, audits)
+            return {"trial": trial, "phase": phase, "killed_after_s": round(delay, 2), "alive": alive,
+                    "killed": alive and writes > 0, "writes_before_kill": writes,
+                    "stages_done_before_rerun": len(upstream) - audits[0].behind,
+                    "reruns": len(audits) - 1, "converged": converged, "safe": all(a.safe for a in audits),
+                    "stale_bases": max(a.stale_bases for a in audits),
+                    "wrongly_cancelled": max(a.wrongly_cancelled for a in audits), "last": vars(audits[-1])}
+
+
+def crash(trials: int = 10, pipelines: int = 3, latency_ms: int = 20) -> dict[str, Any]:
+    whole, first = undisturbed(pipelines, latency_ms)
+    window = (0.0, max(0.1, (whole - first) * 0.95))
+    print(f"  an apply --wait left alone takes {whole:.2f} s, its first write at {first:.2f} s: kills land up to "
+          f"{window[1]:.2f} s after a run's first write", flush=True)
+    results: list[dict[str, Any]] = []
+    trial = 0
+    while sum(1 for r in results if r["killed"]) < trials and trial < 2 * trials:
+        trial += 1
+        result = one_trial(trial, pipelines, latency_ms, window)
+        results.append(result)
+        when = "at" if result["killed"] else "before its first write (not counted), at" if result["alive"] else \
+            "after it ended (not counted),"
+        print(f"  trial {trial:>2} ({result['phase']}): killed {when} {result['killed_after_s']} s past its first write, after "
+              f"{result['writes_before_kill']} writes, {result['stages_done_before_rerun']} stages done; "
+              f"{result['reruns']} rerun(s) → {'converged' if result['converged'] else 'NOT converged'}, "
+              f"{'safe' if result['safe'] else 'UNSAFE'} {result['last']}", flush=True)
+    killed = [r for r in results if r["killed"]]
+    return {"trials": len(killed), "asked": trials, "pipelines": pipelines, "stages": pipelines * len(STAGES),
+            "latency_ms": latency_ms, "undisturbed_apply_s": round(whole, 2), "first_write_s": round(first, 2),
+            "killed_mid_apply": len(killed), "writes_before_kills": [r["writes_before_kill"] for r in killed],
+            "converged_after_rerun": sum(1 for r in killed if r["converged"]),
+            "unsafe": sum(1 for r in results if not r["safe"]),
+            "duplicates_created": sum(r["last"]["duplicates_created"] for r in results),
+            "stale_bases": sum(r["stale_bases"] for r in results),
+            "wrongly_cancelled": sum(r["wrongly_cancelled"] for r in results), "runs": results}
+
+
+def run(seeds: int = 10, trials: int = 10, pipelines: int = 3) -> dict[str, Any]:
+    print(f"  chaos: {pipelines} pipelines of {len(STAGES)} stages, 30% faults, built then retrained", flush=True)
+    chaotic = chaos(seeds=seeds, pipelines=pipelines)
+    print(f"  crash: {pipelines} pipelines of {len(STAGES)} stages, apply --wait killed after its first write",
+          flush=True)
+    return {"chaos": chaotic, "crash": crash(trials=trials, pipelines=pipelines)}
