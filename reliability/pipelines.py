@@ -109,7 +109,9 @@ def audit_jobs(every: list[dict[str, Any]], upstream: dict[str, str | None], epo
         specs[job["metadata"]["ftctl-name"], job["metadata"].get("ftctl-spec", "")].append(job)
     stale = 0
     for name, base in upstream.items():
-        for job in by_name[name] if base else []:
+        if base is None:
+            continue
+        for job in by_name[name]:
             made = [u for u in by_name[base] if order[u["id"]] < order[job["id"]] and u["status"] != "cancelled"]
             if not made or made[-1].get("fine_tuned_model") != job["model"]:
                 stale += 1
@@ -193,7 +195,7 @@ def one_seed(seed: int, pipelines: int, rate: float, latency_ms: int) -> dict[st
         with SandboxProcess(Path(tmp) / "sandbox.db", "--clock", "manual") as server:
             audits: list[PipelineAudit] = []
             started = time.monotonic()
-            phases = []
+            phases: list[dict[str, Any]] = []
             for phase, epochs in (("build", 2), ("retrain", 3)):
                 make_pipelines(root, pipelines, epochs=epochs)  # the first stages change: all is retrained
                 before = len(audits)
@@ -306,11 +308,14 @@ def one_trial(trial: int, pipelines: int, latency_ms: int, window: tuple[float, 
                     "wrongly_cancelled": max(a.wrongly_cancelled for a in audits), "last": vars(audits[-1])}
 
 
-def crash(trials: int = 10, pipelines: int = 3, latency_ms: int = 20) -> dict[str, Any]:
-    whole, first = undisturbed(pipelines, latency_ms)
-    window = (0.0, max(0.1, (whole - first) * 0.95))
-    print(f"  an apply --wait left alone takes {whole:.2f} s, its first write at {first:.2f} s: kills land up to "
-          f"{window[1]:.2f} s after a run's first write", flush=True)
+def crash(trials: int = 10, pipelines: int = 3, latency_ms: int = 20,
+          window: tuple[float, float] | None = None) -> dict[str, Any]:
+    """``trials`` kills mid-apply, after a delay drawn from ``window`` (seconds past a run's first write);
+    by default from none to what the rest of an ``apply --wait`` left alone takes, measured first."""
+    whole, first = undisturbed(pipelines, latency_ms) if window is None else (0.0, 0.0)
+    window = window or (0.0, max(0.1, (whole - first) * 0.95))
+    left_alone = f"an apply --wait left alone takes {whole:.2f} s, its first write at {first:.2f} s: " if whole else ""
+    print(f"  {left_alone}kills land up to {window[1]:.2f} s after a run's first write", flush=True)
     results: list[dict[str, Any]] = []
     trial = 0
     while sum(1 for r in results if r["killed"]) < trials and trial < 2 * trials:
@@ -319,7 +324,8 @@ def crash(trials: int = 10, pipelines: int = 3, latency_ms: int = 20) -> dict[st
         results.append(result)
         when = "at" if result["killed"] else "before its first write (not counted), at" if result["alive"] else \
             "after it ended (not counted),"
-        print(f"  trial {trial:>2} ({result['phase']}): killed {when} {result['killed_after_s']} s past its first write, after "
+        print(f"  trial {trial:>2} ({result['phase']}): killed {when} {result['killed_after_s']} s past its first "
+              f"write, after "
               f"{result['writes_before_kill']} writes, {result['stages_done_before_rerun']} stages done; "
               f"{result['reruns']} rerun(s) → {'converged' if result['converged'] else 'NOT converged'}, "
               f"{'safe' if result['safe'] else 'UNSAFE'} {result['last']}", flush=True)
