@@ -93,11 +93,15 @@ def table(results: dict[str, Any]) -> str:
 def pipeline_rows(results: dict[str, Any]) -> list[str]:
     """The rows of the pipeline runs: chaos, then crashes."""
     rows = []
-    if "chaos" in results:
-        c = results["chaos"]
+    for run in ("chaos", "chaos_lag_without_keys"):
+        if run not in results:
+            continue
+        c = results[run]
+        lag = f", job list {c['list_lag_s']:g} sandbox seconds behind creates" if c.get("list_lag_s") else ""
+        keys = "" if c.get("idempotency_keys", True) else ", idempotency keys ignored"
         rows += [f"| pipelines under chaos ({c['seeds']} seeds × {c['pipelines']} pipelines of 3 stages, "
-                 f"{c['fault_rate']:.0%} faults, `apply --wait` built then retrained) | converged under faults: "
-                 f"{c['converged_under_faults']}; once the faults stopped: "
+                 f"{c['fault_rate']:.0%} faults{lag}{keys}, `apply --wait` built then retrained) | converged under "
+                 f"faults: {c['converged_under_faults']}; once the faults stopped: "
                  f"{c['seeds'] - c['not_converged_once_faults_stop']} of {c['seeds']}; `apply --wait` runs: "
                  f"{c['applies']}; unsafe seeds: {c['unsafe']}; duplicate stage jobs: "
                  f"{c['duplicates_created']}; stages made on a stale base: {c['stale_bases']}; jobs wrongly cancelled: "
@@ -203,7 +207,7 @@ def main(argv: list[str]) -> int:
     if "pipelines" in chosen:
         print("== pipelines: 30% faults, then SIGKILL of apply --wait, while building and retraining", flush=True)
         results["pipelines"] = pipelines.run(seeds=2 if quick else 10, trials=2 if quick else 10,
-                                             pipelines=1 if quick else 3)
+                                             pipelines=1 if quick else 3, lag_seeds=1 if quick else 5)
     if "hostile" in chosen:
         print("== hostile input", flush=True)
         results["hostile"] = hostile.run()

@@ -14,6 +14,10 @@ read under faults.
   every kind (500, 429, connections dropped before and after the write) with latency; faults off,
   ``apply --wait`` until converged (at most three). Then the first stage of every pipeline changes (a
   hyperparameter): the same again, so that every later stage must be trained anew on the new result.
+  Again against an API that ignores ``Idempotency-Key`` with a job list that lags behind creates (a
+  new job seen by ID at once, listed only later): each run starts once the lag has passed, as runs
+  minutes apart do (a list lagging by more than the time between two runs cannot be told from a job
+  never made, without keys: with the lag not waited out, this run does make duplicates).
 - **crash**, per trial: ``apply --wait`` killed with SIGKILL at a random moment after its first write
   (the writes the API saw before the kill are counted; a kill before it, or after the run ended, is not
   counted), then ``apply --wait`` again until converged (at most three).
@@ -48,6 +52,9 @@ from reliability.sandbox import SandboxProcess
 
 STAGES = (("sft", None), ("dpo", "sft"), ("polish", "dpo"))  # (stage, the stage it trains on)
 RUNS_UNDER_FAULTS = 3
+LAG_S = 600
+"""How far the job list lags behind creates in the lag run, in the sandbox's seconds: 2 s at the pace the
+clock is advanced (``Clock``), longer than a create's retries last, as in the lag runs of chaos.py."""
 RUNS_ONCE_FAULTS_STOP = 3
 
 
@@ -174,25 +181,29 @@ def apply_wait(root: Path, server: SandboxProcess) -> int:
 
 
 def _until_converged(root: Path, server: SandboxProcess, upstream: dict[str, str | None], epochs: int,
-                     seed: int | None, rate: float, latency_ms: int, audits: list[PipelineAudit]) -> bool:
+                     seed: int | None, rate: float, latency_ms: int, audits: list[PipelineAudit],
+                     lag_s: float = 0) -> bool:
     """Under faults (``seed`` given), ``apply --wait`` until converged, at most RUNS_UNDER_FAULTS times;
     without, at most RUNS_ONCE_FAULTS_STOP. Every run audited; converged or not."""
     for run in range(RUNS_UNDER_FAULTS if seed is not None else RUNS_ONCE_FAULTS_STOP):
         if seed is not None:
-            server.faults(rate, seed + 1000 * run, latency_ms)
+            server.faults(rate, seed + 1000 * run, latency_ms, list_lag_s=lag_s)
         apply_wait(root, server)
         server.faults(0)
+        server.advance(lag_s)  # the next run starts once the lag has passed, as runs minutes apart do
         audits.append(audit(server, upstream, epochs))
         if audits[-1].converged:
             return True
     return False
 
 
-def one_seed(seed: int, pipelines: int, rate: float, latency_ms: int) -> dict[str, Any]:
+def one_seed(seed: int, pipelines: int, rate: float, latency_ms: int, keys: bool = True, lag_s: float = 0,
+             ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ftctl-pipechaos-") as tmp:
         root = Path(tmp) / "project"
         upstream = make_pipelines(root, pipelines, epochs=2)
-        with SandboxProcess(Path(tmp) / "sandbox.db", "--clock", "manual") as server:
+        with SandboxProcess(Path(tmp) / "sandbox.db", "--clock", "manual", *([] if keys else ["--no-idempotency"]),
+                            ) as server:
             audits: list[PipelineAudit] = []
             started = time.monotonic()
             phases: list[dict[str, Any]] = []
@@ -200,7 +211,7 @@ def one_seed(seed: int, pipelines: int, rate: float, latency_ms: int) -> dict[st
                 make_pipelines(root, pipelines, epochs=epochs)  # the first stages change: all is retrained
                 before = len(audits)
                 under = _until_converged(root, server, upstream, epochs, seed * 10 + len(phases), rate, latency_ms,
-                                         audits)
+                                         audits, lag_s)
                 faulty = len(audits) - before
                 after = under or _until_converged(root, server, upstream, epochs, None, rate, latency_ms, audits)
                 phases.append({"phase": phase, "converged_under_faults": under, "converged_once_faults_stop": after,
@@ -219,17 +230,18 @@ def one_seed(seed: int, pipelines: int, rate: float, latency_ms: int) -> dict[st
                     "seconds": round(time.monotonic() - started, 1), "last": vars(last)}
 
 
-def chaos(seeds: int = 10, pipelines: int = 3, rate: float = 0.3, latency_ms: int = 20) -> dict[str, Any]:
+def chaos(seeds: int = 10, pipelines: int = 3, rate: float = 0.3, latency_ms: int = 20, keys: bool = True,
+          lag_s: float = 0) -> dict[str, Any]:
     results = []
     for seed in range(1, seeds + 1):
-        result = one_seed(seed, pipelines, rate, latency_ms)
+        result = one_seed(seed, pipelines, rate, latency_ms, keys, lag_s)
         results.append(result)
         print(f"  seed {seed:>2}: {result['applies']} apply --wait runs, "
               f"{'converged under faults' if result['converged_under_faults'] else 'not converged under faults'}"
               f"{'' if result['converged_once_faults_stop'] else ', NOT converged once they stopped'}, "
               f"{'safe' if result['safe'] else 'UNSAFE'}, {result['seconds']} s {result['last']}", flush=True)
     return {"seeds": seeds, "pipelines": pipelines, "stages": pipelines * len(STAGES), "fault_rate": rate,
-            "latency_ms": latency_ms,
+            "latency_ms": latency_ms, "idempotency_keys": keys, "list_lag_s": lag_s,
             "converged_under_faults": sum(1 for r in results if r["converged_under_faults"]),
             "not_converged_once_faults_stop": sum(1 for r in results if not r["converged_once_faults_stop"]),
             "unsafe": sum(1 for r in results if not r["safe"]),
@@ -340,9 +352,11 @@ def crash(trials: int = 10, pipelines: int = 3, latency_ms: int = 20,
             "wrongly_cancelled": sum(r["wrongly_cancelled"] for r in results), "runs": results}
 
 
-def run(seeds: int = 10, trials: int = 10, pipelines: int = 3) -> dict[str, Any]:
+def run(seeds: int = 10, trials: int = 10, pipelines: int = 3, lag_seeds: int = 5) -> dict[str, Any]:
     print(f"  chaos: {pipelines} pipelines of {len(STAGES)} stages, 30% faults, built then retrained", flush=True)
     chaotic = chaos(seeds=seeds, pipelines=pipelines)
+    print(f"  chaos: the same, the job list {LAG_S:g} s behind creates, Idempotency-Key ignored", flush=True)
+    lagging = chaos(seeds=lag_seeds, pipelines=pipelines, keys=False, lag_s=LAG_S)
     print(f"  crash: {pipelines} pipelines of {len(STAGES)} stages, apply --wait killed after its first write",
           flush=True)
-    return {"chaos": chaotic, "crash": crash(trials=trials, pipelines=pipelines)}
+    return {"chaos": chaotic, "chaos_lag_without_keys": lagging, "crash": crash(trials=trials, pipelines=pipelines)}

@@ -201,3 +201,27 @@ def test_a_pipeline_run_with_a_stale_base_or_an_unconverged_trial_is_broken() ->
     assert verdicts({"pipelines": {"chaos": {**chaos_result, "stale_bases": 1}}})
     assert verdicts({"pipelines": {"crash": {**crash_result, "converged_after_rerun": 1}}})
     assert verdicts({"pipelines": {"crash": {**crash_result, "writes_before_kills": [0, 5]}}})
+
+
+def test_the_pipeline_rows_of_the_reliability_page() -> None:
+    from reliability.__main__ import pipeline_rows
+
+    chaos_result = {"seeds": 10, "pipelines": 3, "fault_rate": 0.3, "converged_under_faults": 9, "applies": 41,
+                    "not_converged_once_faults_stop": 0, "unsafe": 0, "duplicates_created": 0, "stale_bases": 0,
+                    "wrongly_cancelled": 0}
+    lagging = {**chaos_result, "seeds": 5, "idempotency_keys": False, "list_lag_s": 600}
+    crash_result = {"trials": 10, "pipelines": 3, "killed_mid_apply": 10, "first_write_s": 1.5,
+                    "undisturbed_apply_s": 9.2, "writes_before_kills": [2, 14], "converged_after_rerun": 10,
+                    "duplicates_created": 0, "stale_bases": 0, "wrongly_cancelled": 0}
+    assert pipeline_rows({"chaos": chaos_result, "chaos_lag_without_keys": lagging, "crash": crash_result}) == [
+        "| pipelines under chaos (10 seeds × 3 pipelines of 3 stages, 30% faults, `apply --wait` built then "
+        "retrained) | converged under faults: 9; once the faults stopped: 10 of 10; `apply --wait` runs: 41; unsafe "
+        "seeds: 0; duplicate stage jobs: 0; stages made on a stale base: 0; jobs wrongly cancelled: 0 |",
+        "| pipelines under chaos (5 seeds × 3 pipelines of 3 stages, 30% faults, job list 600 sandbox seconds behind "
+        "creates, idempotency keys ignored, `apply --wait` built then retrained) | converged under faults: 9; once "
+        "the faults stopped: 5 of 5; `apply --wait` runs: 41; unsafe seeds: 0; duplicate stage jobs: 0; stages made "
+        "on a stale base: 0; jobs wrongly cancelled: 0 |",
+        "| pipelines under crashes (10 trials × 3 pipelines of 3 stages, `apply --wait` killed while building or "
+        "retraining) | killed mid-apply, after the first write: 10 (an `apply --wait` left alone: first write at 1.5 "
+        "s, done at 9.2 s); writes before each kill: 2 to 14; converged after applying again: 10 of 10; duplicate "
+        "stage jobs: 0; stages made on a stale base: 0; jobs wrongly cancelled: 0 |"]
