@@ -185,7 +185,7 @@ RETRAINED = [*BUILT, _job(3, "sft", "c", epochs=3), _job(4, "dpo", "d", model="f
         "duplicate running", "duplicate cancelled", "only job cancelled", "replacement cancelled", "two active"])
 def test_the_pipeline_audit_counts_duplicates_stale_bases_and_wrong_cancels(
         jobs: list[dict[str, Any]], epochs: int, expected: dict[str, int]) -> None:
-    from reliability.pipelines import audit_jobs
+    from reliability.pipeline_harness import audit_jobs
 
     found = audit_jobs(jobs, {"sft": None, "dpo": "sft"}, epochs)
     zero = {"duplicates_created": 0, "stale_bases": 0, "wrongly_cancelled": 0, "extra_active": 0, "behind": 0}
