@@ -215,10 +215,10 @@ def crash(trials: int = 10, pipelines: int = 3, latency_ms: int = 20,
 
 
 def run(seeds: int = 10, trials: int = 10, pipelines: int = 3, lag_seeds: int = 5) -> dict[str, Any]:
-    print(f"  chaos: {pipelines} pipelines of {len(STAGES)} stages, 30% faults, built then retrained", flush=True)
+    project = f"{pipelines} pipeline{'s' if pipelines > 1 else ''} of {len(STAGES)} stages"
+    print(f"  chaos: {project}, 30% faults, built then retrained", flush=True)
     chaotic = chaos(seeds=seeds, pipelines=pipelines)
     print(f"  chaos: the same, the job list {LAG_S:g} s behind creates, Idempotency-Key ignored", flush=True)
     lagging = chaos(seeds=lag_seeds, pipelines=pipelines, keys=False, lag_s=LAG_S)
-    print(f"  crash: {pipelines} pipelines of {len(STAGES)} stages, apply --wait killed after its first write",
-          flush=True)
+    print(f"  crash: {project}, apply --wait killed after its first write", flush=True)
     return {"chaos": chaotic, "chaos_lag_without_keys": lagging, "crash": crash(trials=trials, pipelines=pipelines)}
