@@ -1,8 +1,8 @@
-"""``make reliability``: chaos over fault seeds, crashes, concurrent applies; exit 1 when a guarantee
-does not hold. The figures are written to ``bench/results.json`` (key ``reliability``), with the
-machine they ran on, for docs/reliability.md.
+"""``make reliability``: chaos over fault seeds, crashes, concurrent applies, pipelines under faults and
+crashes; exit 1 when a guarantee does not hold. The figures are written to ``bench/results.json`` (key
+``reliability``), with the machine they ran on, for docs/reliability.md.
 
-Usage: python -m reliability [chaos] [crash] [concurrency] [evals] [hostile] [secrets] [--quick]
+Usage: python -m reliability [chaos] [crash] [concurrency] [evals] [pipelines] [hostile] [secrets] [--quick]
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reliability import chaos, concurrency, crash, evals, hostile, secrets
+from reliability import chaos, concurrency, crash, evals, hostile, pipelines, secrets
 from reliability.harness import machine, write_between
 
 RESULTS = Path(__file__).resolve().parent.parent / "bench" / "results.json"
@@ -71,6 +71,8 @@ def table(results: dict[str, Any]) -> str:
                  f"; completions paid {e['completions_paid']} for {e['items']} items: "
                  f"{e['answers_lost_after_the_write']} answers lost after the write, {e['paid_again_beyond_lost']} "
                  f"more (in flight at the kill); one more eval sent {e['last_run_requests']} requests |"]
+    if "pipelines" in results:
+        rows += pipeline_rows(results["pipelines"])
     for case in results.get("hostile", {}).get("cases", []):
         exits = "/".join(str(e) for e in case.get("exits", [case["exit"]]))
         lost = case.get("lost", [])
@@ -91,6 +93,35 @@ def table(results: dict[str, Any]) -> str:
                  f"{', '.join(f'{what} {n}' for what, n in least.items()) or '?'}"
                  f"{'; **not reached**: ' + ', '.join(s['not_reached']) if s.get('not_reached') else ''} |"]
     return "\n".join(rows)
+
+
+def pipeline_rows(results: dict[str, Any]) -> list[str]:
+    """The rows of the pipeline runs: chaos, then crashes."""
+    rows = []
+    for run in ("chaos", "chaos_lag_without_keys"):
+        if run not in results:
+            continue
+        c = results[run]
+        lag = f", job list {c['list_lag_s']:g} sandbox seconds behind creates" if c.get("list_lag_s") else ""
+        keys = "" if c.get("idempotency_keys", True) else ", idempotency keys ignored"
+        rows += [f"| pipelines under chaos ({c['seeds']} seeds × {c['pipelines']} pipelines of 3 stages, "
+                 f"{c['fault_rate']:.0%} faults{lag}{keys}, `apply --wait` built then retrained) | converged under "
+                 f"faults: {c['converged_under_faults']}; once the faults stopped: "
+                 f"{c['seeds'] - c['not_converged_once_faults_stop']} of {c['seeds']}; `apply --wait` runs: "
+                 f"{c['applies']}; unsafe seeds: {c['unsafe']}; duplicate stage jobs: "
+                 f"{c['duplicates_created']}; stages made on a stale base: {c['stale_bases']}; jobs wrongly cancelled: "
+                 f"{c['wrongly_cancelled']} |"]
+    if "crash" in results:
+        c = results["crash"]
+        writes = c.get("writes_before_kills") or []
+        counted = f"; writes before each kill: {min(writes)} to {max(writes)}" if writes else ""
+        rows += [f"| pipelines under crashes ({c['trials']} trials × {c['pipelines']} pipelines of 3 stages, "
+                 f"`apply --wait` killed while building or retraining) | killed mid-apply, after the first write: "
+                 f"{c['killed_mid_apply']} (an `apply --wait` left alone: first write at {c['first_write_s']} s, done "
+                 f"at {c['undisturbed_apply_s']} s){counted}; converged after applying again: "
+                 f"{c['converged_after_rerun']} of {c['trials']}; duplicate stage jobs: {c['duplicates_created']}; "
+                 f"stages made on a stale base: {c['stale_bases']}; jobs wrongly cancelled: {c['wrongly_cancelled']} |"]
+    return rows
 
 
 def write_page(results: dict[str, Any]) -> None:
@@ -129,6 +160,17 @@ def verdicts(results: dict[str, Any]) -> list[str]:
                     or case["duplicates_active_when_runs_ended"] or keyed_duplicates:
                 broken.append(f"concurrency: {case['runs']} applies, keys "
                               f"{'honoured' if case['idempotency_keys'] else 'ignored'}: {case}")
+    for run, c in results.get("pipelines", {}).items():
+        if c["unsafe"] or c["duplicates_created"] or c["stale_bases"] or c["wrongly_cancelled"] \
+                or c.get("not_converged_once_faults_stop") or c.get("converged_after_rerun", 0) != c.get("trials", 0):
+            broken.append(f"pipelines, {run}: {c['unsafe']} unsafe, {c['duplicates_created']} duplicate stage jobs, "
+                          f"{c['stale_bases']} stages on a stale base, {c['wrongly_cancelled']} wrongly cancelled, "
+                          f"{c.get('not_converged_once_faults_stop', 0)} seeds not converged once the faults stopped, "
+                          f"{c.get('trials', 0) - c.get('converged_after_rerun', 0)} trials not converged after "
+                          "a rerun")
+        if run == "crash" and (any(n < 1 for n in c.get("writes_before_kills", [])) or c["trials"] < c["asked"]):
+            broken.append(f"pipelines, crash: {c['trials']} of {c['asked']} trials killed mid-apply, writes before "
+                          f"the kills {c.get('writes_before_kills')}")
     for case in results.get("hostile", {}).get("cases", []):
         exits = case.get("exits", [case["exit"], case["plan_exit"]])
         if any(e != case.get("expected_exit", 1) for e in exits) or case["requests_sent"] or \
@@ -147,7 +189,7 @@ def verdicts(results: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
-    every = ["chaos", "crash", "concurrency", "evals", "hostile", "secrets"]
+    every = ["chaos", "crash", "concurrency", "evals", "pipelines", "hostile", "secrets"]
     chosen = [a for a in argv if a in every] or every
     results: dict[str, Any] = {"machine": machine()}
     if "chaos" in chosen:
@@ -169,6 +211,10 @@ def main(argv: list[str]) -> int:
         print("== evaluations: 30% faults on chat completions, SIGKILL mid-eval, then eval again", flush=True)
         results["evals"] = evals.run(items=60 if quick else 400)
         print(f"  {results['evals']}", flush=True)
+    if "pipelines" in chosen:
+        print("== pipelines: 30% faults, then SIGKILL of apply --wait, while building and retraining", flush=True)
+        results["pipelines"] = pipelines.run(seeds=2 if quick else 10, trials=2 if quick else 10,
+                                             pipelines=1 if quick else 3, lag_seeds=1 if quick else 5)
     if "hostile" in chosen:
         print("== hostile input", flush=True)
         results["hostile"] = hostile.run()

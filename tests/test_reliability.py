@@ -3,6 +3,8 @@ on a few manifests, through the real CLI against real sandbox servers. The guara
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from reliability import chaos, concurrency, crash, evals
@@ -152,3 +154,90 @@ def test_a_newer_copy_left_or_a_job_without_its_file_is_broken_with_or_without_k
             "jobs_missing_a_file_when_runs_ended": 0, "duplicates_active_when_runs_ended": 0,
             "after_one_more_apply": after}
     assert verdicts({"concurrency": {"cases": [case]}})
+
+
+def test_pipelines_under_faults_built_then_retrained_never_train_a_stage_twice_or_on_a_stale_base() -> None:
+    from reliability import pipelines
+
+    results = pipelines.chaos(seeds=1, pipelines=1)
+    assert results["unsafe"] == results["duplicates_created"] == results["stale_bases"] == 0, results
+    assert results["wrongly_cancelled"] == results["not_converged_once_faults_stop"] == 0, results
+    assert [p["phase"] for p in results["runs"][0]["phases"]] == ["build", "retrain"]
+    crashed = pipelines.crash(trials=1, pipelines=1, window=(0.2, 1.0))  # killed within a second of a write
+    assert crashed["killed_mid_apply"] == crashed["converged_after_rerun"] == 1, crashed
+    assert crashed["stale_bases"] == crashed["duplicates_created"] == crashed["unsafe"] == 0, crashed
+    assert verdicts({"pipelines": {"chaos": results, "crash": crashed}}) == []
+
+
+def _job(n: int, name: str, spec: str, status: str = "succeeded", model: str = "gpt-4.1-mini",
+         epochs: int = 2) -> dict[str, Any]:
+    """Job ``n`` of a stage: its result is ``ft:n``."""
+    return {"id": f"ftjob-{n}", "status": status, "model": model, "hyperparameters": {"n_epochs": epochs},
+            "fine_tuned_model": f"ft:{n}" if status == "succeeded" else None,
+            "metadata": {"ftctl-name": name, "ftctl-spec": spec}}
+
+
+BUILT = [_job(1, "sft", "a"), _job(2, "dpo", "b", model="ft:1")]
+"""A pipeline of two stages, built: dpo trained on sft's result."""
+RETRAINED = [*BUILT, _job(3, "sft", "c", epochs=3), _job(4, "dpo", "d", model="ft:3")]
+
+
+@pytest.mark.parametrize(("jobs", "epochs", "expected"), [
+    (BUILT, 2, {"behind": 0}),
+    (BUILT, 3, {"behind": 1}),  # sft's manifest changed: not yet retrained
+    (RETRAINED, 3, {"behind": 0}),  # the old dpo job, made on the result current then, is no stale base
+    (RETRAINED[:3], 3, {"behind": 1}),  # dpo waits for the new sft
+    ([*RETRAINED[:3], _job(4, "dpo", "d", model="ft:1")], 3, {"stale_bases": 1, "behind": 1}),  # on ft:1 after 3
+    ([*BUILT[:1], _job(5, "sft", "a", status="running"), BUILT[1]], 2,
+     {"duplicates_created": 1, "stale_bases": 1, "behind": 2}),  # dpo made while a second sft ran
+    ([*BUILT, _job(3, "dpo", "b", model="ft:1", status="running")], 2, {"duplicates_created": 1, "behind": 1}),
+    ([*BUILT, _job(3, "dpo", "b", model="ft:1", status="cancelled")], 2, {"duplicates_created": 1}),
+    ([BUILT[0], _job(2, "dpo", "b", model="ft:1", status="cancelled")], 2, {"wrongly_cancelled": 1, "behind": 1}),
+    ([*RETRAINED[:2], _job(3, "sft", "c", epochs=3, status="cancelled")], 3, {"wrongly_cancelled": 1, "behind": 1}),
+    ([BUILT[0], _job(2, "dpo", "b", model="ft:1", status="running"), _job(3, "dpo", "e", model="ft:1",
+                                                                          status="queued")], 2,
+     {"extra_active": 1, "behind": 1}),
+], ids=["built", "upstream changed", "retrained", "waiting", "stale base", "second upstream running",
+        "duplicate running", "duplicate cancelled", "only job cancelled", "replacement cancelled", "two active"])
+def test_the_pipeline_audit_counts_duplicates_stale_bases_and_wrong_cancels(
+        jobs: list[dict[str, Any]], epochs: int, expected: dict[str, int]) -> None:
+    from reliability.pipeline_harness import audit_jobs
+
+    found = audit_jobs(jobs, {"sft": None, "dpo": "sft"}, epochs)
+    zero = {"duplicates_created": 0, "stale_bases": 0, "wrongly_cancelled": 0, "extra_active": 0, "behind": 0}
+    assert vars(found) == {**zero, **expected}
+    assert found.safe is (set(expected) <= {"behind"}) and found.converged is (expected == {"behind": 0})
+
+
+def test_a_pipeline_run_with_a_stale_base_or_an_unconverged_trial_is_broken() -> None:
+    chaos_result = {"unsafe": 0, "duplicates_created": 0, "stale_bases": 0, "wrongly_cancelled": 0,
+                    "not_converged_once_faults_stop": 0}
+    crash_result = {**chaos_result, "trials": 2, "asked": 2, "converged_after_rerun": 2, "writes_before_kills": [1, 5]}
+    assert verdicts({"pipelines": {"chaos": chaos_result, "crash": crash_result}}) == []
+    assert verdicts({"pipelines": {"chaos": {**chaos_result, "stale_bases": 1}}})
+    assert verdicts({"pipelines": {"crash": {**crash_result, "converged_after_rerun": 1}}})
+    assert verdicts({"pipelines": {"crash": {**crash_result, "writes_before_kills": [0, 5]}}})
+
+
+def test_the_pipeline_rows_of_the_reliability_page() -> None:
+    from reliability.__main__ import pipeline_rows
+
+    chaos_result = {"seeds": 10, "pipelines": 3, "fault_rate": 0.3, "converged_under_faults": 9, "applies": 41,
+                    "not_converged_once_faults_stop": 0, "unsafe": 0, "duplicates_created": 0, "stale_bases": 0,
+                    "wrongly_cancelled": 0}
+    lagging = {**chaos_result, "seeds": 5, "idempotency_keys": False, "list_lag_s": 600}
+    crash_result = {"trials": 10, "pipelines": 3, "killed_mid_apply": 10, "first_write_s": 1.5,
+                    "undisturbed_apply_s": 9.2, "writes_before_kills": [2, 14], "converged_after_rerun": 10,
+                    "duplicates_created": 0, "stale_bases": 0, "wrongly_cancelled": 0}
+    assert pipeline_rows({"chaos": chaos_result, "chaos_lag_without_keys": lagging, "crash": crash_result}) == [
+        "| pipelines under chaos (10 seeds × 3 pipelines of 3 stages, 30% faults, `apply --wait` built then "
+        "retrained) | converged under faults: 9; once the faults stopped: 10 of 10; `apply --wait` runs: 41; unsafe "
+        "seeds: 0; duplicate stage jobs: 0; stages made on a stale base: 0; jobs wrongly cancelled: 0 |",
+        "| pipelines under chaos (5 seeds × 3 pipelines of 3 stages, 30% faults, job list 600 sandbox seconds behind "
+        "creates, idempotency keys ignored, `apply --wait` built then retrained) | converged under faults: 9; once "
+        "the faults stopped: 5 of 5; `apply --wait` runs: 41; unsafe seeds: 0; duplicate stage jobs: 0; stages made "
+        "on a stale base: 0; jobs wrongly cancelled: 0 |",
+        "| pipelines under crashes (10 trials × 3 pipelines of 3 stages, `apply --wait` killed while building or "
+        "retraining) | killed mid-apply, after the first write: 10 (an `apply --wait` left alone: first write at 1.5 "
+        "s, done at 9.2 s); writes before each kill: 2 to 14; converged after applying again: 10 of 10; duplicate "
+        "stage jobs: 0; stages made on a stale base: 0; jobs wrongly cancelled: 0 |"]
