@@ -188,12 +188,14 @@ def readme_table(r: dict[str, Any]) -> str:
     """One line per claim: reliability first, then the performance goals."""
     lines = ["| claim | last run |", "|---|---|"]
     rel = r.get("reliability", {})
-    for run, keys in (("chaos", "honoured"), ("chaos_without_keys", "ignored")):
+    for run, keys in (("chaos", "honoured"), ("chaos_without_keys", "ignored"), ("chaos_lag", "honoured"),
+                      ("chaos_lag_without_keys", "ignored")):
         if run not in rel:
             continue
         c = rel[run]
-        lines.append(f"| no duplicate job or upload, nothing lost under {c['fault_rate']:.0%} faults of every kind, "
-                     f"idempotency keys {keys} | {c['seeds']} seeds × {c['manifests']} manifests: "
+        lag = f", a job list {c['list_lag_s']:g} s behind creates" if c.get("list_lag_s") else ""
+        lines.append(f"| no duplicate job or upload, nothing lost under {c['fault_rate']:.0%} faults of every kind"
+                     f"{lag}, idempotency keys {keys} | {c['seeds']} seeds × {c['manifests']} manifests: "
                      f"{c['duplicates_created']} duplicate jobs, {c.get('duplicate_uploads_made', '?')} files "
                      f"uploaded twice, {c['unsafe']} unsafe seeds; {c['converged_in_one'] + c['converged_in_two']} "
                      f"converged within two applies under faults, {c['seeds'] - c['not_converged_once_faults_stop']} "
@@ -215,6 +217,26 @@ def readme_table(r: dict[str, Any]) -> str:
                      f"{left} duplicate jobs left running; {newer} "
                      f"newer copies of an upload left, {uploads - newer} made in the same second kept (either may "
                      f"be in use); {keyed} jobs created twice while the keys were honoured |")
+    pipelines = rel.get("pipelines", {})
+    runs = [pipelines[k] for k in ("chaos", "chaos_lag_without_keys") if k in pipelines]
+    if runs:
+        crash = pipelines.get("crash", {})
+        lines.append("| a pipeline never trains a stage twice or on a stale base | "
+                     + "; ".join(f"{c['seeds']} seeds × {c['pipelines']} pipelines under {c['fault_rate']:.0%} faults"
+                                 + (" (a lagging list, keys ignored)" if c.get("list_lag_s") else "")
+                                 + f": {c['duplicates_created']} duplicate stage jobs, {c['stale_bases']} stale bases, "
+                                 f"{c['seeds'] - c['not_converged_once_faults_stop']} converged once they stopped"
+                                 for c in runs)
+                     + (f"; {crash['trials']} SIGKILLs of `apply --wait`: {crash['converged_after_rerun']} "
+                        f"converged, {crash['duplicates_created']} duplicates, {crash['stale_bases']} stale bases"
+                        if crash else "")
+                     + " |")
+    if "evals" in rel:
+        e = rel["evals"]
+        lines.append(f"| an evaluation grades each item once, killed or under faults | {e['items']} items, "
+                     f"{e['fault_rate']:.0%} faults, SIGKILL mid-eval, then reruns: graded exactly once: "
+                     f"{'yes' if e['graded_exactly_once'] else '**no**'}, {e['paid_again_beyond_lost']} completions "
+                     f"paid again beyond the {e['answers_lost_after_the_write']} answers lost after the write |")
     if "hostile" in rel:
         cases = rel["hostile"]["cases"]
         unclear = sum(1 for c in cases if c.get("unclear"))

@@ -95,6 +95,31 @@ def test_the_readme_says_which_refusals_were_unclear_and_what_the_secrets_run_ne
     assert table.endswith("and one failing a fifth: 0 leaks; **not reached**: answers quoting the key |")
 
 
+def test_the_readme_claims_the_lag_runs_the_pipelines_and_the_evaluations() -> None:
+    chaos = {"seeds": 20, "manifests": 20, "fault_rate": 0.3, "duplicates_created": 0, "duplicate_uploads_made": 0,
+             "unsafe": 0, "converged_in_one": 5, "converged_in_two": 10, "not_converged_once_faults_stop": 0}
+    pipeline = {"seeds": 10, "pipelines": 3, "fault_rate": 0.3, "duplicates_created": 0, "stale_bases": 1,
+                "not_converged_once_faults_stop": 2}
+    rel = {"chaos_lag_without_keys": {**chaos, "list_lag_s": 2.0},
+           "pipelines": {"chaos": pipeline, "chaos_lag_without_keys": {**pipeline, "seeds": 5, "list_lag_s": 600},
+                         "crash": {"trials": 10, "converged_after_rerun": 10, "duplicates_created": 0,
+                                   "stale_bases": 0}},
+           "evals": {"items": 200, "fault_rate": 0.3, "graded_exactly_once": False, "paid_again_beyond_lost": 3,
+                     "answers_lost_after_the_write": 7}}
+    table = readme_table({"reliability": rel}).splitlines()[2:]
+    assert table == [
+        "| no duplicate job or upload, nothing lost under 30% faults of every kind, a job list 2 s behind creates, "
+        "idempotency keys ignored | 20 seeds × 20 manifests: 0 duplicate jobs, 0 files uploaded twice, 0 unsafe "
+        "seeds; 15 converged within two applies under faults, 20 once they stopped |",
+        "| a pipeline never trains a stage twice or on a stale base | 10 seeds × 3 pipelines under 30% faults: 0 "
+        "duplicate stage jobs, 1 stale bases, 8 converged once they stopped; 5 seeds × 3 pipelines under 30% faults "
+        "(a lagging list, keys ignored): 0 duplicate stage jobs, 1 stale bases, 3 converged once they stopped; 10 "
+        "SIGKILLs of `apply --wait`: 10 converged, 0 duplicates, 0 stale bases |",
+        "| an evaluation grades each item once, killed or under faults | 200 items, 30% faults, SIGKILL mid-eval, "
+        "then reruns: graded exactly once: **no**, 3 completions paid again beyond the 7 answers lost after the "
+        "write |"]
+
+
 def test_the_evaluation_rows_show_the_speedup_and_the_cached_rerun_with_their_verdicts() -> None:
     evaluation = {"items": 1000, "latency_ms": 50, "goal_speedup": 10.0, "goal_cached_s": 2.0, "speedup_at_16": 9.5,
                   "runs": [{"parallelism": 1, "seconds": 57.0, "requests": 1000},
