@@ -431,14 +431,17 @@ def test_a_copy_a_python_grader_forked_never_answers_for_it() -> None:
     """A fork that returns from grade() (or from the module) ends there: only the child's own answers
     are read, one per pair."""
     code = ("import os\n"
-            "if os.fork() == 0:\n"
-            "    pass  # a copy made while the module loads: it would otherwise grade every pair\n"
+            "COPY = os.fork()  # a copy made while the module loads: it would grade every pair, as -1\n"
             "def grade(sample, item):\n"
+            "    if COPY == 0:\n"
+            "        return -1\n"
             "    child = os.fork()\n"
             "    if child == 0:\n"
             "        return 0.25\n"
             "    os.waitpid(child, 0)\n"
-            "    return item['n']\n")
+            "    return item['n']\n"
+            "if COPY:\n"
+            "    os.waitpid(COPY, 0)  # the copy has done whatever it does before this one answers\n")
     pairs = [({"n": n}, Sample.of("x")) for n in (1, 2, 3)]
     assert grade_python_batch(code, pairs, time_limit=10) == [Score(1.0), Score(2.0), Score(3.0)]
 
