@@ -7,7 +7,6 @@ properties of the error: every retry decision in ftctl reads them from here.
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Mapping
 
@@ -60,6 +59,8 @@ def retry_after(headers: Mapping[str, str], now: float | None = None) -> float |
         try:
             seconds = float(value)
         except ValueError:
+            import email.utils  # an HTTP date, rarely sent: not imported at every start-up
+
             try:
                 when = email.utils.parsedate_to_datetime(value)
             except (TypeError, ValueError):

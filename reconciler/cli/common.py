@@ -29,8 +29,8 @@ LEVELS = click.Choice(["debug", "info", "warning", "error"])
 
 
 def paths_of(paths: tuple[str, ...], settings: Settings) -> list[Path]:
-    """The manifest paths of this run (``session.planning.manifest_paths``)."""
-    from reconciler.session.planning import manifest_paths
+    """The manifest paths of this run (``session.settings.manifest_paths``)."""
+    from reconciler.session.settings import manifest_paths
 
     return manifest_paths(paths, settings, Path.cwd())
 

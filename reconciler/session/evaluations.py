@@ -31,8 +31,7 @@ from reconciler.session.eval_run import iter_items
 from reconciler.session.evaluating import Evaluator, Skipped, Ticker, completions_for, usage_of
 from reconciler.session.gates import Evaluated, stored_report
 from reconciler.session.jobs import current_jobs, with_pins
-from reconciler.session.planning import manifest_paths
-from reconciler.session.settings import Settings, UsageProblem
+from reconciler.session.settings import Settings, UsageProblem, manifest_paths
 from reconciler.session.target import Connection
 
 Outcome = EvalReport | Skipped

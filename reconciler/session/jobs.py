@@ -21,8 +21,8 @@ from reconciler.manifests import Known, load_manifests
 from reconciler.plan.model import Stage
 from reconciler.providers import Provider
 from reconciler.providers.statuses import SETTLED
-from reconciler.session.planning import jobs_by_id, manifest_paths
-from reconciler.session.settings import Settings, SetupError
+from reconciler.session.planning import jobs_by_id
+from reconciler.session.settings import Settings, SetupError, manifest_paths
 
 
 def declared(paths: tuple[str, ...], settings: Settings, cwd: Path) -> dict[str, str | None]:

@@ -30,25 +30,10 @@ from reconciler.session.desired import check_data, desired_of, elsewhere, left_o
 from reconciler.session.eval_estimate import estimate
 from reconciler.session.eval_run import iter_items
 from reconciler.session.gates import Gates
-from reconciler.session.settings import Settings, SetupError, UsageProblem
+from reconciler.session.settings import Settings, SetupError, UsageProblem, manifest_paths
 
 T = TypeVar("T")
 EXIT_CHANGES = 2
-DEFAULT_PATHS = ("manifests",)
-
-
-def manifest_paths(paths: tuple[str, ...], settings: Settings, cwd: Path) -> list[Path]:
-    """The paths given, else ftctl.yaml's ``paths``, else ``manifests`` at the project root (so that
-    a command run from a subdirectory reads the same manifests)."""
-    if paths:
-        return [Path(p) for p in paths]
-    if settings.paths:
-        return list(settings.paths)
-    if cwd.resolve() == settings.root.resolve():
-        return [Path(p) for p in DEFAULT_PATHS]
-    return [settings.root / p for p in DEFAULT_PATHS]
-
-
 @dataclass(frozen=True)
 class PlanRequest:
     """What a run of ``plan`` or ``apply`` asked for on its command line."""

@@ -240,3 +240,18 @@ def build(env: Mapping[str, str], cwd: Path, *, stack: str | None = None, sandbo
         azure_training_type=config.target.azure.training_type,
         openai_key=env.get("OPENAI_API_KEY") or None, azure_key=env.get("AZURE_OPENAI_API_KEY") or None,
         azure_ad_token=env.get("AZURE_OPENAI_AD_TOKEN") or None)
+
+
+DEFAULT_PATHS = ("manifests",)
+
+
+def manifest_paths(paths: tuple[str, ...], settings: Settings, cwd: Path) -> list[Path]:
+    """The paths given, else ftctl.yaml's ``paths``, else ``manifests`` at the project root (so that
+    a command run from a subdirectory reads the same manifests)."""
+    if paths:
+        return [Path(p) for p in paths]
+    if settings.paths:
+        return list(settings.paths)
+    if cwd.resolve() == settings.root.resolve():
+        return [Path(p) for p in DEFAULT_PATHS]
+    return [settings.root / p for p in DEFAULT_PATHS]
