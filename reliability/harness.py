@@ -14,10 +14,12 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,3 +129,47 @@ def audit(server: SandboxProcess, names: list[str], keys_honoured: bool = True) 
                  duplicate_uploads_made=sum(n - 1 for name, n in made.items() if name.startswith("ftctl-") and n > 1),
                  newer_uploads=sum(1 for f in files if f["created_at"] > oldest[f["filename"]]),
                  jobs_missing_a_file=sum(1 for ref in refs if ref not in ids), keys_honoured=keys_honoured)
+
+
+def kill_trials(trials: int, one_trial: Callable[[int], dict[str, Any]], outcome: Callable[[dict[str, Any]], str],
+                phase: Callable[[dict[str, Any]], str] = lambda result: "") -> list[dict[str, Any]]:
+    """Trials (``one_trial(n)``) until ``trials`` of them were killed mid-apply — at most twice as
+    many: a kill before the run's first write, or after it ended, shows nothing and is not counted.
+    Each is printed as it ends: its ``phase``, when its kill landed, then its ``outcome``."""
+    results: list[dict[str, Any]] = []
+    while sum(1 for r in results if r["killed"]) < trials and len(results) < 2 * trials:
+        result = one_trial(len(results) + 1)
+        results.append(result)
+        when = "at" if result["killed"] else "before its first write (not counted), at" if result["alive"] else \
+            "after it ended (not counted),"
+        print(f"  trial {len(results):>2}{phase(result)}: killed {when} {result['killed_after_s']} s past its first "
+              f"write, after {result['writes_before_kill']} writes, {outcome(result)}", flush=True)
+    return results
+
+
+def writes(server: SandboxProcess) -> int:
+    """The writes (POST requests) the API has seen."""
+    return sum(n for route, n in server.admin("GET", "stats")["requests"].items() if route.startswith("POST"))
+
+
+def kill_after_first_write(run: subprocess.Popen[Any], server: SandboxProcess, delay: float) -> tuple[bool, int]:
+    """SIGKILL ``run`` ``delay`` seconds after the first write it makes (start-up and the plan's reads
+    before it have nothing to lose); whether it was still alive then, and the writes it had made."""
+    earlier = writes(server)
+    while run.poll() is None and writes(server) == earlier:
+        time.sleep(0.01)
+    time.sleep(delay)
+    alive = run.poll() is None
+    if alive:
+        os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    return alive, writes(server) - earlier
+
+
+def first_write_after(run: subprocess.Popen[Any], server: SandboxProcess, began: float) -> float | None:
+    """Seconds from ``began`` to the first write ``run`` makes; None when it ends without one."""
+    while run.poll() is None:
+        if writes(server):
+            return time.perf_counter() - began
+        time.sleep(0.01)
+    return time.perf_counter() - began if writes(server) else None

@@ -29,14 +29,13 @@ a stale base, none wrongly cancelled, at most one active per stage; and whether 
 
 from __future__ import annotations
 
-import os
 import random
-import signal
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from reliability.harness import first_write_after, kill_after_first_write, kill_trials
 from reliability.pipeline_harness import STAGES, Clock, PipelineAudit, apply_wait, audit, make_pipelines, started
 from reliability.sandbox import SandboxProcess
 
@@ -118,11 +117,6 @@ def chaos(seeds: int = 10, pipelines: int = 3, rate: float = 0.3, latency_ms: in
             "applies": sum(r["applies"] for r in results), "runs": results}
 
 
-def _writes(server: SandboxProcess) -> int:
-    """The writes (POST requests) the API has seen."""
-    return sum(n for route, n in server.stats().items() if route.startswith("POST"))
-
-
 def undisturbed(pipelines: int, latency_ms: int) -> tuple[float, float]:
     """Seconds of a whole ``apply --wait`` of the project left alone, from its start to its exit and to
     its first write."""
@@ -133,12 +127,7 @@ def undisturbed(pipelines: int, latency_ms: int) -> tuple[float, float]:
             server.faults(0, latency_ms=latency_ms)
             began = time.perf_counter()
             run = started(root, server)
-            first = None
-            while first is None and run.poll() is None:
-                if _writes(server):
-                    first = time.perf_counter() - began
-                else:
-                    time.sleep(0.01)
+            first = first_write_after(run, server, began)
             if run.wait(timeout=900) != 0 or first is None:
                 raise RuntimeError("the undisturbed apply --wait failed")
             return time.perf_counter() - began, first
@@ -160,22 +149,13 @@ def one_trial(trial: int, pipelines: int, latency_ms: int, window: tuple[float, 
                 if not built.converged:
                     raise RuntimeError(f"the pipelines were not built before the kill: {built}")
                 make_pipelines(root, pipelines, epochs=epochs)
-            earlier = _writes(server)
+            delay = rng.uniform(*window)
             with Clock(server):
-                run = started(root, server)
-                while run.poll() is None and _writes(server) == earlier:
-                    time.sleep(0.01)  # start-up, then the plan's reads: nothing to lose yet
-                delay = rng.uniform(*window)
-                time.sleep(delay)
-                alive = run.poll() is None
-                if alive:
-                    os.kill(run.pid, signal.SIGKILL)
-                run.wait()
-            writes = _writes(server) - earlier
+                alive, made = kill_after_first_write(started(root, server), server, delay)
             audits = [audit(server, upstream, epochs)]
             converged = _until_converged(root, server, upstream, epochs, None, 0, latency_ms, audits)
             return {"trial": trial, "phase": phase, "killed_after_s": round(delay, 2), "alive": alive,
-                    "killed": alive and writes > 0, "writes_before_kill": writes,
+                    "killed": alive and made > 0, "writes_before_kill": made,
                     "stages_done_before_rerun": len(upstream) - audits[0].behind,
                     "reruns": len(audits) - 1, "converged": converged, "safe": all(a.safe for a in audits),
                     "stale_bases": max(a.stale_bases for a in audits),
@@ -190,19 +170,10 @@ def crash(trials: int = 10, pipelines: int = 3, latency_ms: int = 20,
     window = window or (0.0, max(0.1, (whole - first) * 0.95))
     left_alone = f"an apply --wait left alone takes {whole:.2f} s, its first write at {first:.2f} s: " if whole else ""
     print(f"  {left_alone}kills land up to {window[1]:.2f} s after a run's first write", flush=True)
-    results: list[dict[str, Any]] = []
-    trial = 0
-    while sum(1 for r in results if r["killed"]) < trials and trial < 2 * trials:
-        trial += 1
-        result = one_trial(trial, pipelines, latency_ms, window)
-        results.append(result)
-        when = "at" if result["killed"] else "before its first write (not counted), at" if result["alive"] else \
-            "after it ended (not counted),"
-        print(f"  trial {trial:>2} ({result['phase']}): killed {when} {result['killed_after_s']} s past its first "
-              f"write, after "
-              f"{result['writes_before_kill']} writes, {result['stages_done_before_rerun']} stages done; "
-              f"{result['reruns']} rerun(s) → {'converged' if result['converged'] else 'NOT converged'}, "
-              f"{'safe' if result['safe'] else 'UNSAFE'} {result['last']}", flush=True)
+    results = kill_trials(trials, lambda trial: one_trial(trial, pipelines, latency_ms, window), lambda r: (
+        f"{r['stages_done_before_rerun']} stages done; {r['reruns']} rerun(s) → "
+        f"{'converged' if r['converged'] else 'NOT converged'}, {'safe' if r['safe'] else 'UNSAFE'} {r['last']}"),
+        phase=lambda r: f" ({r['phase']})")
     killed = [r for r in results if r["killed"]]
     return {"trials": len(killed), "asked": trials, "pipelines": pipelines, "stages": pipelines * len(STAGES),
             "latency_ms": latency_ms, "undisturbed_apply_s": round(whole, 2), "first_write_s": round(first, 2),
