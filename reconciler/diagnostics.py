@@ -22,6 +22,11 @@ def dotted(path: FieldPath) -> str:
 
 def display_path(path: Path) -> str:
     """The path as the user would type it: relative to the working directory when inside it."""
+    text = os.fspath(path)
+    if not os.path.isabs(text):  # relative already: relpath would come to its normal form, the long way
+        normal = os.path.normpath(text)
+        if normal != ".." and not normal.startswith(".." + os.sep):
+            return normal
     try:
         return os.path.relpath(path)
     except ValueError:  # another drive on Windows

@@ -31,15 +31,23 @@ def relative(path: Path, root: Path) -> str:
     """``path`` as a POSIX path relative to ``root`` (as written where it can be: a symlink stays a
     symlink), else resolved; absolute when it lies outside the root."""
     base = _resolved(root)
-    try:
-        return PurePosixPath(Path(os.path.abspath(path)).relative_to(base)).as_posix()
-    except ValueError:
-        pass
+    written, prefix = os.path.abspath(path), _prefix(base)
+    if written.startswith(prefix):  # as strings: a thousand manifests name three thousand paths
+        return PurePosixPath(written[len(prefix):]).as_posix()
+    if written == str(base):
+        return "."
     resolved = path.resolve()  # only when the path as written is not under the root
     try:
         return PurePosixPath(resolved.relative_to(base)).as_posix()
     except ValueError:
         return resolved.as_posix()
+
+
+@functools.lru_cache(maxsize=16)
+def _prefix(base: Path) -> str:
+    """What every path inside ``base`` starts with, as a string (``/`` itself ends with a separator)."""
+    text = str(base)
+    return text if text.endswith(os.sep) else text + os.sep
 
 
 @functools.lru_cache(maxsize=16)
