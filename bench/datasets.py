@@ -43,8 +43,7 @@ CHILD = r"""
 import hashlib, json, resource, sys, time
 from pathlib import Path
 import orjson
-from reconciler.datasets.formats import _check_example
-from reconciler.datasets.quick import clean_chat
+from reconciler.datasets.formats import _check_example, _clean_chat
 from reconciler.datasets.report import Report
 from reconciler.datasets.scan import scan_file
 mode, path = sys.argv[1], Path(sys.argv[2])
@@ -62,7 +61,7 @@ else:
     rows = [orjson.loads(line) for line in data.splitlines() if line.strip()]
     report = Report("chat")
     examples = sum(1 for i, row in enumerate(rows, 1)  # as check_lines does: the quick path, else the whole check
-                   if clean_chat(row) is not None or _check_example(row, "chat", report, i) is not None)
+                   if _clean_chat(row) is not None or _check_example(row, "chat", report, i) is not None)
     errors = report.error_count
 seconds = time.perf_counter() - start
 try:  # this process's own peak: ru_maxrss would keep the parent's, inherited through fork and exec

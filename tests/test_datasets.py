@@ -9,13 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from reconciler.datasets.check import analyse, grader_fields, item_fields
 from reconciler.datasets.formats import check_lines
 from reconciler.datasets.pricing import load_prices
-from reconciler.datasets.quick import clean_chat, clean_chat_line
 from reconciler.datasets.report import MAX_LISTED
 from reconciler.datasets.scan import scan_file
 from reconciler.diagnostics import InputError
@@ -133,27 +131,13 @@ def test_the_quick_path_for_clean_chat_judges_and_counts_as_the_whole_check() ->
     lists = [[m] for m in MESSAGES] + [[system, user, m] for m in MESSAGES] + \
         [[m, user, answer] for m in MESSAGES] + [[system, m, answer] for m in MESSAGES]
     odd: list[object] = [[], None, {}, "text", [system, user, answer, "text"], [system, user, answer, []]]
-    plain = json.dumps([system, user, answer])
-    raw = [  # what the lazy parser might read otherwise than orjson: duplicated keys (it keeps the first),
-        # other keys beside the messages, a lone surrogate, bad UTF-8, numbers and JSON it refuses
-        f'{{"messages": {plain}, "messages": []}}', f'{{"messages": [], "messages": {plain}}}',
-        f'{{"messages": {plain}, "tools": []}}', f'{{"messages": {plain[:-1]}, {{"role": "assistant", '
-        '"content": "a", "content": ""}]}', f'{{"messages": {plain[:-1]}, {{"role": "user", "role": "assistant", '
-        '"content": "a"}]}', f'{{"messages": {plain[:-1]}, {{"role": "assistant", "content": "\\ud800"}}]}}',
-        f'{{"messages": {plain[:-1]}, {{"role": "assistant", "content": "a", "weight": 1, "weight": 2}}]}}',
-        f'{{"messages": {plain}}} x', f'{{"messages": {plain},}}', '{"messages": [{"role": "user", "content": 1e999}]}']
-    lines = [json.dumps({"messages": messages}).encode() for messages in [*lists, *odd]] + [b"[1]", b"3"] + \
-        [r.encode() for r in raw] + [f'{{"messages": {plain[:-2]}\xff"}}]}}'.encode("latin-1")]
+    lines = [json.dumps({"messages": messages}).encode() for messages in [*lists, *odd]] + [b"[1]", b"3"]
     quick = check_lines(lines, "chat")
     whole = check_lines(lines, "chat", count=formats.estimate_tokens)
     assert [(p.line, p.message, p.lines, p.count) for p in quick.errors + quick.warnings] == \
         [(p.line, p.message, p.lines, p.count) for p in whole.errors + whole.warnings]
     assert (quick.examples, quick.tokens, quick.longest) == (whole.examples, whole.tokens, whole.longest)
-    for line in lines:  # the lazy parse says "plain" only where the parsed line is plain, and counts alike
-        lazy = clean_chat_line(line)
-        assert lazy is None or lazy == clean_chat(orjson.loads(line)), line
-    assert [clean_chat_line(r.encode()) for r in raw[:3]] == [None, None, None]  # not sure: the whole way
-    clean = [line for line in lines[:-len(raw) - 1] if clean_chat(json.loads(line)) is not None]
+    clean = [line for line in lines if formats._clean_chat(json.loads(line)) is not None]
     assert len(clean) == 6  # 3 weights of an answer, a system or developer message, a question
     silent = check_lines(clean * 2, "chat", count=formats.estimate_tokens)  # 12: enough examples
     assert (silent.examples, silent.error_count, silent.warning_count) == (12, 0, 0)
