@@ -25,20 +25,6 @@ Serve = Callable[..., SandboxProcess]
 """The ``serve`` fixture: ``serve("--clock", "manual")`` starts a server with those options."""
 
 
-LONGEST_FIRST = ("tests/test_demo.py", "tests/test_reliability.py", "tests/test_docs.py", "tests/test_e2e_pipelines.py",
-                 "tests/test_sandbox_fuzz.py", "tests/test_validate_properties.py")
-"""Modules whose tests take longest (``--durations``): collected first, so that under ``-n`` they start
-at once beside the short ones instead of ending the run alone."""
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        path = item.nodeid.split("::", 1)[0]
-        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
-
-    items.sort(key=rank)  # stable: the order within each module is kept
-
-
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty repository (``.git`` marks its root) as the working directory."""
