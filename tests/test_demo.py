@@ -34,7 +34,7 @@ def project(tmp_path: Path) -> Path:
 def run(project: Path, *command: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FTCTL_", "OPENAI_", "AZURE_"))}
     return subprocess.run(list(command), cwd=project, capture_output=True, text=True, timeout=300,
-                          env={**env, "NO_COLOR": "1"})
+                          env={**env, "NO_COLOR": "1", "FTCTL_SANDBOX_SPEED": "16"})  # the demo's 4, faster
 
 
 def test_the_demo_leaves_its_jobs_where_the_users_next_commands_look(project: Path) -> None:
