@@ -45,7 +45,7 @@ def estimate(m: LoadedManifest, items: Iterable[Item], trained: str, baseline: s
     assert m.manifest.eval is not None
     e = m.manifest.eval
     models = [trained] + ([baseline] if baseline is not None else [])
-    graders = sum(1 for _, g in walk(e.grader, ("eval", "grader")) if g.type in ("score_model", "label_model"))
+    judges = [g for _, g in walk(e.grader, ("eval", "grader")) if isinstance(g, ScoreModelGrader | LabelModelGrader)]
     per_answer = e.sampling.max_completion_tokens
     n = prompt = 0
     for item in items:
@@ -54,18 +54,17 @@ def estimate(m: LoadedManifest, items: Iterable[Item], trained: str, baseline: s
     costs = {model: prices.answer_cost(model, prompt, answers) for model in models}
     judged = n * len(models)  # answers each model grader is asked about
     judge_prompt = judge_answers = 0
-    for _, g in walk(e.grader, ("eval", "grader")):
-        if isinstance(g, ScoreModelGrader | LabelModelGrader):
-            asked = judged * (sum(PER_MESSAGE + (count or estimate_tokens)(_text(i.content)) for i in g.input)
-                              + PER_REPLY + (per_answer or ASSUMED_ANSWER_TOKENS))
-            limit = g.sampling_params.max_completions_tokens if isinstance(g, ScoreModelGrader) and \
-                g.sampling_params is not None else None
-            said = judged * (limit or ASSUMED_ANSWER_TOKENS)
-            judge_prompt, judge_answers = judge_prompt + asked, judge_answers + said
-            costs[f"{g.model} (grader)"] = prices.answer_cost(g.model, asked, said)
+    for g in judges:
+        asked = judged * (sum(PER_MESSAGE + (count or estimate_tokens)(_text(i.content)) for i in g.input)
+                          + PER_REPLY + (per_answer or ASSUMED_ANSWER_TOKENS))
+        limit = g.sampling_params.max_completions_tokens if isinstance(g, ScoreModelGrader) and \
+            g.sampling_params is not None else None
+        said = judged * (limit or ASSUMED_ANSWER_TOKENS)
+        judge_prompt, judge_answers = judge_prompt + asked, judge_answers + said
+        costs[f"{g.model} (grader)"] = prices.answer_cost(g.model, asked, said)
     unpriced = [model for model, cost in costs.items() if cost is None]
     return EvalEstimate(
-        items=n, models=len(models), requests=n * len(models) * (1 + graders),
+        items=n, models=len(models), requests=n * len(models) * (1 + len(judges)),
         prompt_tokens=prompt * len(models) + judge_prompt, completion_tokens=answers * len(models) + judge_answers,
         answer_tokens_assumed=None if per_answer else ASSUMED_ANSWER_TOKENS, exact=count is not None,
         cost=None if unpriced else sum(c for c in costs.values() if c is not None), unpriced=unpriced,
